@@ -1,0 +1,76 @@
+//! Why the domain refused a command. Each variant has a stable, machine-readable code.
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DomainError {
+    #[error("{kind} {id} does not exist")]
+    NotFound { kind: &'static str, id: String },
+    #[error("{kind} {id} already exists")]
+    AlreadyExists { kind: &'static str, id: String },
+    #[error("{kind} {id} cannot go from {from} to {to}")]
+    IllegalTransition {
+        kind: &'static str,
+        id: String,
+        from: String,
+        to: String,
+    },
+    #[error("hazard {0} escalation must raise the severity or turn it into a breach")]
+    NotAnEscalation(String),
+    #[error("team {team} already has active assignment {assignment}")]
+    TeamBusy { team: String, assignment: String },
+    #[error("team {0} is off duty")]
+    TeamOffDuty(String),
+    #[error("shelter {0} is closed")]
+    ShelterClosed(String),
+    #[error(
+        "shelter {shelter} has {free} free places, {requested} requested; set allow_over_capacity to exceed capacity"
+    )]
+    OverCapacity {
+        shelter: String,
+        free: u32,
+        requested: u32,
+    },
+    #[error("shelter {shelter} holds {occupancy} people, cannot check out {requested}")]
+    OccupancyUnderflow {
+        shelter: String,
+        occupancy: u32,
+        requested: u32,
+    },
+    #[error("shelter {shelter} has {stock} of {item}, cannot issue {requested}")]
+    InsufficientStock {
+        shelter: String,
+        item: String,
+        stock: f64,
+        requested: f64,
+    },
+    #[error("evacuation {id} has {remaining} people left to move, {requested} reported")]
+    OverPopulation {
+        id: String,
+        remaining: u32,
+        requested: u32,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+impl DomainError {
+    /// Stable code for clients; documented in `docs/protocol.md`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "not_found",
+            Self::AlreadyExists { .. } => "already_exists",
+            Self::IllegalTransition { .. } => "illegal_transition",
+            Self::NotAnEscalation(_) => "not_an_escalation",
+            Self::TeamBusy { .. } => "team_busy",
+            Self::TeamOffDuty(_) => "team_off_duty",
+            Self::ShelterClosed(_) => "shelter_closed",
+            Self::OverCapacity { .. } => "over_capacity",
+            Self::OccupancyUnderflow { .. } => "occupancy_underflow",
+            Self::InsufficientStock { .. } => "insufficient_stock",
+            Self::OverPopulation { .. } => "over_population",
+            Self::Invalid(_) => "invalid_value",
+            Self::Forbidden(_) => "forbidden",
+        }
+    }
+}

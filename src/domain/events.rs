@@ -1,0 +1,247 @@
+//! Events: the facts in the log. The state is the fold of these, in sequence order.
+
+use super::geo::LonLat;
+use super::ids::*;
+use super::levee::Levee;
+use super::model::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    LeveeDefined {
+        levee: Levee,
+    },
+    ShelterDefined {
+        shelter: Shelter,
+    },
+    GaugeDefined {
+        gauge: Gauge,
+    },
+    GridCellDefined {
+        cell: GridCell,
+    },
+    TeamRegistered {
+        team: Team,
+    },
+
+    HazardReported {
+        hazard: Hazard,
+    },
+    HazardStatusChanged {
+        hazard_id: HazardId,
+        from: HazardStatus,
+        to: HazardStatus,
+        reason: String,
+    },
+    HazardEscalated {
+        hazard_id: HazardId,
+        from_severity: Severity,
+        to_severity: Severity,
+        from_kind: HazardKind,
+        to_kind: HazardKind,
+        reason: String,
+    },
+
+    TeamMoved {
+        team_id: TeamId,
+        fix: Fix,
+    },
+    TeamDutyChanged {
+        team_id: TeamId,
+        on_duty: bool,
+    },
+
+    AssignmentCreated {
+        assignment: Assignment,
+    },
+    AssignmentStateChanged {
+        assignment_id: AssignmentId,
+        team_id: TeamId,
+        from: AssignmentState,
+        to: AssignmentState,
+        reason: String,
+        at: TimeMs,
+        by: String,
+    },
+
+    ShelterOpenChanged {
+        shelter_id: ShelterId,
+        open: bool,
+    },
+    EvacueesCheckedIn {
+        shelter_id: ShelterId,
+        count: u32,
+        occupancy: u32,
+        over_capacity: bool,
+    },
+    EvacueesCheckedOut {
+        shelter_id: ShelterId,
+        count: u32,
+        occupancy: u32,
+    },
+    SupplySet {
+        shelter_id: ShelterId,
+        item: String,
+        supply: Supply,
+    },
+    SupplyChanged {
+        shelter_id: ShelterId,
+        item: String,
+        delta: f64,
+        stock: f64,
+    },
+
+    ReadingRecorded {
+        gauge_id: GaugeId,
+        reading: Reading,
+    },
+    ThresholdCrossed {
+        gauge_id: GaugeId,
+        threshold: ThresholdKind,
+        threshold_m: f64,
+        level_m: f64,
+        direction: Direction,
+        time_ms: TimeMs,
+    },
+
+    ResponseLevelChanged {
+        jurisdiction: JurisdictionId,
+        previous: Option<ResponseLevel>,
+        change: ResponseChange,
+    },
+
+    EvacuationOrdered {
+        order: EvacuationOrder,
+    },
+    EvacuationProgressed {
+        evacuation_id: EvacuationId,
+        count: u32,
+        evacuated: u32,
+    },
+    EvacuationLifted {
+        evacuation_id: EvacuationId,
+    },
+}
+
+/// The layers a client can subscribe to. Every event belongs to exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    Levees,
+    Hazards,
+    Teams,
+    Assignments,
+    Shelters,
+    Gauges,
+    Response,
+    Evacuations,
+    GridCells,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 9] = [
+        Layer::Levees,
+        Layer::Hazards,
+        Layer::Teams,
+        Layer::Assignments,
+        Layer::Shelters,
+        Layer::Gauges,
+        Layer::Response,
+        Layer::Evacuations,
+        Layer::GridCells,
+    ];
+
+    /// Point layers are filtered by a viewport one entity at a time (with enter/leave).
+    pub fn is_point_layer(self) -> bool {
+        matches!(
+            self,
+            Layer::Hazards | Layer::Teams | Layer::Shelters | Layer::Gauges
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Levees => "levees",
+            Layer::Hazards => "hazards",
+            Layer::Teams => "teams",
+            Layer::Assignments => "assignments",
+            Layer::Shelters => "shelters",
+            Layer::Gauges => "gauges",
+            Layer::Response => "response",
+            Layer::Evacuations => "evacuations",
+            Layer::GridCells => "grid_cells",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|l| l.name() == s)
+    }
+}
+
+impl Event {
+    /// The layer this event changes and the id of the entity it is about.
+    pub fn subject(&self) -> (Layer, &str) {
+        use Event::*;
+        match self {
+            LeveeDefined { levee } => (Layer::Levees, levee.id().as_str()),
+            ShelterDefined { shelter } => (Layer::Shelters, shelter.id.as_str()),
+            GaugeDefined { gauge } => (Layer::Gauges, gauge.id.as_str()),
+            GridCellDefined { cell } => (Layer::GridCells, cell.id.as_str()),
+            TeamRegistered { team } => (Layer::Teams, team.id.as_str()),
+            HazardReported { hazard } => (Layer::Hazards, hazard.id.as_str()),
+            HazardStatusChanged { hazard_id, .. } | HazardEscalated { hazard_id, .. } => {
+                (Layer::Hazards, hazard_id.as_str())
+            }
+            TeamMoved { team_id, .. } | TeamDutyChanged { team_id, .. } => {
+                (Layer::Teams, team_id.as_str())
+            }
+            AssignmentCreated { assignment } => (Layer::Assignments, assignment.id.as_str()),
+            AssignmentStateChanged { assignment_id, .. } => {
+                (Layer::Assignments, assignment_id.as_str())
+            }
+            ShelterOpenChanged { shelter_id, .. }
+            | EvacueesCheckedIn { shelter_id, .. }
+            | EvacueesCheckedOut { shelter_id, .. }
+            | SupplySet { shelter_id, .. }
+            | SupplyChanged { shelter_id, .. } => (Layer::Shelters, shelter_id.as_str()),
+            ReadingRecorded { gauge_id, .. } | ThresholdCrossed { gauge_id, .. } => {
+                (Layer::Gauges, gauge_id.as_str())
+            }
+            ResponseLevelChanged { jurisdiction, .. } => (Layer::Response, jurisdiction.as_str()),
+            EvacuationOrdered { order } => (Layer::Evacuations, order.id.as_str()),
+            EvacuationProgressed { evacuation_id, .. } | EvacuationLifted { evacuation_id } => {
+                (Layer::Evacuations, evacuation_id.as_str())
+            }
+        }
+    }
+
+    /// For events that place a point entity somewhere (creation or movement): the new position.
+    pub fn places_at(&self) -> Option<LonLat> {
+        use Event::*;
+        match self {
+            ShelterDefined { shelter } => Some(shelter.position),
+            GaugeDefined { gauge } => Some(gauge.position),
+            TeamRegistered { team } => team.fix.map(|f| f.position),
+            HazardReported { hazard } => Some(hazard.position),
+            TeamMoved { fix, .. } => Some(fix.position),
+            _ => None,
+        }
+    }
+
+    /// Id of the entity this event created, if it created one with a Crest-assigned id.
+    pub fn created_id(&self) -> Option<&str> {
+        match self {
+            Event::HazardReported { hazard } => Some(hazard.id.as_str()),
+            Event::AssignmentCreated { assignment } => Some(assignment.id.as_str()),
+            Event::EvacuationOrdered { order } => Some(order.id.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Position updates may be coalesced for a slow client: a later one for the same team
+    /// supersedes an earlier one.
+    pub fn is_position_update(&self) -> bool {
+        matches!(self, Event::TeamMoved { .. })
+    }
+}

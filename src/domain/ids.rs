@@ -1,0 +1,98 @@
+//! Identifiers. Each kind of entity has its own id type so that a team id can never be passed where
+//! a shelter id is expected.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+
+/// Longest id accepted, in bytes.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Checks an id: 1..=64 bytes, no whitespace or control characters.
+pub fn validate_id(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("id must not be empty".into());
+    }
+    if s.len() > MAX_ID_LEN {
+        return Err(format!("id is longer than {MAX_ID_LEN} bytes"));
+    }
+    if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("id must not contain whitespace or control characters".into());
+    }
+    Ok(())
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            /// For ids made by Crest itself and for tests; wire input goes through `Deserialize`.
+            fn from(s: &str) -> Self {
+                Self(s.to_string())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                validate_id(&s).map_err(serde::de::Error::custom)?;
+                Ok(Self(s))
+            }
+        }
+    };
+}
+
+id_type!(/// A levee (堤防) or levee segment.
+    LeveeId);
+id_type!(/// A hazard (险情), assigned by Crest: `HZ-1`, `HZ-2`, …
+    HazardId);
+id_type!(/// A rescue or patrol team (队伍).
+    TeamId);
+id_type!(/// An assignment, assigned by Crest: `AS-1`, …
+    AssignmentId);
+id_type!(/// An evacuation shelter (安置点).
+    ShelterId);
+id_type!(/// A water-level gauge (水位站).
+    GaugeId);
+id_type!(/// An evacuation order, assigned by Crest: `EV-1`, …
+    EvacuationId);
+id_type!(/// A management grid cell (网格).
+    GridCellId);
+id_type!(/// A jurisdiction that holds a response level (the district, a town).
+    JurisdictionId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_on_the_wire() {
+        assert!(serde_json::from_str::<TeamId>("\"T-07\"").is_ok());
+        assert!(serde_json::from_str::<TeamId>("\"\"").is_err());
+        assert!(serde_json::from_str::<TeamId>("\"a b\"").is_err());
+        let long = format!("\"{}\"", "x".repeat(65));
+        assert!(serde_json::from_str::<TeamId>(&long).is_err());
+        assert!(serde_json::from_str::<TeamId>("7").is_err());
+    }
+}

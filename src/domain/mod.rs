@@ -1,0 +1,25 @@
+//! The pure domain core: entities, commands, events, validation and state machines.
+//!
+//! No I/O, no async, no database or socket types. The engine drives it; everything else reads the
+//! state it folds.
+
+pub mod access;
+pub mod chainage;
+pub mod commands;
+pub mod error;
+pub mod events;
+pub mod geo;
+pub mod ids;
+pub mod levee;
+pub mod model;
+pub mod state;
+
+#[cfg(test)]
+mod state_tests;
+
+pub use access::{Actor, Role};
+pub use commands::Command;
+pub use error::DomainError;
+pub use events::{Event, Layer};
+pub use geo::{BBox, LonLat};
+pub use state::{Context, LeveeSnapper, State};

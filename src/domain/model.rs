@@ -1,0 +1,414 @@
+//! The entities of the shared picture. These are the projection's records; they change only by
+//! applying events (see `state.rs`).
+
+use super::geo::LonLat;
+use super::ids::*;
+use super::levee::LeveeLocation;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type TimeMs = i64;
+
+// ---------------------------------------------------------------- hazards
+
+/// Kind of levee hazard (险情).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HazardKind {
+    /// 管涌
+    Piping,
+    /// 渗水 / 散浸
+    Seepage,
+    /// 漏洞
+    Leak,
+    /// 滑坡
+    SlopeSlide,
+    /// 崩岸
+    BankCollapse,
+    /// 跌窝
+    Sinkhole,
+    /// 裂缝
+    Crack,
+    /// 漫溢
+    Overtopping,
+    /// 溃口
+    Breach,
+}
+
+/// Severity, ordered: general (一般) < major (较大) < critical (重大).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    General,
+    Major,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HazardStatus {
+    Reported,
+    Confirmed,
+    BeingHandled,
+    /// 已排除
+    Eliminated,
+    FalseAlarm,
+}
+
+impl HazardStatus {
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Eliminated | Self::FalseAlarm)
+    }
+
+    /// The lifecycle: reported → confirmed → being handled → eliminated; reported or confirmed →
+    /// false alarm; a confirmed hazard may be eliminated without a separate handling step.
+    pub fn can_become(self, next: HazardStatus) -> bool {
+        use HazardStatus::*;
+        matches!(
+            (self, next),
+            (Reported, Confirmed)
+                | (Confirmed, BeingHandled)
+                | (Confirmed, Eliminated)
+                | (BeingHandled, Eliminated)
+                | (Reported, FalseAlarm)
+                | (Confirmed, FalseAlarm)
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hazard {
+    pub id: HazardId,
+    pub kind: HazardKind,
+    pub severity: Severity,
+    pub status: HazardStatus,
+    pub position: LonLat,
+    /// Levee, chainage and side, when the position is within the snapping tolerance of a levee.
+    pub levee: Option<LeveeLocation>,
+    pub description: String,
+    pub reported_by: String,
+    pub reported_at: TimeMs,
+    pub updated_at: TimeMs,
+}
+
+// ---------------------------------------------------------------- teams
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamKind {
+    ArmedPolice,
+    ReserveForce,
+    Militia,
+    Cadres,
+    FireRescue,
+    Volunteers,
+    GridWorkers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    Boat,
+    Pump,
+    Engineering,
+    Medical,
+    Lighting,
+    Communications,
+    Diving,
+    HeavyMachinery,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TravelMode {
+    Foot,
+    Vehicle,
+    Boat,
+}
+
+impl TravelMode {
+    /// Planning speed for a straight-line ETA, km/h: on foot along a levee at night, a vehicle on
+    /// flood-affected roads, an assault boat on flood water.
+    pub fn speed_kmh(self) -> f64 {
+        match self {
+            Self::Foot => 4.0,
+            Self::Vehicle => 30.0,
+            Self::Boat => 15.0,
+        }
+    }
+
+    /// Straight-line travel time in seconds for `distance_m`.
+    pub fn eta_s(self, distance_m: f64) -> f64 {
+        distance_m / (self.speed_kmh() / 3.6)
+    }
+}
+
+/// A position report.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fix {
+    pub position: LonLat,
+    pub time_ms: TimeMs,
+    pub accuracy_m: f64,
+}
+
+/// A team's status. Derived from its duty flag and its active assignment, never stored, so the
+/// two can never disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamStatus {
+    Available,
+    Assigned,
+    EnRoute,
+    OnScene,
+    OffDuty,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    pub kind: TeamKind,
+    pub headcount: u32,
+    pub capabilities: BTreeSet<Capability>,
+    pub travel_mode: TravelMode,
+    pub on_duty: bool,
+    pub fix: Option<Fix>,
+    /// The one active (not completed, not cancelled) assignment, if any.
+    pub assignment: Option<AssignmentId>,
+}
+
+// ---------------------------------------------------------------- assignments
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AssignmentTarget {
+    Hazard {
+        hazard_id: HazardId,
+    },
+    PatrolStretch {
+        levee_id: LeveeId,
+        from_m: f64,
+        to_m: f64,
+    },
+    EvacuationZone {
+        evacuation_id: EvacuationId,
+    },
+    Shelter {
+        shelter_id: ShelterId,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentState {
+    Proposed,
+    Accepted,
+    EnRoute,
+    OnScene,
+    Completed,
+    Cancelled,
+}
+
+impl AssignmentState {
+    pub fn is_active(self) -> bool {
+        !matches!(self, Self::Completed | Self::Cancelled)
+    }
+
+    /// proposed → accepted → en route → on scene → completed; any active state → cancelled.
+    pub fn can_become(self, next: AssignmentState) -> bool {
+        use AssignmentState::*;
+        match next {
+            Cancelled => self.is_active(),
+            Accepted => self == Proposed,
+            EnRoute => self == Accepted,
+            OnScene => self == EnRoute,
+            Completed => self == OnScene,
+            Proposed => false,
+        }
+    }
+
+    /// What the team is doing while it holds an assignment in this state.
+    pub fn team_status(self) -> TeamStatus {
+        match self {
+            Self::Proposed | Self::Accepted => TeamStatus::Assigned,
+            Self::EnRoute => TeamStatus::EnRoute,
+            Self::OnScene => TeamStatus::OnScene,
+            Self::Completed | Self::Cancelled => TeamStatus::Available,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentTransition {
+    pub state: AssignmentState,
+    pub at: TimeMs,
+    pub by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub id: AssignmentId,
+    pub team_id: TeamId,
+    pub target: AssignmentTarget,
+    pub state: AssignmentState,
+    pub note: String,
+    /// Every state it has been in, oldest first (the audit trail).
+    pub history: Vec<AssignmentTransition>,
+}
+
+// ---------------------------------------------------------------- shelters
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Supply {
+    pub stock: f64,
+    /// Consumption per sheltered person per day, in the same unit as `stock`.
+    pub per_person_daily: f64,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shelter {
+    pub id: ShelterId,
+    pub name: String,
+    pub position: LonLat,
+    pub capacity: u32,
+    pub occupancy: u32,
+    pub open: bool,
+    /// Stock by item name (`water`, `instant_noodles`, `mosquito_coils`, …).
+    pub supplies: BTreeMap<String, Supply>,
+}
+
+impl Shelter {
+    pub fn free_places(&self) -> u32 {
+        self.capacity.saturating_sub(self.occupancy)
+    }
+
+    /// Days until the first consumed item runs out at the current occupancy; `None` when nothing
+    /// is being consumed (empty shelter, or no item with a daily ration).
+    pub fn days_of_supply_left(&self) -> Option<f64> {
+        if self.occupancy == 0 {
+            return None;
+        }
+        self.supplies
+            .values()
+            .filter(|s| s.per_person_daily > 0.0)
+            .map(|s| s.stock / (s.per_person_daily * f64::from(self.occupancy)))
+            .min_by(f64::total_cmp)
+    }
+}
+
+// ---------------------------------------------------------------- gauges
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdKind {
+    /// 设防: patrols start.
+    Guard,
+    /// 警戒: warning.
+    Warning,
+    /// 保证: the guaranteed safe level.
+    Guaranteed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub guard_m: f64,
+    pub warning_m: f64,
+    pub guaranteed_m: f64,
+}
+
+impl Thresholds {
+    pub fn iter(&self) -> [(ThresholdKind, f64); 3] {
+        [
+            (ThresholdKind::Guard, self.guard_m),
+            (ThresholdKind::Warning, self.warning_m),
+            (ThresholdKind::Guaranteed, self.guaranteed_m),
+        ]
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.iter().iter().all(|(_, v)| v.is_finite())
+            && self.guard_m <= self.warning_m
+            && self.warning_m <= self.guaranteed_m
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Rising,
+    Falling,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    pub level_m: f64,
+    pub time_ms: TimeMs,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gauge {
+    pub id: GaugeId,
+    pub name: String,
+    pub river: String,
+    pub position: LonLat,
+    /// Height datum of the levels, e.g. `吴淞` (Wusong).
+    pub datum: String,
+    pub thresholds: Thresholds,
+    pub last: Option<Reading>,
+}
+
+// ---------------------------------------------------------------- response levels
+
+/// Flood response level; IV is the lowest, I the highest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ResponseLevel {
+    IV,
+    III,
+    II,
+    I,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseChange {
+    /// `None` means the response was lifted.
+    pub level: Option<ResponseLevel>,
+    pub at: TimeMs,
+    pub by: String,
+    pub reason: String,
+}
+
+// ---------------------------------------------------------------- evacuation and grid
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvacuationStatus {
+    Active,
+    Lifted,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvacuationOrder {
+    pub id: EvacuationId,
+    pub name: String,
+    /// Outer ring of the zone, closed (first vertex repeated last).
+    pub zone: Vec<LonLat>,
+    pub population: u32,
+    pub evacuated: u32,
+    pub target_shelters: Vec<ShelterId>,
+    pub status: EvacuationStatus,
+    pub issued_at: TimeMs,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridCell {
+    pub id: GridCellId,
+    pub name: String,
+    /// Outer ring, closed.
+    pub ring: Vec<LonLat>,
+    pub population: u32,
+    pub households: u32,
+    pub grid_worker: String,
+}

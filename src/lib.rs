@@ -1,0 +1,21 @@
+//! Crest: a real-time coordination server for river-flood emergencies.
+//!
+//! # Layout
+//! A command travels: `transport` (WebSocket/HTTP) → `engine` (validates with `domain`, writes the
+//! `store`, the single writer) → `projection` (live state and `spatial` indexes) → `hub` (fans the
+//! serialized event out to subscribers) → back through `transport`.
+//!
+//! - [`domain`]: pure core — entities, commands, events, the decider and the fold.
+//! - [`spatial`]: rstar indexes: nearest teams and shelters, bounding boxes, levee snapping.
+//! - [`store`]: the durable event log, snapshots, idempotency records and access tokens (sqlx).
+//! - [`engine`]: the single writer with group commit.
+//! - [`projection`]: the read model published after each commit.
+//! - [`hub`]: the shared ring of serialized frames that every connection reads.
+//! - [`protocol`]: wire messages and error codes of WebSocket protocol v1.
+//! - [`transport`]: axum routes: the WebSocket session and the HTTP endpoints.
+//! - [`auth`]: bearer tokens.
+//! - [`map`]: loading the district map into reference-data commands.
+//! - [`metrics`]: counters and histograms rendered as Prometheus text.
+//! - [`server`]: wiring it all together; [`cli`]: the command line.
+
+pub mod domain;
