@@ -19,3 +19,4 @@
 //! - [`server`]: wiring it all together; [`cli`]: the command line.
 
 pub mod domain;
+pub mod spatial;
