@@ -18,5 +18,7 @@
 //! - [`metrics`]: counters and histograms rendered as Prometheus text.
 //! - [`server`]: wiring it all together; [`cli`]: the command line.
 
+pub mod clock;
 pub mod domain;
 pub mod spatial;
+pub mod store;

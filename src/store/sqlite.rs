@@ -1,0 +1,367 @@
+//! The embedded store: SQLite in WAL mode with `synchronous = FULL`, so a commit that returned is
+//! on disk even if the process is killed or the machine loses power.
+
+use super::*;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn seq(v: i64) -> u64 {
+    v.max(0) as u64
+}
+
+fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> StoredEvent {
+    StoredEvent {
+        seq: seq(r.get("seq")),
+        time_ms: r.get("time_ms"),
+        command_id: r.get("command_id"),
+        actor: r.get("actor"),
+        body: r.get("body"),
+    }
+}
+
+fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> TokenRecord {
+    TokenRecord {
+        id: r.get("id"),
+        hash: r.get("hash"),
+        role: r.get("role"),
+        team: r.get("team"),
+        label: r.get("label"),
+        created_ms: r.get("created_ms"),
+        revoked_ms: r.get("revoked_ms"),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies the embedded migrations.
+    pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("src/store/migrations/sqlite")
+            .run(&pool)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+impl Store for SqliteStore {
+    fn append<'a>(&'a self, batch: &'a [CommandRecord]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            for rec in batch {
+                for e in &rec.events {
+                    sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, body) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(e.seq as i64)
+                        .bind(e.time_ms)
+                        .bind(&e.command_id)
+                        .bind(&e.actor)
+                        .bind(&e.body)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let (first, last) = match (rec.events.first(), rec.events.last()) {
+                    (Some(f), Some(l)) => (f.seq, l.seq),
+                    _ => {
+                        return Err(StoreError::Corrupt(format!(
+                            "command {} has no events",
+                            rec.command_id
+                        )));
+                    }
+                };
+                sqlx::query(
+                    "INSERT INTO commands (command_id, request_hash, first_seq, last_seq, created_id) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&rec.command_id)
+                .bind(&rec.request_hash)
+                .bind(first as i64)
+                .bind(last as i64)
+                .bind(&rec.created_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn events_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<StoredEvent>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT seq, time_ms, command_id, actor, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after as i64)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows.iter().map(event_from_row).collect())
+        })
+    }
+
+    fn last_seq(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let v: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(seq(v.unwrap_or(0)))
+        })
+    }
+
+    fn command_outcomes(&self) -> StoreFuture<'_, Vec<CommandOutcome>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT command_id, request_hash, first_seq, last_seq, created_id FROM commands",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| CommandOutcome {
+                    command_id: r.get("command_id"),
+                    request_hash: r.get("request_hash"),
+                    first_seq: seq(r.get("first_seq")),
+                    last_seq: seq(r.get("last_seq")),
+                    created_id: r.get("created_id"),
+                })
+                .collect())
+        })
+    }
+
+    fn latest_snapshot(&self) -> StoreFuture<'_, Option<Snapshot>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(|r| Snapshot {
+                seq: seq(r.get("seq")),
+                state: r.get("state"),
+            }))
+        })
+    }
+
+    fn save_snapshot(&self, snapshot: Snapshot) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO snapshots (seq, created_ms, state) VALUES ($1, $2, $3)",
+            )
+            .bind(snapshot.seq as i64)
+            .bind(crate::clock::now_ms())
+            .bind(&snapshot.state)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM snapshots WHERE seq < $1")
+                .bind(snapshot.seq as i64)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn insert_token(&self, t: TokenRecord) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO tokens (id, hash, role, team, label, created_ms, revoked_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&t.id)
+                .bind(&t.hash)
+                .bind(&t.role)
+                .bind(&t.team)
+                .bind(&t.label)
+                .bind(t.created_ms)
+                .bind(t.revoked_ms)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn token_by_hash<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<TokenRecord>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT * FROM tokens WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.as_ref().map(token_from_row))
+        })
+    }
+
+    fn tokens(&self) -> StoreFuture<'_, Vec<TokenRecord>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT * FROM tokens ORDER BY created_ms, id")
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows.iter().map(token_from_row).collect())
+        })
+    }
+
+    fn revoke_token<'a>(&'a self, id: &'a str, at_ms: i64) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let done = sqlx::query(
+                "UPDATE tokens SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL",
+            )
+            .bind(at_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(seq: u64, cmd: &str) -> StoredEvent {
+        StoredEvent {
+            seq,
+            time_ms: 7,
+            command_id: cmd.into(),
+            actor: "desk".into(),
+            body: format!("{{\"n\":{seq}}}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn appends_reads_and_reopens_a_real_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crest.db");
+        {
+            let store = SqliteStore::open(&path).await.unwrap();
+            assert_eq!(store.last_seq().await.unwrap(), 0);
+            let batch = vec![
+                CommandRecord {
+                    command_id: "a".into(),
+                    request_hash: "h1".into(),
+                    created_id: None,
+                    events: vec![ev(1, "a"), ev(2, "a")],
+                },
+                CommandRecord {
+                    command_id: "b".into(),
+                    request_hash: "h2".into(),
+                    created_id: Some("HZ-1".into()),
+                    events: vec![ev(3, "b")],
+                },
+            ];
+            store.append(&batch).await.unwrap();
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.last_seq().await.unwrap(), 3);
+        let after1 = store.events_after(1, 10).await.unwrap();
+        assert_eq!(after1, vec![ev(2, "a"), ev(3, "b")]);
+        assert_eq!(store.events_after(0, 1).await.unwrap().len(), 1);
+        let mut outcomes = store.command_outcomes().await.unwrap();
+        outcomes.sort_by(|a, b| a.command_id.cmp(&b.command_id));
+        assert_eq!(outcomes[0].first_seq, 1);
+        assert_eq!(outcomes[0].last_seq, 2);
+        assert_eq!(outcomes[1].created_id.as_deref(), Some("HZ-1"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("c.db")).await.unwrap();
+        let ok = vec![CommandRecord {
+            command_id: "a".into(),
+            request_hash: "h".into(),
+            created_id: None,
+            events: vec![ev(1, "a")],
+        }];
+        store.append(&ok).await.unwrap();
+        // Second record reuses seq 1: the whole transaction must roll back, including "b".
+        let bad = vec![
+            CommandRecord {
+                command_id: "b".into(),
+                request_hash: "h".into(),
+                created_id: None,
+                events: vec![ev(2, "b")],
+            },
+            CommandRecord {
+                command_id: "c".into(),
+                request_hash: "h".into(),
+                created_id: None,
+                events: vec![ev(1, "c")],
+            },
+        ];
+        assert!(store.append(&bad).await.is_err());
+        assert_eq!(store.last_seq().await.unwrap(), 1);
+        assert_eq!(store.command_outcomes().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn snapshots_keep_only_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("c.db")).await.unwrap();
+        assert_eq!(store.latest_snapshot().await.unwrap(), None);
+        store
+            .save_snapshot(Snapshot {
+                seq: 5,
+                state: "{}".into(),
+            })
+            .await
+            .unwrap();
+        store
+            .save_snapshot(Snapshot {
+                seq: 9,
+                state: "{\"x\":1}".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.latest_snapshot().await.unwrap(),
+            Some(Snapshot {
+                seq: 9,
+                state: "{\"x\":1}".into()
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn tokens_store_hashes_and_revoke() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("c.db")).await.unwrap();
+        let t = TokenRecord {
+            id: "tk_1".into(),
+            hash: "abc".into(),
+            role: "field".into(),
+            team: Some("T-07".into()),
+            label: "tablet".into(),
+            created_ms: 1,
+            revoked_ms: None,
+        };
+        store.insert_token(t.clone()).await.unwrap();
+        assert_eq!(store.token_by_hash("abc").await.unwrap(), Some(t));
+        assert!(store.revoke_token("tk_1", 5).await.unwrap());
+        assert!(!store.revoke_token("tk_1", 6).await.unwrap());
+        assert_eq!(
+            store
+                .token_by_hash("abc")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_ms,
+            Some(5)
+        );
+        assert_eq!(store.tokens().await.unwrap().len(), 1);
+    }
+}
