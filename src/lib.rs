@@ -18,7 +18,17 @@
 //! - [`metrics`]: counters and histograms rendered as Prometheus text.
 //! - [`server`]: wiring it all together; [`cli`]: the command line.
 
+pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod domain;
+pub mod engine;
+pub mod hub;
+pub mod map;
+pub mod metrics;
+pub mod projection;
+pub mod protocol;
+pub mod server;
 pub mod spatial;
 pub mod store;
+pub mod transport;

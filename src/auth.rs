@@ -1,0 +1,135 @@
+//! Bearer tokens. A token is shown once when issued; the store keeps only its SHA-256 hash.
+
+use crate::domain::ids::{TeamId, validate_id};
+use crate::domain::{Actor, Role};
+use crate::store::{Store, StoreError, TokenRecord};
+use sha2::{Digest, Sha256};
+
+/// Prefix that makes Crest tokens recognisable in logs and secret scanners.
+pub const TOKEN_PREFIX: &str = "crest_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("unknown token")]
+    Unknown,
+    #[error("token {0} was revoked")]
+    Revoked(String),
+    #[error("a field token must name its team (--team)")]
+    FieldNeedsTeam,
+    #[error("only field tokens are bound to a team")]
+    TeamNotAllowed,
+    #[error("invalid team id: {0}")]
+    BadTeam(String),
+    #[error("no randomness available: {0}")]
+    Random(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn hash_token(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A newly issued token: the secret (show it once) and its stored record.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub secret: String,
+    pub record: TokenRecord,
+}
+
+/// Creates a token for `role` (and `team` for field tokens) and stores its hash.
+pub async fn issue(
+    store: &dyn Store,
+    role: Role,
+    team: Option<&str>,
+    label: &str,
+) -> Result<IssuedToken, AuthError> {
+    match (role, team) {
+        (Role::Field, None) => return Err(AuthError::FieldNeedsTeam),
+        (Role::Dispatcher | Role::Observer, Some(_)) => return Err(AuthError::TeamNotAllowed),
+        (_, Some(t)) => validate_id(t).map_err(AuthError::BadTeam)?,
+        _ => {}
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
+    let secret = format!(
+        "{TOKEN_PREFIX}{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let hash = hash_token(&secret);
+    let record = TokenRecord {
+        id: format!("tk_{}", &hash[..12]),
+        hash,
+        role: role.name().to_string(),
+        team: team.map(str::to_string),
+        label: if label.is_empty() {
+            format!("{} token", role.name())
+        } else {
+            label.to_string()
+        },
+        created_ms: crate::clock::now_ms(),
+        revoked_ms: None,
+    };
+    store.insert_token(record.clone()).await?;
+    Ok(IssuedToken { secret, record })
+}
+
+/// Resolves a presented secret to the actor it stands for.
+pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Actor, AuthError> {
+    let rec = store
+        .token_by_hash(&hash_token(secret))
+        .await?
+        .ok_or(AuthError::Unknown)?;
+    if rec.revoked_ms.is_some() {
+        return Err(AuthError::Revoked(rec.id));
+    }
+    let role = Role::parse(&rec.role)
+        .ok_or_else(|| StoreError::Corrupt(format!("token {} has role {}", rec.id, rec.role)))?;
+    Ok(Actor {
+        role,
+        team: rec.team.map(TeamId::from),
+        name: rec.label,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    #[tokio::test]
+    async fn issue_authenticate_revoke() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let t = issue(&store, Role::Field, Some("T-07"), "tablet 7")
+            .await
+            .unwrap();
+        assert!(t.secret.starts_with(TOKEN_PREFIX));
+        assert_ne!(t.record.hash, t.secret, "only the hash is stored");
+        let actor = authenticate(&store, &t.secret).await.unwrap();
+        assert_eq!(actor.role, Role::Field);
+        assert_eq!(actor.team.as_ref().map(|t| t.as_str()), Some("T-07"));
+        assert!(matches!(
+            authenticate(&store, "crest_nope").await,
+            Err(AuthError::Unknown)
+        ));
+        store.revoke_token(&t.record.id, 1).await.unwrap();
+        assert!(matches!(
+            authenticate(&store, &t.secret).await,
+            Err(AuthError::Revoked(_))
+        ));
+        assert!(matches!(
+            issue(&store, Role::Field, None, "").await,
+            Err(AuthError::FieldNeedsTeam)
+        ));
+        assert!(matches!(
+            issue(&store, Role::Observer, Some("T-1"), "").await,
+            Err(AuthError::TeamNotAllowed)
+        ));
+        assert!(matches!(
+            issue(&store, Role::Field, Some("bad id"), "").await,
+            Err(AuthError::BadTeam(_))
+        ));
+    }
+}

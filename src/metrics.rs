@@ -1,0 +1,192 @@
+//! Process metrics, rendered as Prometheus text on `/metrics`. Plain atomics: no registry crate,
+//! no global recorder, one instance per server (so tests can run several servers in one process).
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Upper bounds of the commit-latency histogram, seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0,
+];
+
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, seconds: f64) {
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                self.buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros.fetch_add((seconds * 1e6) as u64, Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                self.buckets[i].load(Relaxed)
+            );
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub connections_open: AtomicU64,
+    pub connections_total: AtomicU64,
+    pub commands_accepted: AtomicU64,
+    pub commands_rejected: AtomicU64,
+    pub commands_duplicate: AtomicU64,
+    pub events_committed: AtomicU64,
+    pub commit_batches: AtomicU64,
+    pub frames_sent: AtomicU64,
+    pub frames_coalesced: AtomicU64,
+    pub client_resyncs: AtomicU64,
+    pub client_errors: AtomicU64,
+    pub slow_client_closes: AtomicU64,
+    /// Submissions waiting for the engine.
+    pub engine_queue_depth: AtomicU64,
+    /// Largest backlog (frames behind the newest) seen by any connection since the last scrape.
+    pub max_client_lag: AtomicU64,
+    pub last_seq: AtomicU64,
+    pub commit_latency: Histogram,
+}
+
+impl Metrics {
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let counters: [(&str, &str, &AtomicU64); 11] = [
+            (
+                "crest_connections_total",
+                "WebSocket connections accepted",
+                &self.connections_total,
+            ),
+            (
+                "crest_commands_accepted_total",
+                "Commands committed",
+                &self.commands_accepted,
+            ),
+            (
+                "crest_commands_rejected_total",
+                "Commands refused with an error",
+                &self.commands_rejected,
+            ),
+            (
+                "crest_commands_duplicate_total",
+                "Resent commands answered from the idempotency record",
+                &self.commands_duplicate,
+            ),
+            (
+                "crest_events_committed_total",
+                "Events written to the log",
+                &self.events_committed,
+            ),
+            (
+                "crest_commit_batches_total",
+                "Group-commit transactions",
+                &self.commit_batches,
+            ),
+            (
+                "crest_frames_sent_total",
+                "Frames written to WebSocket clients",
+                &self.frames_sent,
+            ),
+            (
+                "crest_frames_coalesced_total",
+                "Position frames skipped because a newer one superseded them",
+                &self.frames_coalesced,
+            ),
+            (
+                "crest_client_resyncs_total",
+                "Clients told to resync after falling too far behind",
+                &self.client_resyncs,
+            ),
+            (
+                "crest_client_errors_total",
+                "Error messages sent to clients",
+                &self.client_errors,
+            ),
+            (
+                "crest_slow_client_closes_total",
+                "Connections closed for being too slow",
+                &self.slow_client_closes,
+            ),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Relaxed)
+            );
+        }
+        let gauges: [(&str, &str, u64); 4] = [
+            (
+                "crest_connections_open",
+                "Open WebSocket connections",
+                self.connections_open.load(Relaxed),
+            ),
+            (
+                "crest_engine_queue_depth",
+                "Commands waiting for the engine",
+                self.engine_queue_depth.load(Relaxed),
+            ),
+            (
+                "crest_client_max_lag_frames",
+                "Largest client backlog since the last scrape, frames",
+                self.max_client_lag.swap(0, Relaxed),
+            ),
+            (
+                "crest_last_seq",
+                "Sequence number of the newest committed event",
+                self.last_seq.load(Relaxed),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        self.commit_latency.render(
+            &mut out,
+            "crest_commit_seconds",
+            "Time to make a batch durable",
+        );
+        out
+    }
+
+    pub fn note_lag(&self, lag: u64) {
+        self.max_client_lag.fetch_max(lag, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.commands_accepted.fetch_add(3, Relaxed);
+        m.commit_latency.observe(0.003);
+        let text = m.render();
+        assert!(text.contains("crest_commands_accepted_total 3"));
+        assert!(text.contains("crest_commit_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("crest_commit_seconds_bucket{le=\"0.002\"} 0"));
+        assert!(text.contains("crest_commit_seconds_count 1"));
+    }
+}

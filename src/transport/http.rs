@@ -1,0 +1,172 @@
+//! HTTP endpoints and the WebSocket upgrade, all on one port.
+
+use super::{App, geojson, session};
+use crate::auth::{self, AuthError};
+use crate::domain::{Actor, Layer};
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/ws", get(websocket))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/layers/{layer}", get(layer))
+        .with_state(app)
+}
+
+/// A JSON error body: `{"code": …, "message": …}`.
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message.into() });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct TokenParam {
+    token: Option<String>,
+}
+
+/// The bearer token from `Authorization: Bearer …` or, for browsers' WebSocket API, `?token=…`.
+fn presented_token(headers: &HeaderMap, query: &TokenParam) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|s| s.trim().to_string())
+        .or_else(|| query.token.clone())
+}
+
+async fn authenticate(app: &App, token: Option<String>) -> Result<Option<Actor>, Response> {
+    let Some(token) = token else { return Ok(None) };
+    match auth::authenticate(app.store.as_ref(), &token).await {
+        Ok(actor) => Ok(Some(actor)),
+        Err(AuthError::Revoked(_)) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "revoked_token",
+            "this token was revoked",
+        )),
+        Err(AuthError::Store(e)) => {
+            tracing::error!(error = %e, "token lookup failed");
+            Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "cannot check tokens right now",
+            ))
+        }
+        Err(_) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "unknown token",
+        )),
+    }
+}
+
+async fn websocket(
+    ws: WebSocketUpgrade,
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<TokenParam>,
+) -> Response {
+    // A token on the upgrade request is checked before upgrading, so a bad one is a plain 401.
+    let actor = match authenticate(&app, presented_token(&headers, &q)).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let limits = &app.limits;
+    ws.max_message_size(limits.hard_frame_bytes)
+        .max_frame_size(limits.hard_frame_bytes)
+        // Tablets are mostly idle: small buffers keep memory per connection low.
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(8 * 1024 * 1024)
+        .on_upgrade(move |socket| session::run(socket, app, actor))
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    if !app.engine.is_running() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine_stopped",
+            "the engine is not running",
+        );
+    }
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            e.to_string(),
+        ),
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn layer(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<TokenParam>,
+) -> Response {
+    match authenticate(&app, presented_token(&headers, &q)).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "send Authorization: Bearer <token>",
+            );
+        }
+        Err(resp) => return resp,
+    }
+    let Some(layer) = Layer::parse(&name) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "unknown_layer",
+            format!("no layer {name:?}"),
+        );
+    };
+    let (seq, body) = {
+        let p = app.live.read();
+        let etag = format!("\"{}-{}\"", layer.name(), p.seq);
+        if headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            == Some(etag.as_str())
+        {
+            return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+        }
+        (
+            p.seq,
+            geojson::layer_collection(&p.state, layer, p.seq).to_string(),
+        )
+    };
+    let etag = format!("\"{}-{}\"", layer.name(), seq);
+    (
+        [
+            (header::CONTENT_TYPE, "application/geo+json".to_string()),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, "no-cache".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}

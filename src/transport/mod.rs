@@ -1,0 +1,64 @@
+//! The edge: axum routes for the WebSocket protocol and the HTTP endpoints, on one port.
+
+pub mod geojson;
+pub mod http;
+pub mod session;
+mod subscription;
+
+use crate::engine::EngineHandle;
+use crate::metrics::Metrics;
+use crate::projection::Live;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Per-connection limits. Defaults suit tablets on a weak mobile network.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest text message handled; a larger one gets `frame_too_large` and the connection stays.
+    pub max_message_bytes: usize,
+    /// Largest frame the WebSocket layer accepts at all; beyond it the connection is closed (1009).
+    pub hard_frame_bytes: usize,
+    /// Sustained messages per second per connection.
+    pub messages_per_second: f64,
+    /// Messages a connection may send in a burst above the sustained rate.
+    pub burst: f64,
+    /// Interval of server pings; a connection silent for three intervals is closed.
+    pub ping_interval: Duration,
+    /// Time allowed to authenticate after connecting.
+    pub auth_timeout: Duration,
+    /// Commands in flight per connection before the server stops reading from it.
+    pub max_in_flight: usize,
+    /// Farthest back (in events) a resume is served from the log; older gets a fresh snapshot.
+    pub max_catchup: u64,
+    /// Resyncs within a minute after which a connection is closed as too slow.
+    pub resyncs_before_close: usize,
+    /// How long one write to a client may block before the client is dropped as too slow.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 64 * 1024,
+            hard_frame_bytes: 1024 * 1024,
+            messages_per_second: 50.0,
+            burst: 200.0,
+            ping_interval: Duration::from_secs(20),
+            auth_timeout: Duration::from_secs(15),
+            max_in_flight: 64,
+            max_catchup: 50_000,
+            resyncs_before_close: 3,
+            write_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What every route handler shares.
+pub struct App {
+    pub live: Arc<Live>,
+    pub engine: EngineHandle,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+}
