@@ -89,8 +89,9 @@ async fn websocket(
         .max_frame_size(limits.hard_frame_bytes)
         // Tablets are mostly idle: small buffers keep memory per connection low.
         .read_buffer_size(8 * 1024)
+        // Writes wait for the socket once 16 KiB are buffered (backpressure). No cap on the
+        // buffer itself: one message (a large snapshot) may exceed any fixed cap.
         .write_buffer_size(16 * 1024)
-        .max_write_buffer_size(8 * 1024 * 1024)
         .on_upgrade(move |socket| session::run(socket, app, actor))
 }
 

@@ -43,7 +43,10 @@ struct Bucket {
     last: Instant,
 }
 
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
 struct Session {
+    sink: Sink,
     app: Arc<App>,
     actor: Option<Actor>,
     auth_failures: u32,
@@ -60,8 +63,9 @@ pub async fn run(socket: WebSocket, app: Arc<App>, actor: Option<Actor>) {
     app.metrics.connections_open.fetch_add(1, Relaxed);
     app.metrics.connections_total.fetch_add(1, Relaxed);
     let limits = app.limits.clone();
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
     let mut s = Session {
+        sink,
         bucket: Bucket {
             tokens: limits.burst,
             last: Instant::now(),
@@ -84,12 +88,12 @@ pub async fn run(socket: WebSocket, app: Arc<App>, actor: Option<Actor>) {
     tokio::pin!(auth_deadline);
 
     loop {
-        if !s.out.is_empty() && !flush(&mut sink, &mut s.out, &s.app, limits.write_timeout).await {
-            s.app.metrics.slow_client_closes.fetch_add(1, Relaxed);
+        if !s.flush().await {
             break;
         }
         if let Some((code, reason)) = s.close.take() {
-            let _ = sink
+            let _ = s
+                .sink
                 .send(Message::Close(Some(CloseFrame {
                     code,
                     reason: reason.into(),
@@ -141,34 +145,35 @@ async fn recv(rx: &mut Option<broadcast::Receiver<Arc<Frame>>>) -> Result<Arc<Fr
     }
 }
 
-/// Writes queued messages with one flush. False when the client is too slow or gone.
-async fn flush(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    out: &mut Vec<Message>,
-    app: &App,
-    timeout: Duration,
-) -> bool {
-    let n = out.len() as u64;
-    let write = async {
-        for m in out.drain(..) {
-            sink.feed(m).await?;
+impl Session {
+    /// Writes queued messages with one flush. False when the client is too slow or gone.
+    async fn flush(&mut self) -> bool {
+        if self.out.is_empty() {
+            return true;
         }
-        sink.flush().await
-    };
-    match tokio::time::timeout(timeout, write).await {
-        Ok(Ok(())) => {
-            app.metrics.frames_sent.fetch_add(n, Relaxed);
-            true
-        }
-        Ok(Err(_)) => false,
-        Err(_) => {
-            tracing::info!("closing a client that did not read for {timeout:?}");
-            false
+        let n = self.out.len() as u64;
+        let timeout = self.app.limits.write_timeout;
+        let (sink, out) = (&mut self.sink, &mut self.out);
+        let write = async {
+            for m in out.drain(..) {
+                sink.feed(m).await?;
+            }
+            sink.flush().await
+        };
+        match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(())) => {
+                self.app.metrics.frames_sent.fetch_add(n, Relaxed);
+                true
+            }
+            Ok(Err(_)) => false,
+            Err(_) => {
+                tracing::info!("dropping a client that did not read for {timeout:?}");
+                self.app.metrics.slow_client_closes.fetch_add(1, Relaxed);
+                false
+            }
         }
     }
-}
 
-impl Session {
     fn send(&mut self, text: impl Into<Utf8Bytes>) {
         self.out.push(Message::Text(text.into()));
     }
@@ -380,7 +385,12 @@ impl Session {
                     serde_json::json!({ "type": "resumed", "from_seq": from, "to_seq": to })
                         .to_string(),
                 );
-                if let Err(e) = self.catch_up(&sub, from, to).await {
+                let caught_up = self.catch_up(&sub, from, to).await;
+                if let Ok(false) = caught_up {
+                    self.rx = None;
+                    return;
+                }
+                if let Err(e) = caught_up {
                     tracing::warn!(error = %e, "resume failed");
                     self.rx = None;
                     return self.error(
@@ -401,13 +411,14 @@ impl Session {
         self.sub = Some(sub);
     }
 
-    /// Sends the logged events in (from, to] of the subscribed layers.
+    /// Sends the logged events in (from, to] of the subscribed layers; `Ok(false)` when the client
+    /// went away meanwhile.
     async fn catch_up(
         &mut self,
         sub: &Subscription,
         from: u64,
         to: u64,
-    ) -> Result<(), crate::store::StoreError> {
+    ) -> Result<bool, crate::store::StoreError> {
         let mut at = from;
         while at < to {
             let page = self.app.store.events_after(at, CATCHUP_PAGE).await?;
@@ -416,7 +427,7 @@ impl Session {
             }
             for e in page {
                 if e.seq > to {
-                    return Ok(());
+                    return Ok(true);
                 }
                 at = e.seq;
                 let event: Event = match serde_json::from_str(&e.body) {
@@ -435,8 +446,12 @@ impl Session {
                     self.send(protocol::event_message(e.seq, e.time_ms, &e.body));
                 }
             }
+            // One page at a time on the wire, so a long catch-up never sits in memory whole.
+            if !self.flush().await {
+                return Ok(false);
+            }
         }
-        Ok(())
+        Ok(true)
     }
 
     async fn set_viewport(&mut self, viewport: Option<BBox>) {

@@ -1,0 +1,283 @@
+//! Every kind of bad input gets its precise error code, the connection stays open (unless the
+//! protocol itself was violated) and the state does not change.
+
+use crate::harness::*;
+use crest::domain::Role;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Sends raw text and returns the error it must produce.
+async fn error_for(c: &mut Client, text: &str) -> Value {
+    c.send_text(text).await;
+    let e = c.until("error").await;
+    assert!(
+        e["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "errors explain themselves: {e}"
+    );
+    e
+}
+
+async fn sitrep_seq(c: &mut Client) -> u64 {
+    c.query(json!({"type": "sitrep"})).await["seq"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn malformed_and_mistyped_messages() {
+    let server = TestServer::start().await;
+    let mut c = server.client(Role::Dispatcher, None).await;
+    let before = sitrep_seq(&mut c).await;
+    let cases: &[(&str, &str)] = &[
+        ("{\"type\":\"command\",", "malformed_json"),
+        ("not json at all", "malformed_json"),
+        ("[1, 2, 3]", "invalid_message"),
+        (r#"{"type":"teleport"}"#, "unknown_message"),
+        (r#"{"id":"x"}"#, "missing_field"),
+        (
+            r#"{"type":"command","id":"c1","command":{"type":"summon_boat"}}"#,
+            "unknown_command",
+        ),
+        (
+            r#"{"type":"command","id":"c2","command":{"type":"check_in","shelter_id":"S-NZ-01"}}"#,
+            "missing_field",
+        ),
+        (
+            r#"{"type":"command","id":"c3","command":{"type":"check_in","shelter_id":"S-NZ-01","count":1,"colour":"red"}}"#,
+            "unknown_field",
+        ),
+        (
+            r#"{"type":"command","id":"c4","command":{"type":"check_in","shelter_id":"S-NZ-01","count":"many"}}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"type":"command","id":"c5","command":{"type":"check_in","shelter_id":"S-NZ-01","count":-3}}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"type":"command","id":"c6","command":{"type":"report_hazard","kind":"tsunami","severity":"general","position":[113.1,27.6]}}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"type":"command","id":"c7","command":{"type":"update_position","team_id":"T-01","position":[27.65,113.118]}}"#,
+            "invalid_coordinates",
+        ),
+        (
+            r#"{"type":"command","id":"c8","command":{"type":"update_position","team_id":"T-01","position":[-181,0]}}"#,
+            "invalid_coordinates",
+        ),
+        (
+            r#"{"type":"command","id":"c9","command":{"type":"update_position","team_id":"T-01","position":[NaN,27.6]}}"#,
+            "malformed_json",
+        ),
+        (
+            r#"{"type":"command","id":"c10","command":{"type":"update_position","team_id":"T-01","position":[1e999,27.6]}}"#,
+            "invalid_number",
+        ),
+        (
+            r#"{"type":"command","id":"c11","command":{"type":"update_position","team_id":"T-01","position":[113.1]}}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"type":"query","id":"q1","query":{"type":"nearest_teams","point":[113.1,95]}}"#,
+            "invalid_coordinates",
+        ),
+        (
+            r#"{"type":"subscribe","layers":["rivers"]}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"type":"subscribe","layers":["teams"],"viewport":[113,28,114,27]}"#,
+            "invalid_coordinates",
+        ),
+        (
+            r#"{"type":"command","id":"","command":{"type":"open_shelter","shelter_id":"S-GT-01"}}"#,
+            "invalid_request_id",
+        ),
+    ];
+    for (text, code) in cases {
+        let e = error_for(&mut c, text).await;
+        assert_eq!(e["code"], *code, "{text} -> {e}");
+    }
+    // The error names the command it answers when the id could be read.
+    let e = error_for(
+        &mut c,
+        r#"{"type":"command","id":"named","command":{"type":"check_in"}}"#,
+    )
+    .await;
+    assert_eq!(e["id"], "named");
+    // A binary frame is not part of the protocol.
+    c.send_raw(Message::Binary(vec![1u8, 2, 3].into())).await;
+    assert_eq!(c.until("error").await["code"], "unsupported_frame");
+    c.assert_alive().await;
+    assert_eq!(
+        sitrep_seq(&mut c).await,
+        before,
+        "no bad message changed the state"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn domain_refusals_leave_state_untouched() {
+    let server = TestServer::start().await;
+    let mut d = server.client(Role::Dispatcher, None).await;
+    let before = sitrep_seq(&mut d).await;
+    d.refused(
+        json!({"type": "check_in", "shelter_id": "S-NOPE", "count": 1}),
+        "not_found",
+    )
+    .await;
+    d.refused(
+        json!({"type": "confirm_hazard", "hazard_id": "HZ-404"}),
+        "not_found",
+    )
+    .await;
+    d.refused(move_team("T-99", 113.1, 27.6), "not_found").await;
+    d.refused(
+        json!({"type": "check_in", "shelter_id": "S-GT-01", "count": 1}),
+        "shelter_closed",
+    )
+    .await;
+    d.refused(
+        json!({"type": "check_in", "shelter_id": "S-LK-01", "count": 401}),
+        "over_capacity",
+    )
+    .await;
+    d.refused(
+        json!({"type": "check_out", "shelter_id": "S-LK-01", "count": 1}),
+        "occupancy_underflow",
+    )
+    .await;
+    d.refused(
+        json!({"type": "open_shelter", "shelter_id": "S-NZ-01"}),
+        "illegal_transition",
+    )
+    .await;
+    d.refused(
+        json!({"type": "issue_supply", "shelter_id": "S-NZ-01", "item": "water", "quantity": 1e9}),
+        "insufficient_stock",
+    )
+    .await;
+    d.refused(json!({"type": "register_team", "id": "T-01", "name": "dup", "kind": "militia", "headcount": 3, "travel_mode": "foot"}), "already_exists").await;
+    d.refused(
+        json!({"type": "set_response_level", "jurisdiction": "fukou", "level": null}),
+        "illegal_transition",
+    )
+    .await;
+    assert_eq!(sitrep_seq(&mut d).await, before);
+    // Then a hazard through its lifecycle, with an illegal jump refused on the way.
+    let h = d.ok(json!({"type": "report_hazard", "kind": "seepage", "severity": "general", "position": [113.093, 27.63]})).await;
+    let hid = h["created"].as_str().unwrap();
+    d.refused(
+        json!({"type": "eliminate_hazard", "hazard_id": hid}),
+        "illegal_transition",
+    )
+    .await;
+    d.refused(
+        json!({"type": "escalate_hazard", "hazard_id": hid, "severity": "general"}),
+        "not_an_escalation",
+    )
+    .await;
+    d.ok(json!({"type": "confirm_hazard", "hazard_id": hid}))
+        .await;
+    d.ok(json!({"type": "escalate_hazard", "hazard_id": hid, "kind": "breach", "reason": "口门扩大"})).await;
+    d.assert_alive().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn authentication_failures() {
+    let server = TestServer::start().await;
+    // Not yet authenticated: commands are refused, the connection stays.
+    let mut c = Client::connect(&server.ws_url()).await;
+    c.send(json!({"type": "command", "id": "x", "command": move_team("T-01", 113.1, 27.6)}))
+        .await;
+    assert_eq!(c.until("error").await["code"], "unauthenticated");
+    c.send(json!({"type": "auth", "token": "crest_0000"})).await;
+    assert_eq!(c.until("error").await["code"], "invalid_token");
+    c.assert_alive().await;
+    // A revoked token.
+    let token = server.token(Role::Field, Some("T-07")).await;
+    let id = server
+        .store
+        .tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.team.as_deref() == Some("T-07"))
+        .unwrap()
+        .id;
+    assert!(server.store.revoke_token(&id, 1).await.unwrap());
+    c.send(json!({"type": "auth", "token": token})).await;
+    assert_eq!(c.until("error").await["code"], "revoked_token");
+    // Repeated failures close the connection with a policy violation.
+    for _ in 0..3 {
+        c.send(json!({"type": "auth", "token": "crest_bad"})).await;
+    }
+    while c.try_next().await.is_some() {}
+    assert_eq!(c.closed.as_ref().map(|c| c.0), Some(1008), "{:?}", c.closed);
+    // A bad token on the upgrade request is refused before the upgrade.
+    let r = tokio_tungstenite::connect_async(format!("{}?token=crest_nope", server.ws_url())).await;
+    match r {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401),
+        other => panic!("expected HTTP 401, got {other:?}"),
+    }
+    // A good one on the upgrade request authenticates at once.
+    let token = server.token(Role::Observer, None).await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws_url()))
+            .await
+            .unwrap();
+    use futures_util::StreamExt;
+    let hello = ws.next().await.unwrap().unwrap();
+    let hello: Value = serde_json::from_str(hello.to_text().unwrap()).unwrap();
+    assert_eq!(
+        (hello["authenticated"].as_bool(), hello["role"].as_str()),
+        (Some(true), Some("observer"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_frames_and_floods() {
+    let server = TestServer::start_with(|c| {
+        c.limits.max_message_bytes = 4096;
+        c.limits.hard_frame_bytes = 64 * 1024;
+        c.limits.messages_per_second = 5.0;
+        c.limits.burst = 20.0;
+    })
+    .await;
+    let mut c = server.client(Role::Dispatcher, None).await;
+    // Over the soft limit: refused, connection kept.
+    let big = json!({"type": "command", "id": "big", "command": {"type": "report_hazard", "kind": "crack", "severity": "general", "position": [113.1, 27.6], "description": "x".repeat(5000)}});
+    c.send(big).await;
+    assert_eq!(c.until("error").await["code"], "frame_too_large");
+    // Flood: far more than the burst in a moment; the excess is refused, the connection stays.
+    for i in 0..60 {
+        c.send(json!({"type": "ping", "nonce": i})).await;
+    }
+    let mut limited = 0;
+    let mut pongs = 0;
+    while limited + pongs < 60 {
+        let m = c.next().await;
+        match m["type"].as_str() {
+            Some("error") => {
+                assert_eq!(m["code"], "rate_limited");
+                limited += 1;
+            }
+            Some("pong") => pongs += 1,
+            _ => {}
+        }
+    }
+    assert!(limited >= 30, "{limited} of 60 refused with a burst of 20");
+    assert!(pongs >= 15, "the burst itself is served: {pongs}");
+    // Over the hard limit: the WebSocket layer closes the connection with 1009.
+    c.send_text(&"y".repeat(100 * 1024)).await;
+    while c.try_next().await.is_some() {}
+    assert_eq!(c.closed.as_ref().map(|c| c.0), Some(1009), "{:?}", c.closed);
+    // Others are unaffected.
+    let mut other = server.client(Role::Observer, None).await;
+    other.assert_alive().await;
+    server.stop().await;
+}

@@ -1,0 +1,103 @@
+//! HTTP endpoints on the same port: health, readiness, metrics and GeoJSON layers.
+
+use crate::harness::*;
+use crest::domain::Role;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A minimal HTTP/1.1 GET over a real socket (keeps the dependency tree free of an HTTP client).
+async fn get(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_layers() {
+    let server = TestServer::start().await;
+    assert_eq!(get(&server, "/healthz", &[]).await.0, 200);
+    assert_eq!(get(&server, "/readyz", &[]).await.0, 200);
+    let mut d = server.client(Role::Dispatcher, None).await;
+    d.ok(move_team("T-01", 113.12, 27.65)).await;
+    let (status, _, metrics) = get(&server, "/metrics", &[]).await;
+    assert_eq!(status, 200);
+    for name in [
+        "crest_connections_open 1",
+        "crest_commands_accepted_total",
+        "crest_commit_seconds_bucket",
+        "crest_engine_queue_depth",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+
+    let (status, _, body) = get(&server, "/api/v1/layers/teams", &[]).await;
+    assert_eq!(status, 401);
+    let err: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(err["code"], "unauthenticated");
+    let token = server.token(Role::Observer, None).await;
+    let bearer = format!("Bearer {token}");
+    let (status, head, body) = get(
+        &server,
+        "/api/v1/layers/teams",
+        &[("Authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: application/geo+json"));
+    let fc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(fc["type"], "FeatureCollection");
+    let t1 = fc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "T-01")
+        .unwrap();
+    assert_eq!(
+        t1["geometry"]["coordinates"],
+        serde_json::json!([113.12, 27.65])
+    );
+    assert_eq!(t1["properties"]["status"], "available");
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let (status, _, _) = get(
+        &server,
+        "/api/v1/layers/teams",
+        &[("Authorization", &bearer), ("If-None-Match", &etag)],
+    )
+    .await;
+    assert_eq!(status, 304, "unchanged layer is not sent again");
+    let (status, _, body) = get(
+        &server,
+        "/api/v1/layers/levees",
+        &[("Authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let fc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(fc["features"][0]["geometry"]["type"], "LineString");
+    assert_eq!(
+        get(
+            &server,
+            "/api/v1/layers/rivers",
+            &[("Authorization", &bearer)]
+        )
+        .await
+        .0,
+        404
+    );
+    server.stop().await;
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server on a random port, real WebSocket clients, real SQLite files.
+//! One test binary (these modules) so the suite links once.
+
+mod bad_input;
+mod durability;
+mod harness;
+mod http;
+mod live;
+mod slow_client;
