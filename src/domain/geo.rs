@@ -103,8 +103,8 @@ impl<'de> Deserialize<'de> for LonLat {
 }
 
 /// A longitude/latitude box `[west, south, east, north]` (GeoJSON bbox order). When `west > east`
-/// the box crosses the antimeridian.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// the box crosses the antimeridian. Serialized as the array `[west, south, east, north]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BBox {
     west: f64,
     south: f64,
@@ -166,6 +166,12 @@ impl BBox {
         self.parts().iter().any(|(lo, hi)| {
             min[0] <= hi[0] && max[0] >= lo[0] && min[1] <= hi[1] && max[1] >= lo[1]
         })
+    }
+}
+
+impl Serialize for BBox {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        [self.west, self.south, self.east, self.north].serialize(s)
     }
 }
 
@@ -261,6 +267,8 @@ mod tests {
         assert!(b.contains(p(-175.0, 0.0)));
         assert!(!b.contains(p(0.0, 0.0)));
         assert_eq!(b.parts().len(), 2);
+        assert_eq!(serde_json::to_string(&b).unwrap(), "[170.0,-10.0,-170.0,10.0]");
+        assert_eq!(serde_json::from_str::<BBox>("[170,-10,-170,10]").unwrap(), b);
         assert!(BBox::new(0.0, 10.0, 1.0, 5.0).is_err());
     }
 
