@@ -19,17 +19,26 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn micros_since_epoch() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(url: &str, token: &str) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}?token={token}")).await.expect("connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}?token={token}"))
+        .await
+        .expect("connect");
     let _hello = ws.next().await;
     ws
 }
@@ -71,17 +80,30 @@ async fn main() {
             "headcount": 10, "travel_mode": "foot", "position": [113.1, 27.6]
         }))
         .unwrap();
-        engine.submit(dispatcher.clone(), format!("load-reg-{i}"), cmd).await.unwrap();
+        engine
+            .submit(dispatcher.clone(), format!("load-reg-{i}"), cmd)
+            .await
+            .unwrap();
     }
-    let observer_token = crest::auth::issue(store.as_ref(), Role::Observer, None, "load-dash").await.unwrap().secret;
+    let observer_token = crest::auth::issue(store.as_ref(), Role::Observer, None, "load-dash")
+        .await
+        .unwrap()
+        .secret;
 
     let delivered = Arc::new(AtomicU64::new(0));
     let delivery_lat: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
     let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for _ in 0..dashboards {
         let mut ws = connect(&url, &observer_token).await;
-        ws.send(Message::Text(json!({"type": "subscribe", "layers": ["teams"]}).to_string().into())).await.unwrap();
-        let (delivered, lat, measuring) = (delivered.clone(), delivery_lat.clone(), measuring.clone());
+        ws.send(Message::Text(
+            json!({"type": "subscribe", "layers": ["teams"]})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+        let (delivered, lat, measuring) =
+            (delivered.clone(), delivery_lat.clone(), measuring.clone());
         tokio::spawn(async move {
             let mut local = Vec::new();
             while let Some(Ok(m)) = ws.next().await {
@@ -115,8 +137,13 @@ async fn main() {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let mut handles = Vec::new();
         for i in 0..tablets {
-            let token = crest::auth::issue(store.as_ref(), Role::Field, Some(&format!("L-{i}")), "load").await.unwrap().secret;
-            let (url, sent, acked, ack_lat) = (url.clone(), sent.clone(), acked.clone(), ack_lat.clone());
+            let token =
+                crest::auth::issue(store.as_ref(), Role::Field, Some(&format!("L-{i}")), "load")
+                    .await
+                    .unwrap()
+                    .secret;
+            let (url, sent, acked, ack_lat) =
+                (url.clone(), sent.clone(), acked.clone(), ack_lat.clone());
             handles.push(tokio::spawn(async move {
                 let mut ws = connect(&url, &token).await;
                 let mut n = 0u64;
@@ -168,7 +195,11 @@ async fn main() {
         let mut del = std::mem::take(&mut *delivery_lat.lock().unwrap());
         del.sort_unstable();
         println!("phase: {phase} — {tablets} tablets, {dashboards} dashboards, {elapsed:.1} s");
-        println!("  commands acked: {} ({:.0}/s)", acked.load(Relaxed), acked.load(Relaxed) as f64 / elapsed);
+        println!(
+            "  commands acked: {} ({:.0}/s)",
+            acked.load(Relaxed),
+            acked.load(Relaxed) as f64 / elapsed
+        );
         println!(
             "  ack latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
             percentile(&acks, 0.5),
@@ -176,7 +207,11 @@ async fn main() {
             percentile(&acks, 0.99),
             percentile(&acks, 1.0)
         );
-        println!("  deliveries to dashboards: {} ({:.0}/s)", delivered.load(Relaxed), delivered.load(Relaxed) as f64 / elapsed);
+        println!(
+            "  deliveries to dashboards: {} ({:.0}/s)",
+            delivered.load(Relaxed),
+            delivered.load(Relaxed) as f64 / elapsed
+        );
         if paced {
             println!(
                 "  delivery latency ms (1 ms resolution): p50 {:.0}  p99 {:.0}  max {:.0}",
@@ -188,7 +223,12 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await; // let dashboards drain before the next phase
     }
     let metrics = reqwest_free_metrics(&url).await;
-    for line in metrics.lines().filter(|l| l.starts_with("crest_commit_batches_total") || l.starts_with("crest_events_committed_total") || l.starts_with("crest_frames_coalesced_total") || l.starts_with("crest_client_resyncs_total")) {
+    for line in metrics.lines().filter(|l| {
+        l.starts_with("crest_commit_batches_total")
+            || l.starts_with("crest_events_committed_total")
+            || l.starts_with("crest_frames_coalesced_total")
+            || l.starts_with("crest_client_resyncs_total")
+    }) {
         println!("  {line}");
     }
 }
@@ -198,7 +238,9 @@ async fn reqwest_free_metrics(ws_url: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = ws_url.trim_start_matches("ws://").trim_end_matches("/ws");
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).await.unwrap();
     buf

@@ -267,8 +267,14 @@ mod tests {
         assert!(b.contains(p(-175.0, 0.0)));
         assert!(!b.contains(p(0.0, 0.0)));
         assert_eq!(b.parts().len(), 2);
-        assert_eq!(serde_json::to_string(&b).unwrap(), "[170.0,-10.0,-170.0,10.0]");
-        assert_eq!(serde_json::from_str::<BBox>("[170,-10,-170,10]").unwrap(), b);
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            "[170.0,-10.0,-170.0,10.0]"
+        );
+        assert_eq!(
+            serde_json::from_str::<BBox>("[170,-10,-170,10]").unwrap(),
+            b
+        );
         assert!(BBox::new(0.0, 10.0, 1.0, 5.0).is_err());
     }
 
