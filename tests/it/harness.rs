@@ -21,7 +21,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const HANG_GUARD: Duration = Duration::from_secs(20);
 
 pub fn map_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("maps/fukou")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-map")
 }
 
 /// Limits generous enough that only the test about limits meets them.
