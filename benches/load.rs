@@ -63,7 +63,8 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(dir.path().join("load.db"));
-    config.map = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-map"));
+    config.map =
+        Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-map"));
     config.limits.messages_per_second = 10_000.0;
     config.limits.burst = 10_000.0;
     let server = Server::build(config).await.unwrap();

@@ -49,6 +49,7 @@ fn levees(n: usize, vertices: usize) -> LeveeIndex {
                 id: LeveeId::from(format!("L{i}")),
                 name: String::new(),
                 river: String::new(),
+                bank: String::new(),
                 line,
                 chainage_origin_m: 0.0,
                 riverside: Hand::Left,

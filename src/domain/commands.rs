@@ -61,6 +61,12 @@ pub struct DefineShelter {
     pub open: bool,
     #[serde(default)]
     pub supplies: BTreeMap<String, Supply>,
+    /// Town (镇) the shelter belongs to.
+    #[serde(default)]
+    pub town: String,
+    /// What the building is: `school`, `town_hall`, `gym`, …
+    #[serde(default)]
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +79,9 @@ pub struct DefineGauge {
     pub position: LonLat,
     pub datum: String,
     pub thresholds: Thresholds,
+    /// Levees whose patrols and alerts this gauge governs.
+    #[serde(default)]
+    pub levee_ids: Vec<LeveeId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +96,10 @@ pub struct DefineGridCell {
     pub households: u32,
     #[serde(default)]
     pub grid_worker: String,
+    #[serde(default)]
+    pub town: String,
+    #[serde(default)]
+    pub village: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -35,6 +35,9 @@ pub struct LeveeSpec {
     pub name: String,
     #[serde(default)]
     pub river: String,
+    /// Which bank of the river the levee stands on (`east`, `north`, …), for people.
+    #[serde(default)]
+    pub bank: String,
     /// Vertices in the direction of increasing chainage.
     pub line: Vec<LonLat>,
     /// Chainage of the first vertex, metres.
@@ -294,6 +297,7 @@ mod tests {
             id: LeveeId::from("L1"),
             name: "test".into(),
             river: "湘江".into(),
+            bank: "east".into(),
             line,
             chainage_origin_m: origin,
             riverside: Hand::Left,
@@ -369,6 +373,7 @@ mod tests {
             id: LeveeId::from("L"),
             name: String::new(),
             river: String::new(),
+            bank: String::new(),
             line,
             chainage_origin_m: 0.0,
             riverside: Hand::Left,

@@ -277,6 +277,8 @@ pub struct Shelter {
     pub open: bool,
     /// Stock by item name (`water`, `instant_noodles`, `mosquito_coils`, …).
     pub supplies: BTreeMap<String, Supply>,
+    pub town: String,
+    pub kind: String,
 }
 
 impl Shelter {
@@ -357,6 +359,7 @@ pub struct Gauge {
     /// Height datum of the levels, e.g. `吴淞` (Wusong).
     pub datum: String,
     pub thresholds: Thresholds,
+    pub levee_ids: Vec<LeveeId>,
     pub last: Option<Reading>,
 }
 
@@ -411,4 +414,6 @@ pub struct GridCell {
     pub population: u32,
     pub households: u32,
     pub grid_worker: String,
+    pub town: String,
+    pub village: String,
 }

@@ -195,12 +195,19 @@ impl State {
                         occupancy: 0,
                         open: d.open,
                         supplies: d.supplies.clone(),
+                        town: d.town.clone(),
+                        kind: d.kind.clone(),
                     },
                 }]
             }
             C::DefineGauge(d) => {
                 if self.gauges.contains_key(&d.id) {
                     return Err(exists("gauge", &d.id));
+                }
+                for l in &d.levee_ids {
+                    if !self.levees.contains_key(l) {
+                        return Err(not_found("levee", l));
+                    }
                 }
                 if !d.thresholds.is_valid() {
                     return Err(invalid(
@@ -215,6 +222,7 @@ impl State {
                         position: d.position,
                         datum: d.datum.clone(),
                         thresholds: d.thresholds,
+                        levee_ids: d.levee_ids.clone(),
                         last: None,
                     },
                 }]
@@ -233,6 +241,8 @@ impl State {
                         population: d.population,
                         households: d.households,
                         grid_worker: d.grid_worker.clone(),
+                        town: d.town.clone(),
+                        village: d.village.clone(),
                     },
                 }]
             }

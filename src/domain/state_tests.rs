@@ -91,6 +91,7 @@ fn world() -> State {
             id: LeveeId::from("XJ-E1"),
             name: "湘江东岸一段".into(),
             river: "湘江".into(),
+            bank: "east".into(),
             line: vec![p(113.10, 27.60), p(113.10, 27.70)],
             chainage_origin_m: 0.0,
             riverside: Hand::Left,
@@ -133,6 +134,8 @@ fn world() -> State {
                     unit: "L".into(),
                 },
             )]),
+            town: "南洲镇".into(),
+            kind: "school".into(),
         }),
     );
     ok(
@@ -149,6 +152,7 @@ fn world() -> State {
                 warning_m: 40.0,
                 guaranteed_m: 42.5,
             },
+            levee_ids: vec![LeveeId::from("XJ-E1")],
         }),
     );
     s
@@ -838,7 +842,9 @@ fn stale_fix_is_refused_and_duplicates_are_refused() {
                 position: p(113.0, 27.0),
                 capacity: 1,
                 open: true,
-                supplies: BTreeMap::new()
+                supplies: BTreeMap::new(),
+                town: String::new(),
+                kind: String::new(),
             })
         ),
         "already_exists"
@@ -869,4 +875,30 @@ fn state_round_trips_through_json_and_replay() {
         let again: Event = serde_json::from_str(&serde_json::to_string(e).unwrap()).unwrap();
         assert_eq!(&again, e);
     }
+}
+
+#[test]
+fn gauges_must_govern_known_levees() {
+    let mut s = world();
+    let gauge = |levee: &str| {
+        Command::DefineGauge(DefineGauge {
+            id: GaugeId::from("G-2"),
+            name: "濠江".into(),
+            river: "濠江".into(),
+            position: p(113.18, 27.72),
+            datum: "吴淞".into(),
+            thresholds: Thresholds {
+                guard_m: 37.5,
+                warning_m: 39.0,
+                guaranteed_m: 41.0,
+            },
+            levee_ids: vec![LeveeId::from(levee)],
+        })
+    };
+    assert_eq!(code(&mut s, &dispatcher(), gauge("HJ-404")), "not_found");
+    ok(&mut s, &dispatcher(), gauge("XJ-E1"));
+    assert_eq!(
+        s.gauges[&GaugeId::from("G-2")].levee_ids,
+        vec![LeveeId::from("XJ-E1")]
+    );
 }

@@ -93,7 +93,8 @@ proptest! {
                 line.push(LonLat::new(lon, lat).unwrap());
             }
             Levee::try_from(LeveeSpec {
-                id: LeveeId::from(format!("L{i}")), name: String::new(), river: String::new(), line,
+                id: LeveeId::from(format!("L{i}")), name: String::new(), river: String::new(),
+                bank: String::new(), line,
                 chainage_origin_m: 100.0 * i as f64, riverside: Hand::Left,
                 crest_elevation_m: None, design_flood_level_m: None,
             }).ok()
@@ -122,7 +123,8 @@ proptest! {
             line.push(LonLat::new(lon, (last.lat() + dy).clamp(-89.5, 89.5)).unwrap());
         }
         let Ok(levee) = Levee::try_from(LeveeSpec {
-            id: LeveeId::from("L"), name: String::new(), river: String::new(), line,
+            id: LeveeId::from("L"), name: String::new(), river: String::new(),
+                bank: String::new(), line,
             chainage_origin_m: 250.0, riverside: Hand::Right, crest_elevation_m: None, design_flood_level_m: None,
         }) else { return Ok(()) };
         let c = levee.start_chainage_m() + frac * levee.length_m();
