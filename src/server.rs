@@ -63,9 +63,9 @@ impl Server {
     /// Opens the store, recovers the state, starts the engine, imports the map and binds.
     pub async fn build(config: Config) -> Result<Server, StartError> {
         // Parse the map before touching anything: a broken map must not half-start the server.
-        let map_commands = match &config.map {
+        let district = match &config.map {
             Some(dir) => map::load(dir)?,
-            None => Vec::new(),
+            None => map::DistrictMap::default(),
         };
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.db).await?);
         let recovered = engine::recover(store.as_ref()).await?;
@@ -81,7 +81,7 @@ impl Server {
                 snapshot_every: config.snapshot_every,
             },
         );
-        import_map(&engine, map_commands).await?;
+        import_map(&engine, &district.commands).await?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -95,6 +95,7 @@ impl Server {
             store,
             metrics,
             limits: config.limits,
+            map: Arc::new(district),
         });
         Ok(Server { listener, app })
     }
@@ -126,30 +127,32 @@ impl Server {
 }
 
 /// Submits each map feature as a system command. Features already in the log are no-ops; a
-/// feature that differs from what the log holds is kept as logged and reported.
-async fn import_map(
-    engine: &EngineHandle,
-    commands: Vec<map::MapCommand>,
-) -> Result<(), StartError> {
+/// feature that differs from what the log holds is kept as logged and reported. Levees go first
+/// (gauges name them); the rest is submitted together so it shares group-commit transactions.
+async fn import_map(engine: &EngineHandle, commands: &[map::MapCommand]) -> Result<(), StartError> {
+    let (levees, rest): (Vec<&map::MapCommand>, Vec<&map::MapCommand>) = commands
+        .iter()
+        .partition(|c| matches!(c.command, crate::domain::Command::DefineLevee(_)));
     let (mut added, mut unchanged) = (0, 0);
-    // Submitted together so the engine writes them in a few group-commit transactions.
-    let results = futures_util::future::join_all(commands.into_iter().map(|mc| async move {
-        let r = engine
-            .submit(Actor::system(), mc.command_id.clone(), mc.command)
-            .await;
-        (mc.command_id, r)
-    }))
-    .await;
-    for (id, result) in results {
-        match result {
-            Ok(o) if o.duplicate => unchanged += 1,
-            Ok(_) => added += 1,
-            Err(SubmitError::Conflict(_)) => {
-                tracing::warn!(feature = %id, "map feature differs from the one in the event log; the log is kept");
-                unchanged += 1;
+    for phase in [levees, rest] {
+        let results = futures_util::future::join_all(phase.into_iter().map(|mc| async move {
+            let r = engine
+                .submit(Actor::system(), mc.command_id.clone(), mc.command.clone())
+                .await;
+            (mc.command_id.clone(), r)
+        }))
+        .await;
+        for (id, result) in results {
+            match result {
+                Ok(o) if o.duplicate => unchanged += 1,
+                Ok(_) => added += 1,
+                Err(SubmitError::Conflict(_)) => {
+                    tracing::warn!(feature = %id, "map feature differs from the one in the event log; the log is kept");
+                    unchanged += 1;
+                }
+                Err(SubmitError::Domain(e)) if e.code() == "already_exists" => unchanged += 1,
+                Err(error) => return Err(StartError::MapRefused { id, error }),
             }
-            Err(SubmitError::Domain(e)) if e.code() == "already_exists" => unchanged += 1,
-            Err(error) => return Err(StartError::MapRefused { id, error }),
         }
     }
     if added + unchanged > 0 {

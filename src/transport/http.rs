@@ -19,6 +19,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/v1/layers/{layer}", get(layer))
+        .route("/api/v1/map", get(map_index))
+        .route("/api/v1/map/{layer}", get(map_layer))
         .with_state(app)
 }
 
@@ -168,6 +170,51 @@ async fn layer(
             (header::CACHE_CONTROL, "no-cache".to_string()),
         ],
         body,
+    )
+        .into_response()
+}
+
+/// The district map's layers: names, feature counts and validators.
+async fn map_index(State(app): State<Arc<App>>) -> Response {
+    let layers: Vec<serde_json::Value> = app
+        .map
+        .layers
+        .iter()
+        .map(|l| serde_json::json!({ "name": l.name, "features": l.features, "etag": l.etag, "href": format!("/api/v1/map/{}", l.name) }))
+        .collect();
+    let body = serde_json::json!({ "layers": layers }).to_string();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// One map layer file as loaded at start. Public: district geography is not sensitive, and
+/// dashboards should draw it before they authenticate. Revalidated with the ETag.
+async fn map_layer(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(layer) = app.map.layer(name.trim_end_matches(".geojson")) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "unknown_layer",
+            format!("the map has no layer {name:?}"),
+        );
+    };
+    let cache = [
+        (header::ETAG, layer.etag.clone()),
+        (header::CACHE_CONTROL, "public, no-cache".to_string()),
+    ];
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(layer.etag.as_str())
+    {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (
+        cache,
+        [(header::CONTENT_TYPE, "application/geo+json")],
+        layer.body.clone(),
     )
         .into_response()
 }

@@ -61,4 +61,6 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// The district map's layer files, served as they are.
+    pub map: Arc<crate::map::DistrictMap>,
 }

@@ -1,0 +1,458 @@
+#!/usr/bin/env python3
+"""Deterministic generator of the 涪口 district map (maps/fukou/*.geojson).
+
+Approximate geography for drills, drawn from the public description in the product brief: the
+湘江 runs SSW→NNE along the district's west side past 朱亨, 淦田 and 南洲 to 涪口, where the 濠江
+joins from the east; the 京广铁路 runs along the east bank behind the levees. Every number comes
+from this file; nothing is copied from map data. Run it and commit its output:
+
+    python3 maps/generate_fukou.py
+
+The output is byte-for-byte the same on every run (own PRNG, fixed rounding, sorted keys).
+"""
+
+import json
+import math
+import os
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fukou")
+ROUND = 6
+
+
+class Lcg:
+    """A fixed 64-bit LCG, so the output never depends on Python's random module."""
+
+    def __init__(self, seed):
+        self.state = seed
+
+    def next(self):
+        self.state = (self.state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        return (self.state >> 11) / float(1 << 53)
+
+    def uniform(self, a, b):
+        return a + (b - a) * self.next()
+
+    def int(self, a, b):
+        return a + int(self.next() * (b - a + 1))
+
+
+rng = Lcg(20260727)
+
+
+def r(x):
+    return round(x, ROUND)
+
+
+def pt(lon, lat):
+    return [r(lon), r(lat)]
+
+
+# ---------------------------------------------------------------- frame
+
+SOUTH, NORTH, EAST = 27.20, 27.77, 113.32
+SPLIT = 113.195  # boundary between the riverside towns and the eastern hill towns
+
+# 湘江 centre line, SSW → NNE (lon, lat).
+XIANG = [
+    (113.005, 27.185), (113.018, 27.250), (113.032, 27.310), (113.040, 27.380),
+    (113.038, 27.440), (113.036, 27.500), (113.040, 27.570), (113.058, 27.610),
+    (113.078, 27.640), (113.100, 27.668), (113.122, 27.697), (113.134, 27.712),
+    (113.146, 27.735), (113.160, 27.785),
+]
+# 濠江 centre line, E → W, ending at its mouth on the 湘江 east bank.
+HAO = [
+    (113.325, 27.752), (113.300, 27.748), (113.262, 27.741), (113.228, 27.733),
+    (113.200, 27.727), (113.175, 27.722), (113.155, 27.719), (113.1365, 27.717),
+]
+
+DEG_LON_M = 111_195.0 * math.cos(math.radians(27.5))  # metres per degree of longitude here
+DEG_LAT_M = 111_195.0
+
+
+def lon_at(line, lat):
+    """Longitude of a S→N polyline at a latitude (linear between vertices)."""
+    for (x0, y0), (x1, y1) in zip(line, line[1:]):
+        if y0 <= lat <= y1:
+            t = (lat - y0) / (y1 - y0)
+            return x0 + t * (x1 - x0)
+    raise ValueError(lat)
+
+
+def lat_at(line, lon):
+    """Latitude of an E→W polyline at a longitude."""
+    for (x0, y0), (x1, y1) in zip(line, line[1:]):
+        if x1 <= lon <= x0:
+            t = (lon - x0) / (x1 - x0)
+            return y0 + t * (y1 - y0)
+    raise ValueError(lon)
+
+
+def west_edge(lat):
+    return lon_at(XIANG, lat) - 0.025
+
+
+LEVEE_OFFSET = 0.0035  # east-bank levee ~350 m east of the 湘江 centre line
+RAIL_OFFSET = 0.0105   # 京广铁路 ~1 km east of the centre line, behind the levee
+HAO_LEVEE_OFFSET = 0.0022
+
+
+def xiang_levee_lon(lat):
+    return lon_at(XIANG, lat) + LEVEE_OFFSET
+
+
+# ---------------------------------------------------------------- towns
+
+TOWNS = [
+    # id, name, column, south, north, seat (lon, lat), village count
+    ("ZH", "朱亨镇", "W", 27.20, 27.45, (113.050, 27.380), 19),
+    ("GT", "淦田镇", "W", 27.45, 27.60, (113.050, 27.570), 18),
+    ("NZ", "南洲镇", "W", 27.60, 27.68, (113.090, 27.640), 20),
+    ("LK", "涪口镇", "W", 27.68, 27.77, (113.142, 27.706), 18),
+    ("GY", "古岳峰镇", "E", 27.20, 27.40, (113.255, 27.300), 15),
+    ("LM", "龙门镇", "E", 27.40, 27.55, (113.250, 27.480), 18),
+    ("XJ", "仙井镇", "E", 27.55, 27.66, (113.255, 27.605), 16),
+    ("LD", "雷打石镇", "E", 27.66, 27.77, (113.250, 27.700), 15),
+]
+assert sum(t[6] for t in TOWNS) == 139
+BREAKS = sorted({t[3] for t in TOWNS} | {t[4] for t in TOWNS})
+
+
+def west_edge_points(a, b):
+    """West boundary from latitude a to b (inclusive), with every river vertex and break between."""
+    lats = sorted({a, b} | {y for _, y in XIANG if a < y < b} | {y for y in BREAKS if a < y < b})
+    return [(west_edge(y), y) for y in lats]
+
+
+def ccw(ring):
+    area = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:]))
+    return ring if area > 0 else ring[::-1]
+
+
+def close(points):
+    pts = [pt(x, y) for x, y in points]
+    return ccw(pts + [pts[0]])
+
+
+def town_ring(col, a, b):
+    inner = [y for y in BREAKS if a < y < b]
+    if col == "W":
+        west = west_edge_points(a, b)
+        split = [(SPLIT, y) for y in sorted([b] + inner + [a], reverse=True)]
+        return close(west + split)
+    split = [(SPLIT, y) for y in [a] + inner + [b]]
+    return close(split + [(EAST, b), (EAST, a)])
+
+
+def district_ring():
+    west = west_edge_points(SOUTH, NORTH)
+    return close(west + [(EAST, NORTH), (EAST, SOUTH)])
+
+
+def contains(ring, x, y):
+    inside = False
+    for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
+        if (y0 > y) != (y1 > y):
+            if x < (x1 - x0) * (y - y0) / (y1 - y0) + x0:
+                inside = not inside
+    return inside
+
+
+def shoelace(ring):
+    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:]))) / 2
+
+
+# ---------------------------------------------------------------- villages and grid cells
+
+BLOCK_W, BLOCK_H = 0.0060, 0.0050  # a village's grid block, ~590 m × 555 m
+SPACING_X, SPACING_Y = 0.0125, 0.0110
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+GIVEN = ["建国", "秀英", "桂兰", "志强", "国华", "玉梅", "海燕", "伟", "芳", "军", "敏", "静", "丽", "强", "磊", "洋",
+         "红梅", "春生", "德明", "小平", "文华", "淑珍", "卫东", "红英", "金凤", "永红", "新民", "爱华", "少波", "丹"]
+VILLAGE_WORDS = ["新", "长", "团", "石", "桥", "塘", "湾", "坪", "山", "冲", "岭", "洲", "坝", "港", "口", "源",
+                 "竹", "枫", "荷", "柳", "桃", "梅", "兴", "和", "平", "安", "富", "华", "青", "龙", "凤", "狮"]
+
+
+def person():
+    return SURNAMES[rng.int(0, len(SURNAMES) - 1)] + GIVEN[rng.int(0, len(GIVEN) - 1)]
+
+
+def clear_of_water(x, y):
+    """A village block must sit on dry, protected land: east of the 湘江 levee and off the 濠江."""
+    half_w, half_h = BLOCK_W / 2, BLOCK_H / 2
+    if y - half_h < SOUTH + 0.003 or y + half_h > NORTH - 0.003:
+        return False
+    corners_lat = (max(y - half_h, SOUTH), min(y + half_h, NORTH))
+    levee = max(xiang_levee_lon(c) for c in corners_lat)
+    rail = max(lon_at(XIANG, c) + RAIL_OFFSET for c in corners_lat)
+    if x - half_w < levee + 0.0025:
+        return False
+    # Ordinary villages keep off the railway embankment; the seats and 将军村 are placed by hand.
+    if x - half_w < rail + 0.0015:
+        return False
+    if HAO[-1][0] <= x + half_w and x - half_w <= HAO[0][0]:
+        lo = max(HAO[-1][0], x - half_w)
+        hi = min(HAO[0][0], x + half_w)
+        for xx in (lo, (lo + hi) / 2, hi):
+            if abs(lat_at(HAO, xx) - y) < half_h + HAO_LEVEE_OFFSET + 0.002:
+                return False
+    return True
+
+
+def block_inside(ring, x, y, margin=0.0008):
+    hw, hh = BLOCK_W / 2 + margin, BLOCK_H / 2 + margin
+    return all(contains(ring, x + dx, y + dy) for dx in (-hw, hw) for dy in (-hh, hh))
+
+
+def villages_for(town, ring, fixed):
+    tid, name, col, a, b, seat, count = town
+    xs = [p[0] for p in ring]
+    candidates = []
+    y = a + SPACING_Y / 2
+    row = 0
+    while y < b:
+        x = min(xs) + SPACING_X / 2 + (SPACING_X / 2 if row % 2 else 0)
+        while x < max(xs):
+            jx, jy = x + rng.uniform(-0.002, 0.002), y + rng.uniform(-0.0018, 0.0018)
+            if block_inside(ring, jx, jy) and clear_of_water(jx, jy):
+                if all(abs(jx - fx) > BLOCK_W + 0.002 or abs(jy - fy) > BLOCK_H + 0.002 for fx, fy in fixed):
+                    candidates.append((jx, jy))
+            x += SPACING_X
+        y += SPACING_Y
+        row += 1
+    need = count - len(fixed)
+    if len(candidates) < need:
+        raise SystemExit(f"{name}: only {len(candidates)} places for {need} villages")
+    # Deterministic shuffle, then take what is needed.
+    for i in range(len(candidates) - 1, 0, -1):
+        j = rng.int(0, i)
+        candidates[i], candidates[j] = candidates[j], candidates[i]
+    return fixed + candidates[:need]
+
+
+def village_name(used):
+    while True:
+        n = VILLAGE_WORDS[rng.int(0, len(VILLAGE_WORDS) - 1)] + VILLAGE_WORDS[rng.int(0, len(VILLAGE_WORDS) - 1)] + "村"
+        if n not in used:
+            used.add(n)
+            return n
+
+
+def feature(geometry_type, coordinates, props):
+    return {"type": "Feature", "geometry": {"type": geometry_type, "coordinates": coordinates}, "properties": props}
+
+
+def write(name, features):
+    doc = {"type": "FeatureCollection", "features": features}
+    with open(os.path.join(OUT, name), "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, sort_keys=True, indent=1)
+        f.write("\n")
+
+
+def line_length_m(coords):
+    total = 0.0
+    for (x0, y0), (x1, y1) in zip(coords, coords[1:]):
+        p0, p1 = math.radians(y0), math.radians(y1)
+        dl = math.radians(x1 - x0)
+        h = math.sin((p1 - p0) / 2) ** 2 + math.cos(p0) * math.cos(p1) * math.sin(dl / 2) ** 2
+        total += 2 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(h)))
+    return total
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    district = district_ring()
+    towns_out, villages_out, cells_out, shelters_out = [], [], [], []
+    used_names = set()
+    village_rows = []  # (town, village id, name, x, y, population)
+
+    jiangjun = (xiang_levee_lon(27.652) + 0.0042, 27.652)  # 将军村, between the levee and the railway
+    for town in TOWNS:
+        tid, name, col, a, b, seat, count = town
+        ring = town_ring(col, a, b)
+        fixed = [seat] + ([jiangjun] if tid == "NZ" else [])
+        for fx, fy in fixed:
+            assert block_inside(ring, fx, fy, 0.0), (name, fx, fy)
+        spots = villages_for(town, ring, fixed)
+        town_pop = 0
+        for i, (x, y) in enumerate(spots):
+            vid = f"V-{tid}-{i + 1:02d}"
+            if i == 0:
+                vname, kind, pop = name.replace("镇", "社区"), "community", rng.int(4200, 6800)
+            elif tid == "NZ" and i == 1:
+                vname, kind, pop = "将军村", "village", 1860
+            else:
+                vname, kind, pop = village_name(used_names), "village", rng.int(650, 2600)
+            town_pop += pop
+            village_rows.append((tid, vid, vname, kind, x, y, pop))
+        towns_out.append((tid, name, ring, seat, town_pop))
+
+    # Grid cells: 260 in all. The 18 largest villages get three cells, the next 85 two, the rest one.
+    ranked = sorted(village_rows, key=lambda v: (-v[6], v[1]))
+    cells_per = {}
+    for i, v in enumerate(ranked):
+        cells_per[v[1]] = 3 if i < 18 else 2 if i < 18 + 85 else 1
+    assert sum(cells_per.values()) == 260
+    # 76 workers cover two cells (the first two cells of 76 multi-cell villages): 260 - 76 = 184.
+    shared = {v[1] for v in ranked if cells_per[v[1]] >= 2}
+    shared = set(sorted(shared)[:76])
+    worker_no = 0
+    for tid, vid, vname, kind, x, y, pop in village_rows:
+        k = cells_per[vid]
+        x0, y0 = x - BLOCK_W / 2, y - BLOCK_H / 2
+        # split population and households exactly
+        weights = [rng.uniform(0.8, 1.2) for _ in range(k)]
+        pops = [int(pop * w / sum(weights)) for w in weights]
+        pops[-1] += pop - sum(pops)
+        worker = None
+        for c in range(k):
+            cx0, cx1 = x0 + BLOCK_W * c / k, x0 + BLOCK_W * (c + 1) / k
+            if worker is None or not (vid in shared and c == 1):
+                worker_no += 1
+                worker = f"GW-{worker_no:03d} {person()}"
+            cells_out.append(feature("Polygon", [close([(cx0, y0), (cx1, y0), (cx1, y0 + BLOCK_H), (cx0, y0 + BLOCK_H)])], {
+                "id": f"GC-{vid[2:]}-{c + 1}", "name": f"{vname}第{c + 1}网格", "town": f"T-{tid}", "village": vid,
+                "population": pops[c], "households": max(1, round(pops[c] / 2.9)), "grid_worker": worker,
+            }))
+    assert worker_no == 184, worker_no
+    assert len(cells_out) == 260
+
+    for tid, vid, vname, kind, x, y, pop in village_rows:
+        villages_out.append(feature("Point", pt(x, y), {"id": vid, "name": vname, "kind": kind, "town": f"T-{tid}", "population": pop}))
+    district_pop = sum(t[4] for t in towns_out)
+
+    # Shelters: four per town — two schools, the town hall and a gym — in the larger villages.
+    rates = {"water": (3.0, "L"), "instant_noodles": (2.0, "packs"), "bread": (1.0, "loaves"),
+             "milk": (0.5, "L"), "mosquito_coils": (0.5, "coils")}
+    for tid, name, ring, seat, pop in towns_out:
+        hosts = [v for v in village_rows if v[0] == tid]
+        hosts = [hosts[0]] + sorted(hosts[1:], key=lambda v: (-v[6], v[1]))[:3]
+        kinds = [("town_hall", name + "人民政府礼堂"), ("school", name + "中学"), ("school", name + "中心小学"), ("gym", name + "文体中心")]
+        for i, ((kind, sname), host) in enumerate(zip(kinds, hosts)):
+            cap = {"town_hall": rng.int(15, 30) * 10, "school": rng.int(25, 45) * 10, "gym": rng.int(35, 60) * 10}[kind]
+            days = 3 if kind != "gym" else 4
+            supplies = {item: {"stock": float(cap * per * days), "per_person_daily": per, "unit": unit} for item, (per, unit) in rates.items()}
+            shelters_out.append(feature("Point", pt(host[4] + 0.0012 * (1 if i % 2 else -1), host[5] + 0.0009), {
+                "id": f"S-{tid}-{i + 1:02d}", "name": sname, "kind": kind, "town": f"T-{tid}", "capacity": cap,
+                "open": False, "supplies": supplies,
+            }))
+    total_capacity = sum(s["properties"]["capacity"] for s in shelters_out)
+    assert len(shelters_out) >= 30 and total_capacity > 9000, total_capacity
+
+    # Levees along the 湘江 east bank, one per riverside town, chainage continuing northward.
+    levees_out = []
+    chain = 0.0
+    segments = [("XJ-E-ZH", "湘江东岸大堤朱亨段", SOUTH + 0.002, 27.45, 46.2, 44.0),
+                ("XJ-E-GT", "湘江东岸大堤淦田段", 27.45, 27.60, 45.6, 43.5),
+                ("XJ-E-NZ", "湘江东岸大堤南洲段", 27.60, 27.68, 45.0, 43.0),
+                ("XJ-E-LK", "湘江东岸大堤涪口段", 27.68, 27.7135, 44.5, 42.5)]
+    for lid, lname, a, b, crest, design in segments:
+        lats = sorted({a, b} | {y for _, y in XIANG if a < y < b} | {a + (b - a) * k / 12 for k in range(1, 12)})
+        coords = [pt(xiang_levee_lon(y), y) for y in lats]
+        length = line_length_m(coords)
+        levees_out.append(feature("LineString", coords, {
+            "id": lid, "name": lname, "river": "湘江", "bank": "east", "riverside": "left",
+            "chainage_origin_m": round(chain, 1), "length_m": round(length, 1),
+            "crest_elevation_m": crest, "design_flood_level_m": design,
+        }))
+        chain += length
+    # 湘江 east bank north of the 濠江 mouth: its own chainage.
+    lats = [27.7205 + (NORTH - 0.004 - 27.7205) * k / 10 for k in range(11)]
+    coords = [pt(xiang_levee_lon(y), y) for y in lats]
+    levees_out.append(feature("LineString", coords, {
+        "id": "XJ-E-LKN", "name": "湘江东岸涪口北堤", "river": "湘江", "bank": "east", "riverside": "left",
+        "chainage_origin_m": 0.0, "length_m": round(line_length_m(coords), 1), "crest_elevation_m": 44.3, "design_flood_level_m": 42.3,
+    }))
+    # 濠江 banks from the mouth upstream (eastward): river on the right of the north bank, left of the south bank.
+    hao_lons = [HAO[-1][0] + 0.001 + (113.27 - HAO[-1][0] - 0.001) * k / 16 for k in range(17)]
+    for lid, lname, sign, hand, bank in [("HJ-N", "濠江北岸堤", 1, "right", "north"), ("HJ-S", "濠江南岸堤", -1, "left", "south")]:
+        coords = [pt(x, lat_at(HAO, x) + sign * HAO_LEVEE_OFFSET) for x in hao_lons]
+        levees_out.append(feature("LineString", coords, {
+            "id": lid, "name": lname, "river": "濠江", "bank": bank, "riverside": hand,
+            "chainage_origin_m": 0.0, "length_m": round(line_length_m(coords), 1), "crest_elevation_m": 43.2, "design_flood_level_m": 41.5,
+        }))
+
+    gauges_out = [
+        feature("Point", pt(lon_at(XIANG, 27.709) + 0.0025, 27.709), {
+            "id": "G-XJ-LK", "name": "湘江涪口站", "river": "湘江", "datum": "吴淞",
+            "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}, "levee_ids": ["XJ-E-NZ", "XJ-E-LK", "XJ-E-LKN"]}),
+        feature("Point", pt(lon_at(XIANG, 27.57) + 0.0025, 27.57), {
+            "id": "G-XJ-GT", "name": "湘江淦田站", "river": "湘江", "datum": "吴淞",
+            "thresholds": {"guard_m": 39.0, "warning_m": 41.0, "guaranteed_m": 43.5}, "levee_ids": ["XJ-E-ZH", "XJ-E-GT"]}),
+        feature("Point", pt(113.20, lat_at(HAO, 113.20) - 0.0012), {
+            "id": "G-HJ-01", "name": "濠江站", "river": "濠江", "datum": "吴淞",
+            "thresholds": {"guard_m": 37.5, "warning_m": 39.5, "guaranteed_m": 41.5}, "levee_ids": ["HJ-N", "HJ-S"]}),
+    ]
+
+    rivers_out = [
+        feature("LineString", [pt(x, y) for x, y in XIANG], {"id": "R-XIANG", "name": "湘江", "kind": "river"}),
+        feature("LineString", [pt(x, y) for x, y in HAO], {"id": "R-HAO", "name": "濠江", "kind": "river"}),
+    ]
+    # 湘江 water surface: ~500 m wide, clipped to the district's latitudes.
+    lats = sorted({SOUTH, NORTH} | {y for _, y in XIANG if SOUTH < y < NORTH})
+    east = [(lon_at(XIANG, y) + 0.0026, y) for y in lats]
+    west = [(lon_at(XIANG, y) - 0.0026, y) for y in reversed(lats)]
+    water_out = [feature("Polygon", [close(east + west)], {"id": "W-XIANG", "name": "湘江", "kind": "river"})]
+
+    rail = [pt(lon_at(XIANG, y) + RAIL_OFFSET, y) for y in sorted({SOUTH, NORTH} | {y for _, y in XIANG if SOUTH < y < NORTH})]
+    railways_out = [feature("LineString", rail, {"id": "RW-JINGGUANG", "name": "京广铁路", "kind": "railway"})]
+    roads_out = [
+        feature("LineString", [pt(lon_at(XIANG, y) + 0.032, y) for y in [SOUTH, 27.31, 27.38, 27.44, 27.50, 27.57, 27.64, 27.70, NORTH]],
+                {"id": "RD-G107", "name": "G107国道", "kind": "national_road"}),
+        feature("LineString", [pt(113.050, 27.380), pt(113.150, 27.350), pt(113.255, 27.300)], {"id": "RD-S211", "name": "朱亨—古岳峰公路", "kind": "provincial_road"}),
+        feature("LineString", [pt(113.050, 27.570), pt(113.150, 27.520), pt(113.250, 27.480)], {"id": "RD-X031", "name": "淦田—龙门公路", "kind": "county_road"}),
+        feature("LineString", [pt(113.090, 27.640), pt(113.170, 27.625), pt(113.255, 27.605)], {"id": "RD-X032", "name": "南洲—仙井公路", "kind": "county_road"}),
+        feature("LineString", [pt(113.142, 27.706), pt(113.200, 27.703), pt(113.250, 27.700)], {"id": "RD-X033", "name": "涪口—雷打石公路", "kind": "county_road"}),
+    ]
+
+    # Standing roster: where the rescue and patrol teams stage.
+    teams_out = []
+    roster = [
+        ("armed_police", "武警抢险{}队", 60, ["engineering", "lighting"], "vehicle"),
+        ("fire_rescue", "消防救援冲锋舟{}队", 18, ["boat", "medical"], "boat"),
+        ("militia", "{}民兵巡堤队", 30, [], "foot"),
+    ]
+    n = 0
+    for tid, name, ring, seat, pop in towns_out:
+        riverside = tid in ("ZH", "GT", "NZ", "LK")
+        for kind, pattern, head, caps, mode in roster:
+            if kind != "militia" and not riverside:
+                continue
+            n += 1
+            label = name if kind == "militia" else "一二三四"[len([t for t in teams_out if t["properties"]["kind"] == kind])]
+            teams_out.append(feature("Point", pt(seat[0] + 0.002 * (n % 3), seat[1] - 0.001 * (n % 2)), {
+                "id": f"T-{n:02d}", "name": pattern.format(label), "kind": kind, "headcount": head,
+                "capabilities": caps, "travel_mode": mode}))
+    for kind, tname, head, caps, mode, at in [
+        ("reserve_force", "预备役排涝大队", 40, ["pump", "heavy_machinery"], "vehicle", (113.150, 27.690)),
+        ("volunteers", "蓝天救援队", 25, ["boat", "medical", "communications"], "vehicle", (113.100, 27.600)),
+        ("cadres", "区防指机关干部突击队", 30, ["communications"], "vehicle", (113.146, 27.704)),
+        ("grid_workers", "涪口网格员应急分队", 20, [], "foot", (113.150, 27.712)),
+    ]:
+        n += 1
+        teams_out.append(feature("Point", pt(*at), {"id": f"T-{n:02d}", "name": tname, "kind": kind, "headcount": head,
+                                                   "capabilities": caps, "travel_mode": mode}))
+
+    write("district.geojson", [feature("Polygon", [district], {"id": "FUKOU", "name": "涪口区", "population": district_pop})])
+    write("towns.geojson", [feature("Polygon", [ring], {"id": f"T-{tid}", "name": name, "seat": pt(*seat), "population": pop})
+                            for tid, name, ring, seat, pop in towns_out])
+    write("villages.geojson", villages_out)
+    write("grid_cells.geojson", cells_out)
+    write("levees.geojson", levees_out)
+    write("shelters.geojson", shelters_out)
+    write("gauges.geojson", gauges_out)
+    write("rivers.geojson", rivers_out)
+    write("water.geojson", water_out)
+    write("railways.geojson", railways_out)
+    write("roads.geojson", roads_out)
+    write("teams.geojson", teams_out)
+
+    area = shoelace(district)
+    assert abs(sum(shoelace(t[2]) for t in towns_out) - area) < 1e-9 * area
+    print(f"district population {district_pop}, {len(villages_out)} villages, {len(cells_out)} grid cells, "
+          f"{worker_no} grid workers, {len(shelters_out)} shelters ({total_capacity} places), {len(levees_out)} levees, "
+          f"{len(teams_out)} teams")
+
+
+if __name__ == "__main__":
+    main()
