@@ -6,7 +6,11 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A minimal HTTP/1.1 GET over a real socket (keeps the dependency tree free of an HTTP client).
-async fn get(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+pub async fn get(
+    server: &TestServer,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
     let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     for (k, v) in headers {

@@ -608,3 +608,6 @@ fn to_command(
         command: cmd,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,411 @@
+//! The 涪口 district map in maps/fukou: its data holds together, every levee references
+//! correctly, and the server loads and serves it.
+
+use crate::harness::*;
+use crate::http::get as http_get;
+use crest::domain::geo::ring_contains;
+use crest::domain::levee::Levee;
+use crest::domain::{Command, LonLat, Role};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+fn fukou() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("maps/fukou")
+}
+
+fn layer(name: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(fukou().join(format!("{name}.geojson"))).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["type"], "FeatureCollection");
+    assert!(doc.get("crs").is_none(), "RFC 7946: no crs member");
+    doc["features"].as_array().unwrap().clone()
+}
+
+fn ring(f: &Value) -> Vec<LonLat> {
+    f["geometry"]["coordinates"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| LonLat::new(p[0].as_f64().unwrap(), p[1].as_f64().unwrap()).unwrap())
+        .collect()
+}
+
+fn point(f: &Value) -> LonLat {
+    let c = &f["geometry"]["coordinates"];
+    LonLat::new(c[0].as_f64().unwrap(), c[1].as_f64().unwrap()).unwrap()
+}
+
+/// Signed planar area in degrees² (positive = counter-clockwise).
+fn signed_area(r: &[LonLat]) -> f64 {
+    r.windows(2)
+        .map(|w| w[0].lon() * w[1].lat() - w[1].lon() * w[0].lat())
+        .sum::<f64>()
+        / 2.0
+}
+
+fn pop(f: &Value) -> u64 {
+    f["properties"]["population"].as_u64().unwrap()
+}
+
+#[test]
+fn the_loader_accepts_the_district() {
+    let map = crest::map::load(&fukou()).expect("maps/fukou loads without error");
+    let names: Vec<&str> = map.layers.iter().map(|l| l.name).collect();
+    for required in [
+        "district",
+        "towns",
+        "villages",
+        "grid_cells",
+        "levees",
+        "shelters",
+        "gauges",
+        "rivers",
+        "water",
+        "railways",
+        "roads",
+        "teams",
+    ] {
+        assert!(names.contains(&required), "layer {required} missing");
+    }
+}
+
+#[test]
+fn towns_tile_the_district_without_overlaps() {
+    let district = ring(&layer("district")[0]);
+    let towns: Vec<(String, Vec<LonLat>)> = layer("towns")
+        .iter()
+        .map(|t| {
+            (
+                t["properties"]["name"].as_str().unwrap().to_string(),
+                ring(t),
+            )
+        })
+        .collect();
+    assert_eq!(towns.len(), 8);
+    for seat in ["涪口镇", "朱亨镇", "南洲镇", "龙门镇", "淦田镇"] {
+        assert!(towns.iter().any(|(n, _)| n == seat), "{seat}");
+    }
+    // Areas add up exactly…
+    let total: f64 = towns.iter().map(|(_, r)| signed_area(r).abs()).sum();
+    let area = signed_area(&district).abs();
+    assert!((total - area).abs() < 1e-9 * area, "{total} vs {area}");
+    // …and every sample point of the district lies in exactly one town (none in two, none in none).
+    let (min, max) = crest::domain::geo::envelope(&district);
+    let mut inside = 0;
+    for i in 0..120 {
+        for j in 0..120 {
+            // Irrational offsets keep samples off shared edges.
+            let lon = min[0]
+                + (max[0] - min[0]) * (i as f64 + 0.5 + 0.1 * std::f64::consts::FRAC_1_SQRT_2)
+                    / 120.0;
+            let lat = min[1]
+                + (max[1] - min[1]) * (j as f64 + 0.5 + 0.1 * std::f64::consts::FRAC_1_PI) / 120.0;
+            let p = LonLat::new(lon, lat).unwrap();
+            let hits = towns.iter().filter(|(_, r)| ring_contains(r, p)).count();
+            if ring_contains(&district, p) {
+                inside += 1;
+                assert_eq!(hits, 1, "{p} is in {hits} towns");
+            } else {
+                assert_eq!(hits, 0, "{p} is outside the district but in a town");
+            }
+        }
+    }
+    assert!(
+        inside > 8000,
+        "the sample covers the district ({inside} points)"
+    );
+    // RFC 7946: exterior rings are counter-clockwise.
+    for (name, r) in &towns {
+        assert!(signed_area(r) > 0.0, "{name} ring is clockwise");
+    }
+    assert!(signed_area(&district) > 0.0);
+}
+
+#[test]
+fn villages_lie_in_their_towns_and_grid_cells_in_the_district() {
+    let district = ring(&layer("district")[0]);
+    let towns: HashMap<String, Vec<LonLat>> = layer("towns")
+        .iter()
+        .map(|t| (t["properties"]["id"].as_str().unwrap().to_string(), ring(t)))
+        .collect();
+    let villages = layer("villages");
+    assert_eq!(villages.len(), 139);
+    for v in &villages {
+        let town = v["properties"]["town"].as_str().unwrap();
+        assert!(
+            ring_contains(&towns[town], point(v)),
+            "{} outside {town}",
+            v["properties"]["id"]
+        );
+    }
+    let jiangjun = villages
+        .iter()
+        .find(|v| v["properties"]["name"] == "将军村")
+        .expect("将军村 is on the map");
+    assert_eq!(
+        jiangjun["properties"]["town"], "T-NZ",
+        "将军村 is in 南洲镇"
+    );
+    let cells = layer("grid_cells");
+    assert_eq!(cells.len(), 260);
+    for c in &cells {
+        for p in ring(c) {
+            assert!(
+                ring_contains(&district, p),
+                "grid cell {} has {p} outside the district",
+                c["properties"]["id"]
+            );
+        }
+    }
+    let workers: HashSet<&str> = cells
+        .iter()
+        .map(|c| c["properties"]["grid_worker"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        workers.len(),
+        184,
+        "184 grid workers, some covering two cells"
+    );
+}
+
+#[test]
+fn populations_add_up_at_every_level() {
+    let district = pop(&layer("district")[0]);
+    let towns = layer("towns");
+    let villages = layer("villages");
+    let cells = layer("grid_cells");
+    assert_eq!(towns.iter().map(pop).sum::<u64>(), district);
+    assert_eq!(villages.iter().map(pop).sum::<u64>(), district);
+    assert_eq!(cells.iter().map(pop).sum::<u64>(), district);
+    for t in &towns {
+        let id = t["properties"]["id"].as_str().unwrap();
+        let in_town: u64 = villages
+            .iter()
+            .filter(|v| v["properties"]["town"] == id)
+            .map(pop)
+            .sum();
+        assert_eq!(in_town, pop(t), "{id}");
+    }
+    for c in &cells {
+        assert!(c["properties"]["households"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn shelters_gauges_and_levees_meet_the_brief() {
+    let shelters = layer("shelters");
+    assert!(shelters.len() >= 30);
+    let capacity: u64 = shelters
+        .iter()
+        .map(|s| s["properties"]["capacity"].as_u64().unwrap())
+        .sum();
+    assert!(capacity > 9000, "{capacity}");
+    for s in &shelters {
+        let supplies = s["properties"]["supplies"].as_object().unwrap();
+        for item in [
+            "water",
+            "bread",
+            "milk",
+            "instant_noodles",
+            "mosquito_coils",
+        ] {
+            assert!(
+                supplies[item]["stock"].as_f64().unwrap() > 0.0,
+                "{} lacks {item}",
+                s["properties"]["id"]
+            );
+        }
+    }
+    let gauges = layer("gauges");
+    let lk = gauges
+        .iter()
+        .find(|g| g["properties"]["id"] == "G-XJ-LK")
+        .unwrap();
+    assert_eq!(
+        lk["properties"]["thresholds"],
+        json!({"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5})
+    );
+    assert_eq!(lk["properties"]["datum"], "吴淞");
+    assert!(gauges.iter().any(|g| g["properties"]["river"] == "濠江"));
+    let levees = layer("levees");
+    for river in ["湘江", "濠江"] {
+        assert!(
+            levees.iter().any(|l| l["properties"]["river"] == river),
+            "levees along the {river}"
+        );
+    }
+}
+
+/// Every levee of the district map, as the domain sees it.
+fn district_levees() -> Vec<Levee> {
+    crest::map::load(&fukou())
+        .unwrap()
+        .commands
+        .into_iter()
+        .filter_map(|c| match c.command {
+            Command::DefineLevee(spec) => Some(Levee::try_from(spec).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn chainage_round_trips_on_every_levee() {
+    let levees = district_levees();
+    assert_eq!(levees.len(), 7);
+    for levee in &levees {
+        let mut c = levee.start_chainage_m();
+        let mut n = 0;
+        while c <= levee.end_chainage_m() {
+            // chainage → point → chainage
+            let p = levee.point_at(c).unwrap();
+            let loc = levee.locate(p);
+            assert!(
+                (loc.chainage_m - c).abs() < 1.0,
+                "{}: {c} → {}",
+                levee.id(),
+                loc.chainage_m
+            );
+            // point → chainage → point, for a point on the line…
+            let again = levee.point_at(levee.locate(p).chainage_m).unwrap();
+            assert!(
+                again.distance_m(p) < 1.0,
+                "{}: {} m apart at {c}",
+                levee.id(),
+                again.distance_m(p)
+            );
+            // …and for one 30 m off it: back to its foot on the line
+            let off = LonLat::new(p.lon() + 30.0 / 98_600.0, p.lat()).unwrap();
+            let loc = levee.locate(off);
+            let back = levee.point_at(loc.chainage_m).unwrap();
+            let foot = levee.locate(back);
+            assert!(
+                foot.offset_m < 1.0 && (foot.chainage_m - loc.chainage_m).abs() < 1.0,
+                "{}",
+                levee.id()
+            );
+            // the text form both ways
+            let text = crest::domain::chainage::Chainage::from_metres(c)
+                .unwrap()
+                .to_string();
+            let parsed: crest::domain::chainage::Chainage = text.parse().unwrap();
+            assert!((parsed.metres() - c).abs() <= 0.5, "{text}");
+            c += 50.0;
+            n += 1;
+        }
+        assert!(n > 10, "{} is a real levee", levee.id());
+    }
+    // 湘江 east-bank chainage continues from one town's segment to the next.
+    let by_id: HashMap<String, &Levee> = levees.iter().map(|l| (l.id().to_string(), l)).collect();
+    for (a, b) in [
+        ("XJ-E-ZH", "XJ-E-GT"),
+        ("XJ-E-GT", "XJ-E-NZ"),
+        ("XJ-E-NZ", "XJ-E-LK"),
+    ] {
+        assert!(
+            (by_id[a].end_chainage_m() - by_id[b].start_chainage_m()).abs() < 1.0,
+            "{a} → {b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_server_runs_the_district_and_serves_its_layers() {
+    let server = TestServer::start_with(|c| c.map = Some(fukou())).await;
+    let mut d = server.client(Role::Dispatcher, None).await;
+    // A GPS hazard report by 将军村 lands on the 南洲 levee with its chainage.
+    let jiangjun = layer("villages")
+        .into_iter()
+        .find(|v| v["properties"]["name"] == "将军村")
+        .unwrap();
+    let at = point(&jiangjun);
+    let snap = d.query(json!({"type": "snap_to_levee", "point": [at.lon() - 0.0041, at.lat()], "tolerance_m": 150})).await;
+    assert_eq!(snap["location"]["levee_id"], "XJ-E-NZ");
+    assert_eq!(snap["location"]["side"], "landside");
+    let ack = d.ok(json!({"type": "report_hazard", "kind": "piping", "severity": "critical", "position": [at.lon() - 0.0041, at.lat()]})).await;
+    let hazards = d
+        .subscribe(
+            &["hazards", "shelters", "gauges", "grid_cells", "levees"],
+            None,
+        )
+        .await;
+    let h = hazards["layers"]["hazards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["id"] == ack["created"])
+        .unwrap()
+        .clone();
+    assert_eq!(h["levee"]["levee_id"], "XJ-E-NZ");
+    assert!(h["levee"]["chainage"].as_str().unwrap().starts_with('K'));
+    assert_eq!(hazards["layers"]["shelters"].as_array().unwrap().len(), 32);
+    assert_eq!(
+        hazards["layers"]["grid_cells"].as_array().unwrap().len(),
+        260
+    );
+    // A patrol stretch is a chainage interval on a levee.
+    let start = h["levee"]["chainage_m"].as_f64().unwrap();
+    d.ok(json!({"type": "create_assignment", "team_id": "T-01", "target": {"kind": "patrol_stretch", "levee_id": "XJ-E-NZ", "from_m": start - 500.0, "to_m": start + 500.0}})).await;
+
+    // Static layers over HTTP with validators.
+    let index = http_get(&server, "/api/v1/map", &[]).await;
+    assert_eq!(index.0, 200);
+    let index: Value = serde_json::from_str(&index.2).unwrap();
+    assert_eq!(index["layers"].as_array().unwrap().len(), 12);
+    let (status, head, body) = http_get(&server, "/api/v1/map/towns", &[]).await;
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: application/geo+json"));
+    assert_eq!(
+        body,
+        std::fs::read_to_string(fukou().join("towns.geojson")).unwrap()
+    );
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        http_get(&server, "/api/v1/map/towns", &[("If-None-Match", &etag)])
+            .await
+            .0,
+        304
+    );
+    assert_eq!(
+        http_get(&server, "/api/v1/map/towns.geojson", &[]).await.0,
+        200
+    );
+    assert_eq!(http_get(&server, "/api/v1/map/lakes", &[]).await.0, 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_broken_map_stops_the_start_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(fukou()).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+    }
+    // Break the last layer read, so that every earlier layer was fine.
+    let roads = dir.path().join("roads.geojson");
+    let text = std::fs::read_to_string(&roads)
+        .unwrap()
+        .replacen("113.", "913.", 1);
+    std::fs::write(&roads, text).unwrap();
+    let db = dir.path().join("crest.db");
+    let mut config = crest::server::Config::new(&db);
+    config.map = Some(dir.path().to_path_buf());
+    let err = crest::server::Server::build(config)
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("roads.geojson")
+            && text.contains("feature 0")
+            && text.contains("geometry.coordinates"),
+        "{text}"
+    );
+    assert!(!db.exists(), "nothing was written: {text}");
+}
