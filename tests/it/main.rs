@@ -6,5 +6,6 @@ mod district_map;
 mod durability;
 mod harness;
 mod http;
+mod keepalive;
 mod live;
 mod slow_client;
