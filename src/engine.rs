@@ -65,6 +65,7 @@ struct Submission {
 #[derive(Clone)]
 pub struct EngineHandle {
     tx: mpsc::Sender<Submission>,
+    stop: mpsc::Sender<oneshot::Sender<u64>>,
     metrics: Arc<Metrics>,
 }
 
@@ -96,6 +97,14 @@ impl EngineHandle {
 
     pub fn is_running(&self) -> bool {
         !self.tx.is_closed()
+    }
+
+    /// Stops the engine: commands already queued are committed, a snapshot is written, and later
+    /// submissions get `unavailable`. Returns the last sequence number, once all that is done.
+    pub async fn stop(&self) -> Option<u64> {
+        let (done, wait) = oneshot::channel();
+        self.stop.send(done).await.ok()?;
+        wait.await.ok()
     }
 }
 
@@ -191,6 +200,7 @@ pub fn spawn(
     config: EngineConfig,
 ) -> EngineHandle {
     let (tx, rx) = mpsc::channel(4096);
+    let (stop, stop_rx) = mpsc::channel(1);
     let levees = levee_index(&recovered.state);
     let engine = Engine {
         store,
@@ -208,8 +218,8 @@ pub fn spawn(
         since_snapshot: 0,
     };
     metrics.last_seq.store(engine.seq, Relaxed);
-    tokio::spawn(engine.run(rx));
-    EngineHandle { tx, metrics }
+    tokio::spawn(engine.run(rx, stop_rx));
+    EngineHandle { tx, stop, metrics }
 }
 
 fn levee_index(state: &State) -> LeveeIndex {
@@ -221,19 +231,55 @@ fn levee_index(state: &State) -> LeveeIndex {
 }
 
 impl Engine {
-    async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Submission>,
+        mut stop: mpsc::Receiver<oneshot::Sender<u64>>,
+    ) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            self.metrics
-                .engine_queue_depth
-                .fetch_sub(batch.len() as u64, Relaxed);
-            if let Err(e) = self.process(std::mem::take(&mut batch)).await {
-                tracing::error!(error = %e, "cannot reload state after a failed commit; engine stops");
+        let done = loop {
+            tokio::select! {
+                biased;
+                n = rx.recv_many(&mut batch, MAX_BATCH) => {
+                    if n == 0 {
+                        break None;
+                    }
+                }
+                done = stop.recv() => {
+                    // Refuse new work, then commit what was already queued.
+                    rx.close();
+                    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                        if !self.run_batch(&mut batch).await {
+                            return;
+                        }
+                    }
+                    break done;
+                }
+            }
+            if !self.run_batch(&mut batch).await {
                 return;
             }
-        }
+        };
         self.snapshot().await;
         tracing::info!(seq = self.seq, "engine stopped");
+        if let Some(done) = done {
+            let _ = done.send(self.seq);
+        }
+    }
+
+    /// Processes a batch; false when the engine cannot go on.
+    async fn run_batch(&mut self, batch: &mut Vec<Submission>) -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        self.metrics
+            .engine_queue_depth
+            .fetch_sub(batch.len() as u64, Relaxed);
+        if let Err(e) = self.process(std::mem::take(batch)).await {
+            tracing::error!(error = %e, "cannot reload state after a failed commit; engine stops");
+            return false;
+        }
+        true
     }
 
     async fn process(&mut self, batch: Vec<Submission>) -> Result<(), StoreError> {

@@ -96,6 +96,7 @@ impl Server {
             metrics,
             limits: config.limits,
             map: Arc::new(district),
+            shutdown: tokio::sync::watch::Sender::new(false),
         });
         Ok(Server { listener, app })
     }
@@ -114,15 +115,27 @@ impl Server {
         self.app.engine.clone()
     }
 
-    /// Serves until `shutdown` completes, then stops accepting and lets open requests finish.
+    /// Serves until `shutdown` completes. Then: WebSocket sessions are closed (1001, "server
+    /// shutting down"), open HTTP requests finish, queued commands are committed and a snapshot
+    /// is written, and only then does this return.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "serving");
-        axum::serve(self.listener, http::router(self.app))
-            .with_graceful_shutdown(shutdown)
-            .await
+        let sessions = self.app.shutdown.clone();
+        let engine = self.app.engine.clone();
+        let stopping = async move {
+            shutdown.await;
+            let _ = sessions.send(true);
+        };
+        let served = axum::serve(self.listener, http::router(self.app))
+            .with_graceful_shutdown(stopping)
+            .await;
+        if let Some(seq) = engine.stop().await {
+            tracing::info!(seq, "stopped cleanly");
+        }
+        served
     }
 }
 

@@ -63,4 +63,6 @@ pub struct App {
     pub limits: Limits,
     /// The district map's layer files, served as they are.
     pub map: Arc<crate::map::DistrictMap>,
+    /// Set to `true` when the server stops: sessions close with 1001.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }

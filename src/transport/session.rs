@@ -86,6 +86,7 @@ pub async fn run(socket: WebSocket, app: Arc<App>, actor: Option<Actor>) {
     let mut last_heard = Instant::now();
     let auth_deadline = tokio::time::sleep(limits.auth_timeout);
     tokio::pin!(auth_deadline);
+    let mut stopping = s.app.shutdown.subscribe();
 
     loop {
         if !s.flush().await {
@@ -132,6 +133,9 @@ pub async fn run(socket: WebSocket, app: Arc<App>, actor: Option<Actor>) {
             }
             _ = &mut auth_deadline, if s.actor.is_none() => {
                 s.close = Some((CLOSE_POLICY, "not authenticated in time".into()));
+            }
+            () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+                s.close = Some((CLOSE_GOING_AWAY, "server shutting down".into()));
             }
         }
     }

@@ -49,15 +49,48 @@ async fn picture(server: &TestServer) -> (u64, Value) {
     (snap["seq"].as_u64().unwrap(), snap["layers"].clone())
 }
 
-async fn restart_restores(snapshot_every: u64) {
+/// Removes every snapshot, so that the next start must replay the whole log.
+async fn drop_snapshots(db: &std::path::Path) {
+    use sqlx::ConnectOptions;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM snapshots")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+async fn restart_restores(snapshot_every: u64, replay_whole_log: bool) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crest.db");
     let server = TestServer::start_on(&db, |c| c.snapshot_every = snapshot_every).await;
     let mut d = server.client(Role::Dispatcher, None).await;
     let mut f = server.client(Role::Field, Some("T-07")).await;
     busy_day(&mut d, &mut f).await;
+    if !replay_whole_log && (picture(&server).await.0 % snapshot_every == 0) {
+        // Make sure some events come after the last periodic snapshot.
+        d.ok(move_team("T-11", 113.17, 27.71)).await;
+    }
     let before = picture(&server).await;
-    server.stop().await;
+    if replay_whole_log {
+        server.stop().await;
+        drop_snapshots(&db).await;
+    } else {
+        let store = server.store.clone();
+        server.abandon();
+        let snap = store
+            .latest_snapshot()
+            .await
+            .unwrap()
+            .expect("a periodic snapshot");
+        assert!(
+            snap.seq < before.0,
+            "the restart must replay a tail after the snapshot"
+        );
+    }
 
     let server = TestServer::start_on(&db, |c| c.snapshot_every = snapshot_every).await;
     let after = picture(&server).await;
@@ -74,13 +107,41 @@ async fn restart_restores(snapshot_every: u64) {
 }
 
 #[tokio::test]
+async fn a_graceful_stop_closes_sessions_and_writes_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crest.db");
+    let server = TestServer::start_on(&db, |c| c.snapshot_every = 0).await;
+    let store = server.store.clone();
+    let mut d = server.client(Role::Dispatcher, None).await;
+    let ack = d.ok(move_team("T-01", 113.2, 27.7)).await;
+    let last = ack["seqs"][0].as_u64().unwrap();
+    assert_eq!(
+        store.latest_snapshot().await.unwrap(),
+        None,
+        "no snapshot before the stop"
+    );
+    let stopping = tokio::spawn(server.stop());
+    while d.try_next().await.is_some() {}
+    assert_eq!(d.closed, Some((1001, "server shutting down".to_string())));
+    stopping.await.unwrap();
+    let snap = store
+        .latest_snapshot()
+        .await
+        .unwrap()
+        .expect("snapshot written at the stop");
+    assert_eq!(snap.seq, last);
+}
+
+#[tokio::test]
 async fn restart_restores_the_same_state_from_the_log() {
-    restart_restores(0).await;
+    restart_restores(0, true).await;
 }
 
 #[tokio::test]
 async fn restart_restores_the_same_state_from_a_snapshot_and_the_log_after_it() {
-    restart_restores(4).await;
+    // A snapshot every 4 events, then events after the last one, and no stop snapshot: the start
+    // combines a snapshot with a replay of the tail.
+    restart_restores(4, false).await;
 }
 
 /// Starts the real binary and returns it with its address.
