@@ -75,8 +75,16 @@ pub async fn issue(
     Ok(IssuedToken { secret, record })
 }
 
+/// A presented token that checked out: who it stands for, and which token it was (so that its
+/// sessions can be closed when it is revoked).
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub actor: Actor,
+    pub token_id: String,
+}
+
 /// Resolves a presented secret to the actor it stands for.
-pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Actor, AuthError> {
+pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Authenticated, AuthError> {
     let rec = store
         .token_by_hash(&hash_token(secret))
         .await?
@@ -86,11 +94,49 @@ pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Actor, Auth
     }
     let role = Role::parse(&rec.role)
         .ok_or_else(|| StoreError::Corrupt(format!("token {} has role {}", rec.id, rec.role)))?;
-    Ok(Actor {
-        role,
-        team: rec.team.map(TeamId::from),
-        name: rec.label,
+    Ok(Authenticated {
+        actor: Actor {
+            role,
+            team: rec.team.map(TeamId::from),
+            name: rec.label,
+        },
+        token_id: rec.id,
     })
+}
+
+/// Watches the token table and announces each newly revoked token id once, so that open sessions
+/// using it are closed at once rather than at their next connect. Runs until `stop` turns true.
+pub async fn watch_revocations(
+    store: std::sync::Arc<dyn Store>,
+    revoked: tokio::sync::broadcast::Sender<String>,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut known: std::collections::HashSet<String> = match store.revoked_token_ids().await {
+        Ok(ids) => ids.into_iter().collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read revoked tokens");
+            Default::default()
+        }
+    };
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match store.revoked_token_ids().await {
+            Ok(ids) => {
+                for id in ids {
+                    if known.insert(id.clone()) {
+                        tracing::info!(token = %id, "token revoked; closing its sessions");
+                        let _ = revoked.send(id);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read revoked tokens"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -107,7 +153,9 @@ mod tests {
             .unwrap();
         assert!(t.secret.starts_with(TOKEN_PREFIX));
         assert_ne!(t.record.hash, t.secret, "only the hash is stored");
-        let actor = authenticate(&store, &t.secret).await.unwrap();
+        let auth = authenticate(&store, &t.secret).await.unwrap();
+        assert_eq!(auth.token_id, t.record.id);
+        let actor = auth.actor;
         assert_eq!(actor.role, Role::Field);
         assert_eq!(actor.team.as_ref().map(|t| t.as_str()), Some("T-07"));
         assert!(matches!(

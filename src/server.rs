@@ -23,6 +23,9 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Frames kept in the hub ring for connections that are behind.
     pub hub_capacity: usize,
+    /// How often the token table is checked for revocations (open sessions of a revoked token
+    /// are closed).
+    pub revocation_poll: std::time::Duration,
     pub limits: Limits,
 }
 
@@ -34,6 +37,7 @@ impl Config {
             map: None,
             snapshot_every: 10_000,
             hub_capacity: 8192,
+            revocation_poll: std::time::Duration::from_secs(2),
             limits: Limits::default(),
         }
     }
@@ -57,6 +61,7 @@ pub enum StartError {
 pub struct Server {
     listener: TcpListener,
     app: Arc<App>,
+    revocation_poll: std::time::Duration,
 }
 
 impl Server {
@@ -97,8 +102,13 @@ impl Server {
             limits: config.limits,
             map: Arc::new(district),
             shutdown: tokio::sync::watch::Sender::new(false),
+            revoked: tokio::sync::broadcast::channel(64).0,
         });
-        Ok(Server { listener, app })
+        Ok(Server {
+            listener,
+            app,
+            revocation_poll: config.revocation_poll,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -123,6 +133,12 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "serving");
+        tokio::spawn(crate::auth::watch_revocations(
+            self.app.store.clone(),
+            self.app.revoked.clone(),
+            self.revocation_poll,
+            self.app.shutdown.subscribe(),
+        ));
         let sessions = self.app.shutdown.clone();
         let engine = self.app.engine.clone();
         let stopping = async move {

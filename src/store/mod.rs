@@ -88,6 +88,8 @@ pub trait Store: Send + Sync + 'static {
     fn insert_token(&self, token: TokenRecord) -> StoreFuture<'_, ()>;
     fn token_by_hash<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<TokenRecord>>;
     fn tokens(&self) -> StoreFuture<'_, Vec<TokenRecord>>;
+    /// Ids of every revoked token.
+    fn revoked_token_ids(&self) -> StoreFuture<'_, Vec<String>>;
     /// Marks a token revoked; false when no such live token exists.
     fn revoke_token<'a>(&'a self, id: &'a str, at_ms: i64) -> StoreFuture<'a, bool>;
     /// Cheap liveness check for `/readyz`.

@@ -207,6 +207,17 @@ impl Store for SqliteStore {
         })
     }
 
+    fn revoked_token_ids(&self) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let ids = sqlx::query_scalar(
+                "SELECT id FROM tokens WHERE revoked_ms IS NOT NULL ORDER BY id",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(ids)
+        })
+    }
+
     fn revoke_token<'a>(&'a self, id: &'a str, at_ms: i64) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let done = sqlx::query(
@@ -351,7 +362,12 @@ mod tests {
         };
         store.insert_token(t.clone()).await.unwrap();
         assert_eq!(store.token_by_hash("abc").await.unwrap(), Some(t));
+        assert!(store.revoked_token_ids().await.unwrap().is_empty());
         assert!(store.revoke_token("tk_1", 5).await.unwrap());
+        assert_eq!(
+            store.revoked_token_ids().await.unwrap(),
+            vec!["tk_1".to_string()]
+        );
         assert!(!store.revoke_token("tk_1", 6).await.unwrap());
         assert_eq!(
             store

@@ -2,7 +2,7 @@
 
 use super::{App, geojson, session};
 use crate::auth::{self, AuthError};
-use crate::domain::{Actor, Layer};
+use crate::domain::Layer;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
@@ -50,10 +50,13 @@ fn presented_token(headers: &HeaderMap, query: &TokenParam) -> Option<String> {
         .or_else(|| query.token.clone())
 }
 
-async fn authenticate(app: &App, token: Option<String>) -> Result<Option<Actor>, Response> {
+async fn authenticate(
+    app: &App,
+    token: Option<String>,
+) -> Result<Option<auth::Authenticated>, Response> {
     let Some(token) = token else { return Ok(None) };
     match auth::authenticate(app.store.as_ref(), &token).await {
-        Ok(actor) => Ok(Some(actor)),
+        Ok(authenticated) => Ok(Some(authenticated)),
         Err(AuthError::Revoked(_)) => Err(error(
             StatusCode::UNAUTHORIZED,
             "revoked_token",
@@ -82,7 +85,7 @@ async fn websocket(
     Query(q): Query<TokenParam>,
 ) -> Response {
     // A token on the upgrade request is checked before upgrading, so a bad one is a plain 401.
-    let actor = match authenticate(&app, presented_token(&headers, &q)).await {
+    let authenticated = match authenticate(&app, presented_token(&headers, &q)).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -94,7 +97,7 @@ async fn websocket(
         // Writes wait for the socket once 16 KiB are buffered (backpressure). No cap on the
         // buffer itself: one message (a large snapshot) may exceed any fixed cap.
         .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| session::run(socket, app, actor))
+        .on_upgrade(move |socket| session::run(socket, app, authenticated))
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {

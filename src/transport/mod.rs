@@ -65,4 +65,6 @@ pub struct App {
     pub map: Arc<crate::map::DistrictMap>,
     /// Set to `true` when the server stops: sessions close with 1001.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Ids of tokens revoked while the server runs: their sessions close with 1008.
+    pub revoked: tokio::sync::broadcast::Sender<String>,
 }

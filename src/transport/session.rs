@@ -4,7 +4,7 @@
 
 use super::App;
 use super::subscription::Subscription;
-use crate::auth::{self, AuthError};
+use crate::auth::{self, AuthError, Authenticated};
 use crate::domain::events::{Event, Layer};
 use crate::domain::{Actor, BBox};
 use crate::engine::{Outcome, SubmitError};
@@ -49,6 +49,8 @@ struct Session {
     sink: Sink,
     app: Arc<App>,
     actor: Option<Actor>,
+    /// The token this connection authenticated with; its revocation closes the connection.
+    token_id: Option<String>,
     auth_failures: u32,
     sub: Option<Subscription>,
     rx: Option<broadcast::Receiver<Arc<Frame>>>,
@@ -58,8 +60,8 @@ struct Session {
     close: Option<(u16, String)>,
 }
 
-/// Runs a connection to its end. `actor` is set when the upgrade request carried a valid token.
-pub async fn run(socket: WebSocket, app: Arc<App>, actor: Option<Actor>) {
+/// Runs a connection to its end. `auth` is set when the upgrade request carried a valid token.
+pub async fn run(socket: WebSocket, app: Arc<App>, auth: Option<Authenticated>) {
     app.metrics.connections_open.fetch_add(1, Relaxed);
     app.metrics.connections_total.fetch_add(1, Relaxed);
     let limits = app.limits.clone();
@@ -70,8 +72,9 @@ pub async fn run(socket: WebSocket, app: Arc<App>, actor: Option<Actor>) {
             tokens: limits.burst,
             last: Instant::now(),
         },
+        actor: auth.as_ref().map(|a| a.actor.clone()),
+        token_id: auth.map(|a| a.token_id),
         app,
-        actor,
         auth_failures: 0,
         sub: None,
         rx: None,
@@ -87,6 +90,7 @@ pub async fn run(socket: WebSocket, app: Arc<App>, actor: Option<Actor>) {
     let auth_deadline = tokio::time::sleep(limits.auth_timeout);
     tokio::pin!(auth_deadline);
     let mut stopping = s.app.shutdown.subscribe();
+    let mut revocations = s.app.revoked.subscribe();
 
     loop {
         if !s.flush().await {
@@ -133,6 +137,13 @@ pub async fn run(socket: WebSocket, app: Arc<App>, actor: Option<Actor>) {
             }
             _ = &mut auth_deadline, if s.actor.is_none() => {
                 s.close = Some((CLOSE_POLICY, "not authenticated in time".into()));
+            }
+            revoked = revocations.recv() => {
+                if let Ok(id) = revoked
+                    && s.token_id.as_deref() == Some(id.as_str())
+                {
+                    s.close = Some((CLOSE_POLICY, "token revoked".into()));
+                }
             }
             () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
                 s.close = Some((CLOSE_GOING_AWAY, "server shutting down".into()));
@@ -308,9 +319,10 @@ impl Session {
             );
         }
         match auth::authenticate(self.app.store.as_ref(), token).await {
-            Ok(actor) => {
+            Ok(Authenticated { actor, token_id }) => {
                 let msg = serde_json::json!({ "type": "authenticated", "role": actor.role, "team": actor.team, "name": actor.name });
                 self.actor = Some(actor);
+                self.token_id = Some(token_id);
                 self.send(msg.to_string());
             }
             Err(e) => {

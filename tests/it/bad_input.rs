@@ -240,6 +240,39 @@ async fn authentication_failures() {
 }
 
 #[tokio::test]
+async fn revoking_a_token_closes_its_open_sessions() {
+    let server =
+        TestServer::start_with(|c| c.revocation_poll = std::time::Duration::from_millis(50)).await;
+    let lost = server.token(Role::Field, Some("T-07")).await;
+    let mut tablet = Client::connect(&format!("{}?token={lost}", server.ws_url())).await;
+    let mut other = server.client(Role::Field, Some("T-07")).await;
+    tablet.ok(move_team("T-07", 113.1, 27.62)).await;
+    let id = server
+        .store
+        .token_by_hash(&crest::auth::hash_token(&lost))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert!(
+        server
+            .store
+            .revoke_token(&id, crest::clock::now_ms())
+            .await
+            .unwrap()
+    );
+    // The lost tablet's session is closed; the other tablet of the same team keeps working.
+    while tablet.try_next().await.is_some() {}
+    assert_eq!(tablet.closed, Some((1008, "token revoked".to_string())));
+    other.ok(move_team("T-07", 113.1, 27.63)).await;
+    let again = tokio_tungstenite::connect_async(format!("{}?token={lost}", server.ws_url())).await;
+    assert!(
+        matches!(again, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 401)
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn oversized_frames_and_floods() {
     let server = TestServer::start_with(|c| {
         c.limits.max_message_bytes = 4096;
