@@ -443,3 +443,138 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::commands::UpdatePosition;
+    use crate::domain::ids::TeamId;
+    use crate::store::{Snapshot, SqliteStore, StoreFuture, TokenRecord};
+    use std::sync::atomic::AtomicBool;
+
+    /// A real SQLite store whose appends can be made to fail, as a full disk would.
+    struct Faulty {
+        inner: SqliteStore,
+        fail_appends: AtomicBool,
+    }
+
+    impl Store for Faulty {
+        fn append<'a>(&'a self, batch: &'a [CommandRecord]) -> StoreFuture<'a, ()> {
+            if self.fail_appends.load(Relaxed) {
+                return Box::pin(async { Err(StoreError::Corrupt("injected: disk full".into())) });
+            }
+            self.inner.append(batch)
+        }
+        fn events_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<StoredEvent>> {
+            self.inner.events_after(after, limit)
+        }
+        fn last_seq(&self) -> StoreFuture<'_, u64> {
+            self.inner.last_seq()
+        }
+        fn command_outcomes(&self) -> StoreFuture<'_, Vec<CommandOutcome>> {
+            self.inner.command_outcomes()
+        }
+        fn latest_snapshot(&self) -> StoreFuture<'_, Option<Snapshot>> {
+            self.inner.latest_snapshot()
+        }
+        fn save_snapshot(&self, snapshot: Snapshot) -> StoreFuture<'_, ()> {
+            self.inner.save_snapshot(snapshot)
+        }
+        fn insert_token(&self, token: TokenRecord) -> StoreFuture<'_, ()> {
+            self.inner.insert_token(token)
+        }
+        fn token_by_hash<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<TokenRecord>> {
+            self.inner.token_by_hash(hash)
+        }
+        fn tokens(&self) -> StoreFuture<'_, Vec<TokenRecord>> {
+            self.inner.tokens()
+        }
+        fn revoked_token_ids(&self) -> StoreFuture<'_, Vec<String>> {
+            self.inner.revoked_token_ids()
+        }
+        fn revoke_token<'a>(&'a self, id: &'a str, at_ms: i64) -> StoreFuture<'a, bool> {
+            self.inner.revoke_token(id, at_ms)
+        }
+        fn ping(&self) -> StoreFuture<'_, ()> {
+            self.inner.ping()
+        }
+    }
+
+    fn register(id: &str) -> Command {
+        serde_json::from_value(serde_json::json!({
+            "type": "register_team", "id": id, "name": id, "kind": "militia", "headcount": 5,
+            "travel_mode": "foot", "position": [113.1, 27.6]
+        }))
+        .unwrap()
+    }
+
+    fn move_to(id: &str, lon: f64) -> Command {
+        Command::UpdatePosition(UpdatePosition {
+            team_id: TeamId::from(id),
+            position: crate::domain::LonLat::new(lon, 27.6).unwrap(),
+            time_ms: None,
+            accuracy_m: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_acknowledges_nothing_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Faulty {
+            inner: SqliteStore::open(&dir.path().join("e.db")).await.unwrap(),
+            fail_appends: AtomicBool::new(false),
+        });
+        let recovered = recover(store.as_ref()).await.unwrap();
+        let live = Live::new(recovered.state.clone(), recovered.seq, 64);
+        let metrics = Arc::new(Metrics::default());
+        let engine = spawn(
+            store.clone(),
+            live.clone(),
+            metrics,
+            recovered,
+            EngineConfig { snapshot_every: 0 },
+        );
+        let actor = Actor::system();
+        engine
+            .submit(actor.clone(), "reg".into(), register("T-1"))
+            .await
+            .unwrap();
+
+        store.fail_appends.store(true, Relaxed);
+        let (a, b) = tokio::join!(
+            engine.submit(actor.clone(), "m1".into(), move_to("T-1", 113.2)),
+            engine.submit(actor.clone(), "reg2".into(), register("T-2")),
+        );
+        assert!(matches!(a, Err(SubmitError::Unavailable(_))), "{a:?}");
+        assert!(matches!(b, Err(SubmitError::Unavailable(_))), "{b:?}");
+        assert_eq!(live.read().seq, 1, "nothing was published");
+        assert!(!live.read().state.teams.contains_key("T-2"));
+
+        // The disk is back: the same ids are applied once, as new commands, with no gap.
+        store.fail_appends.store(false, Relaxed);
+        let a = engine
+            .submit(actor.clone(), "m1".into(), move_to("T-1", 113.2))
+            .await
+            .unwrap();
+        assert_eq!((a.seqs.clone(), a.duplicate), (vec![2], false));
+        let b = engine
+            .submit(actor.clone(), "reg2".into(), register("T-2"))
+            .await
+            .unwrap();
+        assert_eq!(b.seqs, vec![3]);
+        // The engine's own state was reloaded, not left with the failed batch: registering T-2
+        // again is a duplicate of the committed command, not "already exists" from a ghost.
+        let again = engine
+            .submit(actor, "reg2".into(), register("T-2"))
+            .await
+            .unwrap();
+        assert!(again.duplicate);
+        assert_eq!(
+            live.read().state.teams["T-1"].fix.unwrap().position.lon(),
+            113.2
+        );
+        let r = recover(store.as_ref()).await.unwrap();
+        assert_eq!(r.seq, 3);
+        assert_eq!(r.state, live.read().state);
+    }
+}
