@@ -15,6 +15,8 @@ pub mod model;
 pub mod state;
 
 #[cfg(test)]
+mod state_props;
+#[cfg(test)]
 mod state_tests;
 
 pub use access::{Actor, Role};
