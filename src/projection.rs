@@ -4,8 +4,8 @@
 //! the same write lock, so a reader that takes the read lock sees a state at sequence `seq` and,
 //! by subscribing to the hub while holding it, receives exactly the frames after `seq`.
 
+use crate::domain::State;
 use crate::domain::events::Event;
-use crate::domain::{Layer, State};
 use crate::hub::{Frame, Hub, Route};
 use crate::protocol;
 use crate::spatial::Spatial;
@@ -105,9 +105,4 @@ pub fn frame_for(p: &Projection, c: &Committed) -> Frame {
         enter,
         leave,
     }
-}
-
-/// True for layers whose entities are filtered one by one against a viewport.
-pub fn viewport_filtered(layer: Layer) -> bool {
-    layer.is_point_layer()
 }

@@ -116,11 +116,6 @@ const LAYERS: [LayerSpec; 12] = [
     },
 ];
 
-/// Names of every layer a map directory may hold (`<name>.geojson`).
-pub fn layer_names() -> impl Iterator<Item = &'static str> {
-    LAYERS.iter().map(|l| l.name)
-}
-
 /// A map problem, naming the file, the feature and the field.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {location}: {message}", file.display())]

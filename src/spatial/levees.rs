@@ -61,18 +61,6 @@ impl LeveeIndex {
         }
     }
 
-    pub fn get(&self, id: &LeveeId) -> Option<&Levee> {
-        self.by_id.get(id).map(|&i| &self.levees[i])
-    }
-
-    pub fn len(&self) -> usize {
-        self.levees.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.levees.is_empty()
-    }
-
     /// The nearest levee within `tolerance_m` of `p`, with chainage, side and offset.
     pub fn snap(&self, p: LonLat, tolerance_m: f64) -> Option<LeveeLocation> {
         if !(tolerance_m.is_finite() && tolerance_m >= 0.0) {

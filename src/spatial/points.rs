@@ -63,15 +63,6 @@ impl PointIndex {
             .insert(Plane::new([p.lon(), p.lat()], id.to_string()));
     }
 
-    pub fn remove(&mut self, id: &str) {
-        if let Some(old) = self.positions.remove(id) {
-            self.sphere
-                .remove(&Sphere::new(old.to_unit_vector(), id.to_string()));
-            self.plane
-                .remove(&Plane::new([old.lon(), old.lat()], id.to_string()));
-        }
-    }
-
     /// Every point, nearest first, with its great-circle distance in metres.
     pub fn nearest(&self, p: LonLat) -> impl Iterator<Item = (&str, f64)> {
         let q = p.to_unit_vector();
