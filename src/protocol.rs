@@ -259,10 +259,13 @@ struct ResponseView<'a> {
 /// The client view of one entity, or `None` if it does not exist.
 pub fn entity_view(state: &State, layer: Layer, id: &str) -> Option<Value> {
     let v = match layer {
-        Layer::Teams => serde_json::to_value(TeamView {
-            team: state.teams.get(id)?,
-            status: state.team_status(state.teams.get(id)?),
-        }),
+        Layer::Teams => {
+            let team = state.teams.get(id)?;
+            serde_json::to_value(TeamView {
+                team,
+                status: state.team_status(team),
+            })
+        }
         Layer::Shelters => {
             let s = state.shelters.get(id)?;
             serde_json::to_value(ShelterView {

@@ -2,7 +2,7 @@
 //! correctly, and the server loads and serves it.
 
 use crate::harness::*;
-use crate::http::get as http_get;
+use crate::http::{get as http_get, header};
 use crest::domain::geo::ring_contains;
 use crest::domain::levee::Levee;
 use crest::domain::{Command, LonLat, Role};
@@ -360,12 +360,7 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
         body,
         std::fs::read_to_string(fukou().join("towns.geojson")).unwrap()
     );
-    let etag = head
-        .lines()
-        .find_map(|l| l.strip_prefix("etag: "))
-        .unwrap()
-        .trim()
-        .to_string();
+    let etag = header(&head, "etag");
     assert_eq!(
         http_get(&server, "/api/v1/map/towns", &[("If-None-Match", &etag)])
             .await

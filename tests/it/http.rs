@@ -26,6 +26,16 @@ pub async fn get(
     (status, head.to_ascii_lowercase(), body.to_string())
 }
 
+/// A header's value from the lower-cased response head returned by [`get`].
+pub fn header(head: &str, name: &str) -> String {
+    let prefix = format!("{name}: ");
+    head.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .trim()
+        .to_string()
+}
+
 #[tokio::test]
 async fn health_readiness_metrics_and_layers() {
     let server = TestServer::start().await;
@@ -71,12 +81,7 @@ async fn health_readiness_metrics_and_layers() {
         serde_json::json!([113.12, 27.65])
     );
     assert_eq!(t1["properties"]["status"], "available");
-    let etag = head
-        .lines()
-        .find_map(|l| l.strip_prefix("etag: "))
-        .unwrap()
-        .trim()
-        .to_string();
+    let etag = header(&head, "etag");
     let (status, _, _) = get(
         &server,
         "/api/v1/layers/teams",
