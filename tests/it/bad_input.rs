@@ -314,3 +314,66 @@ async fn oversized_frames_and_floods() {
     other.assert_alive().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn session_and_query_errors_that_only_a_confused_client_meets() {
+    let server = TestServer::start().await;
+    let mut c = server.client(Role::Dispatcher, None).await;
+    let token = server.token(Role::Observer, None).await;
+    c.send(json!({"type": "auth", "token": token})).await;
+    assert_eq!(c.until("error").await["code"], "already_authenticated");
+    c.send(json!({"type": "set_viewport", "viewport": [113.0, 27.0, 113.2, 27.2]}))
+        .await;
+    assert_eq!(c.until("error").await["code"], "not_subscribed");
+    c.send(json!({"type": "subscribe", "layers": []})).await;
+    assert_eq!(c.until("error").await["code"], "invalid_field");
+    let bad_queries = [
+        (
+            json!({"type": "nearest_teams", "point": [113.1, 27.6], "limit": 0}),
+            "invalid_field",
+            "limit",
+        ),
+        (
+            json!({"type": "nearest_shelters", "point": [113.1, 27.6], "limit": 101}),
+            "invalid_field",
+            "limit",
+        ),
+        (
+            json!({"type": "snap_to_levee", "point": [113.1, 27.6], "tolerance_m": 9000}),
+            "invalid_field",
+            "tolerance_m",
+        ),
+        (
+            json!({"type": "chainage_to_point", "levee_id": "NOPE", "chainage": "K1+000"}),
+            "not_found",
+            "NOPE",
+        ),
+        (
+            json!({"type": "chainage_to_point", "levee_id": "XJ-E-NZ", "chainage": "K99+000"}),
+            "invalid_field",
+            "outside levee",
+        ),
+        (
+            json!({"type": "chainage_to_point", "levee_id": "XJ-E-NZ", "chainage": "K1+2000"}),
+            "invalid_field",
+            "K12+300",
+        ),
+    ];
+    for (i, (query, code, says)) in bad_queries.into_iter().enumerate() {
+        let id = format!("bad-q-{i}");
+        c.send(json!({"type": "query", "id": id, "query": query}))
+            .await;
+        let e = c.reply(&id).await;
+        assert_eq!(
+            (e["type"].as_str(), e["code"].as_str()),
+            (Some("error"), Some(code)),
+            "{query} -> {e}"
+        );
+        assert!(
+            e["message"].as_str().unwrap().contains(says),
+            "{query} -> {e}"
+        );
+    }
+    c.assert_alive().await;
+    server.stop().await;
+}
