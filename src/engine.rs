@@ -3,8 +3,13 @@
 //! Commands arrive on a channel. The engine takes every command waiting (up to a batch limit),
 //! decides each against its own copy of the state — applying accepted events at once so later
 //! commands in the batch see them — writes the whole batch in one transaction (group commit), and
-//! only then publishes to the projection and acknowledges. If the write fails, nothing is
-//! acknowledged and the engine reloads its state from the store, so it never runs ahead of the log.
+//! only then publishes to the projection and acknowledges.
+//!
+//! If the write fails, nothing is acknowledged, the engine reloads its state from what the log
+//! really holds, and it enters the *unwritable* mode: every command is answered `unavailable`,
+//! `/readyz` reports the fault, and once a second the engine tries a small durable write; when
+//! one succeeds it leaves the mode by itself. The fault is logged once when it starts, again only
+//! if its kind changes, and once when writing works again.
 
 use crate::clock::now_ms;
 use crate::domain::events::Event;
@@ -12,18 +17,24 @@ use crate::domain::{Actor, Command, Context, DomainError, State};
 use crate::metrics::Metrics;
 use crate::projection::{Committed, Live};
 use crate::spatial::LeveeIndex;
-use crate::store::{CommandOutcome, CommandRecord, Snapshot, Store, StoreError, StoredEvent};
+use crate::store::{
+    CommandOutcome, CommandRecord, Fault, Snapshot, Store, StoreError, StoredEvent,
+};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
-use tokio::sync::{mpsc, oneshot};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most commands written in one transaction.
 const MAX_BATCH: usize = 512;
 /// Events read from the store per page while recovering.
 const REPLAY_PAGE: u32 = 10_000;
+/// How often an unwritable log is tried again.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// Bounds of the write probe, bytes: at least a page, at most what a large batch needs.
+const PROBE_BYTES: std::ops::RangeInclusive<usize> = 4096..=4 << 20;
 
 /// The result of an accepted (or previously accepted) command.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +63,23 @@ impl SubmitError {
             SubmitError::Unavailable(_) => "unavailable",
         }
     }
+
+    fn unwritable(fault: Fault) -> SubmitError {
+        SubmitError::Unavailable(format!(
+            "the log cannot be written ({fault}); nothing was recorded, send the command again later"
+        ))
+    }
+}
+
+/// Whether the event log can be written, as `/readyz` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogHealth {
+    Writable,
+    /// Writes fail; every command is answered `unavailable` until a write succeeds again.
+    Unwritable {
+        fault: Fault,
+        since_ms: i64,
+    },
 }
 
 struct Submission {
@@ -66,6 +94,7 @@ struct Submission {
 pub struct EngineHandle {
     tx: mpsc::Sender<Submission>,
     stop: mpsc::Sender<oneshot::Sender<u64>>,
+    health: watch::Receiver<LogHealth>,
     metrics: Arc<Metrics>,
 }
 
@@ -99,6 +128,16 @@ impl EngineHandle {
         !self.tx.is_closed()
     }
 
+    /// Whether the log can be written right now.
+    pub fn log_health(&self) -> LogHealth {
+        *self.health.borrow()
+    }
+
+    /// Follows the log's health (for tests and operators' tooling).
+    pub fn watch_log_health(&self) -> watch::Receiver<LogHealth> {
+        self.health.clone()
+    }
+
     /// Stops the engine: commands already queued are committed, a snapshot is written, and later
     /// submissions get `unavailable`. Returns the last sequence number, once all that is done.
     pub async fn stop(&self) -> Option<u64> {
@@ -121,7 +160,6 @@ pub fn request_hash(command: &Command) -> String {
 pub struct Recovered {
     pub state: State,
     pub seq: u64,
-    pub outcomes: Vec<CommandOutcome>,
 }
 
 pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
@@ -145,17 +183,17 @@ pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
                     e.seq, seq
                 )));
             }
-            let event: Event = serde_json::from_str(&e.body)
-                .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.seq)))?;
+            let event = decode_event(e)?;
             state.apply(&event);
             seq = e.seq;
         }
     }
-    Ok(Recovered {
-        state,
-        seq,
-        outcomes: store.command_outcomes().await?,
-    })
+    Ok(Recovered { state, seq })
+}
+
+fn decode_event(e: &StoredEvent) -> Result<Event, StoreError> {
+    serde_json::from_str(&e.body)
+        .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.seq)))
 }
 
 fn outcome_of(o: &CommandOutcome, duplicate: bool) -> Outcome {
@@ -171,6 +209,19 @@ pub struct EngineConfig {
     pub snapshot_every: u64,
 }
 
+/// The log cannot be written: since when, why, and what is still to do before it is trusted.
+struct Unwritable {
+    fault: Fault,
+    since: Instant,
+    since_ms: i64,
+    /// The engine's state may differ from the log: reload before deciding anything.
+    needs_reload: bool,
+    /// Commands answered `unavailable` meanwhile, for the log line when it ends.
+    refused: u64,
+    /// Size of the write that failed: the probe writes as much before the engine trusts the log.
+    probe_bytes: usize,
+}
+
 struct Engine {
     store: Arc<dyn Store>,
     live: Arc<Live>,
@@ -178,9 +229,10 @@ struct Engine {
     state: State,
     levees: LeveeIndex,
     seq: u64,
-    outcomes: HashMap<String, CommandOutcome>,
     snapshot_every: u64,
     since_snapshot: u64,
+    unwritable: Option<Unwritable>,
+    health: watch::Sender<LogHealth>,
 }
 
 /// A command of the current batch waiting for the commit.
@@ -201,6 +253,7 @@ pub fn spawn(
 ) -> EngineHandle {
     let (tx, rx) = mpsc::channel(4096);
     let (stop, stop_rx) = mpsc::channel(1);
+    let (health, health_rx) = watch::channel(LogHealth::Writable);
     let levees = levee_index(&recovered.state);
     let engine = Engine {
         store,
@@ -209,17 +262,19 @@ pub fn spawn(
         state: recovered.state,
         levees,
         seq: recovered.seq,
-        outcomes: recovered
-            .outcomes
-            .into_iter()
-            .map(|o| (o.command_id.clone(), o))
-            .collect(),
         snapshot_every: config.snapshot_every,
         since_snapshot: 0,
+        unwritable: None,
+        health,
     };
     metrics.last_seq.store(engine.seq, Relaxed);
     tokio::spawn(engine.run(rx, stop_rx));
-    EngineHandle { tx, stop, metrics }
+    EngineHandle {
+        tx,
+        stop,
+        health: health_rx,
+        metrics,
+    }
 }
 
 fn levee_index(state: &State) -> LeveeIndex {
@@ -237,6 +292,8 @@ impl Engine {
         mut stop: mpsc::Receiver<oneshot::Sender<u64>>,
     ) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut retry = tokio::time::interval(RETRY_EVERY);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let done = loop {
             tokio::select! {
                 biased;
@@ -249,40 +306,66 @@ impl Engine {
                     // Refuse new work, then commit what was already queued.
                     rx.close();
                     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                        if !self.run_batch(&mut batch).await {
-                            return;
-                        }
+                        self.run_batch(&mut batch).await;
                     }
                     break done;
                 }
+                _ = retry.tick(), if self.unwritable.is_some() => {
+                    self.try_resume().await;
+                    continue;
+                }
             }
-            if !self.run_batch(&mut batch).await {
-                return;
-            }
+            self.run_batch(&mut batch).await;
         };
-        self.snapshot().await;
+        if self.unwritable.is_none() {
+            self.snapshot().await;
+        }
         tracing::info!(seq = self.seq, "engine stopped");
         if let Some(done) = done {
             let _ = done.send(self.seq);
         }
     }
 
-    /// Processes a batch; false when the engine cannot go on.
-    async fn run_batch(&mut self, batch: &mut Vec<Submission>) -> bool {
+    async fn run_batch(&mut self, batch: &mut Vec<Submission>) {
         if batch.is_empty() {
-            return true;
+            return;
         }
         self.metrics
             .engine_queue_depth
             .fetch_sub(batch.len() as u64, Relaxed);
-        if let Err(e) = self.process(std::mem::take(batch)).await {
-            tracing::error!(error = %e, "cannot reload state after a failed commit; engine stops");
-            return false;
+        let batch = std::mem::take(batch);
+        if let Some(u) = &mut self.unwritable {
+            u.refused += batch.len() as u64;
+            let error = SubmitError::unwritable(u.fault);
+            self.metrics
+                .commands_unavailable
+                .fetch_add(batch.len() as u64, Relaxed);
+            for sub in batch {
+                let _ = sub.reply.send(Err(error.clone()));
+            }
+            return;
         }
-        true
+        self.process(batch).await;
     }
 
-    async fn process(&mut self, batch: Vec<Submission>) -> Result<(), StoreError> {
+    async fn process(&mut self, batch: Vec<Submission>) {
+        // Idempotency records live in the store only: one lookup for the whole batch.
+        let known = {
+            let ids: Vec<&str> = batch.iter().map(|s| s.command_id.as_str()).collect();
+            self.store.command_outcomes(&ids).await
+        };
+        let known: HashMap<String, CommandOutcome> = match known {
+            Ok(list) => list
+                .into_iter()
+                .map(|o| (o.command_id.clone(), o))
+                .collect(),
+            Err(e) => {
+                // Without the records a resend could be applied twice: refuse the batch.
+                let fault = self.become_unwritable(&e, false, 0);
+                self.refuse(batch.into_iter().map(|s| s.reply), fault);
+                return;
+            }
+        };
         let mut records: Vec<CommandRecord> = Vec::new();
         let mut committed: Vec<Committed> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
@@ -290,7 +373,7 @@ impl Engine {
         let now = now_ms();
         for sub in batch {
             let hash = request_hash(&sub.command);
-            if let Some(o) = self.outcomes.get(&sub.command_id) {
+            if let Some(o) = known.get(&sub.command_id) {
                 let result = if o.request_hash == hash {
                     self.metrics.commands_duplicate.fetch_add(1, Relaxed);
                     Ok(outcome_of(o, true))
@@ -364,24 +447,24 @@ impl Engine {
             });
         }
         if records.is_empty() {
-            return Ok(());
+            return;
         }
         let started = Instant::now();
         if let Err(e) = self.store.append(&records).await {
-            tracing::error!(error = %e, commands = records.len(), "commit failed; nothing acknowledged, reloading from the log");
-            for p in pending {
-                let _ = p.reply.send(Err(SubmitError::Unavailable(e.to_string())));
-            }
-            let r = recover(self.store.as_ref()).await?;
-            self.levees = levee_index(&r.state);
-            self.state = r.state;
-            self.seq = r.seq;
-            self.outcomes = r
-                .outcomes
-                .into_iter()
-                .map(|o| (o.command_id.clone(), o))
-                .collect();
-            return Ok(());
+            self.metrics.commit_failures.fetch_add(1, Relaxed);
+            // The engine's state already holds the batch: it must not decide anything more
+            // until it has read back what the log really holds.
+            // Read back first, so that when a client hears `unavailable` the projection
+            // already shows whatever of the batch did reach the disk.
+            let bytes = records
+                .iter()
+                .flat_map(|r| &r.events)
+                .map(|e| e.body.len() + e.command_id.len() + 64)
+                .sum();
+            let fault = self.become_unwritable(&e, true, bytes);
+            self.reload().await;
+            self.refuse(pending.into_iter().map(|p| p.reply), fault);
+            return;
         }
         self.metrics
             .commit_latency
@@ -395,32 +478,152 @@ impl Engine {
             .fetch_add(committed.len() as u64, Relaxed);
         self.metrics.last_seq.store(self.seq, Relaxed);
         self.live.publish(&committed);
-        let outcomes: Vec<CommandOutcome> = records
-            .iter()
-            .map(|r| CommandOutcome {
-                command_id: r.command_id.clone(),
-                request_hash: r.request_hash.clone(),
-                first_seq: r.events.first().map_or(0, |e| e.seq),
-                last_seq: r.events.last().map_or(0, |e| e.seq),
-                created_id: r.created_id.clone(),
-            })
-            .collect();
         for p in pending {
             if p.duplicate {
                 self.metrics.commands_duplicate.fetch_add(1, Relaxed);
             }
-            let _ = p
-                .reply
-                .send(Ok(outcome_of(&outcomes[p.record], p.duplicate)));
+            let r = &records[p.record];
+            let outcome = Outcome {
+                seqs: r.events.iter().map(|e| e.seq).collect(),
+                created: r.created_id.clone(),
+                duplicate: p.duplicate,
+            };
+            let _ = p.reply.send(Ok(outcome));
         }
         self.since_snapshot += committed.len() as u64;
-        for o in outcomes {
-            self.outcomes.insert(o.command_id.clone(), o);
-        }
         if self.snapshot_every > 0 && self.since_snapshot >= self.snapshot_every {
             self.snapshot().await;
         }
+    }
+
+    fn refuse(
+        &self,
+        replies: impl Iterator<Item = oneshot::Sender<Result<Outcome, SubmitError>>>,
+        fault: Fault,
+    ) {
+        let error = SubmitError::unwritable(fault);
+        for reply in replies {
+            self.metrics.commands_unavailable.fetch_add(1, Relaxed);
+            let _ = reply.send(Err(error.clone()));
+        }
+    }
+
+    /// Enters (or stays in) the unwritable mode after `e`. Logs only a new condition.
+    fn become_unwritable(&mut self, e: &StoreError, needs_reload: bool, bytes: usize) -> Fault {
+        let fault = e.fault();
+        let probe_bytes = bytes.clamp(*PROBE_BYTES.start(), *PROBE_BYTES.end());
+        match &mut self.unwritable {
+            Some(u) => {
+                u.needs_reload |= needs_reload;
+                u.probe_bytes = u.probe_bytes.max(probe_bytes);
+                if u.fault != fault {
+                    tracing::error!(fault = %fault, error = %e, "the event log still cannot be written, now for another reason");
+                    u.fault = fault;
+                }
+            }
+            None => {
+                tracing::error!(fault = %fault, error = %e, seq = self.seq, "the event log cannot be written; commands are refused (unavailable) until a write succeeds");
+                self.unwritable = Some(Unwritable {
+                    fault,
+                    since: Instant::now(),
+                    since_ms: now_ms(),
+                    needs_reload,
+                    refused: 0,
+                    probe_bytes,
+                });
+            }
+        }
+        let since_ms = self.unwritable.as_ref().map_or(0, |u| u.since_ms);
+        self.metrics.log_unwritable.store(1, Relaxed);
+        self.health
+            .send_replace(LogHealth::Unwritable { fault, since_ms });
+        fault
+    }
+
+    /// Rebuilds the engine's state from what the log really holds, and publishes any events
+    /// the log holds beyond the projection (a COMMIT that reported failure may still have
+    /// reached the disk). Leaves `needs_reload` set if the log cannot be read.
+    async fn reload(&mut self) {
+        let recovered = match recover(self.store.as_ref()).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot reload from the log yet");
+                return;
+            }
+        };
+        let published = self.live.read().seq;
+        if recovered.seq > published
+            && let Err(e) = self.publish_from_log(published, recovered.seq).await
+        {
+            tracing::debug!(error = %e, "cannot read the log's tail yet");
+            return;
+        }
+        if recovered.seq < published {
+            tracing::error!(
+                log = recovered.seq,
+                published,
+                "the log holds fewer events than were acknowledged: the disk lost committed data"
+            );
+        }
+        self.levees = levee_index(&recovered.state);
+        self.state = recovered.state;
+        self.seq = recovered.seq;
+        self.metrics.last_seq.store(self.seq, Relaxed);
+        if let Some(u) = &mut self.unwritable {
+            u.needs_reload = false;
+        }
+    }
+
+    async fn publish_from_log(&self, mut after: u64, to: u64) -> Result<(), StoreError> {
+        while after < to {
+            let page = self.store.events_after(after, REPLAY_PAGE).await?;
+            let mut committed = Vec::with_capacity(page.len());
+            for e in page.into_iter().take_while(|e| e.seq <= to) {
+                committed.push(Committed {
+                    seq: e.seq,
+                    time_ms: e.time_ms,
+                    event: decode_event(&e)?,
+                    json: e.body,
+                });
+            }
+            let Some(last) = committed.last() else { break };
+            after = last.seq;
+            tracing::warn!(
+                through = after,
+                "a commit reported as failed had reached the log; its events are published now"
+            );
+            self.live.publish(&committed);
+        }
         Ok(())
+    }
+
+    /// While unwritable: reload if needed, then try a small durable write.
+    async fn try_resume(&mut self) {
+        let Some(u) = &self.unwritable else { return };
+        let probe_bytes = u.probe_bytes;
+        if u.needs_reload {
+            self.reload().await;
+            if self.unwritable.as_ref().is_some_and(|u| u.needs_reload) {
+                return;
+            }
+        }
+        match self.store.probe_write(probe_bytes).await {
+            Ok(()) => {
+                let u = self.unwritable.take().expect("checked above");
+                tracing::info!(
+                    after_s = u.since.elapsed().as_secs(),
+                    refused = u.refused,
+                    seq = self.seq,
+                    "the event log can be written again; accepting commands"
+                );
+                self.metrics.log_unwritable.store(0, Relaxed);
+                self.health.send_replace(LogHealth::Writable);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "the event log still cannot be written");
+                self.become_unwritable(&e, false, 0);
+            }
+        }
     }
 
     /// Saves the state as a snapshot. Failure is logged, not fatal: the log is still complete.
@@ -449,56 +652,8 @@ mod tests {
     use super::*;
     use crate::domain::commands::UpdatePosition;
     use crate::domain::ids::TeamId;
-    use crate::store::{Snapshot, SqliteStore, StoreFuture, TokenRecord};
-    use std::sync::atomic::AtomicBool;
-
-    /// A real SQLite store whose appends can be made to fail, as a full disk would.
-    struct Faulty {
-        inner: SqliteStore,
-        fail_appends: AtomicBool,
-    }
-
-    impl Store for Faulty {
-        fn append<'a>(&'a self, batch: &'a [CommandRecord]) -> StoreFuture<'a, ()> {
-            if self.fail_appends.load(Relaxed) {
-                return Box::pin(async { Err(StoreError::Corrupt("injected: disk full".into())) });
-            }
-            self.inner.append(batch)
-        }
-        fn events_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<StoredEvent>> {
-            self.inner.events_after(after, limit)
-        }
-        fn last_seq(&self) -> StoreFuture<'_, u64> {
-            self.inner.last_seq()
-        }
-        fn command_outcomes(&self) -> StoreFuture<'_, Vec<CommandOutcome>> {
-            self.inner.command_outcomes()
-        }
-        fn latest_snapshot(&self) -> StoreFuture<'_, Option<Snapshot>> {
-            self.inner.latest_snapshot()
-        }
-        fn save_snapshot(&self, snapshot: Snapshot) -> StoreFuture<'_, ()> {
-            self.inner.save_snapshot(snapshot)
-        }
-        fn insert_token(&self, token: TokenRecord) -> StoreFuture<'_, ()> {
-            self.inner.insert_token(token)
-        }
-        fn token_by_hash<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<TokenRecord>> {
-            self.inner.token_by_hash(hash)
-        }
-        fn tokens(&self) -> StoreFuture<'_, Vec<TokenRecord>> {
-            self.inner.tokens()
-        }
-        fn revoked_token_ids(&self) -> StoreFuture<'_, Vec<String>> {
-            self.inner.revoked_token_ids()
-        }
-        fn revoke_token<'a>(&'a self, id: &'a str, at_ms: i64) -> StoreFuture<'a, bool> {
-            self.inner.revoke_token(id, at_ms)
-        }
-        fn ping(&self) -> StoreFuture<'_, ()> {
-            self.inner.ping()
-        }
-    }
+    use crate::store::SqliteStore;
+    use crate::store::faulty::{FaultyStore, Injected};
 
     fn register(id: &str) -> Command {
         serde_json::from_value(serde_json::json!({
@@ -517,64 +672,205 @@ mod tests {
         })
     }
 
-    #[tokio::test]
-    async fn a_failed_commit_acknowledges_nothing_and_changes_nothing() {
+    struct Rig {
+        _dir: tempfile::TempDir,
+        store: Arc<FaultyStore<SqliteStore>>,
+        live: Arc<Live>,
+        engine: EngineHandle,
+        metrics: Arc<Metrics>,
+    }
+
+    async fn rig() -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Faulty {
-            inner: SqliteStore::open(&dir.path().join("e.db")).await.unwrap(),
-            fail_appends: AtomicBool::new(false),
-        });
+        let store = Arc::new(FaultyStore::new(
+            SqliteStore::open(&dir.path().join("e.db")).await.unwrap(),
+        ));
         let recovered = recover(store.as_ref()).await.unwrap();
         let live = Live::new(recovered.state.clone(), recovered.seq, 64);
         let metrics = Arc::new(Metrics::default());
         let engine = spawn(
             store.clone(),
             live.clone(),
-            metrics,
+            metrics.clone(),
             recovered,
             EngineConfig { snapshot_every: 0 },
         );
+        Rig {
+            _dir: dir,
+            store,
+            live,
+            engine,
+            metrics,
+        }
+    }
+
+    /// Waits (with a guard against hangs, not a timing assertion) until the log's health is `want`.
+    async fn health_becomes(engine: &EngineHandle, want: impl Fn(LogHealth) -> bool) {
+        let mut rx = engine.watch_log_health();
+        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|h| want(*h)))
+            .await
+            .expect("health changes before the hang guard")
+            .unwrap();
+    }
+
+    fn unwritable(h: LogHealth) -> bool {
+        matches!(h, LogHealth::Unwritable { .. })
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_acknowledges_nothing_until_writes_work_again() {
+        let r = rig().await;
         let actor = Actor::system();
-        engine
+        r.engine
             .submit(actor.clone(), "reg".into(), register("T-1"))
             .await
             .unwrap();
 
-        store.fail_appends.store(true, Relaxed);
+        r.store.inject(Injected::FailWrites(Fault::DiskFull));
         let (a, b) = tokio::join!(
-            engine.submit(actor.clone(), "m1".into(), move_to("T-1", 113.2)),
-            engine.submit(actor.clone(), "reg2".into(), register("T-2")),
+            r.engine
+                .submit(actor.clone(), "m1".into(), move_to("T-1", 113.2)),
+            r.engine
+                .submit(actor.clone(), "reg2".into(), register("T-2")),
         );
         assert!(matches!(a, Err(SubmitError::Unavailable(_))), "{a:?}");
         assert!(matches!(b, Err(SubmitError::Unavailable(_))), "{b:?}");
-        assert_eq!(live.read().seq, 1, "nothing was published");
-        assert!(!live.read().state.teams.contains_key("T-2"));
+        assert!(matches!(
+            r.engine.log_health(),
+            LogHealth::Unwritable {
+                fault: Fault::DiskFull,
+                ..
+            }
+        ));
+        assert_eq!(r.metrics.log_unwritable.load(Relaxed), 1);
+        assert_eq!(r.live.read().seq, 1, "nothing was published");
+        assert!(!r.live.read().state.teams.contains_key("T-2"));
+        // While unwritable, commands are refused without being decided: even a valid one.
+        let c = r
+            .engine
+            .submit(actor.clone(), "reg3".into(), register("T-3"))
+            .await;
+        assert!(
+            matches!(&c, Err(SubmitError::Unavailable(m)) if m.contains("disk_full")),
+            "{c:?}"
+        );
 
-        // The disk is back: the same ids are applied once, as new commands, with no gap.
-        store.fail_appends.store(false, Relaxed);
-        let a = engine
+        // The disk is back: the engine notices by itself, with no command needed.
+        r.store.inject(Injected::Nothing);
+        health_becomes(&r.engine, |h| h == LogHealth::Writable).await;
+        assert_eq!(r.metrics.log_unwritable.load(Relaxed), 0);
+        // The same ids are applied once, as new commands, with no gap.
+        let a = r
+            .engine
             .submit(actor.clone(), "m1".into(), move_to("T-1", 113.2))
             .await
             .unwrap();
         assert_eq!((a.seqs.clone(), a.duplicate), (vec![2], false));
-        let b = engine
+        let b = r
+            .engine
             .submit(actor.clone(), "reg2".into(), register("T-2"))
             .await
             .unwrap();
         assert_eq!(b.seqs, vec![3]);
         // The engine's own state was reloaded, not left with the failed batch: registering T-2
         // again is a duplicate of the committed command, not "already exists" from a ghost.
-        let again = engine
+        let again = r
+            .engine
             .submit(actor, "reg2".into(), register("T-2"))
             .await
             .unwrap();
         assert!(again.duplicate);
         assert_eq!(
-            live.read().state.teams["T-1"].fix.unwrap().position.lon(),
+            r.live.read().state.teams["T-1"].fix.unwrap().position.lon(),
             113.2
         );
-        let r = recover(store.as_ref()).await.unwrap();
-        assert_eq!(r.seq, 3);
-        assert_eq!(r.state, live.read().state);
+        let recovered = recover(r.store.as_ref()).await.unwrap();
+        assert_eq!(recovered.seq, 3);
+        assert_eq!(recovered.state, r.live.read().state);
+    }
+
+    #[tokio::test]
+    async fn a_commit_reported_failed_that_reached_the_disk_is_published_and_kept() {
+        let r = rig().await;
+        let actor = Actor::system();
+        r.store.inject(Injected::FailAfterAppend(Fault::Io));
+        let lost = r
+            .engine
+            .submit(actor.clone(), "reg".into(), register("T-1"))
+            .await;
+        assert!(matches!(lost, Err(SubmitError::Unavailable(_))), "{lost:?}");
+        // The engine read the log back: the event is there, so readers see it too.
+        assert_eq!(r.live.read().seq, 1);
+        assert!(r.live.read().state.teams.contains_key("T-1"));
+
+        r.store.inject(Injected::Nothing);
+        health_becomes(&r.engine, |h| h == LogHealth::Writable).await;
+        // The resend is answered from the log, never applied twice.
+        let resent = r
+            .engine
+            .submit(actor.clone(), "reg".into(), register("T-1"))
+            .await
+            .unwrap();
+        assert_eq!((resent.seqs, resent.duplicate), (vec![1], true));
+        let next = r
+            .engine
+            .submit(actor, "reg2".into(), register("T-2"))
+            .await
+            .unwrap();
+        assert_eq!(next.seqs, vec![2]);
+        assert_eq!(
+            recover(r.store.as_ref()).await.unwrap().state,
+            r.live.read().state
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_even_be_read_refuses_everything_then_recovers() {
+        let r = rig().await;
+        let actor = Actor::system();
+        r.engine
+            .submit(actor.clone(), "reg".into(), register("T-1"))
+            .await
+            .unwrap();
+        r.store.inject(Injected::FailEverything(Fault::Io));
+        let refused = r
+            .engine
+            .submit(actor.clone(), "m1".into(), move_to("T-1", 113.3))
+            .await;
+        assert!(matches!(refused, Err(SubmitError::Unavailable(_))));
+        assert!(unwritable(r.engine.log_health()));
+        // The fault changes kind: the health follows.
+        r.store.inject(Injected::FailWrites(Fault::Locked));
+        health_becomes(&r.engine, |h| {
+            matches!(
+                h,
+                LogHealth::Unwritable {
+                    fault: Fault::Locked,
+                    ..
+                }
+            )
+        })
+        .await;
+        r.store.inject(Injected::Nothing);
+        health_becomes(&r.engine, |h| h == LogHealth::Writable).await;
+        let ok = r
+            .engine
+            .submit(actor, "m1".into(), move_to("T-1", 113.3))
+            .await
+            .unwrap();
+        assert_eq!(ok.seqs, vec![2]);
+    }
+
+    #[tokio::test]
+    async fn stopping_while_unwritable_refuses_and_ends() {
+        let r = rig().await;
+        r.store.inject(Injected::FailWrites(Fault::DiskFull));
+        let refused = r
+            .engine
+            .submit(Actor::system(), "reg".into(), register("T-1"))
+            .await;
+        assert!(matches!(refused, Err(SubmitError::Unavailable(_))));
+        assert_eq!(r.engine.stop().await, Some(0));
+        assert!(!r.engine.is_running());
     }
 }

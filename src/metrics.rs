@@ -67,12 +67,18 @@ pub struct Metrics {
     pub max_client_lag: AtomicU64,
     pub last_seq: AtomicU64,
     pub commit_latency: Histogram,
+    /// Commits that failed (nothing of them was acknowledged).
+    pub commit_failures: AtomicU64,
+    /// Commands answered `unavailable` because the log could not be written.
+    pub commands_unavailable: AtomicU64,
+    /// 1 while the event log cannot be written, else 0.
+    pub log_unwritable: AtomicU64,
 }
 
 impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: &[(&str, &str, &AtomicU64)] = &[
             (
                 "crest_connections_total",
                 "WebSocket connections accepted",
@@ -128,6 +134,16 @@ impl Metrics {
                 "Connections closed for being too slow",
                 &self.slow_client_closes,
             ),
+            (
+                "crest_commit_failures_total",
+                "Batches whose commit failed; none of their commands was acknowledged",
+                &self.commit_failures,
+            ),
+            (
+                "crest_commands_unavailable_total",
+                "Commands answered unavailable because the log could not be written",
+                &self.commands_unavailable,
+            ),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(
@@ -136,7 +152,7 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
-        let gauges: [(&str, &str, u64); 4] = [
+        let gauges: &[(&str, &str, u64)] = &[
             (
                 "crest_connections_open",
                 "Open WebSocket connections",
@@ -157,8 +173,13 @@ impl Metrics {
                 "Sequence number of the newest committed event",
                 self.last_seq.load(Relaxed),
             ),
+            (
+                "crest_log_unwritable",
+                "1 while the event log cannot be written (see /readyz for why)",
+                self.log_unwritable.load(Relaxed),
+            ),
         ];
-        for (name, help, v) in gauges {
+        for &(name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
         self.commit_latency.render(

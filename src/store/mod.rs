@@ -4,6 +4,7 @@
 //! embedded implementation. The trait returns boxed futures so it can be used as `Arc<dyn Store>`
 //! and a PostgreSQL implementation can sit behind the same interface.
 
+pub mod faulty;
 pub mod sqlite;
 
 use std::future::Future;
@@ -19,6 +20,76 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A write failed for a reason the operator can act on (see [`Fault`]).
+    #[error("{fault}: {detail}")]
+    Fault { fault: Fault, detail: String },
+}
+
+/// Why a write to the store failed, as an operator needs to know it. The engine logs a fault
+/// once when it starts, answers `/readyz` with it, and clears it when a write succeeds again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// No space left on the device (or the database reached its size limit).
+    DiskFull,
+    /// The operating system reported an I/O error.
+    Io,
+    /// Another process holds the database lock beyond the busy timeout.
+    Locked,
+    /// The file cannot be written: read-only file system, permissions.
+    ReadOnly,
+    /// Anything else: a constraint failure, a corrupt file, a bug.
+    Other,
+}
+
+impl Fault {
+    /// Stable name, used in logs, metrics and `/readyz`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::DiskFull => "disk_full",
+            Fault::Io => "io_error",
+            Fault::Locked => "database_locked",
+            Fault::ReadOnly => "read_only",
+            Fault::Other => "write_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl StoreError {
+    /// What kind of fault this error is, for deciding what to tell the operator.
+    pub fn fault(&self) -> Fault {
+        match self {
+            StoreError::Fault { fault, .. } => *fault,
+            StoreError::Database(sqlx::Error::Io(e)) => io_fault(e),
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                // SQLite extended result codes: the primary code is the low byte.
+                let code = e.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+                match code & 0xff {
+                    13 => Fault::DiskFull,     // SQLITE_FULL
+                    10 => Fault::Io,           // SQLITE_IOERR
+                    5 | 6 => Fault::Locked,    // SQLITE_BUSY, SQLITE_LOCKED
+                    8 | 14 => Fault::ReadOnly, // SQLITE_READONLY, SQLITE_CANTOPEN
+                    _ => Fault::Other,
+                }
+            }
+            _ => Fault::Other,
+        }
+    }
+}
+
+fn io_fault(e: &std::io::Error) -> Fault {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => Fault::DiskFull,
+        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+            Fault::ReadOnly
+        }
+        _ => Fault::Io,
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -75,13 +146,18 @@ pub struct TokenRecord {
 
 pub trait Store: Send + Sync + 'static {
     /// Appends the events of a batch of commands and their idempotency records in one
-    /// transaction. Returns once the transaction is durable.
+    /// transaction. Returns once the transaction is durable. After an error nothing of the batch
+    /// may be assumed written, nor assumed absent (a failed COMMIT can still have reached the
+    /// disk): the caller must read the log again before it trusts its own copy of it.
     fn append<'a>(&'a self, batch: &'a [CommandRecord]) -> StoreFuture<'a, ()>;
     /// Events with `seq > after`, in order, at most `limit`.
     fn events_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<StoredEvent>>;
     /// Highest stored sequence number (0 when empty).
     fn last_seq(&self) -> StoreFuture<'_, u64>;
-    fn command_outcomes(&self) -> StoreFuture<'_, Vec<CommandOutcome>>;
+    /// The stored outcomes of those of `ids` that were accepted before, in any order. Every
+    /// accepted command keeps its record for the life of the log, so a resend is recognised
+    /// however late it comes; nothing of it is held in memory.
+    fn command_outcomes<'a>(&'a self, ids: &'a [&'a str]) -> StoreFuture<'a, Vec<CommandOutcome>>;
     fn latest_snapshot(&self) -> StoreFuture<'_, Option<Snapshot>>;
     /// Stores a snapshot and drops older ones.
     fn save_snapshot(&self, snapshot: Snapshot) -> StoreFuture<'_, ()>;
@@ -94,4 +170,7 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_token<'a>(&'a self, id: &'a str, at_ms: i64) -> StoreFuture<'a, bool>;
     /// Cheap liveness check for `/readyz`.
     fn ping(&self) -> StoreFuture<'_, ()>;
+    /// A durable write of about `bytes` on the connection that appends, used while appends fail
+    /// to learn when a batch of that size could be written again. Leaves no data behind.
+    fn probe_write(&self, bytes: usize) -> StoreFuture<'_, ()>;
 }

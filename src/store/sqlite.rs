@@ -1,16 +1,28 @@
 //! The embedded store: SQLite in WAL mode with `synchronous = FULL`, so a commit that returned is
 //! on disk even if the process is killed or the machine loses power.
+//!
+//! Every write of the log (appends, snapshots, the write probe) goes through one dedicated
+//! connection, the writer. After any failed write the writer is closed (which rolls back whatever
+//! it had open) and the next write opens a fresh one: a connection left inside a half-failed
+//! transaction would turn the next `BEGIN` into a savepoint of it and the next `COMMIT` into a
+//! no-op, acknowledging writes that never reach the disk. Reads use a small pool.
 
 use super::*;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::{Mutex, MutexGuard};
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    options: SqliteConnectOptions,
+    /// The one connection that writes the log; `None` after a failure until the next write.
+    writer: Mutex<Option<SqliteConnection>>,
 }
 
 fn seq(v: i64) -> u64 {
@@ -48,55 +60,120 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("src/store/migrations/sqlite")
             .run(&pool)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            options,
+            writer: Mutex::new(None),
+        })
     }
+
+    /// The writer connection, opened if the last one was closed.
+    async fn writer(&self) -> StoreResult<MutexGuard<'_, Option<SqliteConnection>>> {
+        let mut slot = self.writer.lock().await;
+        if slot.is_none() {
+            *slot = Some(SqliteConnection::connect_with(&self.options).await?);
+        }
+        Ok(slot)
+    }
+}
+
+/// After a write: on any error the writer is closed, so no later write can run inside what this
+/// one left behind. Closing rolls back an open transaction.
+async fn settle<T>(
+    mut slot: MutexGuard<'_, Option<SqliteConnection>>,
+    result: StoreResult<T>,
+) -> StoreResult<T> {
+    if result.is_err()
+        && let Some(conn) = slot.take()
+    {
+        let _ = conn.close().await;
+    }
+    result
+}
+
+async fn append_batch(conn: &mut SqliteConnection, batch: &[CommandRecord]) -> StoreResult<()> {
+    // IMMEDIATE takes the write lock now, so a competing writer fails here, not at COMMIT.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    for rec in batch {
+        for e in &rec.events {
+            sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, body) VALUES ($1, $2, $3, $4, $5)")
+                .bind(e.seq as i64)
+                .bind(e.time_ms)
+                .bind(&e.command_id)
+                .bind(&e.actor)
+                .bind(&e.body)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let (first, last) = match (rec.events.first(), rec.events.last()) {
+            (Some(f), Some(l)) => (f.seq, l.seq),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "command {} has no events",
+                    rec.command_id
+                )));
+            }
+        };
+        sqlx::query(
+            "INSERT INTO commands (command_id, request_hash, first_seq, last_seq, created_id) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&rec.command_id)
+        .bind(&rec.request_hash)
+        .bind(first as i64)
+        .bind(last as i64)
+        .bind(&rec.created_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn write_snapshot(conn: &mut SqliteConnection, snapshot: Snapshot) -> StoreResult<()> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("INSERT OR REPLACE INTO snapshots (seq, created_ms, state) VALUES ($1, $2, $3)")
+        .bind(snapshot.seq as i64)
+        .bind(crate::clock::now_ms())
+        .bind(&snapshot.state)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM snapshots WHERE seq < $1")
+        .bind(snapshot.seq as i64)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn write_probe(conn: &mut SqliteConnection, bytes: usize) -> StoreResult<()> {
+    // Two durable writes: the padding (as much as the failed batch needed), then its removal,
+    // so the probe leaves the file no larger than it found it.
+    for size in [bytes, 0] {
+        sqlx::query(
+            "INSERT INTO write_probe (id, pad) VALUES (1, zeroblob($1)) \
+             ON CONFLICT (id) DO UPDATE SET pad = excluded.pad",
+        )
+        .bind(size as i64)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 impl Store for SqliteStore {
     fn append<'a>(&'a self, batch: &'a [CommandRecord]) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
-            for rec in batch {
-                for e in &rec.events {
-                    sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, body) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(e.seq as i64)
-                        .bind(e.time_ms)
-                        .bind(&e.command_id)
-                        .bind(&e.actor)
-                        .bind(&e.body)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let (first, last) = match (rec.events.first(), rec.events.last()) {
-                    (Some(f), Some(l)) => (f.seq, l.seq),
-                    _ => {
-                        return Err(StoreError::Corrupt(format!(
-                            "command {} has no events",
-                            rec.command_id
-                        )));
-                    }
-                };
-                sqlx::query(
-                    "INSERT INTO commands (command_id, request_hash, first_seq, last_seq, created_id) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&rec.command_id)
-                .bind(&rec.request_hash)
-                .bind(first as i64)
-                .bind(last as i64)
-                .bind(&rec.created_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(())
+            let mut slot = self.writer().await?;
+            let result = append_batch(slot.as_mut().expect("opened"), batch).await;
+            settle(slot, result).await
         })
     }
 
@@ -120,11 +197,18 @@ impl Store for SqliteStore {
         })
     }
 
-    fn command_outcomes(&self) -> StoreFuture<'_, Vec<CommandOutcome>> {
+    fn command_outcomes<'a>(&'a self, ids: &'a [&'a str]) -> StoreFuture<'a, Vec<CommandOutcome>> {
         Box::pin(async move {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            // One indexed lookup for the whole batch: the ids travel as one JSON array.
+            let ids = serde_json::to_string(ids).expect("strings serialize");
             let rows = sqlx::query(
-                "SELECT command_id, request_hash, first_seq, last_seq, created_id FROM commands",
+                "SELECT command_id, request_hash, first_seq, last_seq, created_id FROM commands \
+                 WHERE command_id IN (SELECT value FROM json_each($1))",
             )
+            .bind(ids)
             .fetch_all(&self.pool)
             .await?;
             Ok(rows
@@ -154,21 +238,9 @@ impl Store for SqliteStore {
 
     fn save_snapshot(&self, snapshot: Snapshot) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
-            sqlx::query(
-                "INSERT OR REPLACE INTO snapshots (seq, created_ms, state) VALUES ($1, $2, $3)",
-            )
-            .bind(snapshot.seq as i64)
-            .bind(crate::clock::now_ms())
-            .bind(&snapshot.state)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM snapshots WHERE seq < $1")
-                .bind(snapshot.seq as i64)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(())
+            let mut slot = self.writer().await?;
+            let result = write_snapshot(slot.as_mut().expect("opened"), snapshot).await;
+            settle(slot, result).await
         })
     }
 
@@ -237,6 +309,14 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
+
+    fn probe_write(&self, bytes: usize) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut slot = self.writer().await?;
+            let result = write_probe(slot.as_mut().expect("opened"), bytes).await;
+            settle(slot, result).await
+        })
+    }
 }
 
 #[cfg(test)]
@@ -281,7 +361,7 @@ mod tests {
         let after1 = store.events_after(1, 10).await.unwrap();
         assert_eq!(after1, vec![ev(2, "a"), ev(3, "b")]);
         assert_eq!(store.events_after(0, 1).await.unwrap().len(), 1);
-        let mut outcomes = store.command_outcomes().await.unwrap();
+        let mut outcomes = store.command_outcomes(&["a", "b", "zz"]).await.unwrap();
         outcomes.sort_by(|a, b| a.command_id.cmp(&b.command_id));
         assert_eq!(outcomes[0].first_seq, 1);
         assert_eq!(outcomes[0].last_seq, 2);
@@ -316,7 +396,14 @@ mod tests {
         ];
         assert!(store.append(&bad).await.is_err());
         assert_eq!(store.last_seq().await.unwrap(), 1);
-        assert_eq!(store.command_outcomes().await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .command_outcomes(&["a", "b", "c"])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 use super::{App, geojson, session};
 use crate::auth::{self, AuthError};
 use crate::domain::Layer;
+use crate::engine::LogHealth;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
@@ -106,6 +107,15 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "engine_stopped",
             "the engine is not running",
+        );
+    }
+    if let LogHealth::Unwritable { fault, since_ms } = app.engine.log_health() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "log_unwritable",
+            format!(
+                "the event log cannot be written ({fault}) since {since_ms} ms after the epoch; commands are refused until a write succeeds"
+            ),
         );
     }
     match app.store.ping().await {

@@ -2,6 +2,7 @@
 //! One test binary (these modules) so the suite links once.
 
 mod bad_input;
+mod disk_full;
 mod district_map;
 mod durability;
 mod harness;
