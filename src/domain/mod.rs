@@ -4,6 +4,7 @@
 //! state it folds.
 
 pub mod access;
+pub mod bounds;
 pub mod chainage;
 pub mod commands;
 pub mod error;

@@ -260,6 +260,7 @@ pub struct Assignment {
 // ---------------------------------------------------------------- shelters
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Supply {
     pub stock: f64,
     /// Consumption per sheltered person per day, in the same unit as `stock`.

@@ -4,6 +4,7 @@
 //! then calls `apply` for each, so the state is always exactly the fold of the durable log.
 
 use super::access::{Actor, Role, field_may_send};
+use super::bounds::*;
 use super::commands::*;
 use super::error::DomainError;
 use super::events::Event;
@@ -29,10 +30,7 @@ pub struct Context<'a> {
 
 /// How far from a levee line a hazard report is still attributed to that levee, metres.
 pub const HAZARD_SNAP_TOLERANCE_M: f64 = 150.0;
-/// Largest head count, capacity or population a single record may carry.
-pub const MAX_COUNT: u32 = 10_000_000;
-/// Longest free-text field, bytes.
-pub const MAX_TEXT: usize = 2_000;
+pub use super::bounds::{MAX_COUNT, MAX_TEXT};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -68,29 +66,6 @@ fn exists(kind: &'static str, id: impl ToString) -> DomainError {
 
 fn invalid(msg: impl Into<String>) -> DomainError {
     DomainError::Invalid(msg.into())
-}
-
-fn check_text(field: &str, s: &str) -> Result<(), DomainError> {
-    if s.len() > MAX_TEXT {
-        return Err(invalid(format!("{field} is longer than {MAX_TEXT} bytes")));
-    }
-    Ok(())
-}
-
-fn check_count(field: &str, n: u32) -> Result<(), DomainError> {
-    if n > MAX_COUNT {
-        return Err(invalid(format!("{field} {n} is above {MAX_COUNT}")));
-    }
-    Ok(())
-}
-
-fn check_quantity(field: &str, q: f64) -> Result<(), DomainError> {
-    if !q.is_finite() || q < 0.0 {
-        return Err(invalid(format!(
-            "{field} must be a finite, non-negative number"
-        )));
-    }
-    Ok(())
 }
 
 /// A polygon ring: at least four positions, first equal to last.
@@ -174,6 +149,15 @@ impl State {
                     return Err(exists("levee", &spec.id));
                 }
                 check_text("name", &spec.name)?;
+                check_chainage("chainage_origin_m", spec.chainage_origin_m)?;
+                for (field, v) in [
+                    ("crest_elevation_m", spec.crest_elevation_m),
+                    ("design_flood_level_m", spec.design_flood_level_m),
+                ] {
+                    if let Some(v) = v {
+                        check_level(field, v)?;
+                    }
+                }
                 let levee = Levee::try_from(spec.clone()).map_err(|e| invalid(e.to_string()))?;
                 vec![Event::LeveeDefined { levee }]
             }
@@ -185,6 +169,7 @@ impl State {
                 check_count("capacity", d.capacity)?;
                 for (item, s) in &d.supplies {
                     check_supply(item, s.stock, s.per_person_daily)?;
+                    check_text("unit", &s.unit)?;
                 }
                 vec![Event::ShelterDefined {
                     shelter: Shelter {
@@ -208,6 +193,13 @@ impl State {
                     if !self.levees.contains_key(l) {
                         return Err(not_found("levee", l));
                     }
+                }
+                for (field, v) in [
+                    ("thresholds.guard_m", d.thresholds.guard_m),
+                    ("thresholds.warning_m", d.thresholds.warning_m),
+                    ("thresholds.guaranteed_m", d.thresholds.guaranteed_m),
+                ] {
+                    check_level(field, v)?;
                 }
                 if !d.thresholds.is_valid() {
                     return Err(invalid(
@@ -233,6 +225,7 @@ impl State {
                 }
                 check_ring("ring", &d.ring)?;
                 check_count("population", d.population)?;
+                check_count("households", d.households)?;
                 vec![Event::GridCellDefined {
                     cell: GridCell {
                         id: d.id.clone(),
@@ -334,20 +327,26 @@ impl State {
                     )));
                 }
                 let accuracy_m = u.accuracy_m.unwrap_or(0.0);
-                check_quantity("accuracy_m", accuracy_m)?;
+                check_accuracy("accuracy_m", accuracy_m)?;
                 let fix = Fix {
                     position: u.position,
                     time_ms: u.time_ms.unwrap_or(now),
                     accuracy_m,
                 };
-                if let Some(prev) = team.fix {
-                    // A fix older than the one we hold is a late radio packet: keep the newer one.
-                    if fix.time_ms < prev.time_ms {
-                        return Err(invalid(format!(
-                            "fix at {} is older than the team's last fix at {}",
-                            fix.time_ms, prev.time_ms
-                        )));
-                    }
+                check_device_time("time_ms", fix.time_ms, now)?;
+                // A fix older than the one we hold is a late radio packet: keep the newer one.
+                // Two exceptions, so no team can be frozen: a dispatcher's position is a
+                // correction and always wins, and a held fix from beyond the clock skew (logged
+                // before that bound existed) does not count as newer.
+                if let Some(prev) = team.fix
+                    && actor.role != Role::Dispatcher
+                    && prev.time_ms <= now.saturating_add(MAX_CLOCK_SKEW_MS)
+                    && fix.time_ms < prev.time_ms
+                {
+                    return Err(invalid(format!(
+                        "fix at {} is older than the team's last fix at {}",
+                        fix.time_ms, prev.time_ms
+                    )));
                 }
                 vec![Event::TeamMoved {
                     team_id: team.id.clone(),
@@ -469,7 +468,7 @@ impl State {
                 if !sh.open {
                     return Err(DomainError::ShelterClosed(sh.id.to_string()));
                 }
-                let occupancy = sh.occupancy.saturating_add(c.count);
+                let occupancy = add_counts("occupancy", sh.occupancy, c.count)?;
                 let over_capacity = occupancy > sh.capacity;
                 if over_capacity && !c.allow_over_capacity {
                     return Err(DomainError::OverCapacity {
@@ -528,7 +527,7 @@ impl State {
                 } else {
                     m.quantity
                 };
-                let stock = supply.stock + delta;
+                let stock = moved_stock(supply.stock, delta)?;
                 if stock < 0.0 {
                     return Err(DomainError::InsufficientStock {
                         shelter: sh.id.to_string(),
@@ -549,13 +548,12 @@ impl State {
                     .gauges
                     .get(&r.gauge_id)
                     .ok_or_else(|| not_found("gauge", &r.gauge_id))?;
-                if !r.level_m.is_finite() {
-                    return Err(invalid("level_m must be a finite number"));
-                }
+                check_level("level_m", r.level_m)?;
                 let reading = Reading {
                     level_m: r.level_m,
                     time_ms: r.time_ms.unwrap_or(now),
                 };
+                check_device_time("time_ms", reading.time_ms, now)?;
                 let mut events = vec![Event::ReadingRecorded {
                     gauge_id: g.id.clone(),
                     reading,
@@ -619,6 +617,7 @@ impl State {
                 if p.count == 0 {
                     return Err(invalid("count must be at least 1"));
                 }
+                check_count("count", p.count)?;
                 let remaining = o.population - o.evacuated;
                 if p.count > remaining {
                     return Err(DomainError::OverPopulation {
@@ -902,7 +901,7 @@ fn check_supply(item: &str, stock: f64, per_person_daily: f64) -> Result<(), Dom
         return Err(invalid("supply item name must be 1 to 64 bytes"));
     }
     check_quantity("stock", stock)?;
-    check_quantity("per_person_daily", per_person_daily)
+    check_daily_ration("per_person_daily", per_person_daily)
 }
 
 fn duty_name(on: bool) -> &'static str {

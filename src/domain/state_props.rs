@@ -255,3 +255,304 @@ proptest! {
         prop_assert_eq!(replayed, s);
     }
 }
+
+// ------------------------------------------------------------------ extreme values
+
+const NOW: i64 = 1_700_000_000_000;
+
+/// Floats a client can send (JSON has no NaN or infinity): the largest and smallest, subnormals,
+/// huge exponents, signed zero, the edges of Crest's own bounds, and anything finite.
+fn extreme_f64() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(f64::MAX),
+        Just(f64::MIN),
+        Just(1.7e308),
+        Just(-1.7e308),
+        Just(1e300),
+        Just(f64::MIN_POSITIVE),
+        Just(5e-324),
+        Just(-5e-324),
+        Just(0.0),
+        Just(-0.0),
+        Just(1.0),
+        Just(super::bounds::MAX_QUANTITY),
+        Just(super::bounds::MAX_QUANTITY + 1.0),
+        Just(10_000.0),
+        any::<f64>().prop_filter("JSON numbers are finite", |f| f.is_finite()),
+    ]
+}
+
+fn extreme_u32() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        Just(0),
+        Just(1),
+        Just(super::bounds::MAX_COUNT),
+        Just(super::bounds::MAX_COUNT + 1),
+        Just(u32::MAX),
+        any::<u32>(),
+    ]
+}
+
+fn extreme_time() -> impl Strategy<Value = Option<i64>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(i64::MAX)),
+        Just(Some(i64::MIN)),
+        Just(Some(-1)),
+        Just(Some(0)),
+        Just(Some(9_000_000_000_000_000)),
+        Just(Some(NOW + super::bounds::MAX_CLOCK_SKEW_MS)),
+        Just(Some(NOW + super::bounds::MAX_CLOCK_SKEW_MS + 1)),
+        any::<i64>().prop_map(Some),
+    ]
+}
+
+fn extreme_position() -> impl Strategy<Value = LonLat> {
+    prop_oneof![
+        Just(LonLat::new(180.0, 90.0).unwrap()),
+        Just(LonLat::new(-180.0, -90.0).unwrap()),
+        Just(LonLat::new(5e-324, -5e-324).unwrap()),
+        (-180.0..=180.0f64, -90.0..=90.0f64).prop_map(|(x, y)| LonLat::new(x, y).unwrap()),
+    ]
+}
+
+fn supply(stock: f64, per_person_daily: f64) -> Supply {
+    Supply {
+        stock,
+        per_person_daily,
+        unit: String::new(),
+    }
+}
+
+/// Every command that carries a number, with extreme numbers, over a world of one team (T-1),
+/// one shelter (S-1, with water), one gauge (G-1), one levee (L-1) and one evacuation (EV-1).
+fn extreme_command() -> impl Strategy<Value = Command> {
+    let shelter = || ShelterId::from("S-1");
+    prop_oneof![
+        (
+            extreme_u32(),
+            extreme_f64(),
+            extreme_f64(),
+            extreme_position()
+        )
+            .prop_map(
+                |(capacity, stock, ration, position)| Command::DefineShelter(DefineShelter {
+                    id: ShelterId::from(format!("S-{capacity}")),
+                    name: "x".into(),
+                    position,
+                    capacity,
+                    open: true,
+                    supplies: [("water".to_string(), supply(stock, ration))].into(),
+                    town: String::new(),
+                    kind: String::new(),
+                })
+            ),
+        (extreme_f64(), extreme_f64(), extreme_f64()).prop_map(|(g, w, c)| {
+            Command::DefineGauge(DefineGauge {
+                id: GaugeId::from(format!("G-{}", g.to_bits())),
+                name: "x".into(),
+                river: String::new(),
+                position: LonLat::new(113.0, 27.6).unwrap(),
+                datum: "wusong".into(),
+                thresholds: Thresholds {
+                    guard_m: g,
+                    warning_m: w,
+                    guaranteed_m: c,
+                },
+                levee_ids: Vec::new(),
+            })
+        }),
+        (extreme_u32(), extreme_u32()).prop_map(|(population, households)| {
+            Command::DefineGridCell(DefineGridCell {
+                id: GridCellId::from(format!("GC-{population}-{households}")),
+                name: String::new(),
+                ring: [(113.0, 27.6), (113.1, 27.6), (113.1, 27.7), (113.0, 27.6)]
+                    .map(|(x, y)| LonLat::new(x, y).unwrap())
+                    .to_vec(),
+                population,
+                households,
+                grid_worker: String::new(),
+                town: String::new(),
+                village: String::new(),
+            })
+        }),
+        (extreme_u32(), extreme_position()).prop_map(|(headcount, position)| {
+            Command::RegisterTeam(RegisterTeam {
+                id: TeamId::from(format!("T-{headcount}")),
+                name: "x".into(),
+                kind: TeamKind::Militia,
+                headcount,
+                capabilities: Default::default(),
+                travel_mode: TravelMode::Boat,
+                position: Some(position),
+            })
+        }),
+        (extreme_f64(), extreme_f64(), extreme_f64()).prop_map(|(origin, crest, flood)| {
+            Command::DefineLevee(super::levee::LeveeSpec {
+                id: LeveeId::from(format!("L-{}", origin.to_bits())),
+                name: "x".into(),
+                river: String::new(),
+                bank: String::new(),
+                line: vec![
+                    LonLat::new(113.0, 27.6).unwrap(),
+                    LonLat::new(113.0, 27.7).unwrap(),
+                ],
+                chainage_origin_m: origin,
+                riverside: super::levee::Hand::Left,
+                crest_elevation_m: Some(crest),
+                design_flood_level_m: Some(flood),
+            })
+        }),
+        extreme_position().prop_map(|position| Command::ReportHazard(ReportHazard {
+            kind: HazardKind::Piping,
+            severity: Severity::Major,
+            position,
+            description: String::new(),
+        })),
+        (
+            extreme_position(),
+            extreme_time(),
+            prop::option::of(extreme_f64())
+        )
+            .prop_map(|(position, time_ms, accuracy_m)| Command::UpdatePosition(
+                UpdatePosition {
+                    team_id: TeamId::from("T-1"),
+                    position,
+                    time_ms,
+                    accuracy_m,
+                }
+            )),
+        (extreme_u32(), any::<bool>()).prop_map(move |(count, allow_over_capacity)| {
+            Command::CheckIn(CheckIn {
+                shelter_id: shelter(),
+                count,
+                allow_over_capacity,
+            })
+        }),
+        extreme_u32().prop_map(move |count| Command::CheckOut(CheckOut {
+            shelter_id: shelter(),
+            count
+        })),
+        (extreme_f64(), extreme_f64()).prop_map(move |(stock, per_person_daily)| {
+            Command::SetSupply(SetSupply {
+                shelter_id: shelter(),
+                item: "water".into(),
+                stock,
+                per_person_daily,
+                unit: String::new(),
+            })
+        }),
+        (extreme_f64(), any::<bool>()).prop_map(move |(quantity, deliver)| {
+            let m = SupplyMovement {
+                shelter_id: shelter(),
+                item: "water".into(),
+                quantity,
+            };
+            if deliver {
+                Command::DeliverSupply(m)
+            } else {
+                Command::IssueSupply(m)
+            }
+        }),
+        (extreme_f64(), extreme_time()).prop_map(|(level_m, time_ms)| {
+            Command::RecordReading(RecordReading {
+                gauge_id: GaugeId::from("G-1"),
+                level_m,
+                time_ms,
+            })
+        }),
+        extreme_u32().prop_map(
+            |population| Command::IssueEvacuationOrder(IssueEvacuationOrder {
+                name: "x".into(),
+                zone: [(113.0, 27.6), (113.1, 27.6), (113.1, 27.7), (113.0, 27.6)]
+                    .map(|(x, y)| LonLat::new(x, y).unwrap())
+                    .to_vec(),
+                population,
+                target_shelters: Vec::new(),
+            })
+        ),
+        extreme_u32().prop_map(|count| Command::RecordEvacuationProgress(
+            RecordEvacuationProgress {
+                evacuation_id: EvacuationId::from("EV-1"),
+                count,
+            }
+        )),
+        (extreme_f64(), extreme_f64()).prop_map(|(from_m, to_m)| Command::CreateAssignment(
+            CreateAssignment {
+                team_id: TeamId::from("T-1"),
+                target: AssignmentTarget::PatrolStretch {
+                    levee_id: LeveeId::from("L-1"),
+                    from_m,
+                    to_m,
+                },
+                note: String::new(),
+            }
+        )),
+    ]
+}
+
+fn extreme_world() -> State {
+    let setup = serde_json::json!([
+        {"type": "register_team", "id": "T-1", "name": "t", "kind": "militia", "headcount": 5, "travel_mode": "foot"},
+        {"type": "define_shelter", "id": "S-1", "name": "s", "position": [113.05, 27.6], "capacity": 50, "open": true,
+         "supplies": {"water": {"stock": 100.0, "per_person_daily": 3.0, "unit": "L"}}},
+        {"type": "define_gauge", "id": "G-1", "name": "g", "position": [113.0, 27.6], "datum": "wusong",
+         "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}},
+        {"type": "define_levee", "id": "L-1", "name": "l", "line": [[113.0, 27.6], [113.0, 27.7]], "riverside": "left"},
+        {"type": "issue_evacuation_order", "name": "e", "population": 100,
+         "zone": [[113.0, 27.6], [113.1, 27.6], [113.1, 27.7], [113.0, 27.6]]},
+    ]);
+    let mut s = State::default();
+    let d = Actor::system();
+    for c in setup.as_array().unwrap() {
+        let c: Command = serde_json::from_value(c.clone()).unwrap();
+        let ctx = Context {
+            now_ms: NOW,
+            actor: &d,
+            snapper: &NoLevees,
+        };
+        for e in s.decide(&c, &ctx).unwrap() {
+            s.apply(&e);
+        }
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Whatever numbers a client sends, what is accepted can be written to the log and read back
+    /// into exactly the live state, event by event and as a snapshot.
+    #[test]
+    fn extreme_values_never_make_the_log_unreplayable(
+        steps in prop::collection::vec((extreme_command(), any::<u8>(), 0..1000i64), 1..40)
+    ) {
+        let mut live = extreme_world();
+        let mut replayed = live.clone();
+        for (cmd, who, tick) in &steps {
+            let actor = actor(*who);
+            let ctx = Context { now_ms: NOW + tick, actor: &actor, snapper: &NoLevees };
+            let Ok(events) = live.decide(cmd, &ctx) else { continue };
+            for e in &events {
+                live.apply(e);
+                let text = serde_json::to_string(e).unwrap();
+                let stored: Event = serde_json::from_str(&text)
+                    .map_err(|err| TestCaseError::fail(format!("event {text} does not load: {err}")))?;
+                prop_assert_eq!(&stored, e);
+                replayed.apply(&stored);
+            }
+        }
+        prop_assert_eq!(&replayed, &live);
+        let snapshot = serde_json::to_string(&live).unwrap();
+        let restored: State = serde_json::from_str(&snapshot)
+            .map_err(|err| TestCaseError::fail(format!("snapshot does not load: {err}")))?;
+        prop_assert_eq!(&restored, &live);
+        for s in live.shelters.values() {
+            prop_assert!(s.occupancy <= super::bounds::MAX_COUNT);
+            prop_assert!(s.days_of_supply_left().is_none_or(f64::is_finite), "{:?}", s);
+            for supply in s.supplies.values() {
+                prop_assert!((0.0..=super::bounds::MAX_QUANTITY).contains(&supply.stock));
+            }
+        }
+    }
+}

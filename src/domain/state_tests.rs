@@ -830,8 +830,9 @@ fn stale_fix_is_refused_and_duplicates_are_refused() {
             accuracy_m: None,
         })
     };
-    ok(&mut s, &d, mv(5_000));
-    assert_eq!(code(&mut s, &d, mv(4_000)), "invalid_value");
+    let tablet = field("T-01");
+    ok(&mut s, &tablet, mv(5_000));
+    assert_eq!(code(&mut s, &tablet, mv(4_000)), "invalid_value");
     assert_eq!(
         code(
             &mut s,
@@ -901,4 +902,124 @@ fn gauges_must_govern_known_levees() {
         s.gauges[&GaugeId::from("G-2")].levee_ids,
         vec![LeveeId::from("XJ-E1")]
     );
+}
+
+#[test]
+fn a_fix_from_the_future_is_refused_and_cannot_freeze_a_team() {
+    let mut s = world();
+    let tablet = field("T-07");
+    let mv = |t: Option<i64>, lon: f64| {
+        Command::UpdatePosition(UpdatePosition {
+            team_id: TeamId::from("T-07"),
+            position: p(lon, 27.6),
+            time_ms: t,
+            accuracy_m: None,
+        })
+    };
+    // `run` decides at now = 1,000 ms: up to two minutes of device-clock skew is accepted.
+    ok(&mut s, &tablet, mv(Some(1_000 + 120_000), 113.1));
+    assert_eq!(
+        code(&mut s, &tablet, mv(Some(1_000 + 120_001), 113.1)),
+        "invalid_value"
+    );
+    assert_eq!(
+        code(&mut s, &tablet, mv(Some(9_000_000_000_000_000), 113.1)),
+        "invalid_value"
+    );
+    assert_eq!(code(&mut s, &tablet, mv(Some(-1), 113.1)), "invalid_value");
+    // The tablet's last fix is two minutes ahead: its own fix with server time is "late" ...
+    assert_eq!(code(&mut s, &tablet, mv(None, 113.2)), "invalid_value");
+    // ... but a dispatcher corrects the position, whatever the team's clock said.
+    let events = ok(&mut s, &dispatcher(), mv(None, 113.3));
+    assert!(matches!(&events[..], [Event::TeamMoved { fix, .. }] if fix.time_ms == 1_000));
+    assert_eq!(s.teams["T-07"].fix.unwrap().position, p(113.3, 27.6));
+    ok(&mut s, &tablet, mv(None, 113.4));
+}
+
+#[test]
+fn a_fix_logged_far_in_the_future_before_the_bound_existed_does_not_block_new_ones() {
+    let mut s = world();
+    // As a log written before the skew bound would hold it.
+    s.apply(&Event::TeamMoved {
+        team_id: TeamId::from("T-07"),
+        fix: Fix {
+            position: p(113.1, 27.6),
+            time_ms: 9_000_000_000_000_000,
+            accuracy_m: 0.0,
+        },
+    });
+    ok(
+        &mut s,
+        &field("T-07"),
+        Command::UpdatePosition(UpdatePosition {
+            team_id: TeamId::from("T-07"),
+            position: p(113.2, 27.6),
+            time_ms: None,
+            accuracy_m: None,
+        }),
+    );
+    assert_eq!(s.teams["T-07"].fix.unwrap().time_ms, 1_000);
+}
+
+#[test]
+fn numbers_beyond_their_bounds_are_refused_as_invalid_value() {
+    let mut s = world();
+    let d = dispatcher();
+    let supply = |stock, per_person_daily| {
+        Command::SetSupply(SetSupply {
+            shelter_id: ShelterId::from("S-1"),
+            item: "water".into(),
+            stock,
+            per_person_daily,
+            unit: "L".into(),
+        })
+    };
+    let deliver = |quantity| {
+        Command::DeliverSupply(SupplyMovement {
+            shelter_id: ShelterId::from("S-1"),
+            item: "water".into(),
+            quantity,
+        })
+    };
+    // The reproduction from the field: a huge stock, then a huge delivery.
+    assert_eq!(code(&mut s, &d, supply(1.7e308, 3.0)), "invalid_value");
+    ok(&mut s, &d, supply(1e9, 3.0));
+    assert_eq!(code(&mut s, &d, deliver(1.7e308)), "invalid_value");
+    assert_eq!(
+        code(&mut s, &d, deliver(1.0)),
+        "invalid_value",
+        "stock past 1e9"
+    );
+    assert_eq!(code(&mut s, &d, supply(10.0, 5e-324)), "invalid_value");
+    ok(&mut s, &d, supply(10.0, 0.0));
+    let reading = |level_m, time_ms| {
+        Command::RecordReading(RecordReading {
+            gauge_id: GaugeId::from("G-XJ"),
+            level_m,
+            time_ms,
+        })
+    };
+    assert_eq!(code(&mut s, &d, reading(1e300, None)), "invalid_value");
+    assert_eq!(
+        code(&mut s, &d, reading(39.0, Some(i64::MAX))),
+        "invalid_value"
+    );
+    ok(&mut s, &d, reading(39.0, None));
+    // Occupancy is checked arithmetic, even over capacity.
+    let check_in = |count| {
+        Command::CheckIn(CheckIn {
+            shelter_id: ShelterId::from("S-1"),
+            count,
+            allow_over_capacity: true,
+        })
+    };
+    ok(&mut s, &d, check_in(super::bounds::MAX_COUNT));
+    assert_eq!(code(&mut s, &d, check_in(1)), "invalid_value");
+    let accuracy = Command::UpdatePosition(UpdatePosition {
+        team_id: TeamId::from("T-01"),
+        position: p(113.2, 27.6),
+        time_ms: None,
+        accuracy_m: Some(f64::MAX),
+    });
+    assert_eq!(code(&mut s, &d, accuracy), "invalid_value");
 }

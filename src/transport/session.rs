@@ -251,7 +251,12 @@ impl Session {
         }
         let msg = match protocol::parse_client_message(text) {
             Ok(m) => m,
-            Err(e) => return self.error(request_id(text).as_deref(), e),
+            // Before authentication only `auth` and `ping` are served: anything else, however
+            // malformed, is answered `unauthenticated`; a malformed `auth` gets its precise error.
+            Err(e) if self.actor.is_some() || message_type(text).as_deref() == Some("auth") => {
+                return self.error(request_id(text).as_deref(), e);
+            }
+            Err(_) => return self.unauthenticated(),
         };
         if let ClientMessage::Auth { token } = &msg {
             return self.authenticate(token).await;
@@ -260,13 +265,7 @@ impl Session {
             return self.send(serde_json::json!({ "type": "pong", "nonce": nonce }).to_string());
         }
         let Some(actor) = self.actor.clone() else {
-            return self.error(
-                None,
-                WireError::new(
-                    "unauthenticated",
-                    "send {\"type\":\"auth\",\"token\":…} first",
-                ),
-            );
+            return self.unauthenticated();
         };
         match msg {
             ClientMessage::Subscribe {
@@ -306,6 +305,16 @@ impl Session {
                 unreachable!("handled above")
             }
         }
+    }
+
+    fn unauthenticated(&mut self) {
+        self.error(
+            None,
+            WireError::new(
+                "unauthenticated",
+                "send {\"type\":\"auth\",\"token\":…} first",
+            ),
+        );
     }
 
     async fn authenticate(&mut self, token: &str) {
@@ -677,4 +686,10 @@ fn superseded_positions(frames: &[Arc<Frame>]) -> Vec<bool> {
 fn request_id(text: &str) -> Option<String> {
     let v: Value = serde_json::from_str(text).ok()?;
     v.get("id")?.as_str().map(str::to_string)
+}
+
+/// Best effort: the `type` of a message that failed to parse.
+fn message_type(text: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    v.get("type")?.as_str().map(str::to_string)
 }

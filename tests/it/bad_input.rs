@@ -94,6 +94,14 @@ async fn malformed_and_mistyped_messages() {
             r#"{"type":"command","id":"","command":{"type":"open_shelter","shelter_id":"S-GT-01"}}"#,
             "invalid_request_id",
         ),
+        (
+            r#"{"type":"command","id":"c12","command":{"type":"define_shelter","id":"S-X","name":"x","position":[113.1,27.6],"capacity":10,"supplies":{"water":{"stock":1,"per_person_daily":3,"colour":"blue"}}}}"#,
+            "unknown_field",
+        ),
+        (
+            r#"{"type":"command","id":"c13","command":{"type":"set_supply","shelter_id":"S-NZ-01","item":"water","stock":1.7e308,"per_person_daily":3}}"#,
+            "invalid_value",
+        ),
     ];
     for (text, code) in cases {
         let e = error_for(&mut c, text).await;
@@ -194,6 +202,23 @@ async fn authentication_failures() {
     c.send(json!({"type": "command", "id": "x", "command": move_team("T-01", 113.1, 27.6)}))
         .await;
     assert_eq!(c.until("error").await["code"], "unauthenticated");
+    // However malformed, a frame before authentication is answered `unauthenticated`: the
+    // server says nothing about its protocol to a stranger but how to authenticate.
+    for text in [
+        "{\"type\":\"command\",",
+        "not json",
+        "[1]",
+        r#"{"type":"teleport"}"#,
+        r#"{"type":"command","id":"x","command":{"type":"summon_boat"}}"#,
+        r#"{"type":"command","id":"x","command":{"type":"check_in","count":"many"}}"#,
+    ] {
+        c.send_text(text).await;
+        let e = c.until("error").await;
+        assert_eq!(e["code"], "unauthenticated", "{text} -> {e}");
+    }
+    // A malformed `auth` is the client trying: it gets the precise error.
+    c.send_text(r#"{"type":"auth","token":5}"#).await;
+    assert_eq!(c.until("error").await["code"], "invalid_field");
     c.send(json!({"type": "auth", "token": "crest_0000"})).await;
     assert_eq!(c.until("error").await["code"], "invalid_token");
     c.assert_alive().await;
