@@ -94,7 +94,12 @@ impl Server {
                     addr: config.listen,
                     error,
                 })?;
+        let catchup = crate::transport::CatchupBudget::new(
+            config.limits.catchup_per_second,
+            config.limits.max_catchup as f64,
+        );
         let app = Arc::new(App {
+            catchup,
             live,
             engine,
             store,

@@ -1,5 +1,6 @@
 //! The edge: axum routes for the WebSocket protocol and the HTTP endpoints, on one port.
 
+mod catchup;
 pub mod geojson;
 pub mod http;
 pub mod session;
@@ -31,6 +32,9 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// Farthest back (in events) a resume is served from the log; older gets a fresh snapshot.
     pub max_catchup: u64,
+    /// Events per second that all resumes together may be sent from the log (the catch-up
+    /// budget, holding at most `max_catchup` events); a resume beyond it gets a snapshot.
+    pub catchup_per_second: f64,
     /// Resyncs within a minute after which a connection is closed as too slow.
     pub resyncs_before_close: usize,
     /// How long one write to a client may block before the client is dropped as too slow.
@@ -47,12 +51,15 @@ impl Default for Limits {
             ping_interval: Duration::from_secs(20),
             auth_timeout: Duration::from_secs(15),
             max_in_flight: 64,
-            max_catchup: 50_000,
+            max_catchup: 10_000,
+            catchup_per_second: 20_000.0,
             resyncs_before_close: 3,
             write_timeout: Duration::from_secs(15),
         }
     }
 }
+
+pub use catchup::CatchupBudget;
 
 /// What every route handler shares.
 pub struct App {
@@ -67,4 +74,6 @@ pub struct App {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Ids of tokens revoked while the server runs: their sessions close with 1008.
     pub revoked: tokio::sync::broadcast::Sender<String>,
+    /// Events all resumes together may still read from the log.
+    pub catchup: CatchupBudget,
 }

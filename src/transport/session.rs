@@ -392,11 +392,17 @@ impl Session {
         // Decide, under the projection's read lock, between a snapshot and a catch-up, and take a
         // hub reader positioned exactly after the state we looked at.
         let (plan, rx) = live.read_and_follow(|p| match resume_from {
-            Some(from) if from <= p.seq && p.seq - from <= max_catchup => Plan::Resume {
-                from,
-                to: p.seq,
-                enters: sub.enter_all(&p.state, &p.spatial, p.seq),
-            },
+            Some(from)
+                if from <= p.seq
+                    && p.seq - from <= max_catchup
+                    && self.app.catchup.try_take(p.seq - from) =>
+            {
+                Plan::Resume {
+                    from,
+                    to: p.seq,
+                    enters: sub.enter_all(&p.state, &p.spatial, p.seq),
+                }
+            }
             Some(_) => {
                 Plan::Snapshot(sub.snapshot(&p.state, &p.spatial, p.seq, "resume_unavailable"))
             }

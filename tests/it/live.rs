@@ -310,6 +310,42 @@ async fn resume_from_too_far_back_gets_a_snapshot() {
     server.stop().await;
 }
 
+/// Catch-up has a server-wide budget: resumes are served from the log while it lasts, then get
+/// a snapshot (whose cost is bounded by the state, not the history), whoever asks.
+#[tokio::test]
+async fn resumes_share_one_catch_up_budget() {
+    let server = TestServer::start_with(|c| {
+        c.limits.max_catchup = 100;
+        c.limits.catchup_per_second = 0.0; // no refill: the test decides exactly what is left
+    })
+    .await;
+    let mut dispatcher = server.client(Role::Dispatcher, None).await;
+    let mut last = 0;
+    for i in 0..30 {
+        let ack = dispatcher
+            .ok(move_team("T-01", 113.1 + f64::from(i) * 0.001, 27.65))
+            .await;
+        last = ack["seqs"][0].as_u64().unwrap();
+    }
+    let from = last - 30;
+    for round in 0..4 {
+        let mut c = server.client(Role::Observer, None).await;
+        c.send(json!({"type": "subscribe", "layers": ["teams"], "resume_from": from}))
+            .await;
+        let m = c.next().await;
+        if round < 3 {
+            assert_eq!(m["type"], "resumed", "round {round}: 90 of 100 events: {m}");
+        } else {
+            assert_eq!(
+                (m["type"].as_str(), m["reason"].as_str()),
+                (Some("snapshot"), Some("resume_unavailable")),
+                "only 10 events of budget are left: {m}"
+            );
+        }
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn resending_a_command_id_never_applies_twice() {
     let server = TestServer::start().await;
