@@ -5,8 +5,6 @@ use crate::harness::*;
 use crest::domain::Role;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const ALL_LAYERS: [&str; 9] = [
     "levees",
@@ -145,63 +143,13 @@ async fn restart_restores_the_same_state_from_a_snapshot_and_the_log_after_it() 
 }
 
 /// Starts the real binary and returns it with its address.
-async fn spawn_binary(db: &std::path::Path) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_crest"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "100000",
-            "--rate-burst",
-            "100000",
-            "--db",
-        ])
-        .arg(db)
-        .arg("--map")
-        .arg(map_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("crest binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = tokio::time::timeout(HANG_GUARD, lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("server prints its address");
-        if let Some(rest) = line.strip_prefix("Crest listening on http://") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    (child, addr)
-}
-
 #[tokio::test]
 async fn sigkill_during_a_load_loses_no_acknowledged_command() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crest.db");
     let (mut child, addr) = spawn_binary(&db).await;
     let url = format!("ws://{addr}/ws");
-    let token = {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
-            .args([
-                "token",
-                "issue",
-                "--role",
-                "dispatcher",
-                "--label",
-                "load",
-                "--db",
-            ])
-            .arg(&db)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
+    let token = cli_token(&db, "dispatcher");
 
     // Four writers, each keeping up to 32 commands in flight, until the server dies.
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Value, Value)>();

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -320,4 +321,51 @@ pub fn seqs(messages: &[Value]) -> Vec<u64> {
 
 pub fn move_team(team: &str, lon: f64, lat: f64) -> Value {
     json!({"type": "update_position", "team_id": team, "position": [lon, lat]})
+}
+
+/// Starts the real `crest` binary (its own process) on `db` with the test map; returns the child
+/// and the address it printed.
+pub async fn spawn_binary(db: &std::path::Path) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "100000",
+            "--rate-burst",
+            "100000",
+            "--db",
+        ])
+        .arg(db)
+        .arg("--map")
+        .arg(map_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("crest binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = tokio::time::timeout(HANG_GUARD, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("server prints its address");
+        if let Some(rest) = line.strip_prefix("Crest listening on http://") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    (child, addr)
+}
+
+/// Issues a token with the real binary's CLI, as an operator would.
+pub fn cli_token(db: &Path, role: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args(["token", "issue", "--role", role, "--label", "test", "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

@@ -9,4 +9,5 @@ mod harness;
 mod http;
 mod keepalive;
 mod live;
+mod memory;
 mod slow_client;
