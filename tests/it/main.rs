@@ -2,7 +2,6 @@
 //! One test binary (these modules) so the suite links once.
 
 mod bad_input;
-mod disk_full;
 mod district_map;
 mod durability;
 mod harness;
@@ -11,3 +10,4 @@ mod keepalive;
 mod live;
 mod memory;
 mod slow_client;
+mod write_faults;

@@ -1,8 +1,9 @@
-//! A full disk, for real: the database on a tmpfs of 2 MiB that fills up under load, then grows.
-//! Needs root (to mount); elsewhere each test says it was skipped and why.
+//! Write faults where they happen. A full disk, for real: the database on a tmpfs of 2 MiB that
+//! fills up under load, then grows (needs root to mount; elsewhere those tests say they were
+//! skipped and why). A locked database, for real: another connection holding the write lock.
 //!
 //! What must hold: nothing is acknowledged that is not in the log; while writes fail commands get
-//! `unavailable` and `/readyz` says why; when space returns writes resume by themselves; after a
+//! `unavailable` and `/readyz` says why; when the fault ends writes resume by themselves; after a
 //! restart every acknowledged command is there and no id was given to two entities.
 
 use crate::harness::*;
@@ -299,5 +300,71 @@ async fn a_full_disk_never_acknowledges_an_uncommitted_command() {
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e.seq, i as u64 + 1, "gap-free log");
     }
+    server.stop().await;
+}
+
+/// Waits until `/readyz` answers `want` (polling; a guard against hangs, not a timing assertion).
+async fn readyz_becomes(server: &TestServer, want: u16) -> String {
+    for _ in 0..300 {
+        let (status, _, body) = get(server, "/readyz", &[]).await;
+        if status == want {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("/readyz never answered {want}");
+}
+
+#[tokio::test]
+async fn a_database_locked_by_another_process_refuses_then_resumes_by_itself() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crest.db");
+    let server = TestServer::start_on(&db, |_| {}).await;
+    let mut d = server.client(Role::Dispatcher, None).await;
+    let before = d.ok(move_team("T-01", 113.11, 27.65)).await;
+
+    // Another process (here: another connection) takes the write lock and keeps it.
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    // The command waits out the busy timeout, then is refused; nothing is acknowledged.
+    let refused = d
+        .command("locked-1", move_team("T-01", 113.12, 27.65))
+        .await;
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("database_locked"),
+        "{refused}"
+    );
+    let body = readyz_becomes(&server, 503).await;
+    assert!(
+        body.contains("log_unwritable") && body.contains("database_locked"),
+        "{body}"
+    );
+
+    // The lock is released: Crest resumes without a restart, and the same id is applied once.
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    readyz_becomes(&server, 200).await;
+    let ack = d
+        .command("locked-1", move_team("T-01", 113.12, 27.65))
+        .await;
+    assert_eq!(
+        (ack["type"].as_str(), ack["duplicate"].as_bool()),
+        (Some("ack"), Some(false)),
+        "{ack}"
+    );
+    assert_eq!(
+        ack["seqs"][0].as_u64(),
+        Some(before["seqs"][0].as_u64().unwrap() + 1),
+        "no seq was used by the refused command"
+    );
     server.stop().await;
 }
