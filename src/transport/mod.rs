@@ -4,6 +4,7 @@ pub mod geojson;
 pub mod http;
 pub mod session;
 mod subscription;
+mod ws_errors;
 
 use crate::engine::EngineHandle;
 use crate::metrics::Metrics;

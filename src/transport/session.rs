@@ -112,17 +112,26 @@ pub async fn run(socket: WebSocket, app: Arc<App>, auth: Option<Authenticated>) 
                 match incoming {
                     Some(Ok(Message::Text(text))) => s.on_text(&text, &mut in_flight).await,
                     Some(Ok(Message::Binary(_))) => s.error(None, WireError::new("unsupported_frame", "binary frames are not part of the protocol; send JSON text")),
-                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(Message::Close(_))) => {
+                        // The WebSocket layer has queued the reply (echoing the client's code);
+                        // flush it, or the client sees a dropped connection (1006), not a close.
+                        let _ = tokio::time::timeout(limits.write_timeout, s.sink.flush()).await;
+                        break;
+                    }
+                    None => break,
                     Some(Ok(_)) => {} // ping/pong: axum answers pings itself
                     Some(Err(e)) => {
-                        // The WebSocket layer refused the frame (e.g. above the hard size limit).
+                        // The WebSocket layer refused what the client sent: say why, then close.
                         tracing::debug!(error = %e, "websocket read error");
-                        let reason = e.to_string();
-                        if reason.contains("too long") || reason.contains("too big") || reason.contains("Space limit") {
-                            s.close = Some((CLOSE_TOO_BIG, format!("frame above {} bytes", limits.hard_frame_bytes)));
-                            continue;
+                        match super::ws_errors::classify(e) {
+                            super::ws_errors::ReadFailure::TooBig => {
+                                s.close = Some((CLOSE_TOO_BIG, format!("frame above {} bytes", limits.hard_frame_bytes)));
+                            }
+                            super::ws_errors::ReadFailure::Violation(code, reason) => {
+                                s.close = Some((code, reason.into()));
+                            }
+                            super::ws_errors::ReadFailure::Gone => break,
                         }
-                        break;
                     }
                 }
             }
