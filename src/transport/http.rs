@@ -25,7 +25,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// A JSON error body: `{"code": …, "message": …}`.
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = serde_json::json!({ "code": code, "message": message.into() });
     (
         status,

@@ -2,6 +2,7 @@
 
 pub mod geojson;
 pub mod http;
+pub mod listener;
 pub mod session;
 mod subscription;
 mod ws_errors;
@@ -13,7 +14,7 @@ use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Per-connection limits. Defaults suit tablets on a weak mobile network.
+/// Connection limits. Defaults suit tablets on a weak mobile network.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest text message handled; a larger one gets `frame_too_large` and the connection stays.
@@ -36,6 +37,15 @@ pub struct Limits {
     pub resyncs_before_close: usize,
     /// How long one write to a client may block before the client is dropped as too slow.
     pub write_timeout: Duration,
+    /// Open TCP connections (HTTP and WebSocket together) at most; a connection beyond it is
+    /// accepted and closed at once. Keep it below the file-descriptor limit (`listener`).
+    pub max_connections: usize,
+    /// The last this many slots below `max_connections` serve only `/healthz`, `/readyz` and
+    /// `/metrics`; other requests get 503 (at most half of `max_connections` is used).
+    pub connection_reserve: usize,
+    /// Deadline for a complete HTTP request head, from the connection's start and again from the
+    /// end of each response: also the idle limit of a keep-alive connection.
+    pub header_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -51,6 +61,9 @@ impl Default for Limits {
             max_catchup: 50_000,
             resyncs_before_close: 3,
             write_timeout: Duration::from_secs(15),
+            max_connections: 10_000,
+            connection_reserve: 64,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -68,4 +81,6 @@ pub struct App {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Ids of tokens revoked while the server runs: their sessions close with 1008.
     pub revoked: tokio::sync::broadcast::Sender<String>,
+    /// The connection caps and their counters.
+    pub gate: listener::Gate,
 }

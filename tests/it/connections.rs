@@ -1,10 +1,222 @@
-//! The WebSocket closing handshake and protocol violations, over raw sockets. Event-driven:
-//! every wait ends on what the server does (a close frame), with the hang guard as upper bound.
+//! Idle and half-open connections, the connection caps, and the WebSocket closing handshake and
+//! protocol violations, over raw sockets. Event-driven: every wait ends on what the server does
+//! (a response, a close, EOF), with the hang guard only as an upper bound.
 
 use crate::harness::*;
 use crate::keepalive::{raw_websocket, until_close};
 use crest::domain::Role;
-use tokio::io::AsyncWriteExt;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Reads until the server closes the connection; returns what it sent before. A reset counts as
+/// closed too (the server may close while a trickled byte is in flight).
+async fn until_eof(s: &mut TcpStream) -> Vec<u8> {
+    let read = async {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(HANG_GUARD, read)
+        .await
+        .expect("the server closes the connection before the hang guard")
+}
+
+/// Like [`until_eof`], but keeps trickling one byte every 100 ms while waiting, as a slowloris
+/// client does to look alive.
+async fn trickle_until_eof(s: &mut TcpStream) {
+    let trickle = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut buf = [0u8; 1024];
+        loop {
+            tokio::select! {
+                read = s.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+                _ = tick.tick() => {
+                    // A header line that never ends.
+                    let _ = s.write_all(b"a").await;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(HANG_GUARD, trickle)
+        .await
+        .expect("the server closes the trickling connection before the hang guard");
+}
+
+/// One HTTP/1.1 request on a kept-alive connection, and its response: status, lower-cased head,
+/// body (read by `Content-Length`).
+async fn request(s: &mut TcpStream, path: &str) -> (u16, String, String) {
+    let exchange = async {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).await.expect("a response head");
+            head.push(b[0]);
+        }
+        let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .expect("content-length")
+            .trim()
+            .parse()
+            .unwrap();
+        let mut body = vec![0u8; length];
+        s.read_exact(&mut body).await.unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, head, String::from_utf8(body).unwrap())
+    };
+    tokio::time::timeout(HANG_GUARD, exchange)
+        .await
+        .expect("the server answers before the hang guard")
+}
+
+/// The value of an unlabelled (or fully labelled) metric line in Prometheus text.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn slowloris_and_silent_connections_are_closed_at_the_head_deadline() {
+    let server = TestServer::start_with(|c| c.limits.header_timeout = Duration::from_secs(1)).await;
+    let connect = || TcpStream::connect(server.addr);
+    // Half a request line, then nothing.
+    let half_line = async {
+        let mut s = connect().await.unwrap();
+        s.write_all(b"GET /healthz HT").await.unwrap();
+        until_eof(&mut s).await
+    };
+    // A request line and headers trickled byte by byte, never finished.
+    let trickling = async {
+        let mut s = connect().await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+            .await
+            .unwrap();
+        trickle_until_eof(&mut s).await;
+    };
+    // Connected, and not a byte sent.
+    let silent = async {
+        let mut s = connect().await.unwrap();
+        until_eof(&mut s).await
+    };
+    let (half, (), nothing) = tokio::join!(half_line, trickling, silent);
+    assert!(half.is_empty(), "{}", String::from_utf8_lossy(&half));
+    assert!(nothing.is_empty(), "{}", String::from_utf8_lossy(&nothing));
+
+    let (status, _, metrics) = crate::http::get(&server, "/metrics", &[]).await;
+    assert_eq!(status, 200, "the server still serves");
+    assert_eq!(metric(&metrics, "crest_http_header_timeouts_total"), 3);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let server = TestServer::start_with(|c| c.limits.header_timeout = Duration::from_secs(1)).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    let (status, head, body) = request(&mut s, "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    assert!(!head.contains("connection: close"), "kept alive: {head}");
+    // Now idle: the server closes it at the deadline.
+    let rest = until_eof(&mut s).await;
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+
+    let (_, _, metrics) = crate::http::get(&server, "/metrics", &[]).await;
+    assert_eq!(metric(&metrics, "crest_http_keepalive_timeouts_total"), 1);
+    assert_eq!(metric(&metrics, "crest_http_header_timeouts_total"), 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_reserve_keeps_health_answering_and_the_cap_closes_new_connections() {
+    const CAP: usize = 20;
+    const RESERVE: usize = 4;
+    let server = TestServer::start_with(|c| {
+        c.limits.max_connections = CAP;
+        c.limits.connection_reserve = RESERVE;
+        // Longer than the hang guard: every close below comes from the cap, not the deadline.
+        c.limits.header_timeout = Duration::from_secs(60);
+    })
+    .await;
+    // Fill every slot below the reserve with sockets that never send a byte.
+    let mut held = Vec::new();
+    for _ in 0..CAP - RESERVE {
+        held.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    // The kernel hands connections to the accept loop in order, so by the time this one is
+    // answered every idle socket above holds its slot.
+    let mut probe = TcpStream::connect(server.addr).await.unwrap();
+    let (status, _, body) = request(&mut probe, "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    assert_eq!(request(&mut probe, "/readyz").await.0, 200);
+
+    // Everything else is refused while the reserve is in use, and that connection closes.
+    let mut refused = TcpStream::connect(server.addr).await.unwrap();
+    let (status, head, body) = request(&mut refused, "/api/v1/map").await;
+    assert_eq!(status, 503, "{head}{body}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert!(head.contains("retry-after: 5"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    let err: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(err["code"], "too_many_connections", "{err}");
+    assert!(err["message"].is_string(), "{err}");
+    until_eof(&mut refused).await;
+    drop(refused);
+
+    // Wait until the refused connection's slot is back (the probe's own counts too).
+    let held_by_us = (CAP - RESERVE + 1) as u64;
+    loop {
+        let (status, _, metrics) = request(&mut probe, "/metrics").await;
+        assert_eq!(status, 200);
+        if metric(&metrics, "crest_tcp_connections_open") == held_by_us {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Fill the reserve up to the cap: health checks are still served there.
+    let mut in_reserve = Vec::new();
+    for _ in held_by_us as usize..CAP {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        assert_eq!(request(&mut s, "/healthz").await.0, 200);
+        in_reserve.push(s);
+    }
+    // At the cap a new connection is accepted and closed at once, without a byte.
+    let mut over = TcpStream::connect(server.addr).await.unwrap();
+    let sent = until_eof(&mut over).await;
+    assert!(sent.is_empty(), "{}", String::from_utf8_lossy(&sent));
+
+    let (_, _, metrics) = request(&mut probe, "/metrics").await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "crest_connections_refused_total{limit=\"max_connections\"}"
+        ),
+        1
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "crest_connections_refused_total{limit=\"reserve\"}"
+        ),
+        1
+    );
+    assert_eq!(metric(&metrics, "crest_tcp_connections_open"), CAP as u64);
+    drop((held, in_reserve, probe));
+    server.stop().await;
+}
 
 /// A client frame: `first` is the FIN/RSV/opcode byte; masked unless `mask` is `None`.
 fn client_frame(first: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
