@@ -70,16 +70,20 @@ pub struct Metrics {
     pub listener: ListenerMetrics,
 }
 
-/// The listener's connection counts and refusals (`transport::listener`). The gauge is also what
-/// the cap is checked against.
+/// The listener's connection counts and refusals (`transport::listener`). The two gauges are also
+/// what the caps are checked against.
 #[derive(Debug, Default)]
 pub struct ListenerMetrics {
     /// TCP connections open, HTTP and WebSocket together.
     pub open: AtomicU64,
+    /// WebSocket connections counted against the unauthenticated cap.
+    pub unauthenticated: AtomicU64,
     /// Accepted and closed at once at `max_connections`.
     pub refused_at_cap: AtomicU64,
     /// Requests answered 503 while the reserve was in use.
     pub refused_in_reserve: AtomicU64,
+    /// WebSocket connections without a token closed with 1013.
+    pub refused_unauthenticated: AtomicU64,
     /// `accept` failures other than a peer that gave up (EMFILE, ENFILE, ENOBUFS …).
     pub accept_errors: AtomicU64,
     /// Connections closed without a complete first request head in time.
@@ -98,6 +102,7 @@ impl ListenerMetrics {
         for (limit, v) in [
             ("max_connections", &self.refused_at_cap),
             ("reserve", &self.refused_in_reserve),
+            ("unauthenticated", &self.refused_unauthenticated),
         ] {
             let _ = writeln!(out, "{name}{{limit=\"{limit}\"}} {}", v.load(Relaxed));
         }
@@ -125,12 +130,25 @@ impl ListenerMetrics {
                 v.load(Relaxed)
             );
         }
-        let name = "crest_tcp_connections_open";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Open TCP connections, HTTP and WebSocket\n# TYPE {name} gauge\n{name} {}",
-            self.open.load(Relaxed)
-        );
+        let gauges: [(&str, &str, &AtomicU64); 2] = [
+            (
+                "crest_tcp_connections_open",
+                "Open TCP connections, HTTP and WebSocket",
+                &self.open,
+            ),
+            (
+                "crest_connections_unauthenticated",
+                "WebSocket connections counted against the unauthenticated limit",
+                &self.unauthenticated,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                v.load(Relaxed)
+            );
+        }
     }
 }
 

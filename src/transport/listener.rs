@@ -21,6 +21,7 @@
 //!   `connection_reserve` slots serve only `/healthz`, `/readyz` and `/metrics`: everything else
 //!   gets 503 `too_many_connections` with `Connection: close`, so health checks and scrapes still
 //!   answer when the server is full.
+//! - **Unauthenticated WebSockets** (`Limits::max_unauthenticated`): see [`Gate::unauthenticated`].
 //! - **Accept errors**: a failure that is about one connection (the peer gave up) is skipped;
 //!   anything else (EMFILE, ENFILE, ENOBUFS) is counted, logged and followed by a short pause, so
 //!   the loop never spins on a backlog it cannot drain.
@@ -69,10 +70,13 @@ pub struct Gate {
     max_connections: u64,
     /// Above this many open connections only [`ALWAYS_SERVED`] is served.
     reserve_from: u64,
+    max_unauthenticated: u64,
+    auth_timeout: Duration,
     header_timeout: Duration,
     metrics: Arc<Metrics>,
     at_cap: Throttle,
     in_reserve: Throttle,
+    unauthenticated: Throttle,
     accept_failed: Throttle,
     head_timeout: Throttle,
 }
@@ -84,10 +88,13 @@ impl Gate {
         Gate {
             max_connections,
             reserve_from: max_connections - reserve,
+            max_unauthenticated: limits.max_unauthenticated as u64,
+            auth_timeout: limits.auth_timeout,
             header_timeout: limits.header_timeout,
             metrics,
             at_cap: Throttle::default(),
             in_reserve: Throttle::default(),
+            unauthenticated: Throttle::default(),
             accept_failed: Throttle::default(),
             head_timeout: Throttle::default(),
         }
@@ -134,6 +141,35 @@ impl Gate {
         true
     }
 
+    /// A slot for a WebSocket that upgraded without a token, or `None` when
+    /// `max_unauthenticated` of them are open (the caller closes it with 1013). The slot is held
+    /// until the session ends or its authentication deadline passes, whichever is first: after
+    /// the deadline a session is authenticated or closed. An `auth` message does not release it
+    /// earlier, so a client that authenticates by message holds its slot for up to
+    /// `auth_timeout`.
+    pub fn unauthenticated(&self) -> Option<UnauthenticatedSlot> {
+        let counts = &self.metrics.listener;
+        let open = counts.unauthenticated.fetch_add(1, Relaxed) + 1;
+        let slot = UnauthenticatedSlot(self.metrics.clone());
+        if open <= self.max_unauthenticated {
+            return Some(slot);
+        }
+        counts.refused_unauthenticated.fetch_add(1, Relaxed);
+        if let Some(suppressed) = self.unauthenticated.check() {
+            tracing::warn!(
+                limit = self.max_unauthenticated,
+                suppressed,
+                "unauthenticated WebSocket limit reached: connections without a token are closed with 1013 (--max-unauthenticated)"
+            );
+        }
+        None
+    }
+
+    /// How long an [`UnauthenticatedSlot`] is held at most.
+    pub fn unauthenticated_hold(&self) -> Duration {
+        self.auth_timeout
+    }
+
     fn accept_failed(&self, error: &io::Error) {
         self.metrics.listener.accept_errors.fetch_add(1, Relaxed);
         if let Some(suppressed) = self.accept_failed.check() {
@@ -175,6 +211,15 @@ struct Slot(Arc<Metrics>);
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.listener.open.fetch_sub(1, Relaxed);
+    }
+}
+
+/// One WebSocket counted as unauthenticated; see [`Gate::unauthenticated`].
+pub struct UnauthenticatedSlot(Arc<Metrics>);
+
+impl Drop for UnauthenticatedSlot {
+    fn drop(&mut self) {
+        self.0.listener.unauthenticated.fetch_sub(1, Relaxed);
     }
 }
 

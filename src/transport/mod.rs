@@ -43,6 +43,9 @@ pub struct Limits {
     /// The last this many slots below `max_connections` serve only `/healthz`, `/readyz` and
     /// `/metrics`; other requests get 503 (at most half of `max_connections` is used).
     pub connection_reserve: usize,
+    /// WebSocket connections that upgraded without a token, counted until they close or their
+    /// `auth_timeout` passes; one more is closed with 1013.
+    pub max_unauthenticated: usize,
     /// Deadline for a complete HTTP request head, from the connection's start and again from the
     /// end of each response: also the idle limit of a keep-alive connection.
     pub header_timeout: Duration,
@@ -63,6 +66,7 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(15),
             max_connections: 10_000,
             connection_reserve: 64,
+            max_unauthenticated: 1_024,
             header_timeout: Duration::from_secs(10),
         }
     }

@@ -5,9 +5,11 @@
 use crate::harness::*;
 use crate::keepalive::{raw_websocket, until_close};
 use crest::domain::Role;
+use futures_util::StreamExt;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
 
 /// Reads until the server closes the connection; returns what it sent before. A reset counts as
 /// closed too (the server may close while a trickled byte is in flight).
@@ -215,6 +217,49 @@ async fn the_reserve_keeps_health_answering_and_the_cap_closes_new_connections()
     );
     assert_eq!(metric(&metrics, "crest_tcp_connections_open"), CAP as u64);
     drop((held, in_reserve, probe));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn websockets_without_a_token_are_capped() {
+    let server = TestServer::start_with(|c| {
+        c.limits.max_unauthenticated = 2;
+        // Longer than the hang guard: the two slots stay taken for the whole test.
+        c.limits.auth_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let _a = Client::connect(&server.ws_url()).await;
+    let _b = Client::connect(&server.ws_url()).await;
+    // A third one without a token is closed at once with 1013.
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .expect("the upgrade itself succeeds");
+    let first = tokio::time::timeout(HANG_GUARD, ws.next())
+        .await
+        .expect("the server answers before the hang guard");
+    match first {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(u16::from(frame.code), 1013);
+            assert_eq!(
+                frame.reason.as_str(),
+                "too many unauthenticated connections; retry later"
+            );
+        }
+        other => panic!("expected a close frame with 1013, got {other:?}"),
+    }
+    // A token on the upgrade is not counted: that client gets in.
+    let token = server.token(Role::Observer, None).await;
+    let mut with_token = Client::connect(&format!("{}?token={token}", server.ws_url())).await;
+    with_token.assert_alive().await;
+    let (_, _, metrics) = crate::http::get(&server, "/metrics", &[]).await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "crest_connections_refused_total{limit=\"unauthenticated\"}"
+        ),
+        1
+    );
+    assert_eq!(metric(&metrics, "crest_connections_unauthenticated"), 2);
     server.stop().await;
 }
 
