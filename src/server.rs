@@ -95,7 +95,7 @@ impl Server {
                     addr: config.listen,
                     error,
                 })?;
-        let gate = Gate::new(&config.limits, metrics.clone());
+        let gate = Arc::new(Gate::new(&config.limits, metrics.clone()));
         let app = Arc::new(App {
             live,
             engine,

@@ -22,6 +22,10 @@
 //!   gets 503 `too_many_connections` with `Connection: close`, so health checks and scrapes still
 //!   answer when the server is full.
 //! - **Unauthenticated WebSockets** (`Limits::max_unauthenticated`): see [`Gate::unauthenticated`].
+//! - **Readers that stop reading**: a write to a connection that makes no progress for twice
+//!   `Limits::write_timeout` (30 s) fails and the connection is closed, so a client that requests
+//!   a large response and never reads it cannot hold its slot. A WebSocket session's own write
+//!   timeout (15 s) acts first; this one is for HTTP responses and anything else.
 //! - **Accept errors**: a failure that is about one connection (the peer gave up) is skipped;
 //!   anything else (EMFILE, ENFILE, ENOBUFS) is counted, logged and followed by a short pause, so
 //!   the loop never spins on a backlog it cannot drain.
@@ -54,6 +58,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::time::Sleep;
 
 /// Paths still served while the reserve is in use.
 const ALWAYS_SERVED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
@@ -73,12 +78,15 @@ pub struct Gate {
     max_unauthenticated: u64,
     auth_timeout: Duration,
     header_timeout: Duration,
+    /// A write that makes no progress for this long fails (see [`Counted`]).
+    write_stall: Duration,
     metrics: Arc<Metrics>,
     at_cap: Throttle,
     in_reserve: Throttle,
     unauthenticated: Throttle,
     accept_failed: Throttle,
     head_timeout: Throttle,
+    stalled: Throttle,
 }
 
 impl Gate {
@@ -91,20 +99,22 @@ impl Gate {
             max_unauthenticated: limits.max_unauthenticated as u64,
             auth_timeout: limits.auth_timeout,
             header_timeout: limits.header_timeout,
+            write_stall: limits.write_timeout * 2,
             metrics,
             at_cap: Throttle::default(),
             in_reserve: Throttle::default(),
             unauthenticated: Throttle::default(),
             accept_failed: Throttle::default(),
             head_timeout: Throttle::default(),
+            stalled: Throttle::default(),
         }
     }
 
     /// A slot for a connection just accepted, or `None` at the cap (the caller closes it).
-    fn admit(&self) -> Option<Slot> {
+    fn admit(self: &Arc<Self>) -> Option<Slot> {
         let counts = &self.metrics.listener;
         let open = counts.open.fetch_add(1, Relaxed) + 1;
-        let slot = Slot(self.metrics.clone());
+        let slot = Slot(self.clone());
         if open <= self.max_connections {
             return Some(slot);
         }
@@ -203,14 +213,26 @@ impl Gate {
             }
         }
     }
+
+    /// A write to a connection made no progress for `write_stall`.
+    fn write_stalled(&self) {
+        self.metrics.slow_client_closes.fetch_add(1, Relaxed);
+        if let Some(suppressed) = self.stalled.check() {
+            tracing::info!(
+                deadline = ?self.write_stall,
+                suppressed,
+                "closed a connection that read nothing of what was written to it within the deadline"
+            );
+        }
+    }
 }
 
 /// One open connection; gives its slot back when dropped.
-struct Slot(Arc<Metrics>);
+struct Slot(Arc<Gate>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.listener.open.fetch_sub(1, Relaxed);
+        self.0.metrics.listener.open.fetch_sub(1, Relaxed);
     }
 }
 
@@ -272,10 +294,7 @@ pub async fn serve(
             Ok((stream, _peer)) => {
                 // At the cap the stream is dropped here: closed at once.
                 if let Some(slot) = app.gate.admit() {
-                    let io = TokioIo::new(Counted {
-                        stream,
-                        _slot: slot,
-                    });
+                    let io = TokioIo::new(Counted::new(stream, slot));
                     spawn_connection(io, &app, &router, &builder, done_rx.clone());
                 }
             }
@@ -297,7 +316,7 @@ pub async fn serve(
 }
 
 fn spawn_connection(
-    io: TokioIo<Counted>,
+    io: TokioIo<Counted<TcpStream>>,
     app: &Arc<App>,
     router: &Router,
     builder: &http1::Builder,
@@ -382,13 +401,51 @@ fn accept_error_cause(_: &io::Error) -> &'static str {
 }
 
 /// A connection's socket with its slot: the slot is given back when the socket is closed,
-/// whether hyper or a WebSocket session (after the upgrade) holds it last.
-struct Counted {
-    stream: TcpStream,
-    _slot: Slot,
+/// whether hyper or a WebSocket session (after the upgrade) holds it last. Also the write-stall
+/// deadline: a write that stays blocked (the peer's receive window closed) for
+/// `Gate::write_stall` fails with `TimedOut`, and whoever holds the socket drops the connection.
+struct Counted<S> {
+    stream: S,
+    slot: Slot,
+    /// Armed while a write is blocked; cleared by any write that completes.
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
-impl AsyncRead for Counted {
+impl<S: AsyncWrite + Unpin> Counted<S> {
+    fn new(stream: S, slot: Slot) -> Counted<S> {
+        Counted {
+            stream,
+            slot,
+            stalled: None,
+        }
+    }
+
+    fn write_with<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if let ready @ Poll::Ready(_) = write(Pin::new(&mut self.stream), cx) {
+            self.stalled = None;
+            return ready;
+        }
+        let stall = self.slot.0.write_stall;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.stalled = None;
+        self.slot.0.write_stalled();
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the peer read nothing for {stall:?}"),
+        )))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -398,13 +455,14 @@ impl AsyncRead for Counted {
     }
 }
 
-impl AsyncWrite for Counted {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        self.get_mut()
+            .write_with(cx, |stream, cx| stream.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -412,7 +470,8 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        self.get_mut()
+            .write_with(cx, |stream, cx| stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -420,7 +479,8 @@ impl AsyncWrite for Counted {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+        self.get_mut()
+            .write_with(cx, |stream, cx| stream.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -496,7 +556,7 @@ mod tests {
             connection_reserve: 1,
             ..Limits::default()
         };
-        let gate = Gate::new(&limits, metrics.clone());
+        let gate = Arc::new(Gate::new(&limits, metrics.clone()));
         let slots: Vec<Slot> = (0..4)
             .map(|_| gate.admit().expect("under the cap"))
             .collect();
@@ -508,6 +568,57 @@ mod tests {
         drop(slots);
         assert_eq!(metrics.listener.open.load(Relaxed), 0);
         assert!(!gate.refuses("/api/v1/map"));
+    }
+
+    #[tokio::test]
+    async fn a_write_the_peer_never_reads_fails_after_the_stall_deadline() {
+        use tokio::io::AsyncWriteExt;
+        let metrics = Arc::new(Metrics::default());
+        let limits = Limits {
+            write_timeout: Duration::from_millis(50),
+            ..Limits::default()
+        };
+        let gate = Arc::new(Gate::new(&limits, metrics.clone()));
+        // A pipe with room for 64 bytes whose other end is never read.
+        let (near, _far) = tokio::io::duplex(64);
+        let mut counted = Counted::new(near, gate.admit().expect("a slot"));
+        let written =
+            tokio::time::timeout(Duration::from_secs(20), counted.write_all(&[0u8; 1024]))
+                .await
+                .expect("the write fails before the hang guard");
+        let error = written.expect_err("nobody reads");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(metrics.slow_client_closes.load(Relaxed), 1);
+        drop(counted);
+        assert_eq!(metrics.listener.open.load(Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_write_that_progresses_is_not_cut_off() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Stall deadline 2 s; the whole write takes longer (64 steps of 40 ms), each step far less.
+        let limits = Limits {
+            write_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        };
+        let gate = Arc::new(Gate::new(&limits, Arc::new(Metrics::default())));
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut counted = Counted::new(near, gate.admit().expect("a slot"));
+        // The reader drains slowly, 64 bytes at a time, but it keeps draining.
+        let reader = tokio::spawn(async move {
+            let mut got = 0;
+            let mut buf = [0u8; 64];
+            while got < 4096 {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                got += far.read(&mut buf).await.unwrap();
+            }
+            got
+        });
+        counted
+            .write_all(&[1u8; 4096])
+            .await
+            .expect("progress resets the deadline");
+        assert_eq!(reader.await.unwrap(), 4096);
     }
 
     #[test]

@@ -86,5 +86,5 @@ pub struct App {
     /// Ids of tokens revoked while the server runs: their sessions close with 1008.
     pub revoked: tokio::sync::broadcast::Sender<String>,
     /// The connection caps and their counters.
-    pub gate: listener::Gate,
+    pub gate: Arc<listener::Gate>,
 }
