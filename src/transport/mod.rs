@@ -35,7 +35,8 @@ pub struct Limits {
     pub max_catchup: u64,
     /// Resyncs within a minute after which a connection is closed as too slow.
     pub resyncs_before_close: usize,
-    /// How long one write to a client may block before the client is dropped as too slow.
+    /// How long one write to a client may block before the client is dropped as too slow. The
+    /// listener also fails any single socket write blocked for twice this long (HTTP responses).
     pub write_timeout: Duration,
     /// Open TCP connections (HTTP and WebSocket together) at most; a connection beyond it is
     /// accepted and closed at once. Keep it below the file-descriptor limit (`listener`).
