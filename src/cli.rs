@@ -51,6 +51,13 @@ pub struct ServeArgs {
     /// Burst of messages allowed per connection above the sustained rate.
     #[arg(long, default_value_t = 200.0)]
     pub rate_burst: f64,
+    /// Open TCP connections (HTTP and WebSocket) at most; keep it below LimitNOFILE. The last 64
+    /// serve only /healthz, /readyz and /metrics.
+    #[arg(long, default_value_t = 10_000, env = "CREST_MAX_CONNECTIONS")]
+    pub max_connections: usize,
+    /// WebSocket connections without a token (not yet authenticated) at most.
+    #[arg(long, default_value_t = 1_024)]
+    pub max_unauthenticated: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,6 +98,9 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             config.snapshot_every = a.snapshot_every;
             config.limits.messages_per_second = a.rate_limit;
             config.limits.burst = a.rate_burst;
+            config.limits.max_connections = a.max_connections;
+            config.limits.max_unauthenticated = a.max_unauthenticated;
+            crate::transport::listener::raise_fd_limit(a.max_connections);
             let server = Server::build(config).await?;
             let store = server.store();
             if store.tokens().await?.is_empty() {

@@ -33,8 +33,12 @@ const MAX_BATCH: usize = 512;
 const REPLAY_PAGE: u32 = 10_000;
 /// How often an unwritable log is tried again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
-/// Bounds of the write probe, bytes: at least a page, at most what a large batch needs.
-const PROBE_BYTES: std::ops::RangeInclusive<usize> = 4096..=4 << 20;
+/// Headroom the write probe asks for beyond twice the failed batch, and its largest size, bytes.
+/// Right after a failure SQLite's WAL file has room for about what failed (it keeps its size), so
+/// a probe of just that size would succeed on a disk that is still full and the engine would
+/// flap between accepting and refusing.
+const PROBE_HEADROOM: usize = 1 << 20;
+const PROBE_MAX: usize = 8 << 20;
 
 /// The result of an accepted (or previously accepted) command.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,7 +222,8 @@ struct Unwritable {
     needs_reload: bool,
     /// Commands answered `unavailable` meanwhile, for the log line when it ends.
     refused: u64,
-    /// Size of the write that failed: the probe writes as much before the engine trusts the log.
+    /// How much the probe writes before the engine trusts the log again: twice the write that
+    /// failed plus headroom.
     probe_bytes: usize,
 }
 
@@ -511,7 +516,10 @@ impl Engine {
     /// Enters (or stays in) the unwritable mode after `e`. Logs only a new condition.
     fn become_unwritable(&mut self, e: &StoreError, needs_reload: bool, bytes: usize) -> Fault {
         let fault = e.fault();
-        let probe_bytes = bytes.clamp(*PROBE_BYTES.start(), *PROBE_BYTES.end());
+        let probe_bytes = bytes
+            .saturating_mul(2)
+            .saturating_add(PROBE_HEADROOM)
+            .min(PROBE_MAX);
         match &mut self.unwritable {
             Some(u) => {
                 u.needs_reload |= needs_reload;

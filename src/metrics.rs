@@ -73,6 +73,89 @@ pub struct Metrics {
     pub commands_unavailable: AtomicU64,
     /// 1 while the event log cannot be written, else 0.
     pub log_unwritable: AtomicU64,
+    pub listener: ListenerMetrics,
+}
+
+/// The listener's connection counts and refusals (`transport::listener`). The two gauges are also
+/// what the caps are checked against.
+#[derive(Debug, Default)]
+pub struct ListenerMetrics {
+    /// TCP connections open, HTTP and WebSocket together.
+    pub open: AtomicU64,
+    /// WebSocket connections counted against the unauthenticated cap.
+    pub unauthenticated: AtomicU64,
+    /// Accepted and closed at once at `max_connections`.
+    pub refused_at_cap: AtomicU64,
+    /// Requests answered 503 while the reserve was in use.
+    pub refused_in_reserve: AtomicU64,
+    /// WebSocket connections without a token closed with 1013.
+    pub refused_unauthenticated: AtomicU64,
+    /// `accept` failures other than a peer that gave up (EMFILE, ENFILE, ENOBUFS …).
+    pub accept_errors: AtomicU64,
+    /// Connections closed without a complete first request head in time.
+    pub header_timeouts: AtomicU64,
+    /// Keep-alive connections closed after idling past the head deadline.
+    pub keepalive_timeouts: AtomicU64,
+}
+
+impl ListenerMetrics {
+    fn render(&self, out: &mut String) {
+        let name = "crest_connections_refused_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Connections or requests refused by a connection limit\n# TYPE {name} counter"
+        );
+        for (limit, v) in [
+            ("max_connections", &self.refused_at_cap),
+            ("reserve", &self.refused_in_reserve),
+            ("unauthenticated", &self.refused_unauthenticated),
+        ] {
+            let _ = writeln!(out, "{name}{{limit=\"{limit}\"}} {}", v.load(Relaxed));
+        }
+        let counters: [(&str, &str, &AtomicU64); 3] = [
+            (
+                "crest_accept_errors_total",
+                "Failed accepts (file-descriptor limit, out of memory), not counting peers that gave up",
+                &self.accept_errors,
+            ),
+            (
+                "crest_http_header_timeouts_total",
+                "Connections closed without a complete request head within the deadline",
+                &self.header_timeouts,
+            ),
+            (
+                "crest_http_keepalive_timeouts_total",
+                "Keep-alive connections closed after idling past the deadline",
+                &self.keepalive_timeouts,
+            ),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Relaxed)
+            );
+        }
+        let gauges: [(&str, &str, &AtomicU64); 2] = [
+            (
+                "crest_tcp_connections_open",
+                "Open TCP connections, HTTP and WebSocket",
+                &self.open,
+            ),
+            (
+                "crest_connections_unauthenticated",
+                "WebSocket connections counted against the unauthenticated limit",
+                &self.unauthenticated,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                v.load(Relaxed)
+            );
+        }
+    }
 }
 
 impl Metrics {
@@ -187,6 +270,7 @@ impl Metrics {
             "crest_commit_seconds",
             "Time to make a batch durable",
         );
+        self.listener.render(&mut out);
         out
     }
 
@@ -209,5 +293,17 @@ mod tests {
         assert!(text.contains("crest_commit_seconds_bucket{le=\"0.005\"} 1"));
         assert!(text.contains("crest_commit_seconds_bucket{le=\"0.002\"} 0"));
         assert!(text.contains("crest_commit_seconds_count 1"));
+    }
+
+    #[test]
+    fn renders_the_listener_counters_with_their_limit() {
+        let m = Metrics::default();
+        m.listener.refused_in_reserve.fetch_add(2, Relaxed);
+        m.listener.open.fetch_add(5, Relaxed);
+        let text = m.render();
+        assert!(text.contains("crest_connections_refused_total{limit=\"reserve\"} 2"));
+        assert!(text.contains("crest_connections_refused_total{limit=\"max_connections\"} 0"));
+        assert!(text.contains("crest_tcp_connections_open 5"));
+        assert!(text.contains("# TYPE crest_http_header_timeouts_total counter"));
     }
 }

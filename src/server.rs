@@ -6,6 +6,7 @@ use crate::map;
 use crate::metrics::Metrics;
 use crate::projection::Live;
 use crate::store::{SqliteStore, Store, StoreError};
+use crate::transport::listener::{self, Gate};
 use crate::transport::{App, Limits, http};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -98,12 +99,14 @@ impl Server {
             config.limits.catchup_per_second,
             config.limits.max_catchup as f64,
         );
+        let gate = Arc::new(Gate::new(&config.limits, metrics.clone()));
         let app = Arc::new(App {
             catchup,
             live,
             engine,
             store,
             metrics,
+            gate,
             limits: config.limits,
             map: Arc::new(district),
             shutdown: tokio::sync::watch::Sender::new(false),
@@ -144,19 +147,13 @@ impl Server {
             self.revocation_poll,
             self.app.shutdown.subscribe(),
         ));
-        let sessions = self.app.shutdown.clone();
         let engine = self.app.engine.clone();
-        let stopping = async move {
-            shutdown.await;
-            let _ = sessions.send(true);
-        };
-        let served = axum::serve(self.listener, http::router(self.app))
-            .with_graceful_shutdown(stopping)
-            .await;
+        let router = http::router(self.app.clone());
+        listener::serve(self.listener, self.app, router, shutdown).await;
         if let Some(seq) = engine.stop().await {
             tracing::info!(seq, "stopped cleanly");
         }
-        served
+        Ok(())
     }
 }
 

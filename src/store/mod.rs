@@ -171,6 +171,7 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap liveness check for `/readyz`.
     fn ping(&self) -> StoreFuture<'_, ()>;
     /// A durable write of about `bytes` on the connection that appends, used while appends fail
-    /// to learn when a batch of that size could be written again. Leaves no data behind.
+    /// to learn when writing works again. Leaves no data behind (the pages it used are free for
+    /// the log).
     fn probe_write(&self, bytes: usize) -> StoreFuture<'_, ()>;
 }

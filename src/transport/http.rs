@@ -5,7 +5,7 @@ use crate::auth::{self, AuthError};
 use crate::domain::Layer;
 use crate::engine::LogHealth;
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// A JSON error body: `{"code": …, "message": …}`.
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = serde_json::json!({ "code": code, "message": message.into() });
     (
         status,
@@ -90,6 +90,17 @@ async fn websocket(
         Ok(a) => a,
         Err(resp) => return resp,
     };
+    // Without a token the connection counts against the unauthenticated cap.
+    let unauthenticated = match &authenticated {
+        Some(_) => None,
+        None => match app.gate.unauthenticated() {
+            Some(slot) => Some(slot),
+            None => {
+                let timeout = app.limits.write_timeout;
+                return ws.on_upgrade(move |socket| refuse_unauthenticated(socket, timeout));
+            }
+        },
+    };
     let limits = &app.limits;
     ws.max_message_size(limits.hard_frame_bytes)
         .max_frame_size(limits.hard_frame_bytes)
@@ -98,7 +109,17 @@ async fn websocket(
         // Writes wait for the socket once 16 KiB are buffered (backpressure). No cap on the
         // buffer itself: one message (a large snapshot) may exceed any fixed cap.
         .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| session::run(socket, app, authenticated))
+        .on_upgrade(move |socket| session::run(socket, app, authenticated, unauthenticated))
+}
+
+/// Closes a WebSocket beyond the unauthenticated cap with 1013 (try again later): an HTTP 503
+/// before the upgrade would reach a browser's WebSocket API only as a bare 1006.
+async fn refuse_unauthenticated(mut socket: WebSocket, timeout: std::time::Duration) {
+    let close = Message::Close(Some(CloseFrame {
+        code: 1013,
+        reason: "too many unauthenticated connections; retry later".into(),
+    }));
+    let _ = tokio::time::timeout(timeout, socket.send(close)).await;
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {

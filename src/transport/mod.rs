@@ -3,8 +3,10 @@
 mod catchup;
 pub mod geojson;
 pub mod http;
+pub mod listener;
 pub mod session;
 mod subscription;
+mod ws_errors;
 
 use crate::engine::EngineHandle;
 use crate::metrics::Metrics;
@@ -13,7 +15,7 @@ use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Per-connection limits. Defaults suit tablets on a weak mobile network.
+/// Connection limits. Defaults suit tablets on a weak mobile network.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest text message handled; a larger one gets `frame_too_large` and the connection stays.
@@ -37,8 +39,21 @@ pub struct Limits {
     pub catchup_per_second: f64,
     /// Resyncs within a minute after which a connection is closed as too slow.
     pub resyncs_before_close: usize,
-    /// How long one write to a client may block before the client is dropped as too slow.
+    /// How long one write to a client may block before the client is dropped as too slow. The
+    /// listener also fails any single socket write blocked for twice this long (HTTP responses).
     pub write_timeout: Duration,
+    /// Open TCP connections (HTTP and WebSocket together) at most; a connection beyond it is
+    /// accepted and closed at once. Keep it below the file-descriptor limit (`listener`).
+    pub max_connections: usize,
+    /// The last this many slots below `max_connections` serve only `/healthz`, `/readyz` and
+    /// `/metrics`; other requests get 503 (at most half of `max_connections` is used).
+    pub connection_reserve: usize,
+    /// WebSocket connections that upgraded without a token, counted until they close or their
+    /// `auth_timeout` passes; one more is closed with 1013.
+    pub max_unauthenticated: usize,
+    /// Deadline for a complete HTTP request head, from the connection's start and again from the
+    /// end of each response: also the idle limit of a keep-alive connection.
+    pub header_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -55,6 +70,10 @@ impl Default for Limits {
             catchup_per_second: 20_000.0,
             resyncs_before_close: 3,
             write_timeout: Duration::from_secs(15),
+            max_connections: 10_000,
+            connection_reserve: 64,
+            max_unauthenticated: 1_024,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -76,4 +95,6 @@ pub struct App {
     pub revoked: tokio::sync::broadcast::Sender<String>,
     /// Events all resumes together may still read from the log.
     pub catchup: CatchupBudget,
+    /// The connection caps and their counters.
+    pub gate: Arc<listener::Gate>,
 }

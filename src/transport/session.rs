@@ -3,6 +3,7 @@
 //! turn, so a burst of frames costs one syscall, not one per frame.
 
 use super::App;
+use super::listener::UnauthenticatedSlot;
 use super::subscription::Subscription;
 use crate::auth::{self, AuthError, Authenticated};
 use crate::domain::events::{Event, Layer};
@@ -58,10 +59,18 @@ struct Session {
     resyncs: Vec<Instant>,
     out: Vec<Message>,
     close: Option<(u16, String)>,
+    /// Held while the connection is not authenticated: counts against the unauthenticated cap.
+    unauthenticated_slot: Option<UnauthenticatedSlot>,
 }
 
 /// Runs a connection to its end. `auth` is set when the upgrade request carried a valid token.
-pub async fn run(socket: WebSocket, app: Arc<App>, auth: Option<Authenticated>) {
+/// `slot` counts the connection against the unauthenticated cap until it authenticates.
+pub async fn run(
+    socket: WebSocket,
+    app: Arc<App>,
+    auth: Option<Authenticated>,
+    slot: Option<UnauthenticatedSlot>,
+) {
     app.metrics.connections_open.fetch_add(1, Relaxed);
     app.metrics.connections_total.fetch_add(1, Relaxed);
     let limits = app.limits.clone();
@@ -81,6 +90,7 @@ pub async fn run(socket: WebSocket, app: Arc<App>, auth: Option<Authenticated>) 
         resyncs: Vec::new(),
         out: Vec::new(),
         close: None,
+        unauthenticated_slot: slot,
     };
     s.hello();
     let mut in_flight: FuturesUnordered<InFlight> = FuturesUnordered::new();
@@ -112,17 +122,26 @@ pub async fn run(socket: WebSocket, app: Arc<App>, auth: Option<Authenticated>) 
                 match incoming {
                     Some(Ok(Message::Text(text))) => s.on_text(&text, &mut in_flight).await,
                     Some(Ok(Message::Binary(_))) => s.error(None, WireError::new("unsupported_frame", "binary frames are not part of the protocol; send JSON text")),
-                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(Message::Close(_))) => {
+                        // The WebSocket layer has queued the reply (echoing the client's code);
+                        // flush it, or the client sees a dropped connection (1006), not a close.
+                        let _ = tokio::time::timeout(limits.write_timeout, s.sink.flush()).await;
+                        break;
+                    }
+                    None => break,
                     Some(Ok(_)) => {} // ping/pong: axum answers pings itself
                     Some(Err(e)) => {
-                        // The WebSocket layer refused the frame (e.g. above the hard size limit).
+                        // The WebSocket layer refused what the client sent: say why, then close.
                         tracing::debug!(error = %e, "websocket read error");
-                        let reason = e.to_string();
-                        if reason.contains("too long") || reason.contains("too big") || reason.contains("Space limit") {
-                            s.close = Some((CLOSE_TOO_BIG, format!("frame above {} bytes", limits.hard_frame_bytes)));
-                            continue;
+                        match super::ws_errors::classify(e) {
+                            super::ws_errors::ReadFailure::TooBig => {
+                                s.close = Some((CLOSE_TOO_BIG, format!("frame above {} bytes", limits.hard_frame_bytes)));
+                            }
+                            super::ws_errors::ReadFailure::Violation(code, reason) => {
+                                s.close = Some((code, reason.into()));
+                            }
+                            super::ws_errors::ReadFailure::Gone => break,
                         }
-                        break;
                     }
                 }
             }
@@ -332,6 +351,7 @@ impl Session {
                 let msg = serde_json::json!({ "type": "authenticated", "role": actor.role, "team": actor.team, "name": actor.name });
                 self.actor = Some(actor);
                 self.token_id = Some(token_id);
+                self.unauthenticated_slot = None;
                 self.send(msg.to_string());
             }
             Err(e) => {

@@ -6,7 +6,7 @@ use crest::domain::Role;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn raw_websocket(server: &TestServer, path: &str) -> TcpStream {
+pub async fn raw_websocket(server: &TestServer, path: &str) -> TcpStream {
     let mut s = TcpStream::connect(server.addr).await.unwrap();
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -28,7 +28,7 @@ async fn raw_websocket(server: &TestServer, path: &str) -> TcpStream {
 }
 
 /// Reads one (unmasked, server-sent) frame: opcode and payload.
-async fn frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
+pub async fn frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
     let read = async {
         let mut h = [0u8; 2];
         s.read_exact(&mut h).await?;
@@ -53,7 +53,7 @@ async fn frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
 }
 
 /// Reads frames until a close frame; returns its code and how many pings came before it.
-async fn until_close(s: &mut TcpStream) -> (u16, usize, String) {
+pub async fn until_close(s: &mut TcpStream) -> (u16, usize, String) {
     let mut pings = 0;
     loop {
         let (op, payload) = frame(s).await;

@@ -1,5 +1,5 @@
 -- One row rewritten by the engine while the log cannot be written (disk full, I/O error,
--- locked database): a real durable write, as large as the batch that failed, that tells when
+-- locked database): a real durable write, larger than the batch that failed, that tells when
 -- writing works again.
 CREATE TABLE write_probe (
     id  INTEGER PRIMARY KEY NOT NULL,
