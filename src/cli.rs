@@ -56,7 +56,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10_000, env = "CREST_MAX_CONNECTIONS")]
     pub max_connections: usize,
     /// WebSocket connections without a token (not yet authenticated) at most.
-    #[arg(long, default_value_t = 1_024)]
+    #[arg(long, default_value_t = 1_024, env = "CREST_MAX_UNAUTHENTICATED")]
     pub max_unauthenticated: usize,
 }
 

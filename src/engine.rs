@@ -222,6 +222,8 @@ struct Unwritable {
     needs_reload: bool,
     /// Commands answered `unavailable` meanwhile, for the log line when it ends.
     refused: u64,
+    /// The log holds fewer events than were published: never resume by itself.
+    data_lost: bool,
     /// How much the probe writes before the engine trusts the log again: twice the write that
     /// failed plus headroom.
     probe_bytes: usize,
@@ -302,6 +304,11 @@ impl Engine {
         let done = loop {
             tokio::select! {
                 biased;
+                // First, so a steady stream of commands cannot starve the retry while unwritable.
+                _ = retry.tick(), if self.unwritable.is_some() => {
+                    self.try_resume().await;
+                    continue;
+                }
                 n = rx.recv_many(&mut batch, MAX_BATCH) => {
                     if n == 0 {
                         break None;
@@ -314,10 +321,6 @@ impl Engine {
                         self.run_batch(&mut batch).await;
                     }
                     break done;
-                }
-                _ = retry.tick(), if self.unwritable.is_some() => {
-                    self.try_resume().await;
-                    continue;
                 }
             }
             self.run_batch(&mut batch).await;
@@ -537,6 +540,7 @@ impl Engine {
                     since_ms: now_ms(),
                     needs_reload,
                     refused: 0,
+                    data_lost: false,
                     probe_bytes,
                 });
             }
@@ -567,11 +571,19 @@ impl Engine {
             return;
         }
         if recovered.seq < published {
-            tracing::error!(
-                log = recovered.seq,
-                published,
-                "the log holds fewer events than were acknowledged: the disk lost committed data"
-            );
+            // Going on would give new events seqs that clients already saw. Stay unwritable:
+            // this needs a person (restore from a backup, or restart knowingly).
+            if self.unwritable.as_ref().is_some_and(|u| !u.data_lost) {
+                tracing::error!(
+                    log = recovered.seq,
+                    published,
+                    "the log holds fewer events than were acknowledged: the disk lost committed data; refusing every command until an operator restarts Crest"
+                );
+            }
+            if let Some(u) = &mut self.unwritable {
+                u.data_lost = true;
+            }
+            return;
         }
         self.levees = levee_index(&recovered.state);
         self.state = recovered.state;
@@ -867,6 +879,64 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ok.seqs, vec![2]);
+    }
+
+    fn report(description: &str) -> Command {
+        serde_json::from_value(serde_json::json!({
+            "type": "report_hazard", "kind": "piping", "severity": "major",
+            "position": [113.1, 27.6], "description": description
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn no_id_is_given_to_two_entities_across_a_failed_commit_and_a_restart() {
+        let r = rig().await;
+        let actor = Actor::system();
+        let first = r
+            .engine
+            .submit(actor.clone(), "h1".into(), report("first"))
+            .await
+            .unwrap();
+        assert_eq!(first.created.as_deref(), Some("HZ-1"));
+        // The engine decided HZ-2 for this one, then the commit failed.
+        r.store.inject(Injected::FailWrites(Fault::Io));
+        let lost = r
+            .engine
+            .submit(actor.clone(), "h2".into(), report("lost"))
+            .await;
+        assert!(matches!(lost, Err(SubmitError::Unavailable(_))));
+        r.store.inject(Injected::Nothing);
+        health_becomes(&r.engine, |h| h == LogHealth::Writable).await;
+        let next = r
+            .engine
+            .submit(actor.clone(), "h3".into(), report("next"))
+            .await
+            .unwrap();
+        assert_eq!(
+            next.created.as_deref(),
+            Some("HZ-2"),
+            "the lost HZ-2 was never acknowledged"
+        );
+        let resent = r
+            .engine
+            .submit(actor, "h2".into(), report("lost"))
+            .await
+            .unwrap();
+        assert_eq!(resent.created.as_deref(), Some("HZ-3"));
+        // After a restart (a fresh recovery from the log) each id names the hazard it was
+        // acknowledged for.
+        let recovered = recover(r.store.as_ref()).await.unwrap();
+        let described: Vec<(&str, &str)> = recovered
+            .state
+            .hazards
+            .values()
+            .map(|h| (h.id.as_str(), h.description.as_str()))
+            .collect();
+        assert_eq!(
+            described,
+            vec![("HZ-1", "first"), ("HZ-2", "next"), ("HZ-3", "lost")]
+        );
     }
 
     #[tokio::test]

@@ -130,11 +130,7 @@ impl ListenerMetrics {
             ),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Relaxed)
-            );
+            write_metric(out, "counter", name, help, v.load(Relaxed));
         }
         let gauges: [(&str, &str, &AtomicU64); 2] = [
             (
@@ -149,13 +145,17 @@ impl ListenerMetrics {
             ),
         ];
         for (name, help, v) in gauges {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
-                v.load(Relaxed)
-            );
+            write_metric(out, "gauge", name, help, v.load(Relaxed));
         }
     }
+}
+
+/// One unlabelled metric in the Prometheus text format.
+fn write_metric(out: &mut String, kind: &str, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
 }
 
 impl Metrics {
@@ -229,11 +229,7 @@ impl Metrics {
             ),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Relaxed)
-            );
+            write_metric(&mut out, "counter", name, help, v.load(Relaxed));
         }
         let gauges: &[(&str, &str, u64)] = &[
             (
@@ -263,7 +259,7 @@ impl Metrics {
             ),
         ];
         for &(name, help, v) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+            write_metric(&mut out, "gauge", name, help, v);
         }
         self.commit_latency.render(
             &mut out,

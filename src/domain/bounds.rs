@@ -32,8 +32,8 @@ pub const MIN_TIME_MS: TimeMs = 0;
 /// Longest free-text field, bytes.
 pub const MAX_TEXT: usize = 2_000;
 
-fn invalid(msg: String) -> DomainError {
-    DomainError::Invalid(msg)
+pub(super) fn invalid(msg: impl Into<String>) -> DomainError {
+    DomainError::Invalid(msg.into())
 }
 
 pub fn check_text(field: &str, s: &str) -> Result<(), DomainError> {

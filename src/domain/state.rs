@@ -64,10 +64,6 @@ fn exists(kind: &'static str, id: impl ToString) -> DomainError {
     }
 }
 
-fn invalid(msg: impl Into<String>) -> DomainError {
-    DomainError::Invalid(msg.into())
-}
-
 /// A polygon ring: at least four positions, first equal to last.
 fn check_ring(field: &str, ring: &[LonLat]) -> Result<(), DomainError> {
     if ring.len() < 4 || ring.first() != ring.last() {

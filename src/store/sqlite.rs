@@ -54,6 +54,15 @@ fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> TokenRecord {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies the embedded migrations.
     pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        Self::open_with(path, |options| options).await
+    }
+
+    /// [`SqliteStore::open`] with the connection options adjusted by `tweak` (every connection,
+    /// the writer's included), e.g. a `max_page_count` that makes a test's database "full".
+    pub async fn open_with(
+        path: &Path,
+        tweak: impl FnOnce(SqliteConnectOptions) -> SqliteConnectOptions,
+    ) -> StoreResult<SqliteStore> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -61,6 +70,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let options = tweak(options);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())
@@ -137,6 +147,31 @@ async fn append_batch(conn: &mut SqliteConnection, batch: &[CommandRecord]) -> S
     Ok(())
 }
 
+/// The stored outcomes of those of `ids` that exist: one indexed lookup, the ids as a JSON array.
+async fn lookup_outcomes(
+    conn: &mut SqliteConnection,
+    ids: &[&str],
+) -> StoreResult<Vec<CommandOutcome>> {
+    let ids = serde_json::to_string(ids).expect("strings serialize");
+    let rows = sqlx::query(
+        "SELECT command_id, request_hash, first_seq, last_seq, created_id FROM commands \
+         WHERE command_id IN (SELECT value FROM json_each($1))",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| CommandOutcome {
+            command_id: r.get("command_id"),
+            request_hash: r.get("request_hash"),
+            first_seq: seq(r.get("first_seq")),
+            last_seq: seq(r.get("last_seq")),
+            created_id: r.get("created_id"),
+        })
+        .collect())
+}
+
 async fn write_snapshot(conn: &mut SqliteConnection, snapshot: Snapshot) -> StoreResult<()> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::query("INSERT OR REPLACE INTO snapshots (seq, created_ms, state) VALUES ($1, $2, $3)")
@@ -202,25 +237,11 @@ impl Store for SqliteStore {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            // One indexed lookup for the whole batch: the ids travel as one JSON array.
-            let ids = serde_json::to_string(ids).expect("strings serialize");
-            let rows = sqlx::query(
-                "SELECT command_id, request_hash, first_seq, last_seq, created_id FROM commands \
-                 WHERE command_id IN (SELECT value FROM json_each($1))",
-            )
-            .bind(ids)
-            .fetch_all(&self.pool)
-            .await?;
-            Ok(rows
-                .iter()
-                .map(|r| CommandOutcome {
-                    command_id: r.get("command_id"),
-                    request_hash: r.get("request_hash"),
-                    first_seq: seq(r.get("first_seq")),
-                    last_seq: seq(r.get("last_seq")),
-                    created_id: r.get("created_id"),
-                })
-                .collect())
+            // On the writer connection: the engine asks right before it appends, so this needs
+            // no pool checkout (and its ping), and it sees exactly what the writer committed.
+            let mut slot = self.writer().await?;
+            let result = lookup_outcomes(slot.as_mut().expect("opened"), ids).await;
+            settle(slot, result).await
         })
     }
 
@@ -404,6 +425,59 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    /// A database that is full (here: a page limit, so no root is needed) is reported as
+    /// `DiskFull`, leaves nothing half-written, and the first write after space returns is really
+    /// committed (seen by another connection). A page limit fails inside the INSERT; the failed
+    /// COMMIT of a full file system, the case that once left a pooled connection inside a dead
+    /// transaction, needs a real small file system: `tests/it/write_faults.rs` (as root).
+    #[tokio::test]
+    async fn after_a_full_database_the_next_write_is_really_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.db");
+        let store = SqliteStore::open_with(&path, |o| o.pragma("max_page_count", "64"))
+            .await
+            .unwrap();
+        let reader = SqliteStore::open(&path).await.unwrap();
+        let body = |seq: u64| format!("{{\"n\":{seq},\"pad\":\"{}\"}}", "x".repeat(8 * 1024));
+        let batch = |seq: u64| {
+            vec![CommandRecord {
+                command_id: format!("c{seq}"),
+                request_hash: "h".into(),
+                created_id: None,
+                events: vec![StoredEvent {
+                    body: body(seq),
+                    ..ev(seq, &format!("c{seq}"))
+                }],
+            }]
+        };
+        let mut seq = 0;
+        let failure = loop {
+            match store.append(&batch(seq + 1)).await {
+                Ok(()) => seq += 1,
+                Err(e) => break e,
+            }
+            assert!(seq < 1_000, "the page limit never filled the database");
+        };
+        assert_eq!(failure.fault(), Fault::DiskFull, "{failure}");
+        assert_eq!(reader.last_seq().await.unwrap(), seq);
+        assert!(store.append(&batch(seq + 1)).await.is_err(), "still full");
+        // Space returns: another process deletes old rows.
+        sqlx::query("DELETE FROM events WHERE seq <= 4")
+            .execute(&reader.pool)
+            .await
+            .unwrap();
+        store
+            .append(&batch(seq + 1))
+            .await
+            .expect("writes work again");
+        assert_eq!(
+            reader.last_seq().await.unwrap(),
+            seq + 1,
+            "committed for real, visible to another connection"
+        );
+        store.probe_write(4096).await.expect("the probe writes too");
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ pub mod http;
 pub mod listener;
 pub mod session;
 mod subscription;
+mod token_bucket;
 mod ws_errors;
 
 use crate::engine::EngineHandle;

@@ -5,6 +5,7 @@
 use super::App;
 use super::listener::UnauthenticatedSlot;
 use super::subscription::Subscription;
+use super::token_bucket::TokenBucket;
 use crate::auth::{self, AuthError, Authenticated};
 use crate::domain::events::{Event, Layer};
 use crate::domain::{Actor, BBox};
@@ -39,11 +40,6 @@ const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_TRY_LATER: u16 = 1013;
 const CLOSE_GOING_AWAY: u16 = 1001;
 
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
 struct Session {
@@ -55,7 +51,8 @@ struct Session {
     auth_failures: u32,
     sub: Option<Subscription>,
     rx: Option<broadcast::Receiver<Arc<Frame>>>,
-    bucket: Bucket,
+    /// The connection's message rate limit.
+    bucket: TokenBucket,
     resyncs: Vec<Instant>,
     out: Vec<Message>,
     close: Option<(u16, String)>,
@@ -77,10 +74,7 @@ pub async fn run(
     let (sink, mut stream) = socket.split();
     let mut s = Session {
         sink,
-        bucket: Bucket {
-            tokens: limits.burst,
-            last: Instant::now(),
-        },
+        bucket: TokenBucket::new(limits.messages_per_second, limits.burst),
         actor: auth.as_ref().map(|a| a.actor.clone()),
         token_id: auth.map(|a| a.token_id),
         app,
@@ -121,6 +115,7 @@ pub async fn run(
                 last_heard = Instant::now();
                 match incoming {
                     Some(Ok(Message::Text(text))) => s.on_text(&text, &mut in_flight).await,
+                    Some(Ok(Message::Binary(_))) if s.actor.is_none() => s.unauthenticated(),
                     Some(Ok(Message::Binary(_))) => s.error(None, WireError::new("unsupported_frame", "binary frames are not part of the protocol; send JSON text")),
                     Some(Ok(Message::Close(_))) => {
                         // The WebSocket layer has queued the reply (echoing the client's code);
@@ -231,24 +226,8 @@ impl Session {
         self.send(msg.to_string());
     }
 
-    /// Token bucket: true when the message may be handled.
-    fn take_token(&mut self) -> bool {
-        let limits = &self.app.limits;
-        let now = Instant::now();
-        let refill =
-            now.duration_since(self.bucket.last).as_secs_f64() * limits.messages_per_second;
-        self.bucket.tokens = (self.bucket.tokens + refill).min(limits.burst);
-        self.bucket.last = now;
-        if self.bucket.tokens >= 1.0 {
-            self.bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
     async fn on_text(&mut self, text: &str, in_flight: &mut FuturesUnordered<InFlight>) {
-        if !self.take_token() {
+        if !self.bucket.try_take(1.0) {
             let rate = self.app.limits.messages_per_second;
             return self.error(
                 None,
@@ -257,6 +236,9 @@ impl Session {
                     format!("more than {rate} messages per second; message dropped"),
                 ),
             );
+        }
+        if text.len() > self.app.limits.max_message_bytes && self.actor.is_none() {
+            return self.unauthenticated();
         }
         if text.len() > self.app.limits.max_message_bytes {
             let max = self.app.limits.max_message_bytes;
@@ -270,12 +252,16 @@ impl Session {
         }
         let msg = match protocol::parse_client_message(text) {
             Ok(m) => m,
-            // Before authentication only `auth` and `ping` are served: anything else, however
-            // malformed, is answered `unauthenticated`; a malformed `auth` gets its precise error.
-            Err(e) if self.actor.is_some() || message_type(text).as_deref() == Some("auth") => {
-                return self.error(request_id(text).as_deref(), e);
+            Err(e) => {
+                // Before authentication only `auth` and `ping` are served: anything else, however
+                // malformed, is answered `unauthenticated`; a malformed `auth` gets its precise
+                // error.
+                let (kind, id) = type_and_id(text);
+                if self.actor.is_none() && kind.as_deref() != Some("auth") {
+                    return self.unauthenticated();
+                }
+                return self.error(id.as_deref(), e);
             }
-            Err(_) => return self.unauthenticated(),
         };
         if let ClientMessage::Auth { token } = &msg {
             return self.authenticate(token).await;
@@ -708,14 +694,12 @@ fn superseded_positions(frames: &[Arc<Frame>]) -> Vec<bool> {
     out
 }
 
-/// Best effort: the `id` of a message that failed to parse, so the error can name it.
-fn request_id(text: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(text).ok()?;
-    v.get("id")?.as_str().map(str::to_string)
-}
-
-/// Best effort: the `type` of a message that failed to parse.
-fn message_type(text: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(text).ok()?;
-    v.get("type")?.as_str().map(str::to_string)
+/// Best effort, for a message that failed to parse: its `type` and its `id` (so the error can
+/// name the request it answers).
+fn type_and_id(text: &str) -> (Option<String>, Option<String>) {
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return (None, None);
+    };
+    let field = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_string);
+    (field("type"), field("id"))
 }

@@ -216,6 +216,14 @@ async fn authentication_failures() {
         let e = c.until("error").await;
         assert_eq!(e["code"], "unauthenticated", "{text} -> {e}");
     }
+    c.send_raw(Message::Binary(vec![1u8, 2, 3].into())).await;
+    assert_eq!(c.until("error").await["code"], "unauthenticated", "binary");
+    c.send_text(&format!("\"{}\"", "x".repeat(70 * 1024))).await;
+    assert_eq!(
+        c.until("error").await["code"],
+        "unauthenticated",
+        "oversized"
+    );
     // A malformed `auth` is the client trying: it gets the precise error.
     c.send_text(r#"{"type":"auth","token":5}"#).await;
     assert_eq!(c.until("error").await["code"], "invalid_field");
