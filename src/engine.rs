@@ -60,14 +60,6 @@ pub enum SubmitError {
 }
 
 impl SubmitError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            SubmitError::Domain(e) => e.code(),
-            SubmitError::Conflict(_) => "command_id_conflict",
-            SubmitError::Unavailable(_) => "unavailable",
-        }
-    }
-
     fn unwritable(fault: Fault) -> SubmitError {
         SubmitError::Unavailable(format!(
             "the log cannot be written ({fault}); nothing was recorded, send the command again later"

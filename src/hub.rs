@@ -8,7 +8,7 @@
 
 use crate::domain::LonLat;
 use crate::domain::events::Layer;
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -29,9 +29,11 @@ pub struct Frame {
     pub moved: bool,
     /// Set for team position updates: a later frame with the same key supersedes this one.
     pub coalesce_key: Option<String>,
-    pub delta: Utf8Bytes,
-    pub enter: Option<Utf8Bytes>,
-    pub leave: Option<Utf8Bytes>,
+    /// The texts are UTF-8 (built from `String`s); `Bytes` keeps the hub free of any web
+    /// framework's types, and cloning one for a client shares it.
+    pub delta: Bytes,
+    pub enter: Option<Bytes>,
+    pub leave: Option<Bytes>,
 }
 
 #[derive(Debug, Clone)]

@@ -11,7 +11,9 @@
 //! - [`engine`]: the single writer with group commit.
 //! - [`projection`]: the read model published after each commit.
 //! - [`hub`]: the shared ring of serialized frames that every connection reads.
-//! - [`protocol`]: wire messages and error codes of WebSocket protocol v1.
+//! - [`protocol`]: wire messages of WebSocket protocol v1: what clients send, one
+//!   `ServerMessage` enum for what the server sends, one `ErrorCode` enum for every error.
+//! - [`read`]: the read side: entity views, queries and the sitrep, for WebSocket and HTTP.
 //! - [`transport`]: axum routes: the WebSocket session and the HTTP endpoints.
 //! - [`auth`]: bearer tokens.
 //! - [`map`]: loading the district map into reference-data commands.
@@ -28,6 +30,7 @@ pub mod map;
 pub mod metrics;
 pub mod projection;
 pub mod protocol;
+pub mod read;
 pub mod server;
 pub mod spatial;
 pub mod store;

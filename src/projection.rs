@@ -7,7 +7,8 @@
 use crate::domain::State;
 use crate::domain::events::Event;
 use crate::hub::{Frame, Hub, Route};
-use crate::protocol;
+use crate::protocol::ServerMessage;
+use crate::read;
 use crate::spatial::Spatial;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tokio::sync::broadcast;
@@ -77,10 +78,10 @@ impl Live {
 
 /// Builds the shared frame of one event against the projection just after it.
 pub fn frame_for(p: &Projection, c: &Committed) -> Frame {
-    let routes: Vec<Route> = protocol::event_routes(&c.event)
+    let routes: Vec<Route> = read::event_routes(&c.event)
         .into_iter()
         .map(|(layer, id)| Route {
-            position: protocol::entity_position(&p.state, layer, &id),
+            position: read::entity_position(&p.state, layer, &id),
             layer,
             id,
         })
@@ -88,10 +89,25 @@ pub fn frame_for(p: &Projection, c: &Committed) -> Frame {
     let moved = c.event.places_at().is_some();
     let subject = &routes[0];
     let (enter, leave) = if moved && subject.layer.is_point_layer() {
-        let view = protocol::entity_view(&p.state, subject.layer, &subject.id);
+        let view = read::entity_view(&p.state, subject.layer, &subject.id);
         (
-            view.map(|v| protocol::enter_message(c.seq, subject.layer, &v).into()),
-            Some(protocol::leave_message(c.seq, subject.layer, &subject.id).into()),
+            view.map(|v| {
+                let enter = ServerMessage::Enter {
+                    seq: c.seq,
+                    layer: subject.layer,
+                    entity: &v,
+                };
+                enter.to_text().into()
+            }),
+            Some(
+                ServerMessage::Leave {
+                    seq: c.seq,
+                    layer: subject.layer,
+                    id: &subject.id,
+                }
+                .to_text()
+                .into(),
+            ),
         )
     } else {
         (None, None)
@@ -99,7 +115,13 @@ pub fn frame_for(p: &Projection, c: &Committed) -> Frame {
     Frame {
         seq: c.seq,
         coalesce_key: c.event.is_position_update().then(|| subject.id.clone()),
-        delta: protocol::event_message(c.seq, c.time_ms, &c.json).into(),
+        delta: ServerMessage::Event {
+            seq: c.seq,
+            time_ms: c.time_ms,
+            event: &c.json,
+        }
+        .to_text()
+        .into(),
         routes,
         moved,
         enter,

@@ -181,7 +181,9 @@ async fn import_map(engine: &EngineHandle, commands: &[map::MapCommand]) -> Resu
                     tracing::warn!(feature = %id, "map feature differs from the one in the event log; the log is kept");
                     unchanged += 1;
                 }
-                Err(SubmitError::Domain(e)) if e.code() == "already_exists" => unchanged += 1,
+                Err(SubmitError::Domain(crate::domain::DomainError::AlreadyExists { .. })) => {
+                    unchanged += 1
+                }
                 Err(error) => return Err(StartError::MapRefused { id, error }),
             }
         }

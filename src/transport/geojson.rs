@@ -2,7 +2,7 @@
 
 use crate::domain::State;
 use crate::domain::events::Layer;
-use crate::protocol::{entity_view, layer_ids};
+use crate::read::{entity_view, layer_ids};
 use serde_json::{Value, json};
 
 fn geometry(state: &State, layer: Layer, id: &str) -> Value {

@@ -4,6 +4,7 @@ use super::{App, geojson, session};
 use crate::auth::{self, AuthError};
 use crate::domain::Layer;
 use crate::engine::LogHealth;
+use crate::protocol::ErrorCode;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
@@ -26,7 +27,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// A JSON error body: `{"code": …, "message": …}`.
-pub(super) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
     let body = serde_json::json!({ "code": code, "message": message.into() });
     (
         status,
@@ -41,39 +42,59 @@ struct TokenParam {
     token: Option<String>,
 }
 
-/// The bearer token from `Authorization: Bearer …` or, for browsers' WebSocket API, `?token=…`.
-fn presented_token(headers: &HeaderMap, query: &TokenParam) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|s| s.trim().to_string())
-        .or_else(|| query.token.clone())
+/// The bearer token from `Authorization: Bearer …` (the scheme is case-insensitive, RFC 9110)
+/// or, for browsers' WebSocket API, `?token=…`. An `Authorization` header that is not a bearer
+/// token with a value (`Basic …`, `Bearer` alone) is refused with 401, never ignored.
+fn presented_token(
+    headers: &HeaderMap,
+    query: &TokenParam,
+) -> Result<Option<String>, MalformedAuthorization> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(query.token.clone());
+    };
+    let value = value.to_str().map_err(|_| MalformedAuthorization)?.trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(MalformedAuthorization);
+    }
+    Ok(Some(token.to_string()))
 }
+
+/// An `Authorization` header that is not `Bearer <token>`.
+#[derive(Debug)]
+struct MalformedAuthorization;
 
 async fn authenticate(
     app: &App,
-    token: Option<String>,
+    token: Result<Option<String>, MalformedAuthorization>,
 ) -> Result<Option<auth::Authenticated>, Response> {
+    let token = token.map_err(|MalformedAuthorization| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken,
+            "the Authorization header must be `Bearer <token>`",
+        )
+    })?;
     let Some(token) = token else { return Ok(None) };
     match auth::authenticate(app.store.as_ref(), &token).await {
         Ok(authenticated) => Ok(Some(authenticated)),
         Err(AuthError::Revoked(_)) => Err(error(
             StatusCode::UNAUTHORIZED,
-            "revoked_token",
+            ErrorCode::RevokedToken,
             "this token was revoked",
         )),
         Err(AuthError::Store(e)) => {
             tracing::error!(error = %e, "token lookup failed");
             Err(error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                ErrorCode::Unavailable,
                 "cannot check tokens right now",
             ))
         }
         Err(_) => Err(error(
             StatusCode::UNAUTHORIZED,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "unknown token",
         )),
     }
@@ -126,14 +147,14 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     if !app.engine.is_running() {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "engine_stopped",
+            ErrorCode::EngineStopped,
             "the engine is not running",
         );
     }
     if let LogHealth::Unwritable { fault, since_ms } = app.engine.log_health() {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "log_unwritable",
+            ErrorCode::LogUnwritable,
             format!(
                 "the event log cannot be written ({fault}) since {since_ms} ms after the epoch; commands are refused until a write succeeds"
             ),
@@ -141,11 +162,14 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     }
     match app.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            e.to_string(),
-        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: the database does not answer");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StoreUnavailable,
+                "the database does not answer",
+            )
+        }
     }
 }
 
@@ -168,35 +192,34 @@ async fn layer(
         Ok(None) => {
             return error(
                 StatusCode::UNAUTHORIZED,
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "send Authorization: Bearer <token>",
             );
         }
         Err(resp) => return resp,
     }
     let Some(layer) = Layer::parse(&name) else {
+        let valid: Vec<&str> = Layer::ALL.iter().map(|l| l.name()).collect();
         return error(
             StatusCode::NOT_FOUND,
-            "unknown_layer",
-            format!("no layer {name:?}"),
+            ErrorCode::UnknownLayer,
+            format!("no layer {name:?}; the layers are {}", valid.join(", ")),
         );
     };
-    let (seq, body) = {
+    let (etag, body) = {
         let p = app.live.read();
-        let etag = format!("\"{}-{}\"", layer.name(), p.seq);
-        if headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            == Some(etag.as_str())
-        {
-            return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
-        }
+        let collection = geojson::layer_collection(&p.state, layer, p.seq);
+        // The tag is a hash of the layer's features alone: it changes exactly when this layer
+        // changes (not with every event of another layer), and two different contents never
+        // share one (a restored database cannot reuse a tag).
         (
-            p.seq,
-            geojson::layer_collection(&p.state, layer, p.seq).to_string(),
+            content_etag(layer.name(), &collection["features"].to_string()),
+            collection.to_string(),
         )
     };
-    let etag = format!("\"{}-{}\"", layer.name(), seq);
+    if if_none_match_hits(&headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
     (
         [
             (header::CONTENT_TYPE, "application/geo+json".to_string()),
@@ -228,21 +251,21 @@ async fn map_layer(
     headers: HeaderMap,
 ) -> Response {
     let Some(layer) = app.map.layer(name.trim_end_matches(".geojson")) else {
+        let valid: Vec<&str> = app.map.layers.iter().map(|l| l.name).collect();
         return error(
             StatusCode::NOT_FOUND,
-            "unknown_layer",
-            format!("the map has no layer {name:?}"),
+            ErrorCode::UnknownLayer,
+            format!(
+                "the map has no layer {name:?}; its layers are {}",
+                valid.join(", ")
+            ),
         );
     };
     let cache = [
         (header::ETAG, layer.etag.clone()),
         (header::CACHE_CONTROL, "public, no-cache".to_string()),
     ];
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        == Some(layer.etag.as_str())
-    {
+    if if_none_match_hits(&headers, &layer.etag) {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
     (
@@ -251,4 +274,89 @@ async fn map_layer(
         layer.body.clone(),
     )
         .into_response()
+}
+
+/// A strong entity tag from a hash of the content.
+fn content_etag(prefix: &str, content: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(content.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{prefix}-{hex}\"")
+}
+
+/// `If-None-Match` as RFC 9110 §13.1.2 has it: `*` matches any current representation; otherwise
+/// a comma-separated list of entity tags, compared weakly (`W/"x"` matches `"x"`).
+fn if_none_match_hits(headers: &HeaderMap, etag: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    let ours = opaque(etag);
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || opaque(tag) == ours)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with(name: header::HeaderName, values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(name.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn if_none_match_follows_rfc_9110() {
+        let tag = "\"teams-abc\"";
+        let hits = |v: &[&str]| if_none_match_hits(&with(header::IF_NONE_MATCH, v), tag);
+        assert!(hits(&["\"teams-abc\""]));
+        assert!(hits(&["W/\"teams-abc\""]), "weak comparison");
+        assert!(hits(&["\"x\", \"teams-abc\""]), "a list");
+        assert!(hits(&["\"x\"", "W/\"teams-abc\""]), "several header lines");
+        assert!(hits(&["*"]));
+        assert!(!hits(&["\"teams-abd\""]));
+        assert!(!hits(&[]));
+    }
+
+    #[test]
+    fn the_authorization_scheme_is_case_insensitive_and_never_ignored() {
+        let none = TokenParam { token: None };
+        let token = |v: &str| presented_token(&with(header::AUTHORIZATION, &[v]), &none);
+        assert_eq!(
+            token("Bearer crest_1").ok().flatten().as_deref(),
+            Some("crest_1")
+        );
+        assert_eq!(
+            token("bearer crest_1").ok().flatten().as_deref(),
+            Some("crest_1")
+        );
+        assert_eq!(
+            token("BEARER  crest_1 ").ok().flatten().as_deref(),
+            Some("crest_1")
+        );
+        for refused in ["Bearer ", "Bearer", "Basic dXNlcjpwdw==", "crest_1"] {
+            assert!(token(refused).is_err(), "{refused}");
+        }
+        let query = TokenParam {
+            token: Some("crest_q".into()),
+        };
+        assert_eq!(
+            presented_token(&HeaderMap::new(), &query)
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("crest_q")
+        );
+    }
+
+    #[test]
+    fn content_tags_differ_with_content() {
+        assert_eq!(content_etag("teams", "[1]"), content_etag("teams", "[1]"));
+        assert_ne!(content_etag("teams", "[1]"), content_etag("teams", "[2]"));
+    }
 }

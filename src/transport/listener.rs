@@ -38,6 +38,7 @@
 
 use super::{App, Limits, http};
 use crate::metrics::Metrics;
+use crate::protocol::ErrorCode;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
@@ -354,7 +355,7 @@ fn spawn_connection(
 fn too_many_connections() -> Response<Body> {
     let mut response = http::error(
         StatusCode::SERVICE_UNAVAILABLE,
-        "too_many_connections",
+        ErrorCode::TooManyConnections,
         "the server is at its connection limit; retry later",
     );
     let headers = response.headers_mut();

@@ -11,7 +11,8 @@ use crate::domain::events::{Event, Layer};
 use crate::domain::{Actor, BBox};
 use crate::engine::{Outcome, SubmitError};
 use crate::hub::Frame;
-use crate::protocol::{self, Ack, ClientMessage, Query, WireError};
+use crate::protocol::{self, ClientMessage, ErrorCode, ServerMessage, SnapshotReason, WireError};
+use crate::read;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
@@ -116,7 +117,7 @@ pub async fn run(
                 match incoming {
                     Some(Ok(Message::Text(text))) => s.on_text(&text, &mut in_flight).await,
                     Some(Ok(Message::Binary(_))) if s.actor.is_none() => s.unauthenticated(),
-                    Some(Ok(Message::Binary(_))) => s.error(None, WireError::new("unsupported_frame", "binary frames are not part of the protocol; send JSON text")),
+                    Some(Ok(Message::Binary(_))) => s.error(None, WireError::new(ErrorCode::UnsupportedFrame, "binary frames are not part of the protocol; send JSON text")),
                     Some(Ok(Message::Close(_))) => {
                         // The WebSocket layer has queued the reply (echoing the client's code);
                         // flush it, or the client sees a dropped connection (1006), not a close.
@@ -203,27 +204,34 @@ impl Session {
         }
     }
 
+    fn send_message(&mut self, message: ServerMessage<'_>) {
+        self.send(message.to_text());
+    }
+
     fn send(&mut self, text: impl Into<Utf8Bytes>) {
         self.out.push(Message::Text(text.into()));
     }
 
     fn error(&mut self, id: Option<&str>, e: WireError) {
         self.app.metrics.client_errors.fetch_add(1, Relaxed);
-        self.send(protocol::error_message(id, &e));
+        self.send_message(ServerMessage::Error {
+            id,
+            code: e.code,
+            message: &e.message,
+        });
     }
 
     fn hello(&mut self) {
         let seq = self.app.live.read().seq;
-        let msg = serde_json::json!({
-            "type": "hello",
-            "protocol": protocol::PROTOCOL_VERSION,
-            "server": concat!("crest ", env!("CARGO_PKG_VERSION")),
-            "seq": seq,
-            "authenticated": self.actor.is_some(),
-            "role": self.actor.as_ref().map(|a| a.role),
-            "team": self.actor.as_ref().and_then(|a| a.team.clone()),
+        let actor = self.actor.clone();
+        self.send_message(ServerMessage::Hello {
+            protocol: protocol::PROTOCOL_VERSION,
+            server: concat!("crest ", env!("CARGO_PKG_VERSION")),
+            seq,
+            authenticated: actor.is_some(),
+            role: actor.as_ref().map(|a| a.role),
+            team: actor.as_ref().and_then(|a| a.team.as_ref()),
         });
-        self.send(msg.to_string());
     }
 
     async fn on_text(&mut self, text: &str, in_flight: &mut FuturesUnordered<InFlight>) {
@@ -232,7 +240,7 @@ impl Session {
             return self.error(
                 None,
                 WireError::new(
-                    "rate_limited",
+                    ErrorCode::RateLimited,
                     format!("more than {rate} messages per second; message dropped"),
                 ),
             );
@@ -245,7 +253,7 @@ impl Session {
             return self.error(
                 None,
                 WireError::new(
-                    "frame_too_large",
+                    ErrorCode::FrameTooLarge,
                     format!("message of {} bytes exceeds {max}", text.len()),
                 ),
             );
@@ -267,7 +275,7 @@ impl Session {
             return self.authenticate(token).await;
         }
         if let ClientMessage::Ping { nonce } = &msg {
-            return self.send(serde_json::json!({ "type": "pong", "nonce": nonce }).to_string());
+            return self.send_message(ServerMessage::Pong { nonce });
         }
         let Some(actor) = self.actor.clone() else {
             return self.unauthenticated();
@@ -282,7 +290,7 @@ impl Session {
             ClientMessage::Unsubscribe {} => {
                 self.sub = None;
                 self.rx = None;
-                self.send(r#"{"type":"unsubscribed"}"#);
+                self.send_message(ServerMessage::Unsubscribed {});
             }
             ClientMessage::Command { id, command } => {
                 if let Err(e) = protocol::check_request_id(&id) {
@@ -298,11 +306,12 @@ impl Session {
                 if let Err(e) = protocol::check_request_id(&id) {
                     return self.error(None, e);
                 }
-                match self.answer(query) {
-                    Ok(result) => self.send(
-                        serde_json::json!({ "type": "answer", "id": id, "result": result })
-                            .to_string(),
-                    ),
+                let answer = read::answer(&self.app.live.read(), query);
+                match answer {
+                    Ok(result) => self.send_message(ServerMessage::Answer {
+                        id: &id,
+                        result: &result,
+                    }),
                     Err(e) => self.error(Some(&id), e),
                 }
             }
@@ -316,7 +325,7 @@ impl Session {
         self.error(
             None,
             WireError::new(
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "send {\"type\":\"auth\",\"token\":…} first",
             ),
         );
@@ -327,29 +336,34 @@ impl Session {
             return self.error(
                 None,
                 WireError::new(
-                    "already_authenticated",
+                    ErrorCode::AlreadyAuthenticated,
                     "this connection is already authenticated",
                 ),
             );
         }
         match auth::authenticate(self.app.store.as_ref(), token).await {
             Ok(Authenticated { actor, token_id }) => {
-                let msg = serde_json::json!({ "type": "authenticated", "role": actor.role, "team": actor.team, "name": actor.name });
+                let msg = ServerMessage::Authenticated {
+                    role: actor.role,
+                    team: actor.team.as_ref(),
+                    name: &actor.name,
+                }
+                .to_text();
                 self.actor = Some(actor);
                 self.token_id = Some(token_id);
                 self.unauthenticated_slot = None;
-                self.send(msg.to_string());
+                self.send(msg);
             }
             Err(e) => {
                 self.auth_failures += 1;
                 let err = match e {
                     AuthError::Revoked(_) => {
-                        WireError::new("revoked_token", "this token was revoked")
+                        WireError::new(ErrorCode::RevokedToken, "this token was revoked")
                     }
                     AuthError::Store(_) => {
-                        WireError::new("unavailable", "cannot check tokens right now")
+                        WireError::new(ErrorCode::Unavailable, "cannot check tokens right now")
                     }
-                    _ => WireError::new("invalid_token", "unknown token"),
+                    _ => WireError::new(ErrorCode::InvalidToken, "unknown token"),
                 };
                 self.error(None, err);
                 if self.auth_failures >= MAX_AUTH_FAILURES {
@@ -365,16 +379,15 @@ impl Session {
     fn on_outcome(&mut self, id: &str, result: Result<Outcome, SubmitError>) {
         match result {
             Ok(o) => {
-                let ack = Ack {
+                self.send_message(ServerMessage::Ack {
                     id,
-                    seqs: o.seqs,
+                    seqs: &o.seqs,
                     created: o.created.as_deref(),
                     duplicate: o.duplicate,
-                };
-                self.send(protocol::ack_message(&ack));
+                });
             }
             Err(e) => {
-                let wire = WireError::new(e.code(), e.to_string());
+                let wire = WireError::from(&e);
                 self.error(Some(id), wire);
             }
         }
@@ -389,7 +402,10 @@ impl Session {
         if layers.is_empty() {
             return self.error(
                 None,
-                WireError::new("invalid_field", "subscribe needs at least one layer"),
+                WireError::new(
+                    ErrorCode::InvalidField,
+                    "subscribe needs at least one layer",
+                ),
             );
         }
         let max_catchup = self.app.limits.max_catchup;
@@ -409,19 +425,24 @@ impl Session {
                     enters: sub.enter_all(&p.state, &p.spatial, p.seq),
                 }
             }
-            Some(_) => {
-                Plan::Snapshot(sub.snapshot(&p.state, &p.spatial, p.seq, "resume_unavailable"))
+            Some(_) => Plan::Snapshot(sub.snapshot(
+                &p.state,
+                &p.spatial,
+                p.seq,
+                SnapshotReason::ResumeUnavailable,
+            )),
+            None => {
+                Plan::Snapshot(sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Subscribe))
             }
-            None => Plan::Snapshot(sub.snapshot(&p.state, &p.spatial, p.seq, "subscribe")),
         });
         self.rx = Some(rx);
         match plan {
             Plan::Snapshot(text) => self.send(text),
             Plan::Resume { from, to, enters } => {
-                self.send(
-                    serde_json::json!({ "type": "resumed", "from_seq": from, "to_seq": to })
-                        .to_string(),
-                );
+                self.send_message(ServerMessage::Resumed {
+                    from_seq: from,
+                    to_seq: to,
+                });
                 let caught_up = self.catch_up(&sub, from, to).await;
                 if let Ok(false) = caught_up {
                     self.rx = None;
@@ -433,10 +454,8 @@ impl Session {
                     return self.error(
                         None,
                         WireError::new(
-                            "unavailable",
-                            format!(
-                                "cannot read the log ({e}); subscribe again without resume_from"
-                            ),
+                            ErrorCode::Unavailable,
+                            "cannot read the log right now; subscribe again without resume_from",
                         ),
                     );
                 }
@@ -476,11 +495,15 @@ impl Session {
                         )));
                     }
                 };
-                if protocol::event_routes(&event)
+                if read::event_routes(&event)
                     .iter()
                     .any(|(l, _)| sub.wants_layer(*l))
                 {
-                    self.send(protocol::event_message(e.seq, e.time_ms, &e.body));
+                    self.send_message(ServerMessage::Event {
+                        seq: e.seq,
+                        time_ms: e.time_ms,
+                        event: &e.body,
+                    });
                 }
             }
             // One page at a time on the wire, so a long catch-up never sits in memory whole.
@@ -495,7 +518,10 @@ impl Session {
         if self.sub.is_none() {
             return self.error(
                 None,
-                WireError::new("not_subscribed", "subscribe before setting a viewport"),
+                WireError::new(
+                    ErrorCode::NotSubscribed,
+                    "subscribe before setting a viewport",
+                ),
             );
         }
         let live = self.app.live.clone();
@@ -508,7 +534,7 @@ impl Session {
                 match rx.try_recv() {
                     Ok(frame) => {
                         if let Some(bytes) = self.sub.as_mut().and_then(|s| s.select(&frame)) {
-                            self.out.push(Message::Text(bytes));
+                            self.out.push(shared_text(bytes));
                         }
                     }
                     Err(TryRecvError::Lagged(_)) => {
@@ -522,7 +548,7 @@ impl Session {
         let sub = self.sub.as_mut().expect("checked above");
         if lagged {
             sub.viewport = viewport;
-            let text = sub.snapshot(&p.state, &p.spatial, p.seq, "resync");
+            let text = sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Resync);
             drop(p);
             self.app.metrics.client_resyncs.fetch_add(1, Relaxed);
             return self.send(text);
@@ -530,10 +556,7 @@ impl Session {
         let msgs = sub.move_viewport(viewport, &p.state, &p.spatial, p.seq);
         let seq = p.seq;
         drop(p);
-        self.send(
-            serde_json::json!({ "type": "viewport_set", "seq": seq, "viewport": viewport })
-                .to_string(),
-        );
+        self.send_message(ServerMessage::ViewportSet { seq, viewport });
         for m in msgs {
             self.send(m);
         }
@@ -573,7 +596,7 @@ impl Session {
                 continue;
             }
             if let Some(bytes) = sub.select(f) {
-                self.out.push(Message::Text(bytes));
+                self.out.push(shared_text(bytes));
             }
         }
     }
@@ -595,79 +618,13 @@ impl Session {
             return;
         }
         self.out.clear();
-        self.send(r#"{"type":"resync","reason":"lagged"}"#);
+        self.send_message(ServerMessage::Resync { reason: "lagged" });
         let live = self.app.live.clone();
         let Some(sub) = self.sub.as_mut() else { return };
-        let (text, rx) =
-            live.read_and_follow(|p| sub.snapshot(&p.state, &p.spatial, p.seq, "resync"));
+        let (text, rx) = live
+            .read_and_follow(|p| sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Resync));
         self.rx = Some(rx);
         self.send(text);
-    }
-
-    fn answer(&self, query: Query) -> Result<Value, WireError> {
-        let p = self.app.live.read();
-        let (state, spatial) = (&p.state, &p.spatial);
-        let limit_ok = |limit: usize| {
-            if limit == 0 || limit > protocol::MAX_QUERY_LIMIT {
-                Err(WireError::new(
-                    "invalid_field",
-                    format!("limit must be 1 to {}", protocol::MAX_QUERY_LIMIT),
-                ))
-            } else {
-                Ok(limit)
-            }
-        };
-        let v = match query {
-            Query::NearestTeams {
-                point,
-                limit,
-                capability,
-            } => {
-                serde_json::json!({ "seq": p.seq, "teams": spatial.nearest_teams(state, point, limit_ok(limit)?, capability) })
-            }
-            Query::NearestShelters {
-                point,
-                min_free,
-                limit,
-            } => {
-                serde_json::json!({ "seq": p.seq, "shelters": spatial.nearest_shelters(state, point, min_free, limit_ok(limit)?) })
-            }
-            Query::SnapToLevee { point, tolerance_m } => {
-                if !(0.0..=protocol::MAX_SNAP_TOLERANCE_M).contains(&tolerance_m) {
-                    return Err(WireError::new(
-                        "invalid_field",
-                        format!(
-                            "tolerance_m must be 0 to {}",
-                            protocol::MAX_SNAP_TOLERANCE_M
-                        ),
-                    ));
-                }
-                serde_json::json!({ "seq": p.seq, "location": spatial.levees.snap(point, tolerance_m) })
-            }
-            Query::ChainageToPoint { levee_id, chainage } => {
-                let levee = state.levees.get(&levee_id).ok_or_else(|| {
-                    WireError::new("not_found", format!("levee {levee_id} does not exist"))
-                })?;
-                let point = levee.point_at(chainage.metres()).ok_or_else(|| {
-                    WireError::new(
-                        "invalid_field",
-                        format!(
-                            "{chainage} is outside levee {levee_id} ({:.0}..{:.0} m)",
-                            levee.start_chainage_m(),
-                            levee.end_chainage_m()
-                        ),
-                    )
-                })?;
-                serde_json::json!({ "seq": p.seq, "point": point, "chainage": chainage.to_string() })
-            }
-            Query::InBbox { layer, bbox } => {
-                serde_json::json!({ "seq": p.seq, "layer": layer, "ids": spatial.in_bbox(state, layer, &bbox) })
-            }
-            Query::Sitrep {} => {
-                serde_json::json!({ "seq": p.seq, "sitrep": protocol::sitrep(state) })
-            }
-        };
-        Ok(v)
     }
 }
 
@@ -702,4 +659,10 @@ fn type_and_id(text: &str) -> (Option<String>, Option<String>) {
     };
     let field = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_string);
     (field("type"), field("id"))
+}
+
+/// A hub frame's shared bytes as a text message (they are UTF-8: every frame is built from a
+/// `String`). The check is the price of keeping the hub free of the web framework's types.
+fn shared_text(bytes: bytes::Bytes) -> Message {
+    Message::Text(Utf8Bytes::try_from(bytes).expect("hub frames are UTF-8"))
 }

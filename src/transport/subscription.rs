@@ -4,9 +4,10 @@
 use crate::domain::events::Layer;
 use crate::domain::{BBox, State};
 use crate::hub::Frame;
-use crate::protocol::{enter_message, entity_view, layer_ids, leave_message};
+use crate::protocol::{ServerMessage, SnapshotReason};
+use crate::read::{entity_view, layer_ids};
 use crate::spatial::Spatial;
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -51,7 +52,13 @@ impl Subscription {
     }
 
     /// The `snapshot` message for this subscription at `seq`, and resets the in-view sets.
-    pub fn snapshot(&mut self, state: &State, spatial: &Spatial, seq: u64, reason: &str) -> String {
+    pub fn snapshot(
+        &mut self,
+        state: &State,
+        spatial: &Spatial,
+        seq: u64,
+        reason: SnapshotReason,
+    ) -> String {
         self.reset_view(state, spatial);
         let mut layers = Map::new();
         for &layer in &self.layers {
@@ -62,14 +69,13 @@ impl Subscription {
                 .collect();
             layers.insert(layer.name().to_string(), Value::Array(items));
         }
-        serde_json::json!({
-            "type": "snapshot",
-            "seq": seq,
-            "reason": reason,
-            "viewport": self.viewport,
-            "layers": layers,
-        })
-        .to_string()
+        ServerMessage::Snapshot {
+            seq,
+            reason,
+            viewport: self.viewport,
+            layers: &layers,
+        }
+        .to_text()
     }
 
     /// `enter` messages for every entity in view (after a resume), stamped `seq`.
@@ -82,7 +88,7 @@ impl Subscription {
             out.extend(
                 ids.into_iter()
                     .filter_map(|id| entity_view(state, *layer, id))
-                    .map(|v| enter_message(seq, *layer, &v)),
+                    .map(|v| enter(seq, *layer, &v)),
             );
         }
         out
@@ -118,14 +124,18 @@ impl Subscription {
             };
             let mut leaving: Vec<&String> = before.difference(&after).collect();
             leaving.sort();
-            out.extend(leaving.into_iter().map(|id| leave_message(seq, layer, id)));
+            out.extend(
+                leaving
+                    .into_iter()
+                    .map(|id| ServerMessage::Leave { seq, layer, id }.to_text()),
+            );
             let mut entering: Vec<&String> = after.difference(&before).collect();
             entering.sort();
             out.extend(
                 entering
                     .into_iter()
                     .filter_map(|id| entity_view(state, layer, id))
-                    .map(|v| enter_message(seq, layer, &v)),
+                    .map(|v| enter(seq, layer, &v)),
             );
         }
         out
@@ -137,7 +147,7 @@ impl Subscription {
     }
 
     /// What this connection receives for a shared frame: the delta, an enter, a leave, or nothing.
-    pub fn select(&mut self, frame: &Frame) -> Option<Utf8Bytes> {
+    pub fn select(&mut self, frame: &Frame) -> Option<Bytes> {
         for (i, route) in frame.routes.iter().enumerate() {
             if !self.layers.contains(&route.layer) {
                 continue;
@@ -167,4 +177,8 @@ impl Subscription {
         }
         None
     }
+}
+
+fn enter(seq: u64, layer: Layer, entity: &Value) -> String {
+    ServerMessage::Enter { seq, layer, entity }.to_text()
 }

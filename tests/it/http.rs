@@ -2,7 +2,7 @@
 
 use crate::harness::*;
 use crest::domain::Role;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A minimal HTTP/1.1 GET over a real socket (keeps the dependency tree free of an HTTP client).
@@ -89,6 +89,60 @@ async fn health_readiness_metrics_and_layers() {
     )
     .await;
     assert_eq!(status, 304, "unchanged layer is not sent again");
+    // Another layer's change keeps the tag; this layer's change replaces it; weak comparison
+    // and lists work (RFC 9110).
+    let teams_etag = |head: &str| header(head, "etag");
+    d.ok(
+        json!({"type": "report_hazard", "kind": "seepage", "severity": "general",
+        "position": [113.12, 27.65]}),
+    )
+    .await;
+    let weak = format!("W/{etag}");
+    let list = format!("\"other\", {weak}");
+    for inm in [etag.as_str(), weak.as_str(), list.as_str(), "*"] {
+        let (status, head, _) = get(
+            &server,
+            "/api/v1/layers/teams",
+            &[("Authorization", &bearer), ("If-None-Match", inm)],
+        )
+        .await;
+        assert_eq!(
+            status, 304,
+            "a hazard does not change the teams layer ({inm})"
+        );
+        assert_eq!(teams_etag(&head), etag);
+    }
+    d.ok(move_team("T-01", 113.13, 27.65)).await;
+    let (status, head, _) = get(
+        &server,
+        "/api/v1/layers/teams",
+        &[("Authorization", &bearer), ("If-None-Match", &etag)],
+    )
+    .await;
+    assert_eq!(status, 200, "the team moved");
+    assert_ne!(teams_etag(&head), etag);
+    // An Authorization header that is not `Bearer <token>` is refused, not ignored; the
+    // scheme is case-insensitive.
+    for refused in ["Bearer ", "Basic dXNlcjpwdw=="] {
+        let (status, _, body) = get(
+            &server,
+            "/api/v1/layers/teams",
+            &[("Authorization", refused)],
+        )
+        .await;
+        assert_eq!(status, 401, "{refused}: {body}");
+    }
+    let lower = format!("bearer {token}");
+    assert_eq!(
+        get(
+            &server,
+            "/api/v1/layers/teams",
+            &[("Authorization", &lower)]
+        )
+        .await
+        .0,
+        200
+    );
     let (status, _, body) = get(
         &server,
         "/api/v1/layers/levees",
@@ -98,15 +152,16 @@ async fn health_readiness_metrics_and_layers() {
     assert_eq!(status, 200);
     let fc: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(fc["features"][0]["geometry"]["type"], "LineString");
-    assert_eq!(
-        get(
-            &server,
-            "/api/v1/layers/rivers",
-            &[("Authorization", &bearer)]
-        )
-        .await
-        .0,
-        404
+    let (status, _, body) = get(
+        &server,
+        "/api/v1/layers/rivers",
+        &[("Authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("teams") && body.contains("hazards"),
+        "lists the layers: {body}"
     );
     server.stop().await;
 }

@@ -1,0 +1,174 @@
+//! Every message the server sends over the WebSocket: one enum, serialized in one place.
+
+use super::errors::ErrorCode;
+use crate::domain::events::Layer;
+use crate::domain::ids::TeamId;
+use crate::domain::{BBox, Role};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Why a `snapshot` was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotReason {
+    /// The answer to `subscribe`.
+    Subscribe,
+    /// After `resync`: the connection fell behind the ring.
+    Resync,
+    /// A `resume_from` that cannot be served from the log.
+    ResumeUnavailable,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage<'a> {
+    Hello {
+        protocol: u32,
+        server: &'a str,
+        seq: u64,
+        authenticated: bool,
+        role: Option<Role>,
+        team: Option<&'a TeamId>,
+    },
+    Authenticated {
+        role: Role,
+        team: Option<&'a TeamId>,
+        name: &'a str,
+    },
+    Ack {
+        id: &'a str,
+        seqs: &'a [u64],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        created: Option<&'a str>,
+        duplicate: bool,
+    },
+    Error {
+        id: Option<&'a str>,
+        code: ErrorCode,
+        message: &'a str,
+    },
+    /// A committed event; `event` is its JSON exactly as logged. Written by [`Self::to_text`]
+    /// without re-parsing it (this message is built once per event on the hot path).
+    #[serde(skip)]
+    Event {
+        seq: u64,
+        time_ms: i64,
+        event: &'a str,
+    },
+    Enter {
+        seq: u64,
+        layer: Layer,
+        entity: &'a Value,
+    },
+    Leave {
+        seq: u64,
+        layer: Layer,
+        id: &'a str,
+    },
+    Snapshot {
+        seq: u64,
+        reason: SnapshotReason,
+        viewport: Option<BBox>,
+        layers: &'a Map<String, Value>,
+    },
+    Resumed {
+        from_seq: u64,
+        to_seq: u64,
+    },
+    ViewportSet {
+        seq: u64,
+        viewport: Option<BBox>,
+    },
+    Unsubscribed {},
+    Resync {
+        reason: &'a str,
+    },
+    Pong {
+        nonce: &'a Option<Value>,
+    },
+    Answer {
+        id: &'a str,
+        result: &'a Value,
+    },
+}
+
+impl ServerMessage<'_> {
+    /// The message as the text of one WebSocket frame.
+    pub fn to_text(&self) -> String {
+        match self {
+            ServerMessage::Event {
+                seq,
+                time_ms,
+                event,
+            } => format!(r#"{{"type":"event","seq":{seq},"time_ms":{time_ms},"event":{event}}}"#),
+            other => serde_json::to_string(other).expect("server messages serialize"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(m: ServerMessage<'_>) -> Value {
+        serde_json::from_str(&m.to_text()).expect("valid JSON")
+    }
+
+    #[test]
+    fn every_message_is_json_with_its_type() {
+        let event = parsed(ServerMessage::Event {
+            seq: 3,
+            time_ms: 9,
+            event: r#"{"type":"team_moved","team_id":"T-1"}"#,
+        });
+        assert_eq!(
+            event,
+            serde_json::json!({"type": "event", "seq": 3, "time_ms": 9,
+                "event": {"type": "team_moved", "team_id": "T-1"}})
+        );
+        let ack = parsed(ServerMessage::Ack {
+            id: "c1",
+            seqs: &[4, 5],
+            created: Some("HZ-1"),
+            duplicate: false,
+        });
+        assert_eq!(
+            ack,
+            serde_json::json!({"type": "ack", "id": "c1", "seqs": [4, 5], "created": "HZ-1", "duplicate": false})
+        );
+        let no_created = parsed(ServerMessage::Ack {
+            id: "c2",
+            seqs: &[6],
+            created: None,
+            duplicate: true,
+        });
+        assert!(no_created.get("created").is_none());
+        let error = parsed(ServerMessage::Error {
+            id: None,
+            code: ErrorCode::NotFound,
+            message: "team T-9 does not exist",
+        });
+        assert_eq!(error["type"], "error");
+        assert_eq!(error["id"], Value::Null);
+        assert_eq!(error["code"], "not_found");
+        let layers = Map::new();
+        let snapshot = parsed(ServerMessage::Snapshot {
+            seq: 7,
+            reason: SnapshotReason::ResumeUnavailable,
+            viewport: None,
+            layers: &layers,
+        });
+        assert_eq!(snapshot["reason"], "resume_unavailable");
+        assert_eq!(
+            parsed(ServerMessage::Unsubscribed {})["type"],
+            "unsubscribed"
+        );
+        assert_eq!(
+            parsed(ServerMessage::ViewportSet {
+                seq: 1,
+                viewport: None
+            })["type"],
+            "viewport_set"
+        );
+    }
+}

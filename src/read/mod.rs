@@ -1,0 +1,11 @@
+//! The read side: everything a client can ask of the committed picture — entity views, queries,
+//! the situation report — computed from the projection. The WebSocket session and the HTTP
+//! endpoints both call it; neither builds a view of its own.
+
+mod queries;
+mod sitrep;
+mod views;
+
+pub use queries::answer;
+pub use sitrep::sitrep;
+pub use views::{entity_position, entity_view, event_routes, layer_ids};

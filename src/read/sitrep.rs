@@ -1,0 +1,53 @@
+//! The situation report: hazards by kind and status, evacuation, shelters, teams, response levels.
+
+use crate::domain::State;
+use crate::domain::model::*;
+use serde_json::Value;
+
+/// Counts for the situation report.
+pub fn sitrep(state: &State) -> Value {
+    use std::collections::BTreeMap;
+    let mut hazards: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
+    for h in state.hazards.values() {
+        let kind = serde_json::to_value(h.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let status = serde_json::to_value(h.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        *hazards.entry(kind).or_default().entry(status).or_default() += 1;
+    }
+    let mut teams: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+    for t in state.teams.values() {
+        let status = serde_json::to_value(state.team_status(t))
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let e = teams.entry(status).or_default();
+        e.0 += 1;
+        e.1 += t.headcount;
+    }
+    let open: Vec<_> = state.shelters.values().filter(|s| s.open).collect();
+    serde_json::json!({
+        "hazards": {
+            "total": state.hazards.len(),
+            "open": state.hazards.values().filter(|h| !h.status.is_closed()).count(),
+            "eliminated": state.hazards.values().filter(|h| h.status == HazardStatus::Eliminated).count(),
+            "by_kind_and_status": hazards,
+        },
+        "evacuation": {
+            "orders_active": state.evacuations.values().filter(|e| e.status == EvacuationStatus::Active).count(),
+            "population_ordered": state.evacuations.values().map(|e| u64::from(e.population)).sum::<u64>(),
+            "people_evacuated": state.evacuations.values().map(|e| u64::from(e.evacuated)).sum::<u64>(),
+        },
+        "shelters": {
+            "open": open.len(),
+            "capacity": open.iter().map(|s| u64::from(s.capacity)).sum::<u64>(),
+            "occupancy": state.shelters.values().map(|s| u64::from(s.occupancy)).sum::<u64>(),
+        },
+        "teams": teams.into_iter().map(|(k, (n, people))| (k, serde_json::json!({"teams": n, "people": people}))).collect::<BTreeMap<_, _>>(),
+        "response_levels": state.response.iter().map(|(j, h)| (j.to_string(), h.last().and_then(|c| c.level))).collect::<BTreeMap<_, _>>(),
+    })
+}

@@ -1,0 +1,129 @@
+//! What clients see of each entity: its record plus what is derived from the state (a team's
+//! status, a shelter's free places and days of supply), the ids of a layer, where a point entity
+//! is, and which entities an event concerns.
+
+use crate::domain::events::{Event, Layer};
+use crate::domain::model::*;
+use crate::domain::{LonLat, State};
+use serde::Serialize;
+use serde_json::Value;
+
+/// A team as clients see it: its record plus its derived status.
+#[derive(Serialize)]
+struct TeamView<'a> {
+    #[serde(flatten)]
+    team: &'a Team,
+    status: TeamStatus,
+}
+
+#[derive(Serialize)]
+struct ShelterView<'a> {
+    #[serde(flatten)]
+    shelter: &'a Shelter,
+    free_places: u32,
+    days_of_supply_left: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct LeveeView<'a> {
+    #[serde(flatten)]
+    spec: &'a crate::domain::levee::LeveeSpec,
+    length_m: f64,
+    end_chainage_m: f64,
+}
+
+#[derive(Serialize)]
+struct ResponseView<'a> {
+    jurisdiction: &'a str,
+    level: Option<ResponseLevel>,
+    history: &'a [ResponseChange],
+}
+
+/// The client view of one entity, or `None` if it does not exist.
+pub fn entity_view(state: &State, layer: Layer, id: &str) -> Option<Value> {
+    let v = match layer {
+        Layer::Teams => {
+            let team = state.teams.get(id)?;
+            serde_json::to_value(TeamView {
+                team,
+                status: state.team_status(team),
+            })
+        }
+        Layer::Shelters => {
+            let s = state.shelters.get(id)?;
+            serde_json::to_value(ShelterView {
+                shelter: s,
+                free_places: s.free_places(),
+                days_of_supply_left: s.days_of_supply_left(),
+            })
+        }
+        Layer::Hazards => serde_json::to_value(state.hazards.get(id)?),
+        Layer::Gauges => serde_json::to_value(state.gauges.get(id)?),
+        Layer::Assignments => serde_json::to_value(state.assignments.get(id)?),
+        Layer::Evacuations => serde_json::to_value(state.evacuations.get(id)?),
+        Layer::GridCells => serde_json::to_value(state.grid_cells.get(id)?),
+        Layer::Levees => {
+            let l = state.levees.get(id)?;
+            serde_json::to_value(LeveeView {
+                spec: l.spec(),
+                length_m: l.length_m(),
+                end_chainage_m: l.end_chainage_m(),
+            })
+        }
+        Layer::Response => {
+            let (j, h) = state.response.get_key_value(id)?;
+            serde_json::to_value(ResponseView {
+                jurisdiction: j.as_str(),
+                level: h.last().and_then(|c| c.level),
+                history: h,
+            })
+        }
+    };
+    v.ok()
+}
+
+/// Ids of every entity of a layer.
+pub fn layer_ids(state: &State, layer: Layer) -> Vec<String> {
+    fn keys<K: ToString, V>(m: &std::collections::BTreeMap<K, V>) -> Vec<String> {
+        m.keys().map(ToString::to_string).collect()
+    }
+    match layer {
+        Layer::Teams => keys(&state.teams),
+        Layer::Shelters => keys(&state.shelters),
+        Layer::Hazards => keys(&state.hazards),
+        Layer::Gauges => keys(&state.gauges),
+        Layer::Assignments => keys(&state.assignments),
+        Layer::Evacuations => keys(&state.evacuations),
+        Layer::GridCells => keys(&state.grid_cells),
+        Layer::Levees => keys(&state.levees),
+        Layer::Response => keys(&state.response),
+    }
+}
+
+/// Position of a point entity, for viewport filtering.
+pub fn entity_position(state: &State, layer: Layer, id: &str) -> Option<LonLat> {
+    match layer {
+        Layer::Teams => state.teams.get(id)?.fix.map(|f| f.position),
+        Layer::Shelters => Some(state.shelters.get(id)?.position),
+        Layer::Hazards => Some(state.hazards.get(id)?.position),
+        Layer::Gauges => Some(state.gauges.get(id)?.position),
+        _ => None,
+    }
+}
+
+/// The layer/entity pairs an event concerns: its subject, plus the team for assignment events
+/// (a team's status is derived from its assignment, so team subscribers must see them).
+pub fn event_routes(event: &Event) -> Vec<(Layer, String)> {
+    let (layer, id) = event.subject();
+    let mut routes = vec![(layer, id.to_string())];
+    match event {
+        Event::AssignmentCreated { assignment } => {
+            routes.push((Layer::Teams, assignment.team_id.to_string()))
+        }
+        Event::AssignmentStateChanged { team_id, .. } => {
+            routes.push((Layer::Teams, team_id.to_string()))
+        }
+        _ => {}
+    }
+    routes
+}
