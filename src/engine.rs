@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
+use tracing::Instrument;
 
 /// Most commands written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -345,7 +346,8 @@ impl Engine {
             }
             return;
         }
-        self.process(batch).await;
+        let span = tracing::debug_span!("batch", commands = batch.len(), after_seq = self.seq);
+        self.process(batch).instrument(span).await;
     }
 
     async fn process(&mut self, batch: Vec<Submission>) {
@@ -650,7 +652,7 @@ impl Engine {
         match self.store.save_snapshot(snapshot).await {
             Ok(()) => {
                 self.since_snapshot = 0;
-                tracing::debug!(seq = self.seq, "snapshot saved");
+                tracing::info!(seq = self.seq, "snapshot saved");
             }
             Err(e) => {
                 tracing::warn!(error = %e, "snapshot failed; start-up will replay more events")

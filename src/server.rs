@@ -102,6 +102,7 @@ impl Server {
         let gate = Arc::new(Gate::new(&config.limits, metrics.clone()));
         let app = Arc::new(App {
             catchup,
+            refusals_log: Default::default(),
             live,
             engine,
             store,

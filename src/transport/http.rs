@@ -103,6 +103,7 @@ async fn authenticate(
 async fn websocket(
     ws: WebSocketUpgrade,
     State(app): State<Arc<App>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Query(q): Query<TokenParam>,
 ) -> Response {
@@ -130,7 +131,7 @@ async fn websocket(
         // Writes wait for the socket once 16 KiB are buffered (backpressure). No cap on the
         // buffer itself: one message (a large snapshot) may exceed any fixed cap.
         .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| session::run(socket, app, authenticated, unauthenticated))
+        .on_upgrade(move |socket| session::run(socket, app, authenticated, unauthenticated, peer))
 }
 
 /// Closes a WebSocket beyond the unauthenticated cap with 1013 (try again later): an HTTP 503

@@ -239,11 +239,11 @@ impl Drop for UnauthenticatedSlot {
 
 /// Allows one log line per [`LOG_EVERY`] and counts the hits in between.
 #[derive(Default)]
-struct Throttle(Mutex<(Option<Instant>, u64)>);
+pub struct Throttle(Mutex<(Option<Instant>, u64)>);
 
 impl Throttle {
     /// `Some(suppressed)` when a line may be logged now: the hits not logged since the last one.
-    fn check(&self) -> Option<u64> {
+    pub fn check(&self) -> Option<u64> {
         let mut state = self
             .0
             .lock()
@@ -283,11 +283,11 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _peer)) => {
+            Ok((stream, peer)) => {
                 // At the cap the stream is dropped here: closed at once.
                 if let Some(slot) = app.gate.admit() {
                     let io = TokioIo::new(Counted::new(stream, slot));
-                    spawn_connection(io, &app, &router, &builder, done_rx.clone());
+                    spawn_connection(io, peer, &app, &router, &builder, done_rx.clone());
                 }
             }
             // The peer gave up between SYN and accept: nothing to do.
@@ -309,6 +309,7 @@ pub async fn serve(
 
 fn spawn_connection(
     io: TokioIo<Counted<TcpStream>>,
+    peer: std::net::SocketAddr,
     app: &Arc<App>,
     router: &Router,
     builder: &http1::Builder,
@@ -319,8 +320,11 @@ fn spawn_connection(
         let routed = TowerToHyperService::new(router.clone());
         let app = app.clone();
         let requests = requests.clone();
-        hyper::service::service_fn(move |req: Request<Incoming>| {
+        hyper::service::service_fn(move |mut req: Request<Incoming>| {
             requests.fetch_add(1, Relaxed);
+            // Handlers read the peer's address as axum's `ConnectInfo` (logs, spans).
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             if app.gate.refuses(req.uri().path()) {
                 Either::Left(std::future::ready(Ok::<_, Infallible>(
                     too_many_connections(),

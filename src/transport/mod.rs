@@ -96,6 +96,9 @@ pub struct App {
     pub revoked: tokio::sync::broadcast::Sender<String>,
     /// Events all resumes together may still read from the log.
     pub catchup: CatchupBudget,
+    /// Refused commands are logged at most once per 10 s (with the count in between), so a
+    /// flood of bad commands cannot flood the log.
+    pub refusals_log: listener::Throttle,
     /// The connection caps and their counters.
     pub gate: Arc<listener::Gate>,
 }

@@ -18,16 +18,21 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tracing::Instrument;
 
 /// Frames read from the ring per loop turn at most.
 const MAX_DRAIN: usize = 1024;
 /// A backlog longer than this is coalesced: only the newest position per team is sent.
 const COALESCE_FROM: usize = 64;
+/// Frames behind in the ring beyond which a connection is coalesced even if its socket still
+/// takes writes: a quarter of the default ring, more than any one published batch.
+const COALESCE_BACKLOG: usize = 2048;
 /// Events read from the log per page during a resume.
 const CATCHUP_PAGE: u32 = 1000;
 /// Failed authentication attempts before the connection is closed.
@@ -59,7 +64,17 @@ struct Session {
     close: Option<(u16, String)>,
     /// Held while the connection is not authenticated: counts against the unauthenticated cap.
     unauthenticated_slot: Option<UnauthenticatedSlot>,
+    /// Messages dropped by the rate limit: the current window's start and count. One error
+    /// answers a whole window.
+    dropped: Option<(Instant, u64)>,
+    /// The close code and reason the server sent, for the log.
+    closed_with: Option<(u16, String)>,
+    /// The last write had to wait for the client's socket: it is not keeping up.
+    socket_behind: bool,
 }
+
+/// How long one `rate_limited` error answers for: drops within it are counted, not answered.
+const RATE_NOTICE_WINDOW: Duration = Duration::from_secs(1);
 
 /// Runs a connection to its end. `auth` is set when the upgrade request carried a valid token.
 /// `slot` counts the connection against the unauthenticated cap until it authenticates.
@@ -68,7 +83,30 @@ pub async fn run(
     app: Arc<App>,
     auth: Option<Authenticated>,
     slot: Option<UnauthenticatedSlot>,
+    peer: SocketAddr,
 ) {
+    // Every log line of the connection carries who it is; `token` and `role` are filled in when
+    // it authenticates by message.
+    let span = tracing::info_span!(
+        "connection",
+        %peer,
+        token = tracing::field::Empty,
+        role = tracing::field::Empty
+    );
+    if let Some(a) = &auth {
+        span.record("token", a.token_id.as_str());
+        span.record("role", a.actor.role.name());
+    }
+    serve(socket, app, auth, slot).instrument(span).await
+}
+
+async fn serve(
+    socket: WebSocket,
+    app: Arc<App>,
+    auth: Option<Authenticated>,
+    slot: Option<UnauthenticatedSlot>,
+) {
+    tracing::info!(authenticated = auth.is_some(), "connection opened");
     app.metrics.connections_open.fetch_add(1, Relaxed);
     app.metrics.connections_total.fetch_add(1, Relaxed);
     let limits = app.limits.clone();
@@ -86,6 +124,9 @@ pub async fn run(
         out: Vec::new(),
         close: None,
         unauthenticated_slot: slot,
+        dropped: None,
+        closed_with: None,
+        socket_behind: false,
     };
     s.hello();
     let mut in_flight: FuturesUnordered<InFlight> = FuturesUnordered::new();
@@ -102,6 +143,7 @@ pub async fn run(
             break;
         }
         if let Some((code, reason)) = s.close.take() {
+            s.closed_with = Some((code, reason.clone()));
             let _ = s
                 .sink
                 .send(Message::Close(Some(CloseFrame {
@@ -166,6 +208,10 @@ pub async fn run(
         }
     }
     s.app.metrics.connections_open.fetch_sub(1, Relaxed);
+    match &s.closed_with {
+        Some((code, reason)) => tracing::info!(code, reason, "connection closed by the server"),
+        None => tracing::info!("connection closed"),
+    }
 }
 
 async fn recv(rx: &mut Option<broadcast::Receiver<Arc<Frame>>>) -> Result<Arc<Frame>, RecvError> {
@@ -190,7 +236,16 @@ impl Session {
             }
             sink.flush().await
         };
-        match tokio::time::timeout(timeout, write).await {
+        // Whether the socket took everything at once: a client that keeps up is judged by what
+        // it fails to take, not by how many frames one published batch happens to hold.
+        let mut write = std::pin::pin!(write);
+        let done_at_once = futures_util::poll!(write.as_mut());
+        self.socket_behind = done_at_once.is_pending();
+        let written = match done_at_once {
+            std::task::Poll::Ready(r) => Ok(r),
+            std::task::Poll::Pending => tokio::time::timeout(timeout, write).await,
+        };
+        match written {
             Ok(Ok(())) => {
                 self.app.metrics.frames_sent.fetch_add(n, Relaxed);
                 true
@@ -236,14 +291,7 @@ impl Session {
 
     async fn on_text(&mut self, text: &str, in_flight: &mut FuturesUnordered<InFlight>) {
         if !self.bucket.try_take(1.0) {
-            let rate = self.app.limits.messages_per_second;
-            return self.error(
-                None,
-                WireError::new(
-                    ErrorCode::RateLimited,
-                    format!("more than {rate} messages per second; message dropped"),
-                ),
-            );
+            return self.rate_limited();
         }
         if text.len() > self.app.limits.max_message_bytes && self.actor.is_none() {
             return self.unauthenticated();
@@ -321,6 +369,36 @@ impl Session {
         }
     }
 
+    /// A message over the rate limit is dropped. The first drop of a window is answered, with
+    /// the count of the previous window; later drops in the same window only count.
+    fn rate_limited(&mut self) {
+        let now = Instant::now();
+        let before = match &mut self.dropped {
+            Some((since, n)) if now.duration_since(*since) < RATE_NOTICE_WINDOW => {
+                *n += 1;
+                return;
+            }
+            Some((_, n)) => *n,
+            None => 0,
+        };
+        self.dropped = Some((now, 1));
+        let rate = self.app.limits.messages_per_second;
+        let earlier = if before > 1 {
+            format!(" ({before} were dropped in the window before)")
+        } else {
+            String::new()
+        };
+        self.error(
+            None,
+            WireError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "more than {rate} messages per second: this message and any others in the next second are dropped, answered by this one error{earlier}"
+                ),
+            ),
+        );
+    }
+
     fn unauthenticated(&mut self) {
         self.error(
             None,
@@ -349,12 +427,17 @@ impl Session {
                     name: &actor.name,
                 }
                 .to_text();
+                let span = tracing::Span::current();
+                span.record("token", token_id.as_str());
+                span.record("role", actor.role.name());
+                tracing::info!("authenticated");
                 self.actor = Some(actor);
                 self.token_id = Some(token_id);
                 self.unauthenticated_slot = None;
                 self.send(msg);
             }
             Err(e) => {
+                tracing::info!(reason = %e, "authentication failed");
                 self.auth_failures += 1;
                 let err = match e {
                     AuthError::Revoked(_) => {
@@ -388,6 +471,9 @@ impl Session {
             }
             Err(e) => {
                 let wire = WireError::from(&e);
+                if let Some(suppressed) = self.app.refusals_log.check() {
+                    tracing::info!(id, code = %wire.code, reason = %wire.message, suppressed, "command refused");
+                }
                 self.error(Some(id), wire);
             }
         }
@@ -581,7 +667,10 @@ impl Session {
         if lagged {
             return self.resync();
         }
-        let superseded = if frames.len() > COALESCE_FROM {
+        let backlog = self.rx.as_ref().map_or(0, |rx| rx.len());
+        let behind = (self.socket_behind && frames.len() > COALESCE_FROM)
+            || backlog + frames.len() > COALESCE_BACKLOG;
+        let superseded = if behind {
             superseded_positions(&frames)
         } else {
             Vec::new()

@@ -58,6 +58,7 @@ impl TestServer {
 
     /// A server on an existing (or new) database file the caller owns.
     pub async fn start_on(db: &Path, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        init_test_log();
         let mut config = test_config(db);
         tweak(&mut config);
         let server = Server::build(config).await.expect("server starts");
@@ -368,4 +369,23 @@ pub fn cli_token(db: &Path, role: &str) -> String {
         .unwrap();
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Server logs go to the test output only when `TEST_LOG` is set (e.g. `TEST_LOG=debug cargo
+/// test`), so a failing test's output stays readable.
+pub fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let filter = if filter.is_empty() || filter == "1" {
+                "info".to_string()
+            } else {
+                filter
+            };
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }
