@@ -103,6 +103,10 @@ impl Server {
         let app = Arc::new(App {
             catchup,
             refusals_log: Default::default(),
+            rate_limits: crate::transport::RateLimits::new(
+                config.limits.messages_per_second,
+                config.limits.burst,
+            ),
             live,
             engine,
             store,

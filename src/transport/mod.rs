@@ -4,6 +4,7 @@ mod catchup;
 pub mod geojson;
 pub mod http;
 pub mod listener;
+mod rate_limits;
 pub mod session;
 mod subscription;
 mod token_bucket;
@@ -80,6 +81,7 @@ impl Default for Limits {
 }
 
 pub use catchup::CatchupBudget;
+pub use rate_limits::RateLimits;
 
 /// What every route handler shares.
 pub struct App {
@@ -96,6 +98,8 @@ pub struct App {
     pub revoked: tokio::sync::broadcast::Sender<String>,
     /// Events all resumes together may still read from the log.
     pub catchup: CatchupBudget,
+    /// Message rate limits per token.
+    pub rate_limits: RateLimits,
     /// Refused commands are logged at most once per 10 s (with the count in between), so a
     /// flood of bad commands cannot flood the log.
     pub refusals_log: listener::Throttle,

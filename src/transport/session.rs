@@ -4,8 +4,8 @@
 
 use super::App;
 use super::listener::UnauthenticatedSlot;
+use super::rate_limits::{SharedBucket, take_one};
 use super::subscription::Subscription;
-use super::token_bucket::TokenBucket;
 use crate::auth::{self, AuthError, Authenticated};
 use crate::domain::events::{Event, Layer};
 use crate::domain::{Actor, BBox};
@@ -58,7 +58,7 @@ struct Session {
     sub: Option<Subscription>,
     rx: Option<broadcast::Receiver<Arc<Frame>>>,
     /// The connection's message rate limit.
-    bucket: TokenBucket,
+    bucket: SharedBucket,
     resyncs: Vec<Instant>,
     out: Vec<Message>,
     close: Option<(u16, String)>,
@@ -113,7 +113,10 @@ async fn serve(
     let (sink, mut stream) = socket.split();
     let mut s = Session {
         sink,
-        bucket: TokenBucket::new(limits.messages_per_second, limits.burst),
+        bucket: match &auth {
+            Some(a) => app.rate_limits.for_token(&a.token_id),
+            None => app.rate_limits.anonymous(),
+        },
         actor: auth.as_ref().map(|a| a.actor.clone()),
         token_id: auth.map(|a| a.token_id),
         app,
@@ -290,7 +293,7 @@ impl Session {
     }
 
     async fn on_text(&mut self, text: &str, in_flight: &mut FuturesUnordered<InFlight>) {
-        if !self.bucket.try_take(1.0) {
+        if !take_one(&self.bucket) {
             return self.rate_limited();
         }
         if text.len() > self.app.limits.max_message_bytes && self.actor.is_none() {
@@ -431,6 +434,7 @@ impl Session {
                 span.record("token", token_id.as_str());
                 span.record("role", actor.role.name());
                 tracing::info!("authenticated");
+                self.bucket = self.app.rate_limits.for_token(&token_id);
                 self.actor = Some(actor);
                 self.token_id = Some(token_id);
                 self.unauthenticated_slot = None;

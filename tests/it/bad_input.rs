@@ -428,3 +428,30 @@ async fn session_and_query_errors_that_only_a_confused_client_meets() {
     c.assert_alive().await;
     server.stop().await;
 }
+
+/// The rate limit belongs to the token: reconnecting does not buy a fresh burst.
+#[tokio::test]
+async fn reconnecting_does_not_reset_the_rate_limit() {
+    let server = TestServer::start_with(|c| {
+        c.limits.messages_per_second = 0.001; // no refill within the test
+        c.limits.burst = 5.0;
+    })
+    .await;
+    let token = server.token(Role::Observer, None).await;
+    let url = format!("{}?token={token}", server.ws_url());
+    let mut first = Client::connect(&url).await;
+    for i in 0..5 {
+        first.send(json!({"type": "ping", "nonce": i})).await;
+        assert_eq!(first.next().await["type"], "pong");
+    }
+    first.close().await;
+    let mut again = Client::connect(&url).await;
+    again.send(json!({"type": "ping", "nonce": "again"})).await;
+    let m = again.next().await;
+    assert_eq!(m["code"], "rate_limited", "{m}");
+    // Another token is not affected.
+    let other_token = server.token(Role::Observer, None).await;
+    let mut other = Client::connect(&format!("{}?token={other_token}", server.ws_url())).await;
+    other.assert_alive().await;
+    server.stop().await;
+}
