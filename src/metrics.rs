@@ -63,8 +63,10 @@ pub struct Metrics {
     pub slow_client_closes: AtomicU64,
     /// Submissions waiting for the engine.
     pub engine_queue_depth: AtomicU64,
-    /// Largest backlog (frames behind the newest) seen by any connection since the last scrape.
-    pub max_client_lag: AtomicU64,
+    /// Largest backlog (frames behind the newest) seen by any connection in the current and the
+    /// previous minute. Kept by the connections, only read by a scrape: scraping changes nothing
+    /// (two scrapers, or a retried scrape, see the same value).
+    pub max_client_lag: LagWindow,
     pub last_seq: AtomicU64,
     pub commit_latency: Histogram,
     /// Commits that failed (nothing of them was acknowledged).
@@ -244,8 +246,8 @@ impl Metrics {
             ),
             (
                 "crest_client_max_lag_frames",
-                "Largest client backlog since the last scrape, frames",
-                self.max_client_lag.swap(0, Relaxed),
+                "Largest client backlog in the last one to two minutes, frames",
+                self.max_client_lag.get(),
             ),
             (
                 "crest_last_seq",
@@ -271,13 +273,70 @@ impl Metrics {
     }
 
     pub fn note_lag(&self, lag: u64) {
-        self.max_client_lag.fetch_max(lag, Relaxed);
+        self.max_client_lag.note(lag);
+    }
+}
+
+/// The maximum of a value over the current and the previous minute.
+#[derive(Debug, Default)]
+pub struct LagWindow {
+    /// Minute number (since the Unix epoch) of `current`.
+    minute: AtomicU64,
+    current: AtomicU64,
+    previous: AtomicU64,
+}
+
+impl LagWindow {
+    fn now_minute() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 60)
+    }
+
+    pub fn note(&self, value: u64) {
+        let now = Self::now_minute();
+        let minute = self.minute.load(Relaxed);
+        if now != minute
+            && self
+                .minute
+                .compare_exchange(minute, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            let carried = if now == minute + 1 {
+                self.current.swap(0, Relaxed)
+            } else {
+                self.current.store(0, Relaxed);
+                0
+            };
+            self.previous.store(carried, Relaxed);
+        }
+        self.current.fetch_max(value, Relaxed);
+    }
+
+    /// The maximum noted in this minute and the one before, without changing anything.
+    pub fn get(&self) -> u64 {
+        let now = Self::now_minute();
+        match now.saturating_sub(self.minute.load(Relaxed)) {
+            0 => self.current.load(Relaxed).max(self.previous.load(Relaxed)),
+            1 => self.current.load(Relaxed),
+            _ => 0,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scrape_changes_nothing() {
+        let m = Metrics::default();
+        m.note_lag(40);
+        m.note_lag(7);
+        let first = m.render();
+        assert!(first.contains("crest_client_max_lag_frames 40"), "{first}");
+        assert_eq!(m.render(), first, "a second scrape sees the same");
+    }
 
     #[test]
     fn renders_prometheus_text() {
