@@ -2,11 +2,12 @@
 
 use crate::auth;
 use crate::domain::Role;
-use crate::server::{Config, Server};
-use crate::store::{SqliteStore, Store};
-use clap::{Args, Parser, Subcommand};
+use crate::domain::ids::TeamId;
+use crate::server::{Config, Server, open_store};
+use crate::store::{Store, TokenRecord};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -60,23 +61,50 @@ pub struct ServeArgs {
     pub max_unauthenticated: usize,
 }
 
+/// What a token may do (`docs/protocol.md`, roles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Command-center staff: every command.
+    Dispatcher,
+    /// A field team's tablet (needs --team): its own team's position, duty and assignments,
+    /// hazard reports, shelter check-ins.
+    Field,
+    /// Read-only: subscriptions and queries.
+    Observer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Dispatcher => Role::Dispatcher,
+            RoleArg::Field => Role::Field,
+            RoleArg::Observer => Role::Observer,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TokenCmd {
     /// Issue a new token and print it (it is shown only once).
     Issue {
         #[arg(long, default_value = "crest.db", env = "CREST_DB")]
         db: PathBuf,
-        /// dispatcher, field or observer.
-        #[arg(long)]
-        role: String,
-        /// The team a field token acts for.
+        /// What the token may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The team a field token acts for; it must be registered in the database (start the
+        /// server with the map that lists it first).
         #[arg(long)]
         team: Option<String>,
+        /// Issue a field token for a team the database does not know yet; its commands are
+        /// refused until the team is registered.
+        #[arg(long)]
+        allow_unknown_team: bool,
         /// Who holds it, for audit trails.
         #[arg(long, default_value = "")]
         label: String,
     },
-    /// List tokens (ids and roles, never secrets).
+    /// List tokens (ids, roles, teams, dates; never secrets).
     List {
         #[arg(long, default_value = "crest.db", env = "CREST_DB")]
         db: PathBuf,
@@ -122,12 +150,27 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             db,
             role,
             team,
+            allow_unknown_team,
             label,
         }) => {
-            let role = Role::parse(&role).ok_or_else(|| {
-                format!("unknown role {role:?}: use dispatcher, field or observer")
-            })?;
-            let store = SqliteStore::open(&db).await?;
+            let store = open_store(&db).await?;
+            let role = Role::from(role);
+            if let (Role::Field, Some(team)) = (role, team.as_deref()) {
+                match check_team(&store, &db, team).await? {
+                    Ok(()) => {}
+                    Err(unknown) if allow_unknown_team => {
+                        eprintln!(
+                            "warning: {unknown}; issuing anyway (--allow-unknown-team): its commands are refused until the team is registered"
+                        );
+                    }
+                    Err(unknown) => {
+                        return Err(format!(
+                            "{unknown}. Register the team first (start `crest serve --map DIR` with it in teams.geojson, or send register_team), or pass --allow-unknown-team to issue the token now"
+                        )
+                        .into());
+                    }
+                }
+            }
             let t = auth::issue(&store, role, team.as_deref(), &label).await?;
             println!("{}", t.secret);
             eprintln!(
@@ -141,25 +184,11 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             );
         }
         Cmd::Token(TokenCmd::List { db }) => {
-            let store = SqliteStore::open(&db).await?;
-            for t in store.tokens().await? {
-                let state = if t.revoked_ms.is_some() {
-                    "revoked"
-                } else {
-                    "active"
-                };
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    t.id,
-                    t.role,
-                    t.team.unwrap_or_else(|| "-".into()),
-                    state,
-                    t.label
-                );
-            }
+            let store = open_store(&db).await?;
+            print!("{}", token_table(&store.tokens().await?));
         }
         Cmd::Token(TokenCmd::Revoke { db, id }) => {
-            let store = SqliteStore::open(&db).await?;
+            let store = open_store(&db).await?;
             if !store.revoke_token(&id, crate::clock::now_ms()).await? {
                 return Err(format!("no active token {id}").into());
             }
@@ -167,6 +196,100 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// `Ok(Ok(()))` when the log of `db` has registered `team`; `Ok(Err(why))` when it has not.
+async fn check_team(
+    store: &dyn Store,
+    db: &Path,
+    team: &str,
+) -> Result<Result<(), String>, Box<dyn std::error::Error>> {
+    let state = crate::engine::recover(store).await?.state;
+    if state.teams.contains_key(&TeamId::from(team)) {
+        return Ok(Ok(()));
+    }
+    let known: Vec<&str> = state.teams.keys().map(|t| t.as_str()).collect();
+    let known = match known.len() {
+        0 => "no team is registered yet".to_string(),
+        n if n <= 30 => format!("known teams: {}", known.join(", ")),
+        n => format!("{n} teams, {} … {}", known[0], known[n - 1]),
+    };
+    Ok(Err(format!(
+        "team {team} is not known in {} ({known})",
+        db.display()
+    )))
+}
+
+/// `token list`: a header, then one line per token, columns aligned; times in UTC.
+pub fn token_table(tokens: &[TokenRecord]) -> String {
+    let mut rows = vec![[
+        "ID".to_string(),
+        "ROLE".into(),
+        "TEAM".into(),
+        "STATE".into(),
+        "ISSUED (UTC)".into(),
+        "REVOKED (UTC)".into(),
+        "LABEL".into(),
+    ]];
+    for t in tokens {
+        rows.push([
+            t.id.clone(),
+            t.role.clone(),
+            t.team.clone().unwrap_or_else(|| "-".into()),
+            if t.revoked_ms.is_some() {
+                "revoked"
+            } else {
+                "active"
+            }
+            .into(),
+            utc(t.created_ms),
+            t.revoked_ms.map(utc).unwrap_or_else(|| "-".into()),
+            t.label.clone(),
+        ]);
+    }
+    let mut widths = [0usize; 7];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` in UTC.
+pub fn utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 async fn shutdown_signal() {
@@ -187,4 +310,90 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(utc(1_700_000_000_999), "2023-11-14 22:13:20");
+        assert_eq!(utc(4_107_542_399_000), "2100-02-28 23:59:59");
+        assert_eq!(utc(-1_000), "1969-12-31 23:59:59");
+    }
+
+    #[test]
+    fn the_token_table_has_a_header_and_dates() {
+        let record = |id: &str, team: Option<&str>, revoked_ms| TokenRecord {
+            id: id.into(),
+            hash: "h".into(),
+            role: if team.is_some() {
+                "field"
+            } else {
+                "dispatcher"
+            }
+            .into(),
+            team: team.map(str::to_string),
+            label: "T-07 平板".into(),
+            created_ms: 1_700_000_000_000,
+            revoked_ms,
+        };
+        let table = token_table(&[
+            record("tk_aaaaaaaaaaaa", Some("T-07"), None),
+            record("tk_bbbbbbbbbbbb", None, Some(1_700_086_400_000)),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "ID               ROLE        TEAM  STATE    ISSUED (UTC)         REVOKED (UTC)        LABEL",
+                "tk_aaaaaaaaaaaa  field       T-07  active   2023-11-14 22:13:20  -                    T-07 平板",
+                "tk_bbbbbbbbbbbb  dispatcher  -     revoked  2023-11-14 22:13:20  2023-11-15 22:13:20  T-07 平板",
+            ]
+        );
+        assert_eq!(token_table(&[]).lines().count(), 1, "the header alone");
+    }
+
+    #[test]
+    fn role_is_one_of_three_and_help_says_which() {
+        let help = Cli::command()
+            .find_subcommand_mut("token")
+            .unwrap()
+            .find_subcommand_mut("issue")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("Possible values:"), "{help}");
+        for role in ["dispatcher", "field", "observer"] {
+            assert!(help.contains(&format!("- {role}:")), "{help}");
+        }
+        let parsed = Cli::try_parse_from(["crest", "token", "issue", "--role", "field"]).unwrap();
+        assert!(matches!(
+            parsed.command,
+            Cmd::Token(TokenCmd::Issue {
+                role: RoleArg::Field,
+                ..
+            })
+        ));
+        let err = Cli::try_parse_from(["crest", "token", "issue", "--role", "admin"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dispatcher, field, observer"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_team_the_log_does_not_know_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("crest.db");
+        let store = open_store(&db).await.unwrap();
+        let err = check_team(&store, &db, "T-99").await.unwrap().unwrap_err();
+        assert!(
+            err.contains("team T-99 is not known") && err.contains("no team is registered yet"),
+            "{err}"
+        );
+    }
 }

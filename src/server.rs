@@ -46,6 +46,8 @@ impl Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("{}", open_error(path, error))]
+    Database { path: PathBuf, error: StoreError },
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("map: {0}")]
@@ -59,10 +61,57 @@ pub enum StartError {
     },
 }
 
+/// Says which database file could not be opened (as given, and where that is when relative), and
+/// the likely cause when it can tell.
+pub fn open_error(path: &std::path::Path, error: &StoreError) -> String {
+    let mut name = path.display().to_string();
+    if let Ok(abs) = std::path::absolute(path)
+        && abs != path
+    {
+        name = format!("{name} (that is {})", abs.display());
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let hint = match std::fs::metadata(parent) {
+        Err(_) => format!("; the directory {} does not exist", parent.display()),
+        Ok(m) if !m.is_dir() => format!("; {} is not a directory", parent.display()),
+        Ok(_) => String::new(),
+    };
+    format!("cannot open the database {name}{hint}: {error}")
+}
+
+/// Opens the SQLite store, naming the file when that fails.
+pub async fn open_store(path: &std::path::Path) -> Result<SqliteStore, StartError> {
+    SqliteStore::open(path)
+        .await
+        .map_err(|error| StartError::Database {
+            path: path.to_path_buf(),
+            error,
+        })
+}
+
+/// What importing the map did, feature by feature.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MapImport {
+    /// Features new to the log.
+    pub added: usize,
+    /// Features the log already holds as they are.
+    pub unchanged: usize,
+    /// Command ids (`map:<layer>:<id>`) of features that differ from what the log holds under the
+    /// same id: the log is kept, the edit is not applied.
+    pub changed: Vec<String>,
+    /// Command ids of features whose entity was already defined by another command (not from the
+    /// map): the log is kept.
+    pub defined_elsewhere: Vec<String>,
+}
+
 pub struct Server {
     listener: TcpListener,
     app: Arc<App>,
     revocation_poll: std::time::Duration,
+    map_import: MapImport,
 }
 
 impl Server {
@@ -73,7 +122,7 @@ impl Server {
             Some(dir) => map::load(dir)?,
             None => map::DistrictMap::default(),
         };
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.db).await?);
+        let store: Arc<dyn Store> = Arc::new(open_store(&config.db).await?);
         let recovered = engine::recover(store.as_ref()).await?;
         tracing::info!(seq = recovered.seq, db = %config.db.display(), "state recovered");
         let live = Live::new(recovered.state.clone(), recovered.seq, config.hub_capacity);
@@ -87,7 +136,7 @@ impl Server {
                 snapshot_every: config.snapshot_every,
             },
         );
-        import_map(&engine, &district.commands).await?;
+        let map_import = import_map(&engine, &district.commands).await?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -121,6 +170,7 @@ impl Server {
             listener,
             app,
             revocation_poll: config.revocation_poll,
+            map_import,
         })
     }
 
@@ -136,6 +186,11 @@ impl Server {
 
     pub fn engine(&self) -> EngineHandle {
         self.app.engine.clone()
+    }
+
+    /// What importing the map at start did.
+    pub fn map_import(&self) -> &MapImport {
+        &self.map_import
     }
 
     /// Serves until `shutdown` completes. Then: WebSocket sessions are closed (1001, "server
@@ -163,13 +218,17 @@ impl Server {
 }
 
 /// Submits each map feature as a system command. Features already in the log are no-ops; a
-/// feature that differs from what the log holds is kept as logged and reported. Levees go first
-/// (gauges name them); the rest is submitted together so it shares group-commit transactions.
-async fn import_map(engine: &EngineHandle, commands: &[map::MapCommand]) -> Result<(), StartError> {
+/// feature that differs from what the log holds is kept as logged and reported, by id, as changed.
+/// Levees go first (gauges name them); the rest is submitted together so it shares group-commit
+/// transactions.
+async fn import_map(
+    engine: &EngineHandle,
+    commands: &[map::MapCommand],
+) -> Result<MapImport, StartError> {
     let (levees, rest): (Vec<&map::MapCommand>, Vec<&map::MapCommand>) = commands
         .iter()
         .partition(|c| matches!(c.command, crate::domain::Command::DefineLevee(_)));
-    let (mut added, mut unchanged) = (0, 0);
+    let mut report = MapImport::default();
     for phase in [levees, rest] {
         let results = futures_util::future::join_all(phase.into_iter().map(|mc| async move {
             let r = engine
@@ -180,21 +239,38 @@ async fn import_map(engine: &EngineHandle, commands: &[map::MapCommand]) -> Resu
         .await;
         for (id, result) in results {
             match result {
-                Ok(o) if o.duplicate => unchanged += 1,
-                Ok(_) => added += 1,
-                Err(SubmitError::Conflict(_)) => {
-                    tracing::warn!(feature = %id, "map feature differs from the one in the event log; the log is kept");
-                    unchanged += 1;
-                }
+                Ok(o) if o.duplicate => report.unchanged += 1,
+                Ok(_) => report.added += 1,
+                Err(SubmitError::Conflict(_)) => report.changed.push(id),
                 Err(SubmitError::Domain(crate::domain::DomainError::AlreadyExists { .. })) => {
-                    unchanged += 1
+                    report.defined_elsewhere.push(id)
                 }
                 Err(error) => return Err(StartError::MapRefused { id, error }),
             }
         }
     }
-    if added + unchanged > 0 {
-        tracing::info!(added, unchanged, "map imported");
+    if !report.changed.is_empty() {
+        tracing::warn!(
+            count = report.changed.len(),
+            features = %report.changed.join(", "),
+            "map features differ from the event log; the log is kept (an edited map does not rewrite history: change them with commands)"
+        );
     }
-    Ok(())
+    if !report.defined_elsewhere.is_empty() {
+        tracing::warn!(
+            count = report.defined_elsewhere.len(),
+            features = %report.defined_elsewhere.join(", "),
+            "map features were already defined by other commands; the log is kept"
+        );
+    }
+    if !commands.is_empty() {
+        tracing::info!(
+            added = report.added,
+            unchanged = report.unchanged,
+            changed_log_kept = report.changed.len(),
+            defined_elsewhere = report.defined_elsewhere.len(),
+            "map imported"
+        );
+    }
+    Ok(report)
 }

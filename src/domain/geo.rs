@@ -1,10 +1,11 @@
 //! Positions on the Earth: validated WGS84 longitude/latitude, bounding boxes that may cross the
-//! antimeridian, and true (great-circle) distances.
+//! antimeridian, true (great-circle) distances, and zones (planar polygons with holes, `geo`).
 //!
-//! Everything here is plain arithmetic so that the domain and the spatial projection agree on what
+//! Distances are plain arithmetic here so that the domain and the spatial projection agree on what
 //! "distance" means: the spatial index ranks by chord length on the unit sphere, which is monotonic
 //! in great-circle distance, and converts back with [`chord_to_metres`].
 
+use ::geo::BoundingRect;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
@@ -183,38 +184,118 @@ impl<'de> Deserialize<'de> for BBox {
     }
 }
 
-/// The plain lon/lat envelope of a set of points.
+/// The plain lon/lat envelope of a set of points (`geo`'s bounding rectangle). An empty set has
+/// an empty envelope: `min` is +∞ and `max` is −∞, so it overlaps nothing.
 pub fn envelope(points: &[LonLat]) -> ([f64; 2], [f64; 2]) {
-    let mut min = [f64::INFINITY; 2];
-    let mut max = [f64::NEG_INFINITY; 2];
-    for p in points {
-        min[0] = min[0].min(p.lon);
-        min[1] = min[1].min(p.lat);
-        max[0] = max[0].max(p.lon);
-        max[1] = max[1].max(p.lat);
+    match line_string(points).bounding_rect() {
+        Some(r) => ([r.min().x, r.min().y], [r.max().x, r.max().y]),
+        None => ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]),
     }
-    (min, max)
 }
 
-/// Ray-casting point-in-polygon on lon/lat (adequate for district-sized zones far from the poles).
+/// True when `p` lies strictly inside the polygon bounded by `ring` (planar lon/lat).
 pub fn ring_contains(ring: &[LonLat], p: LonLat) -> bool {
-    let mut inside = false;
-    let n = ring.len();
-    if n < 3 {
-        return false;
-    }
-    let mut j = n - 1;
-    for i in 0..n {
-        let (a, b) = (ring[i], ring[j]);
-        if (a.lat > p.lat) != (b.lat > p.lat) {
-            let x = (b.lon - a.lon) * (p.lat - a.lat) / (b.lat - a.lat) + a.lon;
-            if p.lon < x {
-                inside = !inside;
-            }
+    Zone::from_ring(ring).contains(p)
+}
+
+fn coord(p: LonLat) -> ::geo::Coord<f64> {
+    ::geo::Coord { x: p.lon, y: p.lat }
+}
+
+fn line_string(points: &[LonLat]) -> ::geo::LineString<f64> {
+    points.iter().copied().map(coord).collect()
+}
+
+/// A zone on the map: an outer ring and any holes, as a planar polygon in lon/lat degrees
+/// (`geo::Polygon`). Evacuation zones, grid cells, towns and the district are zones.
+///
+/// Planar is right for zones: they are drawn as straight lines between vertices on a lon/lat map
+/// and are district-sized, far from the poles. A zone that crosses the antimeridian is not
+/// supported (its edges would run the long way round). Distances and levee positions are on the
+/// sphere instead (see [`LonLat::distance_m`] and `levee`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    polygon: ::geo::Polygon<f64>,
+}
+
+impl Zone {
+    /// A zone from its outer ring and its holes (rings are closed automatically if open).
+    pub fn new(outer: &[LonLat], holes: &[Vec<LonLat>]) -> Zone {
+        Zone {
+            polygon: ::geo::Polygon::new(
+                line_string(outer),
+                holes.iter().map(|h| line_string(h)).collect(),
+            ),
         }
-        j = i;
     }
-    inside
+
+    /// A zone without holes.
+    pub fn from_ring(ring: &[LonLat]) -> Zone {
+        Zone::new(ring, &[])
+    }
+
+    /// Strictly inside: not on an edge, not in (nor on the edge of) a hole.
+    pub fn contains(&self, p: LonLat) -> bool {
+        use ::geo::Contains;
+        self.polygon.contains(&::geo::Point::from(coord(p)))
+    }
+
+    /// Inside or on an edge.
+    pub fn covers(&self, p: LonLat) -> bool {
+        use ::geo::Covers;
+        self.polygon.covers(&::geo::Point::from(coord(p)))
+    }
+
+    /// True when every point of `other` is inside this zone or on its edges (no part of `other`
+    /// lies outside or in a hole).
+    pub fn covers_zone(&self, other: &Zone) -> bool {
+        use ::geo::Covers;
+        self.polygon.covers(&other.polygon)
+    }
+
+    /// Planar area in square degrees, holes subtracted. Zero for a ring that encloses nothing.
+    pub fn area_deg2(&self) -> f64 {
+        use ::geo::Area;
+        self.polygon.unsigned_area()
+    }
+
+    /// The plain lon/lat envelope of the outer ring.
+    pub fn bounding_box(&self) -> ([f64; 2], [f64; 2]) {
+        match self.polygon.bounding_rect() {
+            Some(r) => ([r.min().x, r.min().y], [r.max().x, r.max().y]),
+            None => ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]),
+        }
+    }
+
+    /// True when the zone and the box share any point (touching counts). A box that crosses the
+    /// antimeridian is tested as its two parts.
+    pub fn intersects_bbox(&self, bbox: &BBox) -> bool {
+        use ::geo::Intersects;
+        bbox.parts()
+            .into_iter()
+            .any(|part| self.polygon.intersects(&rect(part)))
+    }
+
+    pub fn polygon(&self) -> &::geo::Polygon<f64> {
+        &self.polygon
+    }
+}
+
+fn rect((lo, hi): ([f64; 2], [f64; 2])) -> ::geo::Rect<f64> {
+    ::geo::Rect::new(
+        ::geo::Coord { x: lo[0], y: lo[1] },
+        ::geo::Coord { x: hi[0], y: hi[1] },
+    )
+}
+
+/// True when the line through `points` (straight on the lon/lat map) shares any point with the
+/// box. A box that crosses the antimeridian is tested as its two parts.
+pub fn line_intersects_bbox(points: &[LonLat], bbox: &BBox) -> bool {
+    use ::geo::Intersects;
+    let line = line_string(points);
+    bbox.parts()
+        .into_iter()
+        .any(|part| line.intersects(&rect(part)))
 }
 
 #[cfg(test)]
@@ -293,5 +374,87 @@ mod tests {
         let ring = [p(0.0, 0.0), p(1.0, 0.0), p(1.0, 1.0), p(0.0, 1.0)];
         assert!(ring_contains(&ring, p(0.5, 0.5)));
         assert!(!ring_contains(&ring, p(1.5, 0.5)));
+    }
+
+    fn square(w: f64, s: f64, e: f64, n: f64) -> Vec<LonLat> {
+        vec![p(w, s), p(e, s), p(e, n), p(w, n), p(w, s)]
+    }
+
+    #[test]
+    fn a_zone_with_a_hole_excludes_the_hole() {
+        let zone = Zone::new(
+            &square(113.0, 27.0, 113.2, 27.2),
+            &[square(113.05, 27.05, 113.15, 27.15)],
+        );
+        assert!(zone.contains(p(113.02, 27.1)));
+        assert!(!zone.contains(p(113.1, 27.1)), "in the hole");
+        assert!(!zone.contains(p(113.3, 27.1)), "outside");
+        // Edges: covered, not contained; the hole's edge is the zone's edge.
+        assert!(zone.covers(p(113.0, 27.1)) && !zone.contains(p(113.0, 27.1)));
+        assert!(zone.covers(p(113.05, 27.1)) && !zone.contains(p(113.05, 27.1)));
+        // Area: 0.04 minus 0.01 square degrees.
+        assert!(
+            (zone.area_deg2() - 0.03).abs() < 1e-12,
+            "{}",
+            zone.area_deg2()
+        );
+        assert_eq!(zone.bounding_box(), ([113.0, 27.0], [113.2, 27.2]));
+        // A cell whose corners all lie in the zone but which spans the hole is not covered.
+        let spanning = Zone::from_ring(&square(113.01, 27.01, 113.19, 27.19));
+        assert!(
+            square(113.01, 27.01, 113.19, 27.19)
+                .iter()
+                .all(|c| zone.contains(*c))
+        );
+        assert!(!zone.covers_zone(&spanning));
+        assert!(zone.covers_zone(&Zone::from_ring(&square(113.0, 27.0, 113.04, 27.04))));
+    }
+
+    #[test]
+    fn zones_and_lines_against_boxes() {
+        // An L-shaped zone: its envelope overlaps the box in its empty corner, the zone does not.
+        let l = Zone::from_ring(&[
+            p(0.0, 0.0),
+            p(2.0, 0.0),
+            p(2.0, 1.0),
+            p(1.0, 1.0),
+            p(1.0, 2.0),
+            p(0.0, 2.0),
+            p(0.0, 0.0),
+        ]);
+        let corner = BBox::new(1.5, 1.5, 3.0, 3.0).unwrap();
+        let (min, max) = l.bounding_box();
+        assert!(corner.intersects_plain(min, max));
+        assert!(!l.intersects_bbox(&corner));
+        assert!(
+            l.intersects_bbox(&BBox::new(0.5, 0.5, 0.6, 0.6).unwrap()),
+            "box inside"
+        );
+        assert!(
+            l.intersects_bbox(&BBox::new(-5.0, -5.0, 5.0, 5.0).unwrap()),
+            "zone inside"
+        );
+        assert!(
+            l.intersects_bbox(&BBox::new(2.0, 0.0, 3.0, 0.5).unwrap()),
+            "touching"
+        );
+        // A box across the antimeridian is both of its parts.
+        let east = Zone::from_ring(&square(175.0, 0.0, 176.0, 1.0));
+        let west = Zone::from_ring(&square(-176.0, 0.0, -175.0, 1.0));
+        let wrap = BBox::new(170.0, -5.0, -170.0, 5.0).unwrap();
+        assert!(east.intersects_bbox(&wrap) && west.intersects_bbox(&wrap));
+        assert!(!Zone::from_ring(&square(0.0, 0.0, 1.0, 1.0)).intersects_bbox(&wrap));
+        // A diagonal line passes by a box its envelope covers.
+        let diagonal = [p(0.0, 0.0), p(2.0, 2.0)];
+        assert!(!line_intersects_bbox(
+            &diagonal,
+            &BBox::new(1.5, 0.0, 2.0, 0.5).unwrap()
+        ));
+        assert!(line_intersects_bbox(
+            &diagonal,
+            &BBox::new(0.9, 0.9, 1.1, 1.1).unwrap()
+        ));
+        assert_eq!(envelope(&diagonal), ([0.0, 0.0], [2.0, 2.0]));
+        assert_eq!(envelope(&[]), ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]));
     }
 }

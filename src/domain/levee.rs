@@ -248,12 +248,16 @@ impl Levee {
         }
     }
 
-    /// The point on the line at `chainage_m`, or `None` when it is outside the levee.
+    /// The point on the line at `chainage_m`, or `None` when it is outside the levee. A chainage
+    /// that [`Levee::locate`] returned is always inside, even at the very end (where the sum of
+    /// the origin and the length may round past the end by a few ulps).
     pub fn point_at(&self, chainage_m: f64) -> Option<LonLat> {
         let along = chainage_m - self.spec.chainage_origin_m;
-        if !(0.0..=self.length_m()).contains(&along) {
+        let rounding = 1e-9 * (self.spec.chainage_origin_m + self.length_m());
+        if !(-rounding..=self.length_m() + rounding).contains(&along) {
             return None;
         }
+        let along = along.clamp(0.0, self.length_m());
         let i = match self.cumulative_m.partition_point(|&c| c <= along) {
             0 => 0,
             k => (k - 1).min(self.spec.line.len() - 2),
@@ -356,6 +360,29 @@ mod tests {
         }
         assert!(l.point_at(l.end_chainage_m() + 1.0).is_none());
         assert!(l.point_at(499.0).is_none());
+    }
+
+    #[test]
+    fn the_chainage_of_the_end_is_on_the_levee() {
+        // Found by the property test against `geo`: origin + length rounds up here, and
+        // point_at must still accept the chainage locate returned.
+        let wrap = |lon: f64| (lon + 540.0).rem_euclid(360.0) - 180.0;
+        let a = p(41.89358354960524, 82.86994301371688);
+        let b = p(wrap(a.lon()), a.lat());
+        let c = p(
+            wrap(b.lon() + 0.026178297235323437),
+            b.lat() + 0.0025508520363430047,
+        );
+        let l = levee(vec![a, b, c], 71_483.909_506_299_21);
+        let q = p(wrap(b.lon()), b.lat() + 0.021971381153512982);
+        let end = l.locate(q);
+        assert!(
+            end.chainage_m - l.start_chainage_m() > l.length_m(),
+            "the rounding this test is about"
+        );
+        assert!(l.point_at(end.chainage_m).is_some());
+        assert!(l.point_at(l.end_chainage_m() + 0.001).is_none());
+        assert!(l.point_at(l.start_chainage_m() - 0.001).is_none());
     }
 
     #[test]

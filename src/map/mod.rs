@@ -1,14 +1,16 @@
-//! Loading a district map: a directory of GeoJSON files (RFC 7946), one per layer.
+//! Loading a district map: a directory of GeoJSON files (RFC 7946), one per layer, read with the
+//! `geojson` crate; containment is checked on `geo` polygons (holes respected).
 //!
 //! Everything is read and checked before anything is written, so the server never starts on half
-//! a map. A problem is reported with the file, the feature and the field. The live layers (levees,
+//! a map, nor on an empty one. A problem is reported with the file, the feature and the field. The live layers (levees,
 //! shelters, gauges, grid cells, teams) become reference-data commands that go through the engine
 //! like any other command, with a deterministic id per feature (`map:<layer>:<id>`): loading the
 //! same map again is a no-op, and a changed feature is reported instead of rewriting history. The
 //! static layers (district, towns, villages, rivers, water, railways, roads) are served as they are.
 
-use crate::domain::{Command, LonLat, geo::ring_contains};
-use serde_json::{Map, Value};
+use crate::domain::{Command, LonLat, geo::Zone};
+use geojson::{FeatureCollection, GeometryValue, JsonObject, Position};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -117,14 +119,33 @@ const LAYERS: [LayerSpec; 12] = [
 ];
 
 /// A map problem, naming the file, the feature and the field.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {location}: {message}", file.display())]
+#[derive(Debug)]
 pub struct MapError {
+    /// The layer file, or the map directory itself.
     pub file: PathBuf,
-    /// `feature 3 (id S-04)`, or `file` for problems with the whole file.
+    /// `feature 3 (id S-04)`, `file` for problems with the whole file, or empty for problems
+    /// with the directory.
     pub location: String,
     pub message: String,
 }
+
+impl std::fmt::Display for MapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.location.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}: {}: {}",
+                self.file.display(),
+                self.location,
+                self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for MapError {}
 
 /// One live feature, ready to submit.
 #[derive(Debug, Clone)]
@@ -157,12 +178,57 @@ impl DistrictMap {
     }
 }
 
-/// A parsed feature: its index, id, properties and geometry coordinates.
+/// A checked geometry, positions validated.
+enum Shape {
+    Point(LonLat),
+    Line(Vec<LonLat>),
+    /// The outer ring first, then the holes; and the same as a `geo` polygon.
+    Polygon {
+        rings: Vec<Vec<LonLat>>,
+        zone: Zone,
+    },
+}
+
+impl Shape {
+    fn point(&self) -> Option<LonLat> {
+        match self {
+            Shape::Point(p) => Some(*p),
+            _ => None,
+        }
+    }
+
+    fn zone(&self) -> Option<&Zone> {
+        match self {
+            Shape::Polygon { zone, .. } => Some(zone),
+            _ => None,
+        }
+    }
+
+    /// A polygon's rings, outer first; empty for points and lines.
+    fn rings(&self) -> &[Vec<LonLat>] {
+        match self {
+            Shape::Polygon { rings, .. } => rings,
+            _ => &[],
+        }
+    }
+
+    /// The coordinates a command receives: a position, a line, or the outer ring.
+    fn command_value(&self) -> Value {
+        let v = match self {
+            Shape::Point(p) => serde_json::to_value(p),
+            Shape::Line(line) => serde_json::to_value(line),
+            Shape::Polygon { rings, .. } => serde_json::to_value(&rings[0]),
+        };
+        v.expect("positions serialize")
+    }
+}
+
+/// A parsed feature: its index, id, properties and geometry.
 struct Feature {
     index: usize,
     id: String,
-    props: Map<String, Value>,
-    coords: Value,
+    props: JsonObject,
+    shape: Shape,
 }
 
 impl Feature {
@@ -194,18 +260,88 @@ impl Loader {
     }
 }
 
-/// Reads and checks every layer present in `dir`.
+/// The layer files Crest reads, for messages.
+fn layer_files() -> String {
+    LAYERS
+        .iter()
+        .map(|l| format!("{}.geojson", l.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A problem with the map directory itself: `what` is wrong with it, `detail` follows. Names the
+/// directory as given and, when that is relative, where it is.
+fn dir_err(dir: &Path, what: &str, detail: &str) -> MapError {
+    let at = match std::path::absolute(dir) {
+        Ok(abs) if abs != dir => format!(" (that is {})", abs.display()),
+        _ => String::new(),
+    };
+    MapError {
+        file: dir.to_path_buf(),
+        location: String::new(),
+        message: format!("{what}{at}{detail}"),
+    }
+}
+
+/// Refuses a missing directory, one with no layer file, and `.geojson` files that are no layer
+/// (a misspelt `shelter.geojson` would otherwise leave the shelters out without a word).
+fn check_directory(dir: &Path) -> Result<(), MapError> {
+    let unreadable =
+        |e: std::io::Error| dir_err(dir, "the map directory cannot be read", &format!(": {e}"));
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(dir_err(dir, "the map directory does not exist", ""));
+        }
+        Err(e) => return Err(unreadable(e)),
+        Ok(m) if !m.is_dir() => {
+            return Err(dir_err(
+                dir,
+                "is not a directory",
+                "; --map takes the directory that holds the layer files",
+            ));
+        }
+        Ok(_) => {}
+    }
+    let mut known = 0;
+    let mut unknown = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let name = entry.map_err(unreadable)?.file_name();
+        let name = name.to_string_lossy();
+        let Some(layer) = name.strip_suffix(".geojson") else {
+            continue;
+        };
+        if LAYERS.iter().any(|l| l.name == layer) {
+            known += 1;
+        } else {
+            unknown.push(name.into_owned());
+        }
+    }
+    if let Some(name) = unknown.iter().min() {
+        return Err(MapError {
+            file: dir.join(name),
+            location: "file".into(),
+            message: format!(
+                "not a layer Crest knows; the layer files are {}",
+                layer_files()
+            ),
+        });
+    }
+    if known == 0 {
+        return Err(dir_err(
+            dir,
+            "the map directory has no layer file",
+            &format!("; expected some of {}", layer_files()),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads and checks every layer present in `dir`. A directory without any layer file is refused.
 pub fn load(dir: &Path) -> Result<DistrictMap, MapError> {
     let loader = Loader {
         dir: dir.to_path_buf(),
     };
-    if !dir.is_dir() {
-        return Err(MapError {
-            file: dir.to_path_buf(),
-            location: "directory".into(),
-            message: "not a directory".into(),
-        });
-    }
+    check_directory(dir)?;
     let mut map = DistrictMap::default();
     let mut features: HashMap<&'static str, Vec<Feature>> = HashMap::new();
     for spec in &LAYERS {
@@ -245,39 +381,34 @@ pub fn load(dir: &Path) -> Result<DistrictMap, MapError> {
     Ok(map)
 }
 
+fn location(index: usize, id: Option<&str>) -> String {
+    match id {
+        Some(id) => format!("feature {index} (id {id})"),
+        None => format!("feature {index}"),
+    }
+}
+
 fn parse_layer(loader: &Loader, spec: &LayerSpec, raw: &[u8]) -> Result<Vec<Feature>, MapError> {
     let name = spec.name;
-    let doc: Value = serde_json::from_slice(raw)
-        .map_err(|e| loader.err(name, "file", format!("not JSON: {e}")))?;
-    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(loader.err(name, "file", "field `type`: must be \"FeatureCollection\""));
-    }
-    if doc.get("crs").is_some() {
+    let doc: FeatureCollection =
+        serde_json::from_slice(raw).map_err(|e| diagnose(loader, spec, raw, e))?;
+    if doc
+        .foreign_members
+        .as_ref()
+        .is_some_and(|m| m.contains_key("crs"))
+    {
         return Err(loader.err(
             name,
             "file",
             "field `crs`: RFC 7946 GeoJSON has no `crs`; coordinates are WGS84 [lon, lat]",
         ));
     }
-    let list = doc
-        .get("features")
-        .and_then(Value::as_array)
-        .ok_or_else(|| loader.err(name, "file", "field `features`: missing or not an array"))?;
     let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(list.len());
-    for (index, f) in list.iter().enumerate() {
-        let props = f
-            .get("properties")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+    let mut out = Vec::with_capacity(doc.features.len());
+    for (index, f) in doc.features.into_iter().enumerate() {
+        let props = f.properties.unwrap_or_default();
         let id = props.get("id").and_then(Value::as_str).map(str::to_string);
-        let location = format!(
-            "feature {index}{}",
-            id.as_ref()
-                .map(|id| format!(" (id {id})"))
-                .unwrap_or_default()
-        );
+        let location = location(index, id.as_deref());
         let id = id.ok_or_else(|| {
             loader.err(
                 name,
@@ -292,27 +423,78 @@ fn parse_layer(loader: &Loader, spec: &LayerSpec, raw: &[u8]) -> Result<Vec<Feat
                 format!("field `properties.id`: duplicate id {id}"),
             ));
         }
-        let coords =
-            check_geometry(f, spec.geometry).map_err(|m| loader.err(name, location.clone(), m))?;
+        let shape = check_geometry(f.geometry.as_ref().map(|g| &g.value), spec.geometry)
+            .map_err(|m| loader.err(name, location.clone(), m))?;
         out.push(Feature {
             index,
             id,
             props,
-            coords,
+            shape,
         });
     }
     Ok(out)
 }
 
-/// Checks a position; says so when longitude and latitude look swapped.
-fn position(p: &Value) -> Result<LonLat, String> {
-    let pair = p
-        .as_array()
-        .filter(|a| a.len() == 2 || a.len() == 3)
-        .ok_or("a position must be [lon, lat]")?;
-    let (Some(lon), Some(lat)) = (pair[0].as_f64(), pair[1].as_f64()) else {
-        return Err("a position must be two numbers [lon, lat]".into());
+/// Says what is wrong with a file that the `geojson` crate refused as a FeatureCollection: which
+/// member, and for a feature which one and whether its geometry is at fault.
+fn diagnose(loader: &Loader, spec: &LayerSpec, raw: &[u8], error: serde_json::Error) -> MapError {
+    let name = spec.name;
+    let doc: Value = match serde_json::from_slice(raw) {
+        Ok(doc) => doc,
+        Err(e) => return loader.err(name, "file", format!("not JSON: {e}")),
     };
+    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        return loader.err(name, "file", "field `type`: must be \"FeatureCollection\"");
+    }
+    let Some(list) = doc.get("features").and_then(Value::as_array) else {
+        return loader.err(name, "file", "field `features`: missing or not an array");
+    };
+    for (index, f) in list.iter().enumerate() {
+        let at = location(index, f.pointer("/properties/id").and_then(Value::as_str));
+        if let Some(g) = f.get("geometry").filter(|g| !g.is_null())
+            && let Err(e) = serde_json::from_value::<geojson::Geometry>(g.clone())
+        {
+            let message = match g.get("type").and_then(Value::as_str) {
+                Some(t) if t == spec.geometry.name() => {
+                    format!("field `geometry.coordinates`: {e}")
+                }
+                Some(t) if GEOMETRY_TYPES.contains(&t) => format!(
+                    "field `geometry.type`: expected {}, found {t:?}",
+                    spec.geometry.name()
+                ),
+                _ => format!("field `geometry.type`: {e}"),
+            };
+            return loader.err(name, at, message);
+        }
+        if let Err(e) = serde_json::from_value::<geojson::Feature>(f.clone()) {
+            return loader.err(name, at, format!("not a GeoJSON Feature: {e}"));
+        }
+    }
+    loader.err(
+        name,
+        "file",
+        format!("not a GeoJSON FeatureCollection: {error}"),
+    )
+}
+
+/// The geometry types of RFC 7946.
+const GEOMETRY_TYPES: [&str; 7] = [
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
+];
+
+/// Checks a position; says so when longitude and latitude look swapped.
+fn position(p: &Position) -> Result<LonLat, String> {
+    let pair = p.as_slice();
+    if !(2..=3).contains(&pair.len()) {
+        return Err("a position must be [lon, lat] (or [lon, lat, altitude])".into());
+    }
+    let (lon, lat) = (pair[0], pair[1]);
     if !(-90.0..=90.0).contains(&lat)
         && (-90.0..=90.0).contains(&lon)
         && (-180.0..=180.0).contains(&lat)
@@ -324,64 +506,67 @@ fn position(p: &Value) -> Result<LonLat, String> {
     LonLat::new(lon, lat).map_err(|e| format!("[{lon}, {lat}]: {e}"))
 }
 
-fn positions(v: &Value) -> Result<Vec<LonLat>, String> {
-    v.as_array()
-        .ok_or("expected an array of positions")?
-        .iter()
-        .map(position)
-        .collect()
+fn positions(v: &[Position]) -> Result<Vec<LonLat>, String> {
+    v.iter().map(position).collect()
 }
 
-fn check_geometry(f: &Value, expected: Geometry) -> Result<Value, String> {
-    let g = f
-        .get("geometry")
-        .filter(|g| !g.is_null())
-        .ok_or("field `geometry`: missing")?;
-    let kind = g.get("type").and_then(Value::as_str).unwrap_or("");
-    if kind != expected.name() {
-        return Err(format!(
-            "field `geometry.type`: expected {}, found {kind:?}",
-            expected.name()
-        ));
-    }
-    let coords = g
-        .get("coordinates")
-        .ok_or("field `geometry.coordinates`: missing")?;
+fn check_geometry(g: Option<&GeometryValue>, expected: Geometry) -> Result<Shape, String> {
+    let g = g.ok_or("field `geometry`: missing")?;
     let at = |m: String| format!("field `geometry.coordinates`: {m}");
-    match expected {
-        Geometry::Point => {
-            position(coords).map_err(at)?;
-            Ok(coords.clone())
+    match (expected, g) {
+        (Geometry::Point, GeometryValue::Point { coordinates }) => {
+            Ok(Shape::Point(position(coordinates).map_err(at)?))
         }
-        Geometry::LineString => {
-            let line = positions(coords).map_err(at)?;
+        (Geometry::LineString, GeometryValue::LineString { coordinates }) => {
+            let line = positions(coordinates).map_err(at)?;
             if line.len() < 2 {
                 return Err(at("a LineString needs at least 2 positions".into()));
             }
-            Ok(coords.clone())
+            Ok(Shape::Line(line))
         }
-        Geometry::Polygon => {
-            let rings = coords
-                .as_array()
-                .filter(|r| !r.is_empty())
-                .ok_or_else(|| at("expected [[positions]]".into()))?;
-            for (i, ring) in rings.iter().enumerate() {
-                let pts = positions(ring).map_err(|m| at(format!("ring {i}: {m}")))?;
-                if pts.len() < 4 {
-                    return Err(at(format!(
-                        "ring {i}: a polygon ring needs at least 4 positions"
-                    )));
-                }
-                if pts.first() != pts.last() {
-                    return Err(at(format!(
-                        "ring {i}: not closed (the first position must be repeated last)"
-                    )));
-                }
-            }
-            // The outer ring is what Crest uses.
-            Ok(rings[0].clone())
+        (Geometry::Polygon, GeometryValue::Polygon { coordinates }) => {
+            polygon(coordinates).map_err(at)
+        }
+        _ => Err(format!(
+            "field `geometry.type`: expected {}, found {:?}",
+            expected.name(),
+            g.type_name()
+        )),
+    }
+}
+
+/// Checks a polygon's rings: closed, at least 4 positions, an outer ring that encloses an area,
+/// holes inside it.
+fn polygon(coordinates: &[Vec<Position>]) -> Result<Shape, String> {
+    if coordinates.is_empty() {
+        return Err("expected [[positions]]: a Polygon needs its outer ring".into());
+    }
+    let mut rings = Vec::with_capacity(coordinates.len());
+    for (i, ring) in coordinates.iter().enumerate() {
+        let pts = positions(ring).map_err(|m| format!("ring {i}: {m}"))?;
+        if pts.len() < 4 {
+            return Err(format!(
+                "ring {i}: a polygon ring needs at least 4 positions"
+            ));
+        }
+        if pts.first() != pts.last() {
+            return Err(format!(
+                "ring {i}: not closed (the first position must be repeated last)"
+            ));
+        }
+        rings.push(pts);
+    }
+    let outer = Zone::from_ring(&rings[0]);
+    if outer.area_deg2() <= 0.0 {
+        return Err("ring 0: the outer ring encloses no area".into());
+    }
+    for (i, hole) in rings.iter().enumerate().skip(1) {
+        if !outer.covers_zone(&Zone::from_ring(hole)) {
+            return Err(format!("ring {i}: a hole must lie inside the outer ring"));
         }
     }
+    let zone = Zone::new(&rings[0], &rings[1..]);
+    Ok(Shape::Polygon { rings, zone })
 }
 
 fn prop_str<'a>(f: &'a Feature, key: &str) -> Option<&'a str> {
@@ -458,12 +643,16 @@ fn check_references(
     Ok(())
 }
 
-fn ring_of(f: &Feature) -> Vec<LonLat> {
-    positions(&f.coords).unwrap_or_default()
+/// The zone of a polygon feature (the layer's geometry type was checked when it was parsed).
+fn zone_of(f: &Feature) -> &Zone {
+    f.shape
+        .zone()
+        .expect("a polygon layer's features are polygons")
 }
 
-/// Villages lie inside their towns, grid cells inside the district, and populations add up:
-/// villages → town, towns → district, grid cells → village.
+/// Villages lie inside their towns, grid cells inside the district (holes respected: a village
+/// in a town's hole is outside it, and a cell must not reach into the district's holes), and
+/// populations add up: villages → town, towns → district, grid cells → village.
 fn check_containment_and_population(
     loader: &Loader,
     features: &HashMap<&'static str, Vec<Feature>>,
@@ -495,8 +684,11 @@ fn check_containment_and_population(
         let Some(t) = prop_str(v, "town") else {
             return Err(loader.ferr("villages", v, "field `properties.town`: missing"));
         };
-        let p = position(&v.coords).map_err(|m| loader.ferr("villages", v, m))?;
-        if !ring_contains(&ring_of(towns[t]), p) {
+        let p = v
+            .shape
+            .point()
+            .expect("villages are points (checked when parsed)");
+        if !zone_of(towns[t]).contains(p) {
             return Err(loader.ferr(
                 "villages",
                 v,
@@ -515,7 +707,7 @@ fn check_containment_and_population(
         }
     }
     if let Some(d) = district {
-        let ring = ring_of(d);
+        let district = zone_of(d);
         if !towns.is_empty() {
             let declared = prop_u64(loader, "district", d, "population")?;
             let mut sum = 0;
@@ -533,13 +725,20 @@ fn check_containment_and_population(
             }
         }
         for c in features.get("grid_cells").into_iter().flatten() {
-            if let Some(outside) = ring_of(c).into_iter().find(|p| !ring_contains(&ring, *p)) {
-                return Err(loader.ferr(
-                    "grid_cells",
-                    c,
-                    format!("field `geometry.coordinates`: {outside} is outside the district"),
-                ));
+            let cell = zone_of(c);
+            if district.covers_zone(cell) {
+                continue;
             }
+            let message = match c.shape.rings()[0].iter().find(|p| !district.covers(**p)) {
+                Some(outside) => format!("{outside} is outside the district"),
+                None => "the cell reaches outside the district (across its edge or into a hole)"
+                    .to_string(),
+            };
+            return Err(loader.ferr(
+                "grid_cells",
+                c,
+                format!("field `geometry.coordinates`: {message}"),
+            ));
         }
     }
     if !village_pop.is_empty() {
@@ -578,8 +777,18 @@ fn to_command(
     for key in spec.map_only {
         body.remove(*key);
     }
+    if f.shape.rings().len() > 1 {
+        return Err(loader.ferr(
+            spec.name,
+            f,
+            format!(
+                "field `geometry.coordinates`: holes are not supported in the {} layer (its polygons are one ring)",
+                spec.name
+            ),
+        ));
+    }
     body.insert("type".into(), Value::String(command.into()));
-    body.insert(field.into(), f.coords.clone());
+    body.insert(field.into(), f.shape.command_value());
     let cmd: Command = serde_json::from_value(Value::Object(body))
         .map_err(|e| loader.ferr(spec.name, f, format!("field `properties`: {e}")))?;
     if let Command::DefineLevee(l) = &cmd {

@@ -161,11 +161,15 @@ fn whole_file_problems() {
     std::fs::write(dir.path().join("roads.geojson"), "{ not json").unwrap();
     assert_names(&load(dir.path()).unwrap_err(), "roads", "file", "not JSON");
     let missing = dir.path().join("nope");
+    let e = load(&missing).unwrap_err();
+    assert_eq!(e.file, missing);
+    assert!(e.message.contains("does not exist"), "{e}");
+    assert!(e.to_string().contains(&*missing.to_string_lossy()), "{e}");
+    let a_file = dir.path().join("towns.geojson");
+    let e = load(&a_file).unwrap_err();
     assert!(
-        load(&missing)
-            .unwrap_err()
-            .message
-            .contains("not a directory")
+        e.to_string().contains("towns.geojson: is not a directory"),
+        "{e}"
     );
     let e = broken(|m| {
         let d = m.get_mut("district").unwrap();
@@ -220,7 +224,25 @@ fn bad_geometry() {
         m.get_mut("gauges").unwrap()["features"][0]["geometry"]["coordinates"] =
             json!(["113", "27"])
     });
-    assert_names(&e, "gauges", "(id G-1)", "two numbers");
+    assert_names(
+        &e,
+        "gauges",
+        "(id G-1)",
+        "`geometry.coordinates`: invalid type: string",
+    );
+    let e = broken(|m| {
+        m.get_mut("gauges").unwrap()["features"][0]["geometry"]["coordinates"] = json!([113.0])
+    });
+    assert_names(&e, "gauges", "(id G-1)", "`geometry.coordinates`");
+    let e = broken(|m| {
+        m.get_mut("levees").unwrap()["features"][0]["geometry"]["coordinates"] =
+            json!([[113.01, 27.0], [113.01, 27.1, 3.0, 4.0]])
+    });
+    assert_names(&e, "levees", "(id L-1)", "a position must be [lon, lat]");
+    let e = broken(|m| {
+        m.get_mut("shelters").unwrap()["features"][0]["geometry"]["type"] = json!("Pointe")
+    });
+    assert_names(&e, "shelters", "(id S-1)", "`geometry.type`");
     let e = broken(|m| {
         m.get_mut("towns").unwrap()["features"][0]["geometry"]["coordinates"] =
             json!([[[113.0, 27.0], [113.1, 27.0], [113.1, 27.1], [113.0, 27.1]]])
@@ -376,4 +398,126 @@ fn live_feature_fields_are_checked() {
             json!([[113.01, 27.0], [113.01, 27.0]])
     });
     assert_names(&e, "levees", "(id L-1)", "positive length");
+}
+
+#[test]
+fn an_empty_or_misnamed_map_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = load(dir.path()).unwrap_err();
+    assert_eq!(e.file, dir.path());
+    assert!(
+        e.message.contains("no layer file") && e.message.contains("shelters.geojson"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains(&*dir.path().to_string_lossy()),
+        "{e}"
+    );
+    // Other files are no layers, and do not count.
+    std::fs::write(dir.path().join("README.md"), "a map").unwrap();
+    assert!(
+        load(dir.path())
+            .unwrap_err()
+            .message
+            .contains("no layer file")
+    );
+    // A misspelt layer would silently be left out: refused, naming the file.
+    let mut layers = valid();
+    let shelters = layers.remove("shelters").unwrap();
+    let dir = write(&layers);
+    std::fs::write(dir.path().join("shelter.geojson"), shelters.to_string()).unwrap();
+    let e = load(dir.path()).unwrap_err();
+    assert!(e.file.ends_with("shelter.geojson"), "{e}");
+    assert!(e.message.contains("not a layer"), "{e}");
+}
+
+#[test]
+fn a_relative_map_directory_is_named_as_given_and_resolved() {
+    let e = load(Path::new("no/such/map")).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with("no/such/map: the map directory does not exist"),
+        "{text}"
+    );
+    let abs = std::env::current_dir().unwrap().join("no/such/map");
+    assert!(text.contains(&*abs.to_string_lossy()), "{text}");
+}
+
+/// A square ring with a square hole.
+fn square_with_hole(outer: [f64; 4], hole: [f64; 4]) -> Value {
+    let [w, s, e, n] = outer;
+    let [hw, hs, he, hn] = hole;
+    json!([
+        [[w, s], [e, s], [e, n], [w, n], [w, s]],
+        [[hw, hs], [hw, hn], [he, hn], [he, hs], [hw, hs]]
+    ])
+}
+
+#[test]
+fn holes_are_respected() {
+    // A town with a hole away from its village loads; the same hole around the village does not.
+    let mut layers = valid();
+    layers.get_mut("towns").unwrap()["features"][0]["geometry"]["coordinates"] =
+        square_with_hole([113.0, 27.0, 113.1, 27.1], [113.07, 27.07, 113.09, 27.09]);
+    load(write(&layers).path()).expect("a town with a hole");
+    let e = broken(|m| {
+        m.get_mut("towns").unwrap()["features"][0]["geometry"]["coordinates"] =
+            square_with_hole([113.0, 27.0, 113.1, 27.1], [113.04, 27.04, 113.06, 27.06])
+    });
+    assert_names(&e, "villages", "(id V-A)", "not inside its town T-A");
+    // A grid cell whose corners all lie in the district but which covers a hole of it.
+    let e = broken(|m| {
+        m.get_mut("district").unwrap()["features"][0]["geometry"]["coordinates"] = square_with_hole(
+            [113.0, 27.0, 113.2, 27.1],
+            [113.045, 27.045, 113.055, 27.055],
+        )
+    });
+    assert_names(
+        &e,
+        "grid_cells",
+        "(id G-A)",
+        "reaches outside the district (across its edge or into a hole)",
+    );
+    // A hole outside its outer ring, and a ring around no area.
+    let e = broken(|m| {
+        m.get_mut("towns").unwrap()["features"][1]["geometry"]["coordinates"] =
+            square_with_hole([113.1, 27.0, 113.2, 27.1], [113.3, 27.0, 113.4, 27.1])
+    });
+    assert_names(
+        &e,
+        "towns",
+        "(id T-B)",
+        "ring 1: a hole must lie inside the outer ring",
+    );
+    let e = broken(|m| {
+        m.get_mut("towns").unwrap()["features"][1]["geometry"]["coordinates"] =
+            json!([[[113.1, 27.0], [113.2, 27.0], [113.15, 27.0], [113.1, 27.0]]])
+    });
+    assert_names(&e, "towns", "(id T-B)", "encloses no area");
+    // Live grid cells are one ring: a hole would be dropped, so it is refused.
+    let e = broken(|m| {
+        m.get_mut("grid_cells").unwrap()["features"][0]["geometry"]["coordinates"] =
+            square_with_hole(
+                [113.04, 27.04, 113.06, 27.06],
+                [113.045, 27.045, 113.05, 27.05],
+            )
+    });
+    assert_names(&e, "grid_cells", "(id G-A)", "holes are not supported");
+}
+
+#[test]
+fn a_position_may_carry_an_altitude_which_commands_do_not() {
+    let mut layers = valid();
+    layers.get_mut("shelters").unwrap()["features"][0]["geometry"]["coordinates"] =
+        json!([113.05, 27.06, 35.5]);
+    let map = load(write(&layers).path()).unwrap();
+    let shelter = map
+        .commands
+        .iter()
+        .find(|c| c.command_id == "map:shelters:S-1")
+        .unwrap();
+    let Command::DefineShelter(s) = &shelter.command else {
+        panic!("{:?}", shelter.command)
+    };
+    assert_eq!(s.position, LonLat::new(113.05, 27.06).unwrap());
 }

@@ -166,34 +166,31 @@ impl Spatial {
             .collect()
     }
 
-    /// Ids of the entities of `layer` inside `bbox`. Point layers use their index; line and
-    /// polygon layers are matched by envelope overlap.
+    /// Ids of the entities of `layer` inside `bbox`. Point layers use their index; levees, grid
+    /// cells and evacuation zones are those whose line or polygon shares a point with the box
+    /// (`geo`; touching counts), not merely their envelope.
     pub fn in_bbox(&self, state: &State, layer: Layer, bbox: &BBox) -> Vec<String> {
-        use crate::domain::geo::envelope;
+        use crate::domain::geo::{Zone, line_intersects_bbox};
         if let Some(index) = self.point_layer(layer) {
             return index.in_bbox(bbox);
         }
-        let overlaps = |pts: &[LonLat]| {
-            let (min, max) = envelope(pts);
-            bbox.intersects_plain(min, max)
-        };
         match layer {
             Layer::Levees => state
                 .levees
                 .values()
-                .filter(|l| overlaps(l.line()))
+                .filter(|l| line_intersects_bbox(l.line(), bbox))
                 .map(|l| l.id().to_string())
                 .collect(),
             Layer::Evacuations => state
                 .evacuations
                 .values()
-                .filter(|e| overlaps(&e.zone))
+                .filter(|e| Zone::from_ring(&e.zone).intersects_bbox(bbox))
                 .map(|e| e.id.to_string())
                 .collect(),
             Layer::GridCells => state
                 .grid_cells
                 .values()
-                .filter(|c| overlaps(&c.ring))
+                .filter(|c| Zone::from_ring(&c.ring).intersects_bbox(bbox))
                 .map(|c| c.id.to_string())
                 .collect(),
             _ => Vec::new(),

@@ -1,60 +1,200 @@
-//! Layers as GeoJSON FeatureCollections (RFC 7946), for dashboards and GIS tools.
+//! Layers as GeoJSON FeatureCollections (RFC 7946), for dashboards and GIS tools, written with the
+//! `geojson` crate. Each collection carries two foreign members, `crest_layer` and `crest_seq`.
 
-use crate::domain::State;
 use crate::domain::events::Layer;
+use crate::domain::{LonLat, State};
 use crate::read::{entity_view, layer_ids};
-use serde_json::{Value, json};
+use ::geojson::{Feature, FeatureCollection, Geometry, JsonObject, feature::Id};
+use serde_json::Value;
 
-fn geometry(state: &State, layer: Layer, id: &str) -> Value {
-    let g = match layer {
+fn position(p: LonLat) -> [f64; 2] {
+    [p.lon(), p.lat()]
+}
+
+fn ring(points: &[LonLat]) -> Vec<[f64; 2]> {
+    points.iter().copied().map(position).collect()
+}
+
+fn geometry(state: &State, layer: Layer, id: &str) -> Option<Geometry> {
+    match layer {
         Layer::Teams => state
             .teams
             .get(id)
             .and_then(|t| t.fix)
-            .map(|f| json!({"type": "Point", "coordinates": f.position})),
+            .map(|f| Geometry::new_point(position(f.position))),
         Layer::Shelters => state
             .shelters
             .get(id)
-            .map(|s| json!({"type": "Point", "coordinates": s.position})),
+            .map(|s| Geometry::new_point(position(s.position))),
         Layer::Hazards => state
             .hazards
             .get(id)
-            .map(|h| json!({"type": "Point", "coordinates": h.position})),
+            .map(|h| Geometry::new_point(position(h.position))),
         Layer::Gauges => state
             .gauges
             .get(id)
-            .map(|g| json!({"type": "Point", "coordinates": g.position})),
+            .map(|g| Geometry::new_point(position(g.position))),
         Layer::Levees => state
             .levees
             .get(id)
-            .map(|l| json!({"type": "LineString", "coordinates": l.line()})),
+            .map(|l| Geometry::new_line_string(ring(l.line()))),
         Layer::Evacuations => state
             .evacuations
             .get(id)
-            .map(|e| json!({"type": "Polygon", "coordinates": [e.zone]})),
+            .map(|e| Geometry::new_polygon([ring(&e.zone)])),
         Layer::GridCells => state
             .grid_cells
             .get(id)
-            .map(|c| json!({"type": "Polygon", "coordinates": [c.ring]})),
+            .map(|c| Geometry::new_polygon([ring(&c.ring)])),
         Layer::Assignments | Layer::Response => None,
-    };
-    g.unwrap_or(Value::Null)
+    }
 }
 
 /// The whole layer; geometry-less entities (assignments, response levels) have `null` geometry.
-pub fn layer_collection(state: &State, layer: Layer, seq: u64) -> Value {
-    let features: Vec<Value> = layer_ids(state, layer)
+/// Its `Display` is the JSON text served.
+pub fn layer_collection(state: &State, layer: Layer, seq: u64) -> FeatureCollection {
+    let features = layer_ids(state, layer)
         .iter()
         .filter_map(|id| {
-            let mut props = entity_view(state, layer, id)?;
-            if let Some(obj) = props.as_object_mut() {
-                // Geometry carries these; do not repeat them in properties.
-                for key in ["position", "line", "zone", "ring"] {
-                    obj.remove(key);
-                }
+            let Value::Object(mut props) = entity_view(state, layer, id)? else {
+                return None;
+            };
+            // Geometry carries these; do not repeat them in properties.
+            for key in ["position", "line", "zone", "ring"] {
+                props.remove(key);
             }
-            Some(json!({ "type": "Feature", "id": id, "geometry": geometry(state, layer, id), "properties": props }))
+            Some(Feature {
+                bbox: None,
+                geometry: geometry(state, layer, id),
+                id: Some(Id::String(id.clone())),
+                properties: Some(props),
+                foreign_members: None,
+            })
         })
         .collect();
-    json!({ "type": "FeatureCollection", "crest_layer": layer, "crest_seq": seq, "features": features })
+    let mut members = JsonObject::new();
+    members.insert("crest_layer".into(), Value::from(layer.name()));
+    members.insert("crest_seq".into(), Value::from(seq));
+    FeatureCollection {
+        bbox: None,
+        features,
+        foreign_members: Some(members),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::state::Context;
+    use crate::domain::{Actor, Command};
+    use crate::spatial::Spatial;
+    use serde_json::json;
+
+    /// The collection as it was written by hand before the `geojson` crate (verbatim): the
+    /// shape clients rely on.
+    fn old_geometry(state: &State, layer: Layer, id: &str) -> Value {
+        let g = match layer {
+            Layer::Teams => state
+                .teams
+                .get(id)
+                .and_then(|t| t.fix)
+                .map(|f| json!({"type": "Point", "coordinates": f.position})),
+            Layer::Shelters => state
+                .shelters
+                .get(id)
+                .map(|s| json!({"type": "Point", "coordinates": s.position})),
+            Layer::Hazards => state
+                .hazards
+                .get(id)
+                .map(|h| json!({"type": "Point", "coordinates": h.position})),
+            Layer::Gauges => state
+                .gauges
+                .get(id)
+                .map(|g| json!({"type": "Point", "coordinates": g.position})),
+            Layer::Levees => state
+                .levees
+                .get(id)
+                .map(|l| json!({"type": "LineString", "coordinates": l.line()})),
+            Layer::Evacuations => state
+                .evacuations
+                .get(id)
+                .map(|e| json!({"type": "Polygon", "coordinates": [e.zone]})),
+            Layer::GridCells => state
+                .grid_cells
+                .get(id)
+                .map(|c| json!({"type": "Polygon", "coordinates": [c.ring]})),
+            Layer::Assignments | Layer::Response => None,
+        };
+        g.unwrap_or(Value::Null)
+    }
+
+    fn old_layer_collection(state: &State, layer: Layer, seq: u64) -> Value {
+        let features: Vec<Value> = layer_ids(state, layer)
+            .iter()
+            .filter_map(|id| {
+                let mut props = entity_view(state, layer, id)?;
+                if let Some(obj) = props.as_object_mut() {
+                    for key in ["position", "line", "zone", "ring"] {
+                        obj.remove(key);
+                    }
+                }
+                Some(json!({ "type": "Feature", "id": id, "geometry": old_geometry(state, layer, id), "properties": props }))
+            })
+            .collect();
+        json!({ "type": "FeatureCollection", "crest_layer": layer, "crest_seq": seq, "features": features })
+    }
+
+    /// One entity in every layer, made by protocol commands.
+    fn state() -> State {
+        let commands = [
+            json!({"type": "define_levee", "id": "L-1", "name": "堤", "line": [[113.0, 27.0], [113.0, 27.1]], "riverside": "left"}),
+            json!({"type": "define_shelter", "id": "S-1", "name": "学校", "position": [113.05, 27.06], "capacity": 300}),
+            json!({"type": "define_gauge", "id": "G-1", "name": "站", "position": [113.01, 27.05], "datum": "吴淞", "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}}),
+            json!({"type": "define_grid_cell", "id": "GC-1", "ring": [[113.0, 27.0], [113.1, 27.0], [113.1, 27.1], [113.0, 27.0]], "population": 10}),
+            json!({"type": "register_team", "id": "T-01", "name": "队", "kind": "militia", "headcount": 5, "travel_mode": "foot", "position": [113.02, 27.05]}),
+            json!({"type": "register_team", "id": "T-02", "name": "队", "kind": "militia", "headcount": 5, "travel_mode": "foot"}),
+            json!({"type": "report_hazard", "kind": "piping", "severity": "major", "position": [113.0005, 27.05]}),
+            json!({"type": "issue_evacuation_order", "name": "撤", "zone": [[113.0, 27.0], [113.1, 27.0], [113.1, 27.1], [113.0, 27.0]], "population": 100}),
+            json!({"type": "create_assignment", "team_id": "T-01", "target": {"kind": "shelter", "shelter_id": "S-1"}}),
+            json!({"type": "set_response_level", "jurisdiction": "涪口区", "level": "IV"}),
+        ];
+        let mut s = State::default();
+        let actor = Actor::system();
+        for c in commands {
+            let cmd: Command =
+                serde_json::from_value(c.clone()).unwrap_or_else(|e| panic!("{c}: {e}"));
+            let snapper = Spatial::build(&s).levees;
+            let ctx = Context {
+                now_ms: 1_000,
+                actor: &actor,
+                snapper: &snapper,
+            };
+            for e in s.decide(&cmd, &ctx).unwrap_or_else(|e| panic!("{c}: {e}")) {
+                s.apply(&e);
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn every_layer_keeps_the_shape_clients_know() {
+        let s = state();
+        for layer in Layer::ALL {
+            assert!(
+                !layer_ids(&s, layer).is_empty(),
+                "{} has an entity",
+                layer.name()
+            );
+            let text = layer_collection(&s, layer, 42).to_string();
+            let got: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(got, old_layer_collection(&s, layer, 42), "{}", layer.name());
+        }
+        let levees: Value =
+            serde_json::from_str(&layer_collection(&s, Layer::Levees, 7).to_string()).unwrap();
+        assert_eq!(levees["crest_layer"], "levees");
+        assert_eq!(levees["crest_seq"], 7);
+        assert_eq!(levees["features"][0]["id"], "L-1");
+        assert_eq!(levees["features"][0]["geometry"]["type"], "LineString");
+        assert!(levees["features"][0]["properties"].get("line").is_none());
+    }
 }

@@ -214,7 +214,10 @@ async fn layer(
         // changes (not with every event of another layer), and two different contents never
         // share one (a restored database cannot reuse a tag).
         (
-            content_etag(layer.name(), &collection["features"].to_string()),
+            content_etag(
+                layer.name(),
+                &serde_json::to_string(&collection.features).expect("features serialize"),
+            ),
             collection.to_string(),
         )
     };

@@ -2,6 +2,7 @@
 //! One test binary (these modules) so the suite links once.
 
 mod bad_input;
+mod cli;
 mod connections;
 mod district_map;
 mod durability;
