@@ -11,8 +11,11 @@ use super::model::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Command {
     // Reference data (dispatcher, or the map loader)
     DefineLevee(LeveeSpec),
@@ -280,35 +283,6 @@ pub struct EvacuationRef {
 impl Command {
     /// The wire name of the command (its `type`).
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::DefineLevee(_) => "define_levee",
-            Self::DefineShelter(_) => "define_shelter",
-            Self::DefineGauge(_) => "define_gauge",
-            Self::DefineGridCell(_) => "define_grid_cell",
-            Self::RegisterTeam(_) => "register_team",
-            Self::ReportHazard(_) => "report_hazard",
-            Self::ConfirmHazard(_) => "confirm_hazard",
-            Self::StartHazardHandling(_) => "start_hazard_handling",
-            Self::EliminateHazard(_) => "eliminate_hazard",
-            Self::MarkFalseAlarm(_) => "mark_false_alarm",
-            Self::EscalateHazard(_) => "escalate_hazard",
-            Self::UpdatePosition(_) => "update_position",
-            Self::SetTeamDuty(_) => "set_team_duty",
-            Self::CreateAssignment(_) => "create_assignment",
-            Self::AdvanceAssignment(_) => "advance_assignment",
-            Self::CancelAssignment(_) => "cancel_assignment",
-            Self::OpenShelter(_) => "open_shelter",
-            Self::CloseShelter(_) => "close_shelter",
-            Self::CheckIn(_) => "check_in",
-            Self::CheckOut(_) => "check_out",
-            Self::SetSupply(_) => "set_supply",
-            Self::DeliverSupply(_) => "deliver_supply",
-            Self::IssueSupply(_) => "issue_supply",
-            Self::RecordReading(_) => "record_reading",
-            Self::SetResponseLevel(_) => "set_response_level",
-            Self::IssueEvacuationOrder(_) => "issue_evacuation_order",
-            Self::RecordEvacuationProgress(_) => "record_evacuation_progress",
-            Self::LiftEvacuationOrder(_) => "lift_evacuation_order",
-        }
+        self.into()
     }
 }

@@ -1,5 +1,8 @@
 //! The entities of the shared picture. These are the projection's records; they change only by
 //! applying events (see `state.rs`).
+//!
+//! Every value set has its wire name twice, from the same `snake_case` rule: serde's for JSON and
+//! strum's (`IntoStaticStr`, `AsRefStr`, `EnumString`) for messages and lookups.
 
 use super::geo::LonLat;
 use super::ids::*;
@@ -13,8 +16,24 @@ pub type TimeMs = i64;
 // ---------------------------------------------------------------- hazards
 
 /// Kind of levee hazard (险情).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum HazardKind {
     /// 管涌
     Piping,
@@ -37,16 +56,46 @@ pub enum HazardKind {
 }
 
 /// Severity, ordered: general (一般) < major (较大) < critical (重大).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Severity {
     General,
     Major,
     Critical,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum HazardStatus {
     Reported,
     Confirmed,
@@ -94,8 +143,22 @@ pub struct Hazard {
 
 // ---------------------------------------------------------------- teams
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TeamKind {
     ArmedPolice,
     ReserveForce,
@@ -106,8 +169,24 @@ pub enum TeamKind {
     GridWorkers,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Capability {
     Boat,
     Pump,
@@ -119,8 +198,22 @@ pub enum Capability {
     HeavyMachinery,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TravelMode {
     Foot,
     Vehicle,
@@ -154,8 +247,22 @@ pub struct Fix {
 
 /// A team's status. Derived from its duty flag and its active assignment, never stored, so the
 /// two can never disagree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TeamStatus {
     Available,
     Assigned,
@@ -199,8 +306,22 @@ pub enum AssignmentTarget {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AssignmentState {
     Proposed,
     Accepted,
@@ -303,8 +424,24 @@ impl Shelter {
 
 // ---------------------------------------------------------------- gauges
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ThresholdKind {
     /// 设防: patrols start.
     Guard,
@@ -338,8 +475,22 @@ impl Thresholds {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Direction {
     Rising,
     Falling,
@@ -367,7 +518,22 @@ pub struct Gauge {
 // ---------------------------------------------------------------- response levels
 
 /// Flood response level; IV is the lowest, I the highest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 pub enum ResponseLevel {
     IV,
     III,
@@ -386,8 +552,22 @@ pub struct ResponseChange {
 
 // ---------------------------------------------------------------- evacuation and grid
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EvacuationStatus {
     Active,
     Lifted,
@@ -417,4 +597,52 @@ pub struct GridCell {
     pub grid_worker: String,
     pub town: String,
     pub village: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::Role;
+    use crate::domain::events::Layer;
+    use serde::de::DeserializeOwned;
+    use std::str::FromStr;
+
+    /// strum's name of every variant is serde's, and parses back.
+    fn same_names<T>(variants: &[T])
+    where
+        T: Copy + Serialize + DeserializeOwned + PartialEq + fmt::Debug + FromStr,
+        &'static str: From<T>,
+    {
+        for &v in variants {
+            let name: &'static str = v.into();
+            assert_eq!(serde_json::to_value(v).unwrap(), name, "{v:?}");
+            assert!(T::from_str(name).is_ok_and(|p| p == v), "{name}");
+        }
+    }
+
+    use std::fmt;
+
+    #[test]
+    fn strum_and_serde_agree_on_every_name() {
+        use strum::VariantArray;
+        same_names(HazardKind::VARIANTS);
+        same_names(Severity::VARIANTS);
+        same_names(HazardStatus::VARIANTS);
+        same_names(TeamKind::VARIANTS);
+        same_names(Capability::VARIANTS);
+        same_names(TravelMode::VARIANTS);
+        same_names(TeamStatus::VARIANTS);
+        same_names(AssignmentState::VARIANTS);
+        same_names(ThresholdKind::VARIANTS);
+        same_names(Direction::VARIANTS);
+        same_names(ResponseLevel::VARIANTS);
+        same_names(EvacuationStatus::VARIANTS);
+        same_names(Layer::VARIANTS);
+        same_names(Role::VARIANTS);
+        assert_eq!(Layer::parse("grid_cells"), Some(Layer::GridCells));
+        assert_eq!(Layer::GridCells.name(), "grid_cells");
+        assert_eq!(Role::parse("observer"), Some(Role::Observer));
+        assert_eq!(Role::parse("admin"), None);
+        assert_eq!(Role::Field.name(), "field");
+    }
 }

@@ -293,8 +293,8 @@ impl State {
                     return Err(DomainError::IllegalTransition {
                         kind: "hazard",
                         id: h.id.to_string(),
-                        from: format!("{:?}", h.status),
-                        to: "escalated".into(),
+                        from: h.status.into(),
+                        to: "escalated",
                     });
                 }
                 let to_severity = e.severity.unwrap_or(h.severity);
@@ -369,8 +369,8 @@ impl State {
                     return Err(DomainError::IllegalTransition {
                         kind: "team",
                         id: team.id.to_string(),
-                        from: duty_name(team.on_duty).into(),
-                        to: duty_name(s.on_duty).into(),
+                        from: Duty::from(team.on_duty).into(),
+                        to: Duty::from(s.on_duty).into(),
                     });
                 }
                 vec![Event::TeamDutyChanged {
@@ -446,8 +446,8 @@ impl State {
                     return Err(DomainError::IllegalTransition {
                         kind: "shelter",
                         id: sh.id.to_string(),
-                        from: open_name(sh.open).into(),
-                        to: open_name(open).into(),
+                        from: Opening::from(sh.open).into(),
+                        to: Opening::from(open).into(),
                     });
                 }
                 vec![Event::ShelterOpenChanged {
@@ -564,8 +564,8 @@ impl State {
                     return Err(DomainError::IllegalTransition {
                         kind: "response level of",
                         id: s.jurisdiction.to_string(),
-                        from: format!("{previous:?}"),
-                        to: format!("{:?}", s.level),
+                        from: level_name(previous),
+                        to: level_name(s.level),
                     });
                 }
                 vec![Event::ResponseLevelChanged {
@@ -606,8 +606,8 @@ impl State {
                     return Err(DomainError::IllegalTransition {
                         kind: "evacuation",
                         id: o.id.to_string(),
-                        from: "lifted".into(),
-                        to: "progress".into(),
+                        from: o.status.into(),
+                        to: "progress",
                     });
                 }
                 if p.count == 0 {
@@ -634,8 +634,8 @@ impl State {
                     return Err(DomainError::IllegalTransition {
                         kind: "evacuation",
                         id: o.id.to_string(),
-                        from: "lifted".into(),
-                        to: "lifted".into(),
+                        from: o.status.into(),
+                        to: "lifted",
                     });
                 }
                 vec![Event::EvacuationLifted {
@@ -652,8 +652,8 @@ impl State {
             return Err(DomainError::IllegalTransition {
                 kind: "hazard",
                 id: h.id.to_string(),
-                from: status_name(&h.status),
-                to: status_name(&to),
+                from: h.status.into(),
+                to: to.into(),
             });
         }
         Ok(vec![Event::HazardStatusChanged {
@@ -675,8 +675,8 @@ impl State {
             return Err(DomainError::IllegalTransition {
                 kind: "assignment",
                 id: a.id.to_string(),
-                from: status_name(&a.state),
-                to: status_name(&to),
+                from: a.state.into(),
+                to: to.into(),
             });
         }
         Ok(vec![Event::AssignmentStateChanged {
@@ -697,7 +697,7 @@ impl State {
                 if h.status.is_closed() {
                     return Err(invalid(format!(
                         "hazard {hazard_id} is closed ({})",
-                        status_name(&h.status)
+                        h.status.as_ref()
                     )));
                 }
             }
@@ -900,19 +900,37 @@ fn check_supply(item: &str, stock: f64, per_person_daily: f64) -> Result<(), Dom
     check_daily_ration("per_person_daily", per_person_daily)
 }
 
-fn duty_name(on: bool) -> &'static str {
-    if on { "on_duty" } else { "off_duty" }
+/// A team's duty, by its wire name in messages.
+#[derive(Clone, Copy, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+enum Duty {
+    OnDuty,
+    OffDuty,
 }
 
-fn open_name(open: bool) -> &'static str {
-    if open { "open" } else { "closed" }
+impl From<bool> for Duty {
+    fn from(on_duty: bool) -> Duty {
+        if on_duty { Duty::OnDuty } else { Duty::OffDuty }
+    }
 }
 
-fn status_name<T: Serialize>(s: &T) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+/// Whether a shelter is open, by its name in messages.
+#[derive(Clone, Copy, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+enum Opening {
+    Open,
+    Closed,
+}
+
+impl From<bool> for Opening {
+    fn from(open: bool) -> Opening {
+        if open { Opening::Open } else { Opening::Closed }
+    }
+}
+
+/// A response level's name in messages; no level is `none`.
+fn level_name(level: Option<ResponseLevel>) -> &'static str {
+    level.map_or("none", Into::into)
 }
 
 /// Alerts for each threshold the new reading crosses relative to the gauge's last reading.
