@@ -33,6 +33,9 @@ pub enum Event {
         from: HazardStatus,
         to: HazardStatus,
         reason: String,
+        /// When it changed; absent in events logged before the field existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<TimeMs>,
     },
     HazardEscalated {
         hazard_id: HazardId,
@@ -41,6 +44,9 @@ pub enum Event {
         from_kind: HazardKind,
         to_kind: HazardKind,
         reason: String,
+        /// When it was escalated; absent in events logged before the field existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<TimeMs>,
     },
 
     TeamMoved {

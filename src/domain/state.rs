@@ -282,10 +282,10 @@ impl State {
                     },
                 }]
             }
-            C::ConfirmHazard(r) => self.hazard_to(r, HazardStatus::Confirmed)?,
-            C::StartHazardHandling(r) => self.hazard_to(r, HazardStatus::BeingHandled)?,
-            C::EliminateHazard(r) => self.hazard_to(r, HazardStatus::Eliminated)?,
-            C::MarkFalseAlarm(r) => self.hazard_to(r, HazardStatus::FalseAlarm)?,
+            C::ConfirmHazard(r) => self.hazard_to(r, HazardStatus::Confirmed, now)?,
+            C::StartHazardHandling(r) => self.hazard_to(r, HazardStatus::BeingHandled, now)?,
+            C::EliminateHazard(r) => self.hazard_to(r, HazardStatus::Eliminated, now)?,
+            C::MarkFalseAlarm(r) => self.hazard_to(r, HazardStatus::FalseAlarm, now)?,
             C::EscalateHazard(e) => {
                 let h = self.hazard(&e.hazard_id)?;
                 check_text("reason", &e.reason)?;
@@ -312,6 +312,7 @@ impl State {
                     from_kind: h.kind,
                     to_kind,
                     reason: e.reason.clone(),
+                    at: Some(now),
                 }]
             }
             C::UpdatePosition(u) => {
@@ -645,7 +646,12 @@ impl State {
         })
     }
 
-    fn hazard_to(&self, r: &HazardRef, to: HazardStatus) -> Result<Vec<Event>, DomainError> {
+    fn hazard_to(
+        &self,
+        r: &HazardRef,
+        to: HazardStatus,
+        now: TimeMs,
+    ) -> Result<Vec<Event>, DomainError> {
         let h = self.hazard(&r.hazard_id)?;
         check_text("reason", &r.reason)?;
         if !h.status.can_become(to) {
@@ -661,6 +667,7 @@ impl State {
             from: h.status,
             to,
             reason: r.reason.clone(),
+            at: Some(now),
         }])
     }
 
@@ -753,20 +760,25 @@ impl State {
                 self.next_hazard += 1;
                 self.hazards.insert(hazard.id.clone(), hazard.clone());
             }
-            E::HazardStatusChanged { hazard_id, to, .. } => {
+            E::HazardStatusChanged {
+                hazard_id, to, at, ..
+            } => {
                 if let Some(h) = self.hazards.get_mut(hazard_id) {
                     h.status = *to;
+                    h.updated_at = at.unwrap_or(h.updated_at);
                 }
             }
             E::HazardEscalated {
                 hazard_id,
                 to_severity,
                 to_kind,
+                at,
                 ..
             } => {
                 if let Some(h) = self.hazards.get_mut(hazard_id) {
                     h.severity = *to_severity;
                     h.kind = *to_kind;
+                    h.updated_at = at.unwrap_or(h.updated_at);
                 }
             }
             E::TeamMoved { team_id, fix } => {

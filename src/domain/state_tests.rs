@@ -1023,3 +1023,64 @@ fn numbers_beyond_their_bounds_are_refused_as_invalid_value() {
     });
     assert_eq!(code(&mut s, &d, accuracy), "invalid_value");
 }
+
+#[test]
+fn updated_at_follows_every_event_of_the_hazard() {
+    let mut s = world();
+    let d = dispatcher();
+    let h = report(&mut s, &d, p(113.1, 27.65));
+    let at = |s: &State, now: i64, cmd: Command| {
+        let ctx = Context {
+            now_ms: now,
+            actor: &d,
+            snapper: &Scan(s),
+        };
+        let events = s.decide(&cmd, &ctx).expect("accepted");
+        let mut s = s.clone();
+        for e in &events {
+            s.apply(e);
+        }
+        s
+    };
+    let s = at(&s, 61_000, Command::ConfirmHazard(href(&h)));
+    assert_eq!(
+        (s.hazards[&h].reported_at, s.hazards[&h].updated_at),
+        (1_000, 61_000)
+    );
+    let s = at(
+        &s,
+        121_000,
+        Command::EscalateHazard(EscalateHazard {
+            hazard_id: h.clone(),
+            severity: Some(Severity::Major),
+            kind: None,
+            reason: String::new(),
+        }),
+    );
+    assert_eq!(
+        (s.hazards[&h].reported_at, s.hazards[&h].updated_at),
+        (1_000, 121_000)
+    );
+}
+
+#[test]
+fn a_hazard_event_logged_without_its_time_loads_and_leaves_updated_at() {
+    let mut s = world();
+    let h = report(&mut s, &dispatcher(), p(113.1, 27.65));
+    // As written before events carried their time.
+    let old: Event = serde_json::from_value(serde_json::json!({"type": "hazard_status_changed",
+        "hazard_id": "HZ-1", "from": "reported", "to": "confirmed", "reason": ""}))
+    .unwrap();
+    assert!(matches!(old, Event::HazardStatusChanged { at: None, .. }));
+    assert_eq!(
+        serde_json::to_value(&old).unwrap(),
+        serde_json::json!({"type": "hazard_status_changed", "hazard_id": "HZ-1",
+            "from": "reported", "to": "confirmed", "reason": ""}),
+        "an old event is written back as it was"
+    );
+    s.apply(&old);
+    assert_eq!(
+        (s.hazards[&h].status, s.hazards[&h].updated_at),
+        (HazardStatus::Confirmed, 1_000)
+    );
+}
