@@ -166,6 +166,8 @@ fn classify(text: &str, err: &serde_json::Error) -> WireError {
     }
     let code = if msg.contains(INVALID_COORDINATES) {
         "invalid_coordinates"
+    } else if msg.starts_with(crate::domain::values::OUT_OF_BOUNDS) {
+        "invalid_value"
     } else if msg.starts_with("missing field") {
         "missing_field"
     } else if msg.starts_with("unknown field") {

@@ -1,13 +1,17 @@
 //! Commands: what a client asks Crest to do. Each one is validated against the state by
 //! [`super::state::State::decide`] and, if accepted, becomes one or more events.
 //!
-//! Field types are validated newtypes (ids, `LonLat`), so a command that deserializes is already
-//! well-formed; `decide` checks only what depends on the state.
+//! Field types are parsed values (ids, `LonLat`, and the bounded types of [`super::values`]), so a
+//! command that deserializes is already well-formed and within its bounds; `decide` checks only
+//! what depends on the state. Every struct and enum here refuses unknown fields, at every depth.
+//!
+//! The field order is part of the command's hash (the idempotency check of `engine`): keep it.
 
 use super::geo::LonLat;
 use super::ids::*;
-use super::levee::LeveeSpec;
+use super::levee::{Hand, Levee, LeveeError, LeveeSpec};
 use super::model::*;
+use super::values::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 #[strum(serialize_all = "snake_case")]
 pub enum Command {
     // Reference data (dispatcher, or the map loader)
-    DefineLevee(LeveeSpec),
+    DefineLevee(DefineLevee),
     DefineShelter(DefineShelter),
     DefineGauge(DefineGauge),
     DefineGridCell(DefineGridCell),
@@ -57,31 +61,51 @@ pub enum Command {
 #[serde(deny_unknown_fields)]
 pub struct DefineShelter {
     pub id: ShelterId,
-    pub name: String,
+    pub name: Text,
     pub position: LonLat,
-    pub capacity: u32,
+    pub capacity: Count,
     #[serde(default)]
     pub open: bool,
     #[serde(default)]
-    pub supplies: BTreeMap<String, Supply>,
+    pub supplies: BTreeMap<Item, SupplySpec>,
     /// Town (镇) the shelter belongs to.
     #[serde(default)]
-    pub town: String,
+    pub town: Text,
     /// What the building is: `school`, `town_hall`, `gym`, …
     #[serde(default)]
-    pub kind: String,
+    pub kind: Text,
+}
+
+/// A supply as a client states it (`define_shelter`'s `supplies`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupplySpec {
+    pub stock: Quantity,
+    /// Consumption per sheltered person per day, in the same unit as `stock`.
+    pub per_person_daily: Ration,
+    pub unit: Text,
+}
+
+impl From<&SupplySpec> for Supply {
+    fn from(s: &SupplySpec) -> Supply {
+        Supply {
+            stock: s.stock.get(),
+            per_person_daily: s.per_person_daily.get(),
+            unit: s.unit.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DefineGauge {
     pub id: GaugeId,
-    pub name: String,
+    pub name: Text,
     #[serde(default)]
-    pub river: String,
+    pub river: Text,
     pub position: LonLat,
-    pub datum: String,
-    pub thresholds: Thresholds,
+    pub datum: Text,
+    pub thresholds: ThresholdsSpec,
     /// Levees whose patrols and alerts this gauge governs.
     #[serde(default)]
     pub levee_ids: Vec<LeveeId>,
@@ -92,26 +116,26 @@ pub struct DefineGauge {
 pub struct DefineGridCell {
     pub id: GridCellId,
     #[serde(default)]
-    pub name: String,
-    pub ring: Vec<LonLat>,
-    pub population: u32,
+    pub name: Text,
+    pub ring: Ring,
+    pub population: Count,
     #[serde(default)]
-    pub households: u32,
+    pub households: Count,
     #[serde(default)]
-    pub grid_worker: String,
+    pub grid_worker: Text,
     #[serde(default)]
-    pub town: String,
+    pub town: Text,
     #[serde(default)]
-    pub village: String,
+    pub village: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterTeam {
     pub id: TeamId,
-    pub name: String,
+    pub name: Text,
     pub kind: TeamKind,
-    pub headcount: u32,
+    pub headcount: PositiveCount,
     #[serde(default)]
     pub capabilities: BTreeSet<Capability>,
     pub travel_mode: TravelMode,
@@ -127,7 +151,7 @@ pub struct ReportHazard {
     pub severity: Severity,
     pub position: LonLat,
     #[serde(default)]
-    pub description: String,
+    pub description: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,7 +159,7 @@ pub struct ReportHazard {
 pub struct HazardRef {
     pub hazard_id: HazardId,
     #[serde(default)]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,7 +173,7 @@ pub struct EscalateHazard {
     #[serde(default)]
     pub kind: Option<HazardKind>,
     #[serde(default)]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,9 +183,9 @@ pub struct UpdatePosition {
     pub position: LonLat,
     /// Device time of the fix; Crest's receive time when absent.
     #[serde(default)]
-    pub time_ms: Option<TimeMs>,
+    pub time_ms: Option<DeviceTime>,
     #[serde(default)]
-    pub accuracy_m: Option<f64>,
+    pub accuracy_m: Option<Accuracy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,7 +201,7 @@ pub struct CreateAssignment {
     pub team_id: TeamId,
     pub target: AssignmentTarget,
     #[serde(default)]
-    pub note: String,
+    pub note: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,7 +217,7 @@ pub struct AdvanceAssignment {
 pub struct CancelAssignment {
     pub assignment_id: AssignmentId,
     #[serde(default)]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,7 +230,7 @@ pub struct ShelterRef {
 #[serde(deny_unknown_fields)]
 pub struct CheckIn {
     pub shelter_id: ShelterId,
-    pub count: u32,
+    pub count: PositiveCount,
     /// Accept beyond capacity (a dispatcher's or field leader's explicit decision).
     #[serde(default)]
     pub allow_over_capacity: bool,
@@ -216,35 +240,35 @@ pub struct CheckIn {
 #[serde(deny_unknown_fields)]
 pub struct CheckOut {
     pub shelter_id: ShelterId,
-    pub count: u32,
+    pub count: PositiveCount,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetSupply {
     pub shelter_id: ShelterId,
-    pub item: String,
-    pub stock: f64,
-    pub per_person_daily: f64,
+    pub item: Item,
+    pub stock: Quantity,
+    pub per_person_daily: Ration,
     #[serde(default)]
-    pub unit: String,
+    pub unit: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SupplyMovement {
     pub shelter_id: ShelterId,
-    pub item: String,
-    pub quantity: f64,
+    pub item: Item,
+    pub quantity: Quantity,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordReading {
     pub gauge_id: GaugeId,
-    pub level_m: f64,
+    pub level_m: Level,
     #[serde(default)]
-    pub time_ms: Option<TimeMs>,
+    pub time_ms: Option<DeviceTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,15 +278,15 @@ pub struct SetResponseLevel {
     /// `IV`, `III`, `II`, `I`, or `null` to lift the response.
     pub level: Option<ResponseLevel>,
     #[serde(default)]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssueEvacuationOrder {
-    pub name: String,
-    pub zone: Vec<LonLat>,
-    pub population: u32,
+    pub name: Text,
+    pub zone: Ring,
+    pub population: Count,
     #[serde(default)]
     pub target_shelters: Vec<ShelterId>,
 }
@@ -271,13 +295,112 @@ pub struct IssueEvacuationOrder {
 #[serde(deny_unknown_fields)]
 pub struct RecordEvacuationProgress {
     pub evacuation_id: EvacuationId,
-    pub count: u32,
+    pub count: PositiveCount,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvacuationRef {
     pub evacuation_id: EvacuationId,
+}
+
+/// A levee as a client defines it (`define_levee`, and the map loader): the stored
+/// [`LeveeSpec`] with its numbers and text parsed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefineLevee {
+    pub id: LeveeId,
+    pub name: Text,
+    #[serde(default)]
+    pub river: Text,
+    /// Which bank of the river the levee stands on (`east`, `north`, …), for people.
+    #[serde(default)]
+    pub bank: Text,
+    /// Vertices in the direction of increasing chainage.
+    pub line: Vec<LonLat>,
+    /// Chainage of the first vertex, metres.
+    #[serde(default)]
+    pub chainage_origin_m: ChainageOrigin,
+    /// Which hand the river is on when walking in the direction of increasing chainage.
+    pub riverside: Hand,
+    #[serde(default)]
+    pub crest_elevation_m: Option<Level>,
+    #[serde(default)]
+    pub design_flood_level_m: Option<Level>,
+}
+
+impl From<&DefineLevee> for LeveeSpec {
+    fn from(d: &DefineLevee) -> LeveeSpec {
+        LeveeSpec {
+            id: d.id.clone(),
+            name: d.name.to_string(),
+            river: d.river.to_string(),
+            bank: d.bank.to_string(),
+            line: d.line.clone(),
+            chainage_origin_m: d.chainage_origin_m.get(),
+            riverside: d.riverside,
+            crest_elevation_m: d.crest_elevation_m.map(Level::get),
+            design_flood_level_m: d.design_flood_level_m.map(Level::get),
+        }
+    }
+}
+
+impl TryFrom<DefineLevee> for Levee {
+    type Error = LeveeError;
+
+    fn try_from(d: DefineLevee) -> Result<Levee, LeveeError> {
+        Levee::try_from(LeveeSpec::from(&d))
+    }
+}
+
+/// A gauge's thresholds as a client states them: levels, in order guard ≤ warning ≤ guaranteed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawThresholds")]
+pub struct ThresholdsSpec {
+    pub guard_m: Level,
+    pub warning_m: Level,
+    pub guaranteed_m: Level,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThresholds {
+    guard_m: Level,
+    warning_m: Level,
+    guaranteed_m: Level,
+}
+
+impl TryFrom<RawThresholds> for ThresholdsSpec {
+    type Error = OutOfBounds;
+
+    fn try_from(t: RawThresholds) -> Result<Self, OutOfBounds> {
+        ThresholdsSpec::new(t.guard_m, t.warning_m, t.guaranteed_m)
+    }
+}
+
+impl ThresholdsSpec {
+    pub fn new(guard_m: Level, warning_m: Level, guaranteed_m: Level) -> Result<Self, OutOfBounds> {
+        if !(guard_m <= warning_m && warning_m <= guaranteed_m) {
+            return Err(OutOfBounds::new(
+                "thresholds must be in order guard ≤ warning ≤ guaranteed",
+            ));
+        }
+        Ok(Self {
+            guard_m,
+            warning_m,
+            guaranteed_m,
+        })
+    }
+}
+
+impl From<ThresholdsSpec> for Thresholds {
+    fn from(t: ThresholdsSpec) -> Thresholds {
+        Thresholds {
+            guard_m: t.guard_m.get(),
+            warning_m: t.warning_m.get(),
+            guaranteed_m: t.guaranteed_m.get(),
+        }
+    }
 }
 
 impl Command {

@@ -1,5 +1,7 @@
 //! The entities of the shared picture. These are the projection's records; they change only by
-//! applying events (see `state.rs`).
+//! applying events (see `state.rs`). They are also what the log and snapshots hold, so their
+//! numbers are plain (a record logged before a bound existed must still load); what a client sends
+//! is parsed into the bounded types of `values.rs` first.
 //!
 //! Every value set has its wire name twice, from the same `snake_case` rule: serde's for JSON and
 //! strum's (`IntoStaticStr`, `AsRefStr`, `EnumString`) for messages and lookups.
@@ -381,7 +383,6 @@ pub struct Assignment {
 // ---------------------------------------------------------------- shelters
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Supply {
     pub stock: f64,
     /// Consumption per sheltered person per day, in the same unit as `stock`.
@@ -452,7 +453,6 @@ pub enum ThresholdKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     pub guard_m: f64,
     pub warning_m: f64,
@@ -466,12 +466,6 @@ impl Thresholds {
             (ThresholdKind::Warning, self.warning_m),
             (ThresholdKind::Guaranteed, self.guaranteed_m),
         ]
-    }
-
-    pub fn is_valid(&self) -> bool {
-        self.iter().iter().all(|(_, v)| v.is_finite())
-            && self.guard_m <= self.warning_m
-            && self.warning_m <= self.guaranteed_m
     }
 }
 
