@@ -409,3 +409,160 @@ impl Command {
         self.into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// One command of every type with every optional field, so that every object a client can
+    /// nest in a command appears at least once (each assignment target kind too).
+    fn examples() -> Vec<Value> {
+        let ring = json!([[113.0, 27.6], [113.1, 27.6], [113.1, 27.7], [113.0, 27.6]]);
+        vec![
+            json!({"type": "define_levee", "id": "L-1", "name": "l", "river": "r", "bank": "east",
+                   "line": [[113.0, 27.6], [113.0, 27.7]], "chainage_origin_m": 0,
+                   "riverside": "left", "crest_elevation_m": 44, "design_flood_level_m": 42.5}),
+            json!({"type": "define_shelter", "id": "S-1", "name": "s", "position": [113.0, 27.6],
+                   "capacity": 10, "open": true, "town": "t", "kind": "school",
+                   "supplies": {"water": {"stock": 1, "per_person_daily": 3, "unit": "L"},
+                                "rice": {"stock": 5, "per_person_daily": 0.5, "unit": "kg"}}}),
+            json!({"type": "define_gauge", "id": "G-1", "name": "g", "river": "r",
+                   "position": [113.0, 27.6], "datum": "wusong", "levee_ids": ["L-1"],
+                   "thresholds": {"guard_m": 38, "warning_m": 40, "guaranteed_m": 42.5}}),
+            json!({"type": "define_grid_cell", "id": "GC-1", "name": "c", "ring": ring,
+                   "population": 10, "households": 3, "grid_worker": "w", "town": "t",
+                   "village": "v"}),
+            json!({"type": "register_team", "id": "T-1", "name": "t", "kind": "militia",
+                   "headcount": 5, "capabilities": ["pump"], "travel_mode": "foot",
+                   "position": [113.0, 27.6]}),
+            json!({"type": "report_hazard", "kind": "piping", "severity": "general",
+                   "position": [113.0, 27.6], "description": "d"}),
+            json!({"type": "confirm_hazard", "hazard_id": "HZ-1", "reason": "r"}),
+            json!({"type": "start_hazard_handling", "hazard_id": "HZ-1", "reason": "r"}),
+            json!({"type": "eliminate_hazard", "hazard_id": "HZ-1", "reason": "r"}),
+            json!({"type": "mark_false_alarm", "hazard_id": "HZ-1", "reason": "r"}),
+            json!({"type": "escalate_hazard", "hazard_id": "HZ-1", "severity": "major",
+                   "kind": "breach", "reason": "r"}),
+            json!({"type": "update_position", "team_id": "T-1", "position": [113.0, 27.6],
+                   "time_ms": 5, "accuracy_m": 3}),
+            json!({"type": "set_team_duty", "team_id": "T-1", "on_duty": false}),
+            json!({"type": "create_assignment", "team_id": "T-1", "note": "n",
+                   "target": {"kind": "hazard", "hazard_id": "HZ-1"}}),
+            json!({"type": "create_assignment", "team_id": "T-1", "note": "",
+                   "target": {"kind": "patrol_stretch", "levee_id": "L-1", "from_m": 0, "to_m": 5}}),
+            json!({"type": "create_assignment", "team_id": "T-1", "note": "",
+                   "target": {"kind": "evacuation_zone", "evacuation_id": "EV-1"}}),
+            json!({"type": "create_assignment", "team_id": "T-1", "note": "",
+                   "target": {"kind": "shelter", "shelter_id": "S-1"}}),
+            json!({"type": "advance_assignment", "assignment_id": "AS-1", "to": "accepted"}),
+            json!({"type": "cancel_assignment", "assignment_id": "AS-1", "reason": "r"}),
+            json!({"type": "open_shelter", "shelter_id": "S-1"}),
+            json!({"type": "close_shelter", "shelter_id": "S-1"}),
+            json!({"type": "check_in", "shelter_id": "S-1", "count": 3, "allow_over_capacity": true}),
+            json!({"type": "check_out", "shelter_id": "S-1", "count": 3}),
+            json!({"type": "set_supply", "shelter_id": "S-1", "item": "water", "stock": 1,
+                   "per_person_daily": 3, "unit": "L"}),
+            json!({"type": "deliver_supply", "shelter_id": "S-1", "item": "water", "quantity": 1}),
+            json!({"type": "issue_supply", "shelter_id": "S-1", "item": "water", "quantity": 1}),
+            json!({"type": "record_reading", "gauge_id": "G-1", "level_m": 39.1, "time_ms": 5}),
+            json!({"type": "set_response_level", "jurisdiction": "j", "level": "IV", "reason": "r"}),
+            json!({"type": "issue_evacuation_order", "name": "e", "zone": ring, "population": 100,
+                   "target_shelters": ["S-1"]}),
+            json!({"type": "record_evacuation_progress", "evacuation_id": "EV-1", "count": 5}),
+            json!({"type": "lift_evacuation_order", "evacuation_id": "EV-1"}),
+        ]
+    }
+
+    /// Objects whose keys are data (item names), not fields.
+    const MAPS: [&str; 1] = ["/supplies"];
+
+    /// JSON pointers of every object in `v` that is a struct (not a map).
+    fn objects(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if !MAPS.contains(&at.as_str()) {
+                    out.push(at.clone());
+                }
+                for (k, child) in m {
+                    objects(child, format!("{at}/{k}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    objects(child, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_examples_cover_every_command() {
+        use std::collections::BTreeSet;
+        let covered: BTreeSet<String> = examples()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        let all: BTreeSet<String> = <Command as strum::VariantNames>::VARIANTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(covered, all);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_at_every_depth() {
+        let mut checked = 0;
+        for example in examples() {
+            let parsed: Command = serde_json::from_value(example.clone())
+                .unwrap_or_else(|e| panic!("{example}: {e}"));
+            // The wire name is the serde name.
+            assert_eq!(parsed.name(), example["type"]);
+            let mut at = Vec::new();
+            objects(&example, String::new(), &mut at);
+            for pointer in at {
+                let mut bad = example.clone();
+                bad.pointer_mut(&pointer)
+                    .and_then(Value::as_object_mut)
+                    .unwrap()
+                    .insert("colour".into(), json!("red"));
+                let err = serde_json::from_value::<Command>(bad.clone())
+                    .expect_err(&format!("{bad} must be refused"))
+                    .to_string();
+                assert!(
+                    err.starts_with("unknown field `colour`"),
+                    "{pointer:?} of {}: {err}",
+                    example["type"]
+                );
+                checked += 1;
+            }
+        }
+        // Every command at its top level, plus the supplies, thresholds and assignment targets.
+        assert_eq!(checked, examples().len() + 2 + 1 + 4);
+    }
+
+    #[test]
+    fn a_command_serializes_as_it_was_sent() {
+        // The command hash (idempotency) is taken over this serialization: parsed values must
+        // write back the same JSON numbers and strings.
+        for example in examples() {
+            let parsed: Command = serde_json::from_value(example.clone()).unwrap();
+            let mut back = serde_json::to_value(&parsed).unwrap();
+            let mut sent = example.clone();
+            normalize(&mut back);
+            normalize(&mut sent);
+            assert_eq!(back, sent);
+        }
+    }
+
+    /// Numbers as f64, so `3` and `3.0` compare equal.
+    fn normalize(v: &mut Value) {
+        match v {
+            Value::Number(n) => *v = json!(n.as_f64().unwrap()),
+            Value::Array(items) => items.iter_mut().for_each(normalize),
+            Value::Object(m) => m.values_mut().for_each(normalize),
+            _ => {}
+        }
+    }
+}
