@@ -5,6 +5,7 @@ use crest::domain::commands::{Command, UpdatePosition};
 use crest::domain::ids::{LeveeId, TeamId};
 use crest::domain::levee::{Hand, Levee, LeveeSpec};
 use crest::domain::model::{Capability, TeamKind, TravelMode};
+use crest::domain::values::{PositiveCount, Text};
 use crest::domain::{Actor, BBox, Context, LonLat, State};
 use crest::spatial::{LeveeIndex, PointIndex, Spatial};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -111,9 +112,9 @@ fn bench_domain(c: &mut Criterion) {
     for i in 0..10_000 {
         let cmd = Command::RegisterTeam(crest::domain::commands::RegisterTeam {
             id: TeamId::from(format!("T-{i}")),
-            name: format!("team {i}"),
+            name: Text::new(format!("team {i}")).unwrap(),
             kind: TeamKind::Militia,
-            headcount: 10,
+            headcount: PositiveCount::new(10).unwrap(),
             capabilities: [Capability::Pump].into_iter().collect(),
             travel_mode: TravelMode::Foot,
             position: Some(r.point()),

@@ -158,6 +158,8 @@ fn classify(text: &str, err: &serde_json::Error) -> WireError {
     }
     let code = if msg.contains(INVALID_COORDINATES) {
         ErrorCode::InvalidCoordinates
+    } else if msg.starts_with(crate::domain::values::OUT_OF_BOUNDS) {
+        ErrorCode::InvalidValue
     } else if msg.starts_with("missing field") {
         ErrorCode::MissingField
     } else if msg.starts_with("unknown field") {

@@ -4,8 +4,22 @@ use super::commands::Command;
 use super::ids::TeamId;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// Command-center staff: every command.
     Dispatcher,
@@ -18,20 +32,11 @@ pub enum Role {
 
 impl Role {
     pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "dispatcher" => Some(Role::Dispatcher),
-            "field" => Some(Role::Field),
-            "observer" => Some(Role::Observer),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Role::Dispatcher => "dispatcher",
-            Role::Field => "field",
-            Role::Observer => "observer",
-        }
+        self.into()
     }
 }
 

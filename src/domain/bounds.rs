@@ -1,8 +1,10 @@
-//! Bounds on every number a client can send, and the checks that enforce them.
+//! Bounds on every number a client can send, and the checks on them that depend on the state.
 //!
-//! A number outside its bound, or a computation on client numbers whose result would leave its
-//! bound (a delivery that pushes a stock past the maximum, a check-in past the largest
-//! occupancy), refuses the command with `invalid_value`. The bounds keep every stored value finite
+//! A value outside its bound is refused when the command is deserialized: the types of
+//! [`super::values`] hold only values within these bounds. A computation on client numbers whose
+//! result would leave its bound (a delivery that pushes a stock past the maximum, a check-in past
+//! the largest occupancy), or a device time too far ahead of the server's clock, is refused by the
+//! decider with the checks below. Either way the answer is `invalid_value`. The bounds keep every stored value finite
 //! and every later computation on it free of overflow, so the log always replays. They are
 //! documented in `docs/protocol.md` ("Bounds").
 
@@ -31,23 +33,11 @@ pub const MAX_CLOCK_SKEW_MS: TimeMs = 120_000;
 pub const MIN_TIME_MS: TimeMs = 0;
 /// Longest free-text field, bytes.
 pub const MAX_TEXT: usize = 2_000;
+/// Longest supply item name, bytes (an item name is never empty).
+pub const MAX_ITEM: usize = 64;
 
 pub(super) fn invalid(msg: impl Into<String>) -> DomainError {
     DomainError::Invalid(msg.into())
-}
-
-pub fn check_text(field: &str, s: &str) -> Result<(), DomainError> {
-    if s.len() > MAX_TEXT {
-        return Err(invalid(format!("{field} is longer than {MAX_TEXT} bytes")));
-    }
-    Ok(())
-}
-
-pub fn check_count(field: &str, n: u32) -> Result<(), DomainError> {
-    if n > MAX_COUNT {
-        return Err(invalid(format!("{field} {n} is above {MAX_COUNT}")));
-    }
-    Ok(())
 }
 
 /// `a + b` as a count: refused when it would exceed [`MAX_COUNT`].
@@ -55,21 +45,6 @@ pub fn add_counts(field: &str, a: u32, b: u32) -> Result<u32, DomainError> {
     a.checked_add(b)
         .filter(|n| *n <= MAX_COUNT)
         .ok_or_else(|| invalid(format!("{field} would exceed {MAX_COUNT}")))
-}
-
-fn check_range(field: &str, v: f64, range: &RangeInclusive<f64>) -> Result<(), DomainError> {
-    if !v.is_finite() || !range.contains(&v) {
-        return Err(invalid(format!(
-            "{field} must be a number from {} to {}",
-            range.start(),
-            range.end()
-        )));
-    }
-    Ok(())
-}
-
-pub fn check_quantity(field: &str, q: f64) -> Result<(), DomainError> {
-    check_range(field, q, &(0.0..=MAX_QUANTITY))
 }
 
 /// `stock + delta` as a stock: refused when not finite or above [`MAX_QUANTITY`]. A negative
@@ -80,31 +55,6 @@ pub fn moved_stock(stock: f64, delta: f64) -> Result<f64, DomainError> {
         return Err(invalid(format!("the stock would exceed {MAX_QUANTITY}")));
     }
     Ok(s)
-}
-
-pub fn check_daily_ration(field: &str, r: f64) -> Result<(), DomainError> {
-    if r == 0.0 {
-        return Ok(());
-    }
-    check_range(field, r, &DAILY_RATION).map_err(|_| {
-        invalid(format!(
-            "{field} must be 0 or a number from {} to {}",
-            DAILY_RATION.start(),
-            DAILY_RATION.end()
-        ))
-    })
-}
-
-pub fn check_accuracy(field: &str, m: f64) -> Result<(), DomainError> {
-    check_range(field, m, &(0.0..=MAX_ACCURACY_M))
-}
-
-pub fn check_level(field: &str, m: f64) -> Result<(), DomainError> {
-    check_range(field, m, &LEVEL_M)
-}
-
-pub fn check_chainage(field: &str, m: f64) -> Result<(), DomainError> {
-    check_range(field, m, &(0.0..=MAX_CHAINAGE_M))
 }
 
 /// A device's time: not before the epoch, not more than [`MAX_CLOCK_SKEW_MS`] after `now`.
@@ -142,30 +92,6 @@ mod tests {
             Ok(-1.0),
             "negative is the caller's call"
         );
-    }
-
-    #[test]
-    fn quantities_levels_and_rations_have_ranges() {
-        for bad in [
-            f64::MAX,
-            1.7e308,
-            -1.0,
-            f64::INFINITY,
-            f64::NAN,
-            MAX_QUANTITY * 2.0,
-        ] {
-            assert!(check_quantity("q", bad).is_err(), "{bad}");
-        }
-        assert!(check_quantity("q", 0.0).is_ok());
-        assert!(check_quantity("q", f64::MIN_POSITIVE).is_ok());
-        assert!(check_daily_ration("r", 0.0).is_ok());
-        assert!(check_daily_ration("r", 5e-324).is_err(), "subnormal ration");
-        assert!(check_daily_ration("r", 3.0).is_ok());
-        assert!(check_level("l", 41.2).is_ok());
-        assert!(check_level("l", -1e308).is_err());
-        assert!(check_accuracy("a", 1e6).is_err());
-        assert!(check_chainage("c", 12_300.0).is_ok());
-        assert!(check_chainage("c", 1e300).is_err());
     }
 
     #[test]

@@ -1,21 +1,28 @@
 //! Commands: what a client asks Crest to do. Each one is validated against the state by
 //! [`super::state::State::decide`] and, if accepted, becomes one or more events.
 //!
-//! Field types are validated newtypes (ids, `LonLat`), so a command that deserializes is already
-//! well-formed; `decide` checks only what depends on the state.
+//! Field types are parsed values (ids, `LonLat`, and the bounded types of [`super::values`]), so a
+//! command that deserializes is already well-formed and within its bounds; `decide` checks only
+//! what depends on the state. Every struct and enum here refuses unknown fields, at every depth.
+//!
+//! The field order is part of the command's hash (the idempotency check of `engine`): keep it.
 
 use super::geo::LonLat;
 use super::ids::*;
-use super::levee::LeveeSpec;
+use super::levee::{Hand, Levee, LeveeError, LeveeSpec};
 use super::model::*;
+use super::values::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Command {
     // Reference data (dispatcher, or the map loader)
-    DefineLevee(LeveeSpec),
+    DefineLevee(DefineLevee),
     DefineShelter(DefineShelter),
     DefineGauge(DefineGauge),
     DefineGridCell(DefineGridCell),
@@ -54,31 +61,51 @@ pub enum Command {
 #[serde(deny_unknown_fields)]
 pub struct DefineShelter {
     pub id: ShelterId,
-    pub name: String,
+    pub name: Text,
     pub position: LonLat,
-    pub capacity: u32,
+    pub capacity: Count,
     #[serde(default)]
     pub open: bool,
     #[serde(default)]
-    pub supplies: BTreeMap<String, Supply>,
+    pub supplies: BTreeMap<Item, SupplySpec>,
     /// Town (镇) the shelter belongs to.
     #[serde(default)]
-    pub town: String,
+    pub town: Text,
     /// What the building is: `school`, `town_hall`, `gym`, …
     #[serde(default)]
-    pub kind: String,
+    pub kind: Text,
+}
+
+/// A supply as a client states it (`define_shelter`'s `supplies`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupplySpec {
+    pub stock: Quantity,
+    /// Consumption per sheltered person per day, in the same unit as `stock`.
+    pub per_person_daily: Ration,
+    pub unit: Text,
+}
+
+impl From<&SupplySpec> for Supply {
+    fn from(s: &SupplySpec) -> Supply {
+        Supply {
+            stock: s.stock.get(),
+            per_person_daily: s.per_person_daily.get(),
+            unit: s.unit.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DefineGauge {
     pub id: GaugeId,
-    pub name: String,
+    pub name: Text,
     #[serde(default)]
-    pub river: String,
+    pub river: Text,
     pub position: LonLat,
-    pub datum: String,
-    pub thresholds: Thresholds,
+    pub datum: Text,
+    pub thresholds: ThresholdsSpec,
     /// Levees whose patrols and alerts this gauge governs.
     #[serde(default)]
     pub levee_ids: Vec<LeveeId>,
@@ -89,26 +116,26 @@ pub struct DefineGauge {
 pub struct DefineGridCell {
     pub id: GridCellId,
     #[serde(default)]
-    pub name: String,
-    pub ring: Vec<LonLat>,
-    pub population: u32,
+    pub name: Text,
+    pub ring: Ring,
+    pub population: Count,
     #[serde(default)]
-    pub households: u32,
+    pub households: Count,
     #[serde(default)]
-    pub grid_worker: String,
+    pub grid_worker: Text,
     #[serde(default)]
-    pub town: String,
+    pub town: Text,
     #[serde(default)]
-    pub village: String,
+    pub village: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterTeam {
     pub id: TeamId,
-    pub name: String,
+    pub name: Text,
     pub kind: TeamKind,
-    pub headcount: u32,
+    pub headcount: PositiveCount,
     #[serde(default)]
     pub capabilities: BTreeSet<Capability>,
     pub travel_mode: TravelMode,
@@ -124,7 +151,7 @@ pub struct ReportHazard {
     pub severity: Severity,
     pub position: LonLat,
     #[serde(default)]
-    pub description: String,
+    pub description: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,7 +159,7 @@ pub struct ReportHazard {
 pub struct HazardRef {
     pub hazard_id: HazardId,
     #[serde(default)]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,7 +173,7 @@ pub struct EscalateHazard {
     #[serde(default)]
     pub kind: Option<HazardKind>,
     #[serde(default)]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,9 +183,9 @@ pub struct UpdatePosition {
     pub position: LonLat,
     /// Device time of the fix; Crest's receive time when absent.
     #[serde(default)]
-    pub time_ms: Option<TimeMs>,
+    pub time_ms: Option<DeviceTime>,
     #[serde(default)]
-    pub accuracy_m: Option<f64>,
+    pub accuracy_m: Option<Accuracy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,7 +201,7 @@ pub struct CreateAssignment {
     pub team_id: TeamId,
     pub target: AssignmentTarget,
     #[serde(default)]
-    pub note: String,
+    pub note: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,7 +217,7 @@ pub struct AdvanceAssignment {
 pub struct CancelAssignment {
     pub assignment_id: AssignmentId,
     #[serde(default)]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,7 +230,7 @@ pub struct ShelterRef {
 #[serde(deny_unknown_fields)]
 pub struct CheckIn {
     pub shelter_id: ShelterId,
-    pub count: u32,
+    pub count: PositiveCount,
     /// Accept beyond capacity (a dispatcher's or field leader's explicit decision).
     #[serde(default)]
     pub allow_over_capacity: bool,
@@ -213,35 +240,35 @@ pub struct CheckIn {
 #[serde(deny_unknown_fields)]
 pub struct CheckOut {
     pub shelter_id: ShelterId,
-    pub count: u32,
+    pub count: PositiveCount,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetSupply {
     pub shelter_id: ShelterId,
-    pub item: String,
-    pub stock: f64,
-    pub per_person_daily: f64,
+    pub item: Item,
+    pub stock: Quantity,
+    pub per_person_daily: Ration,
     #[serde(default)]
-    pub unit: String,
+    pub unit: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SupplyMovement {
     pub shelter_id: ShelterId,
-    pub item: String,
-    pub quantity: f64,
+    pub item: Item,
+    pub quantity: Quantity,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordReading {
     pub gauge_id: GaugeId,
-    pub level_m: f64,
+    pub level_m: Level,
     #[serde(default)]
-    pub time_ms: Option<TimeMs>,
+    pub time_ms: Option<DeviceTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -251,15 +278,15 @@ pub struct SetResponseLevel {
     /// `IV`, `III`, `II`, `I`, or `null` to lift the response.
     pub level: Option<ResponseLevel>,
     #[serde(default)]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssueEvacuationOrder {
-    pub name: String,
-    pub zone: Vec<LonLat>,
-    pub population: u32,
+    pub name: Text,
+    pub zone: Ring,
+    pub population: Count,
     #[serde(default)]
     pub target_shelters: Vec<ShelterId>,
 }
@@ -268,7 +295,7 @@ pub struct IssueEvacuationOrder {
 #[serde(deny_unknown_fields)]
 pub struct RecordEvacuationProgress {
     pub evacuation_id: EvacuationId,
-    pub count: u32,
+    pub count: PositiveCount,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -277,38 +304,265 @@ pub struct EvacuationRef {
     pub evacuation_id: EvacuationId,
 }
 
+/// A levee as a client defines it (`define_levee`, and the map loader): the stored
+/// [`LeveeSpec`] with its numbers and text parsed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefineLevee {
+    pub id: LeveeId,
+    pub name: Text,
+    #[serde(default)]
+    pub river: Text,
+    /// Which bank of the river the levee stands on (`east`, `north`, …), for people.
+    #[serde(default)]
+    pub bank: Text,
+    /// Vertices in the direction of increasing chainage.
+    pub line: Vec<LonLat>,
+    /// Chainage of the first vertex, metres.
+    #[serde(default)]
+    pub chainage_origin_m: ChainageOrigin,
+    /// Which hand the river is on when walking in the direction of increasing chainage.
+    pub riverside: Hand,
+    #[serde(default)]
+    pub crest_elevation_m: Option<Level>,
+    #[serde(default)]
+    pub design_flood_level_m: Option<Level>,
+}
+
+impl From<&DefineLevee> for LeveeSpec {
+    fn from(d: &DefineLevee) -> LeveeSpec {
+        LeveeSpec {
+            id: d.id.clone(),
+            name: d.name.to_string(),
+            river: d.river.to_string(),
+            bank: d.bank.to_string(),
+            line: d.line.clone(),
+            chainage_origin_m: d.chainage_origin_m.get(),
+            riverside: d.riverside,
+            crest_elevation_m: d.crest_elevation_m.map(Level::get),
+            design_flood_level_m: d.design_flood_level_m.map(Level::get),
+        }
+    }
+}
+
+impl TryFrom<DefineLevee> for Levee {
+    type Error = LeveeError;
+
+    fn try_from(d: DefineLevee) -> Result<Levee, LeveeError> {
+        Levee::try_from(LeveeSpec::from(&d))
+    }
+}
+
+/// A gauge's thresholds as a client states them: levels, in order guard ≤ warning ≤ guaranteed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawThresholds")]
+pub struct ThresholdsSpec {
+    pub guard_m: Level,
+    pub warning_m: Level,
+    pub guaranteed_m: Level,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThresholds {
+    guard_m: Level,
+    warning_m: Level,
+    guaranteed_m: Level,
+}
+
+impl TryFrom<RawThresholds> for ThresholdsSpec {
+    type Error = OutOfBounds;
+
+    fn try_from(t: RawThresholds) -> Result<Self, OutOfBounds> {
+        ThresholdsSpec::new(t.guard_m, t.warning_m, t.guaranteed_m)
+    }
+}
+
+impl ThresholdsSpec {
+    pub fn new(guard_m: Level, warning_m: Level, guaranteed_m: Level) -> Result<Self, OutOfBounds> {
+        if !(guard_m <= warning_m && warning_m <= guaranteed_m) {
+            return Err(OutOfBounds::new(
+                "thresholds must be in order guard ≤ warning ≤ guaranteed",
+            ));
+        }
+        Ok(Self {
+            guard_m,
+            warning_m,
+            guaranteed_m,
+        })
+    }
+}
+
+impl From<ThresholdsSpec> for Thresholds {
+    fn from(t: ThresholdsSpec) -> Thresholds {
+        Thresholds {
+            guard_m: t.guard_m.get(),
+            warning_m: t.warning_m.get(),
+            guaranteed_m: t.guaranteed_m.get(),
+        }
+    }
+}
+
 impl Command {
     /// The wire name of the command (its `type`).
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::DefineLevee(_) => "define_levee",
-            Self::DefineShelter(_) => "define_shelter",
-            Self::DefineGauge(_) => "define_gauge",
-            Self::DefineGridCell(_) => "define_grid_cell",
-            Self::RegisterTeam(_) => "register_team",
-            Self::ReportHazard(_) => "report_hazard",
-            Self::ConfirmHazard(_) => "confirm_hazard",
-            Self::StartHazardHandling(_) => "start_hazard_handling",
-            Self::EliminateHazard(_) => "eliminate_hazard",
-            Self::MarkFalseAlarm(_) => "mark_false_alarm",
-            Self::EscalateHazard(_) => "escalate_hazard",
-            Self::UpdatePosition(_) => "update_position",
-            Self::SetTeamDuty(_) => "set_team_duty",
-            Self::CreateAssignment(_) => "create_assignment",
-            Self::AdvanceAssignment(_) => "advance_assignment",
-            Self::CancelAssignment(_) => "cancel_assignment",
-            Self::OpenShelter(_) => "open_shelter",
-            Self::CloseShelter(_) => "close_shelter",
-            Self::CheckIn(_) => "check_in",
-            Self::CheckOut(_) => "check_out",
-            Self::SetSupply(_) => "set_supply",
-            Self::DeliverSupply(_) => "deliver_supply",
-            Self::IssueSupply(_) => "issue_supply",
-            Self::RecordReading(_) => "record_reading",
-            Self::SetResponseLevel(_) => "set_response_level",
-            Self::IssueEvacuationOrder(_) => "issue_evacuation_order",
-            Self::RecordEvacuationProgress(_) => "record_evacuation_progress",
-            Self::LiftEvacuationOrder(_) => "lift_evacuation_order",
+        self.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// One command of every type with every optional field, so that every object a client can
+    /// nest in a command appears at least once (each assignment target kind too).
+    fn examples() -> Vec<Value> {
+        let ring = json!([[113.0, 27.6], [113.1, 27.6], [113.1, 27.7], [113.0, 27.6]]);
+        vec![
+            json!({"type": "define_levee", "id": "L-1", "name": "l", "river": "r", "bank": "east",
+                   "line": [[113.0, 27.6], [113.0, 27.7]], "chainage_origin_m": 0,
+                   "riverside": "left", "crest_elevation_m": 44, "design_flood_level_m": 42.5}),
+            json!({"type": "define_shelter", "id": "S-1", "name": "s", "position": [113.0, 27.6],
+                   "capacity": 10, "open": true, "town": "t", "kind": "school",
+                   "supplies": {"water": {"stock": 1, "per_person_daily": 3, "unit": "L"},
+                                "rice": {"stock": 5, "per_person_daily": 0.5, "unit": "kg"}}}),
+            json!({"type": "define_gauge", "id": "G-1", "name": "g", "river": "r",
+                   "position": [113.0, 27.6], "datum": "wusong", "levee_ids": ["L-1"],
+                   "thresholds": {"guard_m": 38, "warning_m": 40, "guaranteed_m": 42.5}}),
+            json!({"type": "define_grid_cell", "id": "GC-1", "name": "c", "ring": ring,
+                   "population": 10, "households": 3, "grid_worker": "w", "town": "t",
+                   "village": "v"}),
+            json!({"type": "register_team", "id": "T-1", "name": "t", "kind": "militia",
+                   "headcount": 5, "capabilities": ["pump"], "travel_mode": "foot",
+                   "position": [113.0, 27.6]}),
+            json!({"type": "report_hazard", "kind": "piping", "severity": "general",
+                   "position": [113.0, 27.6], "description": "d"}),
+            json!({"type": "confirm_hazard", "hazard_id": "HZ-1", "reason": "r"}),
+            json!({"type": "start_hazard_handling", "hazard_id": "HZ-1", "reason": "r"}),
+            json!({"type": "eliminate_hazard", "hazard_id": "HZ-1", "reason": "r"}),
+            json!({"type": "mark_false_alarm", "hazard_id": "HZ-1", "reason": "r"}),
+            json!({"type": "escalate_hazard", "hazard_id": "HZ-1", "severity": "major",
+                   "kind": "breach", "reason": "r"}),
+            json!({"type": "update_position", "team_id": "T-1", "position": [113.0, 27.6],
+                   "time_ms": 5, "accuracy_m": 3}),
+            json!({"type": "set_team_duty", "team_id": "T-1", "on_duty": false}),
+            json!({"type": "create_assignment", "team_id": "T-1", "note": "n",
+                   "target": {"kind": "hazard", "hazard_id": "HZ-1"}}),
+            json!({"type": "create_assignment", "team_id": "T-1", "note": "",
+                   "target": {"kind": "patrol_stretch", "levee_id": "L-1", "from_m": 0, "to_m": 5}}),
+            json!({"type": "create_assignment", "team_id": "T-1", "note": "",
+                   "target": {"kind": "evacuation_zone", "evacuation_id": "EV-1"}}),
+            json!({"type": "create_assignment", "team_id": "T-1", "note": "",
+                   "target": {"kind": "shelter", "shelter_id": "S-1"}}),
+            json!({"type": "advance_assignment", "assignment_id": "AS-1", "to": "accepted"}),
+            json!({"type": "cancel_assignment", "assignment_id": "AS-1", "reason": "r"}),
+            json!({"type": "open_shelter", "shelter_id": "S-1"}),
+            json!({"type": "close_shelter", "shelter_id": "S-1"}),
+            json!({"type": "check_in", "shelter_id": "S-1", "count": 3, "allow_over_capacity": true}),
+            json!({"type": "check_out", "shelter_id": "S-1", "count": 3}),
+            json!({"type": "set_supply", "shelter_id": "S-1", "item": "water", "stock": 1,
+                   "per_person_daily": 3, "unit": "L"}),
+            json!({"type": "deliver_supply", "shelter_id": "S-1", "item": "water", "quantity": 1}),
+            json!({"type": "issue_supply", "shelter_id": "S-1", "item": "water", "quantity": 1}),
+            json!({"type": "record_reading", "gauge_id": "G-1", "level_m": 39.1, "time_ms": 5}),
+            json!({"type": "set_response_level", "jurisdiction": "j", "level": "IV", "reason": "r"}),
+            json!({"type": "issue_evacuation_order", "name": "e", "zone": ring, "population": 100,
+                   "target_shelters": ["S-1"]}),
+            json!({"type": "record_evacuation_progress", "evacuation_id": "EV-1", "count": 5}),
+            json!({"type": "lift_evacuation_order", "evacuation_id": "EV-1"}),
+        ]
+    }
+
+    /// Objects whose keys are data (item names), not fields.
+    const MAPS: [&str; 1] = ["/supplies"];
+
+    /// JSON pointers of every object in `v` that is a struct (not a map).
+    fn objects(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if !MAPS.contains(&at.as_str()) {
+                    out.push(at.clone());
+                }
+                for (k, child) in m {
+                    objects(child, format!("{at}/{k}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    objects(child, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_examples_cover_every_command() {
+        use std::collections::BTreeSet;
+        let covered: BTreeSet<String> = examples()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        let all: BTreeSet<String> = <Command as strum::VariantNames>::VARIANTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(covered, all);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_at_every_depth() {
+        let mut checked = 0;
+        for example in examples() {
+            let parsed: Command = serde_json::from_value(example.clone())
+                .unwrap_or_else(|e| panic!("{example}: {e}"));
+            // The wire name is the serde name.
+            assert_eq!(parsed.name(), example["type"]);
+            let mut at = Vec::new();
+            objects(&example, String::new(), &mut at);
+            for pointer in at {
+                let mut bad = example.clone();
+                bad.pointer_mut(&pointer)
+                    .and_then(Value::as_object_mut)
+                    .unwrap()
+                    .insert("colour".into(), json!("red"));
+                let err = serde_json::from_value::<Command>(bad.clone())
+                    .expect_err(&format!("{bad} must be refused"))
+                    .to_string();
+                assert!(
+                    err.starts_with("unknown field `colour`"),
+                    "{pointer:?} of {}: {err}",
+                    example["type"]
+                );
+                checked += 1;
+            }
+        }
+        // Every command at its top level, plus the supplies, thresholds and assignment targets.
+        assert_eq!(checked, examples().len() + 2 + 1 + 4);
+    }
+
+    #[test]
+    fn a_command_serializes_as_it_was_sent() {
+        // The command hash (idempotency) is taken over this serialization: parsed values must
+        // write back the same JSON numbers and strings.
+        for example in examples() {
+            let parsed: Command = serde_json::from_value(example.clone()).unwrap();
+            let mut back = serde_json::to_value(&parsed).unwrap();
+            let mut sent = example.clone();
+            normalize(&mut back);
+            normalize(&mut sent);
+            assert_eq!(back, sent);
+        }
+    }
+
+    /// Numbers as f64, so `3` and `3.0` compare equal.
+    fn normalize(v: &mut Value) {
+        match v {
+            Value::Number(n) => *v = json!(n.as_f64().unwrap()),
+            Value::Array(items) => items.iter_mut().for_each(normalize),
+            Value::Object(m) => m.values_mut().for_each(normalize),
+            _ => {}
         }
     }
 }

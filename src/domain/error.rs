@@ -10,8 +10,8 @@ pub enum DomainError {
     IllegalTransition {
         kind: &'static str,
         id: String,
-        from: String,
-        to: String,
+        from: &'static str,
+        to: &'static str,
     },
     #[error("hazard {0} escalation must raise the severity or turn it into a breach")]
     NotAnEscalation(String),

@@ -33,6 +33,9 @@ pub enum Event {
         from: HazardStatus,
         to: HazardStatus,
         reason: String,
+        /// When it changed; absent in events logged before the field existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<TimeMs>,
     },
     HazardEscalated {
         hazard_id: HazardId,
@@ -41,6 +44,9 @@ pub enum Event {
         from_kind: HazardKind,
         to_kind: HazardKind,
         reason: String,
+        /// When it was escalated; absent in events logged before the field existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<TimeMs>,
     },
 
     TeamMoved {
@@ -125,8 +131,23 @@ pub enum Event {
 }
 
 /// The layers a client can subscribe to. Every event belongs to exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Layer {
     Levees,
     Hazards,
@@ -140,17 +161,7 @@ pub enum Layer {
 }
 
 impl Layer {
-    pub const ALL: [Layer; 9] = [
-        Layer::Levees,
-        Layer::Hazards,
-        Layer::Teams,
-        Layer::Assignments,
-        Layer::Shelters,
-        Layer::Gauges,
-        Layer::Response,
-        Layer::Evacuations,
-        Layer::GridCells,
-    ];
+    pub const ALL: &[Layer] = <Layer as strum::VariantArray>::VARIANTS;
 
     /// Point layers are filtered by a viewport one entity at a time (with enter/leave).
     pub fn is_point_layer(self) -> bool {
@@ -161,21 +172,11 @@ impl Layer {
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Layer::Levees => "levees",
-            Layer::Hazards => "hazards",
-            Layer::Teams => "teams",
-            Layer::Assignments => "assignments",
-            Layer::Shelters => "shelters",
-            Layer::Gauges => "gauges",
-            Layer::Response => "response",
-            Layer::Evacuations => "evacuations",
-            Layer::GridCells => "grid_cells",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Layer> {
-        Layer::ALL.into_iter().find(|l| l.name() == s)
+        s.parse().ok()
     }
 }
 

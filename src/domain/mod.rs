@@ -1,4 +1,5 @@
-//! The pure domain core: entities, commands, events, validation and state machines.
+//! The pure domain core: entities, commands (parsed into bounded values), events, the decider
+//! (by family, in `decide/`), the fold and the state machines.
 //!
 //! No I/O, no async, no database or socket types. The engine drives it; everything else reads the
 //! state it folds.
@@ -7,6 +8,7 @@ pub mod access;
 pub mod bounds;
 pub mod chainage;
 pub mod commands;
+mod decide;
 pub mod error;
 pub mod events;
 pub mod geo;
@@ -14,11 +16,10 @@ pub mod ids;
 pub mod levee;
 pub mod model;
 pub mod state;
+pub mod values;
 
 #[cfg(test)]
 mod state_props;
-#[cfg(test)]
-mod state_tests;
 
 pub use access::{Actor, Role};
 pub use commands::Command;

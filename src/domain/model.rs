@@ -1,5 +1,10 @@
 //! The entities of the shared picture. These are the projection's records; they change only by
-//! applying events (see `state.rs`).
+//! applying events (see `state.rs`). They are also what the log and snapshots hold, so their
+//! numbers are plain (a record logged before a bound existed must still load); what a client sends
+//! is parsed into the bounded types of `values.rs` first.
+//!
+//! Every value set has its wire name twice, from the same `snake_case` rule: serde's for JSON and
+//! strum's (`IntoStaticStr`, `AsRefStr`, `EnumString`) for messages and lookups.
 
 use super::geo::LonLat;
 use super::ids::*;
@@ -13,8 +18,24 @@ pub type TimeMs = i64;
 // ---------------------------------------------------------------- hazards
 
 /// Kind of levee hazard (险情).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum HazardKind {
     /// 管涌
     Piping,
@@ -37,16 +58,46 @@ pub enum HazardKind {
 }
 
 /// Severity, ordered: general (一般) < major (较大) < critical (重大).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Severity {
     General,
     Major,
     Critical,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum HazardStatus {
     Reported,
     Confirmed,
@@ -94,8 +145,22 @@ pub struct Hazard {
 
 // ---------------------------------------------------------------- teams
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TeamKind {
     ArmedPolice,
     ReserveForce,
@@ -106,8 +171,24 @@ pub enum TeamKind {
     GridWorkers,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Capability {
     Boat,
     Pump,
@@ -119,8 +200,22 @@ pub enum Capability {
     HeavyMachinery,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TravelMode {
     Foot,
     Vehicle,
@@ -154,8 +249,22 @@ pub struct Fix {
 
 /// A team's status. Derived from its duty flag and its active assignment, never stored, so the
 /// two can never disagree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TeamStatus {
     Available,
     Assigned,
@@ -199,8 +308,22 @@ pub enum AssignmentTarget {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AssignmentState {
     Proposed,
     Accepted,
@@ -260,7 +383,6 @@ pub struct Assignment {
 // ---------------------------------------------------------------- shelters
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Supply {
     pub stock: f64,
     /// Consumption per sheltered person per day, in the same unit as `stock`.
@@ -303,8 +425,24 @@ impl Shelter {
 
 // ---------------------------------------------------------------- gauges
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ThresholdKind {
     /// 设防: patrols start.
     Guard,
@@ -315,7 +453,6 @@ pub enum ThresholdKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     pub guard_m: f64,
     pub warning_m: f64,
@@ -330,16 +467,24 @@ impl Thresholds {
             (ThresholdKind::Guaranteed, self.guaranteed_m),
         ]
     }
-
-    pub fn is_valid(&self) -> bool {
-        self.iter().iter().all(|(_, v)| v.is_finite())
-            && self.guard_m <= self.warning_m
-            && self.warning_m <= self.guaranteed_m
-    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Direction {
     Rising,
     Falling,
@@ -367,7 +512,22 @@ pub struct Gauge {
 // ---------------------------------------------------------------- response levels
 
 /// Flood response level; IV is the lowest, I the highest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 pub enum ResponseLevel {
     IV,
     III,
@@ -386,8 +546,22 @@ pub struct ResponseChange {
 
 // ---------------------------------------------------------------- evacuation and grid
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EvacuationStatus {
     Active,
     Lifted,
@@ -417,4 +591,52 @@ pub struct GridCell {
     pub grid_worker: String,
     pub town: String,
     pub village: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::Role;
+    use crate::domain::events::Layer;
+    use serde::de::DeserializeOwned;
+    use std::str::FromStr;
+
+    /// strum's name of every variant is serde's, and parses back.
+    fn same_names<T>(variants: &[T])
+    where
+        T: Copy + Serialize + DeserializeOwned + PartialEq + fmt::Debug + FromStr,
+        &'static str: From<T>,
+    {
+        for &v in variants {
+            let name: &'static str = v.into();
+            assert_eq!(serde_json::to_value(v).unwrap(), name, "{v:?}");
+            assert!(T::from_str(name).is_ok_and(|p| p == v), "{name}");
+        }
+    }
+
+    use std::fmt;
+
+    #[test]
+    fn strum_and_serde_agree_on_every_name() {
+        use strum::VariantArray;
+        same_names(HazardKind::VARIANTS);
+        same_names(Severity::VARIANTS);
+        same_names(HazardStatus::VARIANTS);
+        same_names(TeamKind::VARIANTS);
+        same_names(Capability::VARIANTS);
+        same_names(TravelMode::VARIANTS);
+        same_names(TeamStatus::VARIANTS);
+        same_names(AssignmentState::VARIANTS);
+        same_names(ThresholdKind::VARIANTS);
+        same_names(Direction::VARIANTS);
+        same_names(ResponseLevel::VARIANTS);
+        same_names(EvacuationStatus::VARIANTS);
+        same_names(Layer::VARIANTS);
+        same_names(Role::VARIANTS);
+        assert_eq!(Layer::parse("grid_cells"), Some(Layer::GridCells));
+        assert_eq!(Layer::GridCells.name(), "grid_cells");
+        assert_eq!(Role::parse("observer"), Some(Role::Observer));
+        assert_eq!(Role::parse("admin"), None);
+        assert_eq!(Role::Field.name(), "field");
+    }
 }

@@ -9,7 +9,9 @@ use super::ids::*;
 use super::levee::LeveeLocation;
 use super::model::*;
 use super::state::{Context, LeveeSnapper, State};
+use super::values::*;
 use proptest::prelude::*;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 struct NoLevees;
@@ -65,12 +67,12 @@ fn command() -> impl Strategy<Value = Command> {
             kind: HazardKind::Piping,
             severity: Severity::General,
             position: LonLat::new(113.0 + x / 10.0, 27.6).unwrap(),
-            description: String::new(),
+            description: Text::default(),
         })),
         (1..4u32, 0..4u8).prop_map(|(h, s)| {
             let r = HazardRef {
                 hazard_id: HazardId::from(format!("HZ-{h}")),
-                reason: String::new(),
+                reason: Text::default(),
             };
             match s {
                 0 => Command::ConfirmHazard(r),
@@ -91,7 +93,7 @@ fn command() -> impl Strategy<Value = Command> {
                         shelter_id: ShelterId::from("S-1"),
                     }
                 },
-                note: String::new(),
+                note: Text::default(),
             })
         }),
         (1..6u32, any::<u8>()).prop_map(|(a, s)| Command::AdvanceAssignment(AdvanceAssignment {
@@ -100,7 +102,7 @@ fn command() -> impl Strategy<Value = Command> {
         })),
         (1..6u32).prop_map(|a| Command::CancelAssignment(CancelAssignment {
             assignment_id: AssignmentId::from(format!("AS-{a}")),
-            reason: String::new(),
+            reason: Text::default(),
         })),
         (team.clone(), any::<bool>())
             .prop_map(|(team_id, on_duty)| Command::SetTeamDuty(SetTeamDuty { team_id, on_duty })),
@@ -110,17 +112,21 @@ fn command() -> impl Strategy<Value = Command> {
             time_ms: None,
             accuracy_m: None,
         })),
-        (0..30u32, any::<bool>(), any::<bool>()).prop_map(|(count, out, allow)| if out {
-            Command::CheckOut(CheckOut {
-                shelter_id: ShelterId::from("S-1"),
-                count,
-            })
-        } else {
-            Command::CheckIn(CheckIn {
-                shelter_id: ShelterId::from("S-1"),
-                count,
-                allow_over_capacity: allow,
-            })
+        // A count of 0 does not parse (see `values.rs`); every count here reaches the decider.
+        (1..30u32, any::<bool>(), any::<bool>()).prop_map(|(count, out, allow)| {
+            let count = PositiveCount::new(count).unwrap();
+            if out {
+                Command::CheckOut(CheckOut {
+                    shelter_id: ShelterId::from("S-1"),
+                    count,
+                })
+            } else {
+                Command::CheckIn(CheckIn {
+                    shelter_id: ShelterId::from("S-1"),
+                    count,
+                    allow_over_capacity: allow,
+                })
+            }
         }),
     ]
 }
@@ -134,9 +140,9 @@ fn world() -> (State, Vec<Event>) {
         .map(|t| {
             Command::RegisterTeam(RegisterTeam {
                 id: TeamId::from(*t),
-                name: t.to_string(),
+                name: Text::new(*t).unwrap(),
                 kind: TeamKind::Militia,
-                headcount: 5,
+                headcount: PositiveCount::new(5).unwrap(),
                 capabilities: Default::default(),
                 travel_mode: TravelMode::Foot,
                 position: None,
@@ -145,13 +151,13 @@ fn world() -> (State, Vec<Event>) {
         .collect();
     cmds.push(Command::DefineShelter(DefineShelter {
         id: ShelterId::from("S-1"),
-        name: "school".into(),
+        name: Text::new("school").unwrap(),
         position: LonLat::new(113.05, 27.6).unwrap(),
-        capacity: 50,
+        capacity: Count::new(50).unwrap(),
         open: true,
         supplies: BTreeMap::new(),
-        town: String::new(),
-        kind: String::new(),
+        town: Text::default(),
+        kind: Text::default(),
     }));
     for c in cmds {
         for e in s
@@ -316,18 +322,11 @@ fn extreme_position() -> impl Strategy<Value = LonLat> {
     ]
 }
 
-fn supply(stock: f64, per_person_daily: f64) -> Supply {
-    Supply {
-        stock,
-        per_person_daily,
-        unit: String::new(),
-    }
-}
-
-/// Every command that carries a number, with extreme numbers, over a world of one team (T-1),
-/// one shelter (S-1, with water), one gauge (G-1), one levee (L-1) and one evacuation (EV-1).
-fn extreme_command() -> impl Strategy<Value = Command> {
-    let shelter = || ShelterId::from("S-1");
+/// Every command that carries a number, with extreme numbers, as a client sends it (JSON), over a
+/// world of one team (T-1), one shelter (S-1, with water), one gauge (G-1), one levee (L-1) and
+/// one evacuation (EV-1). What does not parse is refused before the decider.
+fn extreme_command() -> impl Strategy<Value = Value> {
+    let zone = json!([[113.0, 27.6], [113.1, 27.6], [113.1, 27.7], [113.0, 27.6]]);
     prop_oneof![
         (
             extreme_u32(),
@@ -335,159 +334,74 @@ fn extreme_command() -> impl Strategy<Value = Command> {
             extreme_f64(),
             extreme_position()
         )
-            .prop_map(
-                |(capacity, stock, ration, position)| Command::DefineShelter(DefineShelter {
-                    id: ShelterId::from(format!("S-{capacity}")),
-                    name: "x".into(),
-                    position,
-                    capacity,
-                    open: true,
-                    supplies: [("water".to_string(), supply(stock, ration))].into(),
-                    town: String::new(),
-                    kind: String::new(),
+            .prop_map(|(capacity, stock, ration, position)| json!({
+                "type": "define_shelter", "id": format!("S-{capacity}"), "name": "x",
+                "position": position, "capacity": capacity, "open": true,
+                "supplies": {"water": {"stock": stock, "per_person_daily": ration, "unit": ""}}
+            })),
+        (extreme_f64(), extreme_f64(), extreme_f64()).prop_map(|(g, w, c)| json!({
+            "type": "define_gauge", "id": format!("G-{}", g.to_bits()), "name": "x",
+            "position": [113.0, 27.6], "datum": "wusong",
+            "thresholds": {"guard_m": g, "warning_m": w, "guaranteed_m": c}
+        })),
+        (extreme_u32(), extreme_u32()).prop_map({
+            let zone = zone.clone();
+            move |(population, households)| {
+                json!({
+                    "type": "define_grid_cell", "id": format!("GC-{population}-{households}"),
+                    "ring": zone, "population": population, "households": households
                 })
-            ),
-        (extreme_f64(), extreme_f64(), extreme_f64()).prop_map(|(g, w, c)| {
-            Command::DefineGauge(DefineGauge {
-                id: GaugeId::from(format!("G-{}", g.to_bits())),
-                name: "x".into(),
-                river: String::new(),
-                position: LonLat::new(113.0, 27.6).unwrap(),
-                datum: "wusong".into(),
-                thresholds: Thresholds {
-                    guard_m: g,
-                    warning_m: w,
-                    guaranteed_m: c,
-                },
-                levee_ids: Vec::new(),
-            })
+            }
         }),
-        (extreme_u32(), extreme_u32()).prop_map(|(population, households)| {
-            Command::DefineGridCell(DefineGridCell {
-                id: GridCellId::from(format!("GC-{population}-{households}")),
-                name: String::new(),
-                ring: [(113.0, 27.6), (113.1, 27.6), (113.1, 27.7), (113.0, 27.6)]
-                    .map(|(x, y)| LonLat::new(x, y).unwrap())
-                    .to_vec(),
-                population,
-                households,
-                grid_worker: String::new(),
-                town: String::new(),
-                village: String::new(),
-            })
-        }),
-        (extreme_u32(), extreme_position()).prop_map(|(headcount, position)| {
-            Command::RegisterTeam(RegisterTeam {
-                id: TeamId::from(format!("T-{headcount}")),
-                name: "x".into(),
-                kind: TeamKind::Militia,
-                headcount,
-                capabilities: Default::default(),
-                travel_mode: TravelMode::Boat,
-                position: Some(position),
-            })
-        }),
-        (extreme_f64(), extreme_f64(), extreme_f64()).prop_map(|(origin, crest, flood)| {
-            Command::DefineLevee(super::levee::LeveeSpec {
-                id: LeveeId::from(format!("L-{}", origin.to_bits())),
-                name: "x".into(),
-                river: String::new(),
-                bank: String::new(),
-                line: vec![
-                    LonLat::new(113.0, 27.6).unwrap(),
-                    LonLat::new(113.0, 27.7).unwrap(),
-                ],
-                chainage_origin_m: origin,
-                riverside: super::levee::Hand::Left,
-                crest_elevation_m: Some(crest),
-                design_flood_level_m: Some(flood),
-            })
-        }),
-        extreme_position().prop_map(|position| Command::ReportHazard(ReportHazard {
-            kind: HazardKind::Piping,
-            severity: Severity::Major,
-            position,
-            description: String::new(),
+        (extreme_u32(), extreme_position()).prop_map(|(headcount, position)| json!({
+            "type": "register_team", "id": format!("T-{headcount}"), "name": "x",
+            "kind": "militia", "headcount": headcount, "travel_mode": "boat", "position": position
+        })),
+        (extreme_f64(), extreme_f64(), extreme_f64()).prop_map(|(origin, crest, flood)| json!({
+            "type": "define_levee", "id": format!("L-{}", origin.to_bits()), "name": "x",
+            "line": [[113.0, 27.6], [113.0, 27.7]], "chainage_origin_m": origin,
+            "riverside": "left", "crest_elevation_m": crest, "design_flood_level_m": flood
+        })),
+        extreme_position().prop_map(|position| json!({
+            "type": "report_hazard", "kind": "piping", "severity": "major", "position": position
         })),
         (
             extreme_position(),
             extreme_time(),
             prop::option::of(extreme_f64())
         )
-            .prop_map(|(position, time_ms, accuracy_m)| Command::UpdatePosition(
-                UpdatePosition {
-                    team_id: TeamId::from("T-1"),
-                    position,
-                    time_ms,
-                    accuracy_m,
-                }
-            )),
-        (extreme_u32(), any::<bool>()).prop_map(move |(count, allow_over_capacity)| {
-            Command::CheckIn(CheckIn {
-                shelter_id: shelter(),
-                count,
-                allow_over_capacity,
-            })
-        }),
-        extreme_u32().prop_map(move |count| Command::CheckOut(CheckOut {
-            shelter_id: shelter(),
-            count
+            .prop_map(|(position, time_ms, accuracy_m)| json!({
+                "type": "update_position", "team_id": "T-1", "position": position,
+                "time_ms": time_ms, "accuracy_m": accuracy_m
+            })),
+        (extreme_u32(), any::<bool>()).prop_map(|(count, allow_over_capacity)| json!({
+            "type": "check_in", "shelter_id": "S-1", "count": count,
+            "allow_over_capacity": allow_over_capacity
         })),
-        (extreme_f64(), extreme_f64()).prop_map(move |(stock, per_person_daily)| {
-            Command::SetSupply(SetSupply {
-                shelter_id: shelter(),
-                item: "water".into(),
-                stock,
-                per_person_daily,
-                unit: String::new(),
-            })
-        }),
-        (extreme_f64(), any::<bool>()).prop_map(move |(quantity, deliver)| {
-            let m = SupplyMovement {
-                shelter_id: shelter(),
-                item: "water".into(),
-                quantity,
-            };
-            if deliver {
-                Command::DeliverSupply(m)
-            } else {
-                Command::IssueSupply(m)
-            }
-        }),
-        (extreme_f64(), extreme_time()).prop_map(|(level_m, time_ms)| {
-            Command::RecordReading(RecordReading {
-                gauge_id: GaugeId::from("G-1"),
-                level_m,
-                time_ms,
-            })
-        }),
-        extreme_u32().prop_map(
-            |population| Command::IssueEvacuationOrder(IssueEvacuationOrder {
-                name: "x".into(),
-                zone: [(113.0, 27.6), (113.1, 27.6), (113.1, 27.7), (113.0, 27.6)]
-                    .map(|(x, y)| LonLat::new(x, y).unwrap())
-                    .to_vec(),
-                population,
-                target_shelters: Vec::new(),
-            })
-        ),
-        extreme_u32().prop_map(|count| Command::RecordEvacuationProgress(
-            RecordEvacuationProgress {
-                evacuation_id: EvacuationId::from("EV-1"),
-                count,
-            }
-        )),
-        (extreme_f64(), extreme_f64()).prop_map(|(from_m, to_m)| Command::CreateAssignment(
-            CreateAssignment {
-                team_id: TeamId::from("T-1"),
-                target: AssignmentTarget::PatrolStretch {
-                    levee_id: LeveeId::from("L-1"),
-                    from_m,
-                    to_m,
-                },
-                note: String::new(),
-            }
-        )),
+        extreme_u32().prop_map(|count| json!({
+            "type": "check_out", "shelter_id": "S-1", "count": count
+        })),
+        (extreme_f64(), extreme_f64()).prop_map(|(stock, per_person_daily)| json!({
+            "type": "set_supply", "shelter_id": "S-1", "item": "water", "stock": stock,
+            "per_person_daily": per_person_daily
+        })),
+        (extreme_f64(), any::<bool>()).prop_map(|(quantity, deliver)| json!({
+            "type": if deliver { "deliver_supply" } else { "issue_supply" },
+            "shelter_id": "S-1", "item": "water", "quantity": quantity
+        })),
+        (extreme_f64(), extreme_time()).prop_map(|(level_m, time_ms)| json!({
+            "type": "record_reading", "gauge_id": "G-1", "level_m": level_m, "time_ms": time_ms
+        })),
+        extreme_u32().prop_map(move |population| json!({
+            "type": "issue_evacuation_order", "name": "x", "zone": zone, "population": population
+        })),
+        extreme_u32().prop_map(|count| json!({
+            "type": "record_evacuation_progress", "evacuation_id": "EV-1", "count": count
+        })),
+        (extreme_f64(), extreme_f64()).prop_map(|(from_m, to_m)| json!({
+            "type": "create_assignment", "team_id": "T-1",
+            "target": {"kind": "patrol_stretch", "levee_id": "L-1", "from_m": from_m, "to_m": to_m}
+        })),
     ]
 }
 
@@ -529,7 +443,9 @@ proptest! {
     ) {
         let mut live = extreme_world();
         let mut replayed = live.clone();
-        for (cmd, who, tick) in &steps {
+        for (sent, who, tick) in &steps {
+            let Ok(cmd) = serde_json::from_value::<Command>(sent.clone()) else { continue };
+            let cmd = &cmd;
             let actor = actor(*who);
             let ctx = Context { now_ms: NOW + tick, actor: &actor, snapper: &NoLevees };
             let Ok(events) = live.decide(cmd, &ctx) else { continue };

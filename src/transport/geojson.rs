@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn every_layer_keeps_the_shape_clients_know() {
         let s = state();
-        for layer in Layer::ALL {
+        for &layer in Layer::ALL {
             assert!(
                 !layer_ids(&s, layer).is_empty(),
                 "{} has an entity",

@@ -52,7 +52,7 @@ async fn malformed_and_mistyped_messages() {
         ),
         (
             r#"{"type":"command","id":"c5","command":{"type":"check_in","shelter_id":"S-NZ-01","count":-3}}"#,
-            "invalid_field",
+            "invalid_value",
         ),
         (
             r#"{"type":"command","id":"c6","command":{"type":"report_hazard","kind":"tsunami","severity":"general","position":[113.1,27.6]}}"#,

@@ -1,0 +1,227 @@
+//! Gauges and response levels: water-level readings with their threshold alerts, and the flood
+//! response level of each jurisdiction.
+
+use super::{Decision, illegal};
+use crate::domain::bounds::check_device_time;
+use crate::domain::commands::*;
+use crate::domain::events::Event;
+use crate::domain::model::*;
+use crate::domain::state::{Context, State};
+
+pub(super) fn record_reading(s: &State, r: &RecordReading, ctx: &Context<'_>) -> Decision {
+    let g = s.gauge(&r.gauge_id)?;
+    let reading = Reading {
+        level_m: r.level_m.get(),
+        time_ms: r.time_ms.map_or(ctx.now_ms, |t| t.get()),
+    };
+    check_device_time("time_ms", reading.time_ms, ctx.now_ms)?;
+    let mut events = vec![Event::ReadingRecorded {
+        gauge_id: g.id.clone(),
+        reading,
+    }];
+    events.extend(threshold_crossings(g, reading));
+    Ok(events)
+}
+
+/// Alerts for each threshold the new reading crosses relative to the gauge's last reading.
+/// The first reading of a gauge raises a rising alert for every threshold it is at or above.
+/// A late reading (older than the last one) is recorded but raises no alert.
+fn threshold_crossings(g: &Gauge, r: Reading) -> Vec<Event> {
+    if g.last.is_some_and(|l| r.time_ms < l.time_ms) {
+        return Vec::new();
+    }
+    let prev = g.last.map(|l| l.level_m);
+    g.thresholds
+        .iter()
+        .into_iter()
+        .filter_map(|(kind, t)| {
+            let was_above = prev.is_some_and(|p| p >= t);
+            let is_above = r.level_m >= t;
+            let direction = match (was_above, is_above) {
+                (false, true) => Direction::Rising,
+                (true, false) => Direction::Falling,
+                _ => return None,
+            };
+            Some(Event::ThresholdCrossed {
+                gauge_id: g.id.clone(),
+                threshold: kind,
+                threshold_m: t,
+                level_m: r.level_m,
+                direction,
+                time_ms: r.time_ms,
+            })
+        })
+        .collect()
+}
+
+/// A level's name in messages; no level is `none`.
+fn level_name(level: Option<ResponseLevel>) -> &'static str {
+    level.map_or("none", Into::into)
+}
+
+pub(super) fn set_response_level(s: &State, r: &SetResponseLevel, ctx: &Context<'_>) -> Decision {
+    let previous = s.response_level(&r.jurisdiction);
+    if previous == r.level {
+        return Err(illegal(
+            "response level of",
+            &r.jurisdiction,
+            level_name(previous),
+            level_name(r.level),
+        ));
+    }
+    Ok(vec![Event::ResponseLevelChanged {
+        jurisdiction: r.jurisdiction.clone(),
+        previous,
+        change: ResponseChange {
+            level: r.level,
+            at: ctx.now_ms,
+            by: ctx.actor.name.clone(),
+            reason: r.reason.to_string(),
+        },
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::spec::*;
+    use crate::domain::events::Event;
+    use crate::domain::ids::*;
+    use crate::domain::model::*;
+    use serde_json::{Value, json};
+
+    use Direction::*;
+    use ThresholdKind::*;
+
+    fn read(level_m: impl Into<Value>, time_ms: Option<i64>) -> Value {
+        json!({"type": "record_reading", "gauge_id": "G-XJ", "level_m": level_m.into(),
+               "time_ms": time_ms})
+    }
+
+    fn recorded(level_m: f64, time_ms: i64) -> Event {
+        Event::ReadingRecorded {
+            gauge_id: GaugeId::from("G-XJ"),
+            reading: Reading { level_m, time_ms },
+        }
+    }
+
+    fn crossed(
+        threshold: ThresholdKind,
+        level_m: f64,
+        direction: Direction,
+        time_ms: i64,
+    ) -> Event {
+        Event::ThresholdCrossed {
+            gauge_id: GaugeId::from("G-XJ"),
+            threshold,
+            threshold_m: match threshold {
+                Guard => 38.0,
+                Warning => 40.0,
+                Guaranteed => 42.5,
+            },
+            level_m,
+            direction,
+            time_ms,
+        }
+    }
+
+    #[test]
+    fn readings_raise_threshold_alerts_both_ways() {
+        let d = dispatcher();
+        let g = given(&world())
+            .when(&d, read(37.0, Some(1)))
+            .then(&[recorded(37.0, 1)])
+            .when(&d, read(38.0, Some(2)))
+            .then(&[recorded(38.0, 2), crossed(Guard, 38.0, Rising, 2)])
+            .when(&d, read(42.6, Some(3)))
+            .then(&[
+                recorded(42.6, 3),
+                crossed(Warning, 42.6, Rising, 3),
+                crossed(Guaranteed, 42.6, Rising, 3),
+            ])
+            .when(&d, read(41.0, Some(4)))
+            .then(&[recorded(41.0, 4), crossed(Guaranteed, 41.0, Falling, 4)]);
+        // A late packet is recorded but does not move "last" and raises nothing.
+        let g = g.when(&d, read(30.0, Some(3))).then(&[recorded(30.0, 3)]);
+        assert_eq!(
+            g.state().gauges[&GaugeId::from("G-XJ")].last,
+            Some(Reading {
+                level_m: 41.0,
+                time_ms: 4
+            })
+        );
+    }
+
+    #[test]
+    fn a_first_reading_above_thresholds_alerts_for_each() {
+        given(&world())
+            .when(&dispatcher(), read(40.5, None))
+            .then(&[
+                recorded(40.5, NOW),
+                crossed(Guard, 40.5, Rising, NOW),
+                crossed(Warning, 40.5, Rising, NOW),
+            ]);
+    }
+
+    #[test]
+    fn a_reading_needs_a_known_gauge_a_level_and_a_plausible_time() {
+        let d = dispatcher();
+        given(&world())
+            .when(
+                &d,
+                json!({"type": "record_reading", "gauge_id": "G-X", "level_m": 1.0}),
+            )
+            .then_error("not_found");
+        for bad in [
+            read(1e300, None),
+            read(-1_001, None),
+            read(39.0, Some(i64::MAX)),
+        ] {
+            given(&world()).when(&d, bad).then_error("invalid_value");
+        }
+        given(&world())
+            .when(&d, read("high", None))
+            .then_error("invalid_field");
+        given(&world())
+            .when(&d, read(39.0, None))
+            .then(&[recorded(39.0, NOW), crossed(Guard, 39.0, Rising, NOW)]);
+    }
+
+    fn set(level: Option<&str>) -> Value {
+        json!({"type": "set_response_level", "jurisdiction": "fukou", "level": level,
+               "reason": "water rising"})
+    }
+
+    fn changed(previous: Option<ResponseLevel>, level: Option<ResponseLevel>) -> Event {
+        Event::ResponseLevelChanged {
+            jurisdiction: JurisdictionId::from("fukou"),
+            previous,
+            change: ResponseChange {
+                level,
+                at: NOW,
+                by: "desk-1".into(),
+                reason: "water rising".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn response_levels_change_and_keep_their_history() {
+        use ResponseLevel::*;
+        let d = dispatcher();
+        let j = JurisdictionId::from("fukou");
+        let g = given(&world())
+            .when(&d, set(None))
+            .then_error("illegal_transition")
+            .when(&d, set(Some("IV")))
+            .then(&[changed(None, Some(IV))])
+            .when(&d, set(Some("II")))
+            .then(&[changed(Some(IV), Some(II))])
+            .when(&d, set(Some("II")))
+            .then_error("illegal_transition")
+            .when(&d, set(None))
+            .then(&[changed(Some(II), None)]);
+        assert_eq!(g.state().response[&j].len(), 3);
+        assert_eq!(g.state().response_level(&j), None);
+        assert!(I > IV);
+    }
+}

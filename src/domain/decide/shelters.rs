@@ -1,0 +1,353 @@
+//! Shelters (安置点): opening and closing, occupancy (check-in and check-out) and supplies.
+
+use super::{Decision, illegal, not_found};
+use crate::domain::bounds::{add_counts, moved_stock};
+use crate::domain::commands::*;
+use crate::domain::error::DomainError;
+use crate::domain::events::Event;
+use crate::domain::model::*;
+use crate::domain::state::State;
+
+/// Whether a shelter is open, by its name in messages.
+#[derive(Clone, Copy, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+enum Opening {
+    Open,
+    Closed,
+}
+
+impl From<bool> for Opening {
+    fn from(open: bool) -> Opening {
+        if open { Opening::Open } else { Opening::Closed }
+    }
+}
+
+pub(super) fn set_open(s: &State, r: &ShelterRef, open: bool) -> Decision {
+    let sh = s.shelter(&r.shelter_id)?;
+    if sh.open == open {
+        let (from, to) = (Opening::from(sh.open), Opening::from(open));
+        return Err(illegal("shelter", &sh.id, from.into(), to.into()));
+    }
+    Ok(vec![Event::ShelterOpenChanged {
+        shelter_id: sh.id.clone(),
+        open,
+    }])
+}
+
+pub(super) fn check_in(s: &State, c: &CheckIn) -> Decision {
+    let sh = s.shelter(&c.shelter_id)?;
+    if !sh.open {
+        return Err(DomainError::ShelterClosed(sh.id.to_string()));
+    }
+    let count = c.count.get();
+    let occupancy = add_counts("occupancy", sh.occupancy, count)?;
+    let over_capacity = occupancy > sh.capacity;
+    if over_capacity && !c.allow_over_capacity {
+        return Err(DomainError::OverCapacity {
+            shelter: sh.id.to_string(),
+            free: sh.free_places(),
+            requested: count,
+        });
+    }
+    Ok(vec![Event::EvacueesCheckedIn {
+        shelter_id: sh.id.clone(),
+        count,
+        occupancy,
+        over_capacity,
+    }])
+}
+
+pub(super) fn check_out(s: &State, c: &CheckOut) -> Decision {
+    let sh = s.shelter(&c.shelter_id)?;
+    let count = c.count.get();
+    let Some(occupancy) = sh.occupancy.checked_sub(count) else {
+        return Err(DomainError::OccupancyUnderflow {
+            shelter: sh.id.to_string(),
+            occupancy: sh.occupancy,
+            requested: count,
+        });
+    };
+    Ok(vec![Event::EvacueesCheckedOut {
+        shelter_id: sh.id.clone(),
+        count,
+        occupancy,
+    }])
+}
+
+pub(super) fn set_supply(s: &State, c: &SetSupply) -> Decision {
+    let sh = s.shelter(&c.shelter_id)?;
+    Ok(vec![Event::SupplySet {
+        shelter_id: sh.id.clone(),
+        item: c.item.to_string(),
+        supply: Supply {
+            stock: c.stock.get(),
+            per_person_daily: c.per_person_daily.get(),
+            unit: c.unit.to_string(),
+        },
+    }])
+}
+
+/// Which way a supply moves: into the shelter's stock or out of it.
+#[derive(Clone, Copy)]
+pub(super) enum Movement {
+    Deliver,
+    Issue,
+}
+
+pub(super) fn move_supply(s: &State, m: &SupplyMovement, way: Movement) -> Decision {
+    let sh = s.shelter(&m.shelter_id)?;
+    let supply = sh
+        .supplies
+        .get(m.item.as_str())
+        .ok_or_else(|| not_found("supply item", format!("{} at shelter {}", m.item, sh.id)))?;
+    let quantity = m.quantity.get();
+    let delta = match way {
+        Movement::Deliver => quantity,
+        Movement::Issue => -quantity,
+    };
+    let stock = moved_stock(supply.stock, delta)?;
+    if stock < 0.0 {
+        return Err(DomainError::InsufficientStock {
+            shelter: sh.id.to_string(),
+            item: m.item.to_string(),
+            stock: supply.stock,
+            requested: quantity,
+        });
+    }
+    Ok(vec![Event::SupplyChanged {
+        shelter_id: sh.id.clone(),
+        item: m.item.to_string(),
+        delta,
+        stock,
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::spec::*;
+    use crate::domain::bounds::MAX_COUNT;
+    use crate::domain::events::Event;
+    use crate::domain::ids::*;
+    use crate::domain::model::*;
+    use serde_json::{Value, json};
+
+    fn s1() -> ShelterId {
+        ShelterId::from("S-1")
+    }
+
+    fn check_in(count: impl Into<Value>, allow_over_capacity: bool) -> Value {
+        json!({"type": "check_in", "shelter_id": "S-1", "count": count.into(),
+               "allow_over_capacity": allow_over_capacity})
+    }
+
+    fn check_out(count: u32) -> Value {
+        json!({"type": "check_out", "shelter_id": "S-1", "count": count})
+    }
+
+    fn checked_in(count: u32, occupancy: u32, over_capacity: bool) -> Event {
+        Event::EvacueesCheckedIn {
+            shelter_id: s1(),
+            count,
+            occupancy,
+            over_capacity,
+        }
+    }
+
+    fn checked_out(count: u32, occupancy: u32) -> Event {
+        Event::EvacueesCheckedOut {
+            shelter_id: s1(),
+            count,
+            occupancy,
+        }
+    }
+
+    fn supply(kind: &str, item: &str, quantity: impl Into<Value>) -> Value {
+        json!({"type": kind, "shelter_id": "S-1", "item": item, "quantity": quantity.into()})
+    }
+
+    fn supply_changed(item: &str, delta: f64, stock: f64) -> Event {
+        Event::SupplyChanged {
+            shelter_id: s1(),
+            item: item.into(),
+            delta,
+            stock,
+        }
+    }
+
+    fn set_supply(stock: impl Into<Value>, per_person_daily: impl Into<Value>) -> Value {
+        json!({"type": "set_supply", "shelter_id": "S-1", "item": "water", "stock": stock.into(),
+               "per_person_daily": per_person_daily.into(), "unit": "L"})
+    }
+
+    #[test]
+    fn check_ins_fill_the_shelter_and_use_up_supplies() {
+        let g = given(&world())
+            .when(&field("T-07"), check_in(60, false))
+            .then(&[checked_in(60, 60, false)]);
+        assert_eq!(
+            g.state().shelters[&s1()].days_of_supply_left(),
+            Some(300.0 / (3.0 * 60.0))
+        );
+    }
+
+    #[test]
+    fn a_check_in_beyond_capacity_needs_an_explicit_decision() {
+        let sixty = [world(), vec![checked_in(60, 60, false)]].concat();
+        given(&sixty)
+            .when(&field("T-07"), check_in(41, false))
+            .then_error("over_capacity");
+        given(&sixty)
+            .when(&dispatcher(), check_in(41, true))
+            .then(&[checked_in(41, 101, true)]);
+    }
+
+    #[test]
+    fn a_check_in_is_at_least_one_person_and_within_the_largest_occupancy() {
+        let d = dispatcher();
+        for bad in [json!(0), json!(-3), json!(MAX_COUNT + 1)] {
+            given(&world())
+                .when(&d, check_in(bad, false))
+                .then_error("invalid_value");
+        }
+        given(&world())
+            .when(&d, check_in(2.5, false))
+            .then_error("invalid_field");
+        given(&world())
+            .when(&d, check_in("many", false))
+            .then_error("invalid_field");
+        // Occupancy is checked arithmetic, even over capacity.
+        given(&world())
+            .when(&d, check_in(MAX_COUNT, true))
+            .then(&[checked_in(MAX_COUNT, MAX_COUNT, true)])
+            .when(&d, check_in(1, true))
+            .then_error("invalid_value");
+    }
+
+    #[test]
+    fn check_outs_cannot_take_more_people_than_are_there() {
+        let f = field("T-07");
+        let full = [world(), vec![checked_in(101, 101, true)]].concat();
+        given(&full)
+            .when(&f, check_out(102))
+            .then_error("occupancy_underflow");
+        let empty = given(&full)
+            .when(&f, check_out(101))
+            .then(&[checked_out(101, 0)]);
+        let s = &empty.state().shelters[&s1()];
+        assert_eq!(s.occupancy, 0);
+        assert_eq!(s.days_of_supply_left(), None);
+        given(&world())
+            .when(
+                &f,
+                json!({"type": "check_out", "shelter_id": "S-1", "count": 0}),
+            )
+            .then_error("invalid_value");
+        given(&world())
+            .when(
+                &f,
+                json!({"type": "check_out", "shelter_id": "S-9", "count": 1}),
+            )
+            .then_error("not_found");
+    }
+
+    #[test]
+    fn a_closed_shelter_takes_nobody_and_closes_once() {
+        let d = dispatcher();
+        let closed = given(&world())
+            .when(&d, json!({"type": "close_shelter", "shelter_id": "S-1"}))
+            .then(&[Event::ShelterOpenChanged {
+                shelter_id: s1(),
+                open: false,
+            }]);
+        let closed = closed
+            .when(&field("T-07"), check_in(1, false))
+            .then_error("shelter_closed")
+            .when(&d, json!({"type": "close_shelter", "shelter_id": "S-1"}))
+            .then_error("illegal_transition");
+        closed
+            .when(&d, json!({"type": "open_shelter", "shelter_id": "S-1"}))
+            .then(&[Event::ShelterOpenChanged {
+                shelter_id: s1(),
+                open: true,
+            }])
+            .when(&d, json!({"type": "open_shelter", "shelter_id": "S-1"}))
+            .then_error("illegal_transition");
+    }
+
+    #[test]
+    fn supplies_are_issued_from_stock_and_delivered_into_it() {
+        let d = dispatcher();
+        let g = given(&world())
+            .when(&d, supply("issue_supply", "water", 301))
+            .then_error("insufficient_stock")
+            .when(&d, supply("issue_supply", "water", 100))
+            .then(&[supply_changed("water", -100.0, 200.0)])
+            .when(&d, supply("deliver_supply", "water", 50))
+            .then(&[supply_changed("water", 50.0, 250.0)]);
+        assert_eq!(g.state().shelters[&s1()].supplies["water"].stock, 250.0);
+    }
+
+    #[test]
+    fn only_a_stocked_item_moves() {
+        let d = dispatcher();
+        given(&world())
+            .when(&d, supply("deliver_supply", "instant_noodles", 1))
+            .then_error("not_found");
+        given(&world())
+            .when(
+                &d,
+                json!({"type": "set_supply", "shelter_id": "S-1", "item": "instant_noodles",
+                       "stock": 500, "per_person_daily": 2, "unit": "packs"}),
+            )
+            .then(&[Event::SupplySet {
+                shelter_id: s1(),
+                item: "instant_noodles".into(),
+                supply: Supply {
+                    stock: 500.0,
+                    per_person_daily: 2.0,
+                    unit: "packs".into(),
+                },
+            }])
+            .when(&d, supply("deliver_supply", "instant_noodles", 1))
+            .then(&[supply_changed("instant_noodles", 1.0, 501.0)]);
+    }
+
+    #[test]
+    fn stocks_and_quantities_beyond_their_bounds_are_refused() {
+        let d = dispatcher();
+        // The reproduction from the field: a huge stock, then a huge delivery.
+        given(&world())
+            .when(&d, set_supply(1.7e308, 3))
+            .then_error("invalid_value");
+        let full = given(&world())
+            .when(&d, set_supply(1e9, 3))
+            .then_events(|_| {});
+        let full = full
+            .when(&d, supply("deliver_supply", "water", 1.7e308))
+            .then_error("invalid_value")
+            .when(&d, supply("deliver_supply", "water", -1))
+            .then_error("invalid_value")
+            .when(&d, supply("issue_supply", "water", "lots"))
+            .then_error("invalid_field");
+        // A stock past 1e9 after a delivery.
+        full.when(&d, supply("deliver_supply", "water", 1))
+            .then_error("invalid_value");
+        given(&world())
+            .when(&d, set_supply(10, 5e-324))
+            .then_error("invalid_value");
+        given(&world())
+            .when(&d, set_supply(10, 0))
+            .then(&[Event::SupplySet {
+                shelter_id: s1(),
+                item: "water".into(),
+                supply: Supply {
+                    stock: 10.0,
+                    per_person_daily: 0.0,
+                    unit: "L".into(),
+                },
+            }]);
+        given(&world())
+            .when(&d, supply("deliver_supply", "", 1))
+            .then_error("invalid_value");
+    }
+}
