@@ -5,6 +5,7 @@ mod bad_input;
 mod connections;
 mod district_map;
 mod durability;
+mod golden_log;
 mod harness;
 mod http;
 mod keepalive;
