@@ -12,14 +12,13 @@
 //! if its kind changes, and once when writing works again.
 
 use crate::clock::now_ms;
+use crate::codec;
 use crate::domain::events::Event;
 use crate::domain::{Actor, Command, Context, DomainError, State};
 use crate::metrics::Metrics;
 use crate::projection::{Committed, Live};
 use crate::spatial::LeveeIndex;
-use crate::store::{
-    CommandOutcome, CommandRecord, Fault, Snapshot, Store, StoreError, StoredEvent,
-};
+use crate::store::{CommandOutcome, CommandRecord, Fault, Store, StoreError, StoredEvent};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -168,11 +167,7 @@ pub struct Recovered {
 
 pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
     let (mut state, mut seq) = match store.latest_snapshot().await? {
-        Some(s) => {
-            let state: State = serde_json::from_str(&s.state)
-                .map_err(|e| StoreError::Corrupt(format!("snapshot {}: {e}", s.seq)))?;
-            (state, s.seq)
-        }
+        Some(s) => (codec::decode_snapshot(&s)?, s.seq),
         None => (State::default(), 0),
     };
     loop {
@@ -187,17 +182,11 @@ pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
                     e.seq, seq
                 )));
             }
-            let event = decode_event(e)?;
-            state.apply(&event);
+            state.apply(&codec::decode_event(e)?.event);
             seq = e.seq;
         }
     }
     Ok(Recovered { state, seq })
-}
-
-fn decode_event(e: &StoredEvent) -> Result<Event, StoreError> {
-    serde_json::from_str(&e.body)
-        .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.seq)))
 }
 
 fn outcome_of(o: &CommandOutcome, duplicate: bool) -> Outcome {
@@ -426,12 +415,13 @@ impl Engine {
                 if let Event::LeveeDefined { levee } = &event {
                     self.levees.insert(levee.clone());
                 }
-                let json = serde_json::to_string(&event).expect("events serialize");
+                let json = codec::encode_event(&event);
                 stored.push(StoredEvent {
                     seq: self.seq,
                     time_ms: now,
                     command_id: sub.command_id.clone(),
                     actor: sub.actor.name.clone(),
+                    format: codec::EVENT_FORMAT,
                     body: json.clone(),
                 });
                 committed.push(Committed {
@@ -598,12 +588,13 @@ impl Engine {
         while after < to {
             let page = self.store.events_after(after, REPLAY_PAGE).await?;
             let mut committed = Vec::with_capacity(page.len());
-            for e in page.into_iter().take_while(|e| e.seq <= to) {
+            for e in page.iter().take_while(|e| e.seq <= to) {
+                let decoded = codec::decode_event(e)?;
                 committed.push(Committed {
                     seq: e.seq,
                     time_ms: e.time_ms,
-                    event: decode_event(&e)?,
-                    json: e.body,
+                    event: decoded.event,
+                    json: decoded.json.into_owned(),
                 });
             }
             let Some(last) = committed.last() else { break };
@@ -651,10 +642,7 @@ impl Engine {
         if self.since_snapshot == 0 {
             return;
         }
-        let snapshot = Snapshot {
-            seq: self.seq,
-            state: serde_json::to_string(&self.state).expect("state serializes"),
-        };
+        let snapshot = codec::encode_snapshot(self.seq, &self.state);
         match self.store.save_snapshot(snapshot).await {
             Ok(()) => {
                 self.since_snapshot = 0;
@@ -950,5 +938,47 @@ mod tests {
         assert!(matches!(refused, Err(SubmitError::Unavailable(_))));
         assert_eq!(r.engine.stop().await, Some(0));
         assert!(!r.engine.is_running());
+    }
+
+    /// Writes to the rig's database file behind the store's back, as a damaged disk or another
+    /// tool would.
+    async fn raw_sql(r: &Rig, sql: &str) {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(r._dir.path().join("e.db"))
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_event_in_a_format_this_code_does_not_know_stops_recovery_naming_it() {
+        let r = rig().await;
+        r.engine
+            .submit(Actor::system(), "reg".into(), register("T-1"))
+            .await
+            .unwrap();
+        r.engine
+            .submit(Actor::system(), "m1".into(), move_to("T-1", 113.2))
+            .await
+            .unwrap();
+        raw_sql(&r, "UPDATE events SET format = 2 WHERE seq = 2").await;
+        let err = recover(r.store.as_ref()).await.err().expect("refused");
+        assert!(
+            matches!(
+                err,
+                StoreError::UnknownFormat {
+                    record: "event",
+                    seq: 2,
+                    format: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 }

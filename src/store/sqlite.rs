@@ -38,18 +38,22 @@ struct EventRow {
     time_ms: i64,
     command_id: String,
     actor: String,
+    format: i64,
     body: String,
 }
 
-impl From<EventRow> for StoredEvent {
-    fn from(r: EventRow) -> StoredEvent {
-        StoredEvent {
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> StoreResult<StoredEvent> {
+        Ok(StoredEvent {
             seq: seq(r.seq),
+            format: format_version("event", r.seq, r.format)?,
             time_ms: r.time_ms,
             command_id: r.command_id,
             actor: r.actor,
             body: r.body,
-        }
+        })
     }
 }
 
@@ -77,6 +81,7 @@ impl From<OutcomeRow> for CommandOutcome {
 #[derive(sqlx::FromRow)]
 struct SnapshotRow {
     seq: i64,
+    format: i64,
     /// Read as bytes: a column declared TEXT can still hold a blob.
     state: Vec<u8>,
 }
@@ -93,6 +98,7 @@ impl TryFrom<SnapshotRow> for Snapshot {
         })?;
         Ok(Snapshot {
             seq: seq(r.seq),
+            format: format_version("snapshot", r.seq, r.format)?,
             state,
         })
     }
@@ -126,6 +132,15 @@ impl From<TokenRow> for TokenRecord {
 const TOKEN_BY_HASH: &str =
     "SELECT id, hash, role, team, label, created_ms, revoked_ms FROM tokens WHERE hash = $1";
 const TOKENS_OLDEST_FIRST: &str = "SELECT id, hash, role, team, label, created_ms, revoked_ms FROM tokens ORDER BY created_ms, id";
+
+/// A `format` column's value as a version number; one that is not even a `u32` is corrupt.
+fn format_version(record: &str, seq: i64, format: i64) -> StoreResult<u32> {
+    u32::try_from(format).map_err(|_| {
+        StoreError::Corrupt(format!(
+            "{record} {seq}: format {format} is not a format version"
+        ))
+    })
+}
 
 /// A failed read: a row whose values do not have the types expected is `Corrupt` (naming what
 /// was read), anything else the database's error.
@@ -201,11 +216,12 @@ async fn append_batch(conn: &mut SqliteConnection, batch: &[CommandRecord]) -> S
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     for rec in batch {
         for e in &rec.events {
-            sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, body) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, format, body) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(e.seq as i64)
                 .bind(e.time_ms)
                 .bind(&e.command_id)
                 .bind(&e.actor)
+                .bind(i64::from(e.format))
                 .bind(&e.body)
                 .execute(&mut *tx)
                 .await?;
@@ -253,12 +269,15 @@ async fn lookup_outcomes(
 
 async fn write_snapshot(conn: &mut SqliteConnection, snapshot: Snapshot) -> StoreResult<()> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("INSERT OR REPLACE INTO snapshots (seq, created_ms, state) VALUES ($1, $2, $3)")
-        .bind(snapshot.seq as i64)
-        .bind(crate::clock::now_ms())
-        .bind(&snapshot.state)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT OR REPLACE INTO snapshots (seq, created_ms, format, state) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(snapshot.seq as i64)
+    .bind(crate::clock::now_ms())
+    .bind(i64::from(snapshot.format))
+    .bind(&snapshot.state)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM snapshots WHERE seq < $1")
         .bind(snapshot.seq as i64)
         .execute(&mut *tx)
@@ -294,7 +313,7 @@ impl Store for SqliteStore {
     fn events_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<StoredEvent>> {
         Box::pin(async move {
             let rows: Vec<EventRow> = sqlx::query_as(
-                "SELECT seq, time_ms, command_id, actor, body FROM events \
+                "SELECT seq, time_ms, command_id, actor, format, body FROM events \
                  WHERE seq > $1 ORDER BY seq LIMIT $2",
             )
             .bind(after as i64)
@@ -302,7 +321,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| read_error(format_args!("events after {after}"), e))?;
-            Ok(rows.into_iter().map(StoredEvent::from).collect())
+            rows.into_iter().map(StoredEvent::try_from).collect()
         })
     }
 
@@ -330,11 +349,12 @@ impl Store for SqliteStore {
 
     fn latest_snapshot(&self) -> StoreFuture<'_, Option<Snapshot>> {
         Box::pin(async move {
-            let row: Option<SnapshotRow> =
-                sqlx::query_as("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1")
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|e| read_error("the newest snapshot", e))?;
+            let row: Option<SnapshotRow> = sqlx::query_as(
+                "SELECT seq, format, state FROM snapshots ORDER BY seq DESC LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| read_error("the newest snapshot", e))?;
             row.map(Snapshot::try_from).transpose()
         })
     }
@@ -434,6 +454,7 @@ mod tests {
             time_ms: 7,
             command_id: cmd.into(),
             actor: "desk".into(),
+            format: 1,
             body: format!("{{\"n\":{seq}}}"),
         }
     }
@@ -572,6 +593,7 @@ mod tests {
         store
             .save_snapshot(Snapshot {
                 seq: 5,
+                format: 1,
                 state: "{}".into(),
             })
             .await
@@ -579,6 +601,7 @@ mod tests {
         store
             .save_snapshot(Snapshot {
                 seq: 9,
+                format: 2,
                 state: "{\"x\":1}".into(),
             })
             .await
@@ -587,9 +610,59 @@ mod tests {
             store.latest_snapshot().await.unwrap(),
             Some(Snapshot {
                 seq: 9,
+                format: 2,
                 state: "{\"x\":1}".into()
             })
         );
+    }
+
+    /// A database written before format versions existed: its rows are format 1 after the
+    /// upgrade, and new rows keep the format they are written with.
+    #[tokio::test]
+    async fn rows_from_before_format_versions_are_format_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let old = SqlitePoolOptions::new()
+                .connect_with(
+                    SqliteConnectOptions::new()
+                        .filename(&path)
+                        .create_if_missing(true),
+                )
+                .await
+                .unwrap();
+            sqlx::migrate!("src/store/migrations/sqlite")
+                .run_to(2, &old)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, body) VALUES (1, 7, 'a', 'desk', '{\"n\":1}')")
+                .execute(&old)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO snapshots (seq, created_ms, state) VALUES (1, 7, '{}')")
+                .execute(&old)
+                .await
+                .unwrap();
+            old.close().await;
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.events_after(0, 10).await.unwrap(), vec![ev(1, "a")]);
+        let snapshot = store.latest_snapshot().await.unwrap().unwrap();
+        assert_eq!(snapshot.format, 1);
+        let newer = StoredEvent {
+            format: 7,
+            ..ev(2, "b")
+        };
+        store
+            .append(&[CommandRecord {
+                command_id: "b".into(),
+                request_hash: "h".into(),
+                created_id: None,
+                events: vec![newer.clone()],
+            }])
+            .await
+            .unwrap();
+        assert_eq!(store.events_after(1, 10).await.unwrap(), vec![newer]);
     }
 
     /// `Row::get` panicked on a value of the wrong type; now such a row is a `Corrupt` error
@@ -603,18 +676,33 @@ mod tests {
             other => panic!("expected a corrupt record, got {other:?}"),
         };
         // A blob where the event's text should be.
-        sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, body) VALUES (1, 7, 'a', 'desk', x'00ff')")
+        sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, format, body) VALUES (1, 7, 'a', 'desk', 1, x'00ff')")
             .execute(&store.pool)
             .await
             .unwrap();
         let m = corrupt(store.events_after(0, 10).await.map(|_| ()));
         assert!(m.contains("events after 0") && m.contains("body"), "{m}");
-
-        // A snapshot whose state is a blob: readable if it is UTF-8, corrupt if not.
-        sqlx::query("INSERT INTO snapshots (seq, created_ms, state) VALUES (3, 7, x'7b7d')")
+        // A format that is not a number, and one that is not a version.
+        sqlx::query("UPDATE events SET body = '{}', format = 'one'")
             .execute(&store.pool)
             .await
             .unwrap();
+        let m = corrupt(store.events_after(0, 10).await.map(|_| ()));
+        assert!(m.contains("format"), "{m}");
+        sqlx::query("UPDATE events SET format = -1")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let m = corrupt(store.events_after(0, 10).await.map(|_| ()));
+        assert!(m.contains("event 1: format -1"), "{m}");
+
+        // A snapshot whose state is a blob: readable if it is UTF-8, corrupt if not.
+        sqlx::query(
+            "INSERT INTO snapshots (seq, created_ms, format, state) VALUES (3, 7, 1, x'7b7d')",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
         assert_eq!(store.latest_snapshot().await.unwrap().unwrap().state, "{}");
         sqlx::query("UPDATE snapshots SET state = x'ff00'")
             .execute(&store.pool)

@@ -7,7 +7,7 @@ use super::listener::UnauthenticatedSlot;
 use super::subscription::Subscription;
 use super::token_bucket::TokenBucket;
 use crate::auth::{self, AuthError, Authenticated};
-use crate::domain::events::{Event, Layer};
+use crate::domain::events::Layer;
 use crate::domain::{Actor, BBox};
 use crate::engine::{Outcome, SubmitError};
 use crate::hub::Frame;
@@ -467,20 +467,12 @@ impl Session {
                     return Ok(true);
                 }
                 at = e.seq;
-                let event: Event = match serde_json::from_str(&e.body) {
-                    Ok(ev) => ev,
-                    Err(err) => {
-                        return Err(crate::store::StoreError::Corrupt(format!(
-                            "event {}: {err}",
-                            e.seq
-                        )));
-                    }
-                };
-                if protocol::event_routes(&event)
+                let decoded = crate::codec::decode_event(&e)?;
+                if protocol::event_routes(&decoded.event)
                     .iter()
                     .any(|(l, _)| sub.wants_layer(*l))
                 {
-                    self.send(protocol::event_message(e.seq, e.time_ms, &e.body));
+                    self.send(protocol::event_message(e.seq, e.time_ms, &decoded.json));
                 }
             }
             // One page at a time on the wire, so a long catch-up never sits in memory whole.

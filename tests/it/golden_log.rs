@@ -297,7 +297,7 @@ async fn generate_the_golden_log() {
                 "time_ms": e.time_ms,
                 "command_id": e.command_id,
                 "actor": e.actor,
-                "format": 1,
+                "format": e.format,
                 "body": e.body,
             })
             .to_string(),
