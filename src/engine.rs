@@ -163,13 +163,18 @@ pub fn request_hash(command: &Command) -> String {
 pub struct Recovered {
     pub state: State,
     pub seq: u64,
+    /// Events replayed after the snapshot (all of them without a usable one): the engine writes
+    /// a snapshot at its stop if there were any, replacing an unreadable one.
+    pub replayed: u64,
 }
 
+/// Rebuilds the state from the newest snapshot and the log after it. A snapshot that cannot be
+/// read or decoded is logged and skipped: the log alone is complete, so recovery replays it
+/// from the start instead of refusing to start. An event that cannot be decoded, or a gap, is
+/// an error: without it the state would be wrong.
 pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
-    let (mut state, mut seq) = match store.latest_snapshot().await? {
-        Some(s) => (codec::decode_snapshot(&s)?, s.seq),
-        None => (State::default(), 0),
-    };
+    let (mut state, start) = usable_snapshot(store).await?.unwrap_or_default();
+    let mut seq = start;
     loop {
         let page = store.events_after(seq, REPLAY_PAGE).await?;
         if page.is_empty() {
@@ -186,7 +191,32 @@ pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
             seq = e.seq;
         }
     }
-    Ok(Recovered { state, seq })
+    Ok(Recovered {
+        state,
+        seq,
+        replayed: seq - start,
+    })
+}
+
+/// The newest snapshot's state and seq, or `None` when there is none or it cannot be used.
+/// Only a failing database is an error; an unreadable snapshot is logged and skipped.
+async fn usable_snapshot(store: &dyn Store) -> Result<Option<(State, u64)>, StoreError> {
+    let snapshot = match store.latest_snapshot().await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(None),
+        Err(StoreError::Corrupt(cause)) => {
+            tracing::warn!(%cause, "the newest snapshot cannot be read; replaying the whole log instead");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    match codec::decode_snapshot(&snapshot) {
+        Ok(state) => Ok(Some((state, snapshot.seq))),
+        Err(cause) => {
+            tracing::warn!(seq = snapshot.seq, %cause, "the snapshot cannot be decoded; replaying the whole log instead");
+            Ok(None)
+        }
+    }
 }
 
 fn outcome_of(o: &CommandOutcome, duplicate: bool) -> Outcome {
@@ -259,7 +289,7 @@ pub fn spawn(
         levees,
         seq: recovered.seq,
         snapshot_every: config.snapshot_every,
-        since_snapshot: 0,
+        since_snapshot: recovered.replayed,
         unwritable: None,
         health,
     };
@@ -953,6 +983,58 @@ mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_that_cannot_be_decoded_is_skipped_and_the_whole_log_replayed() {
+        let r = rig().await;
+        let actor = Actor::system();
+        for (id, cmd) in [
+            ("reg", register("T-1")),
+            ("m1", move_to("T-1", 113.2)),
+            ("h1", report("one")),
+        ] {
+            r.engine
+                .submit(actor.clone(), id.into(), cmd)
+                .await
+                .unwrap();
+        }
+        let want = r.live.read().state.clone();
+        let good = codec::encode_snapshot(3, &want);
+        for (what, row) in [
+            ("not JSON", "(3, 0, 1, 'garbage')".to_string()),
+            ("not UTF-8", "(3, 0, 1, x'ff00ff')".to_string()),
+            ("not a state", "(3, 0, 1, '{\"teams\": 5}')".to_string()),
+            (
+                "a format that is not a number",
+                "(3, 0, 'v1', '{}')".to_string(),
+            ),
+            (
+                "a newer format",
+                format!("(3, 0, 99, '{}')", good.state.replace('\'', "''")),
+            ),
+        ] {
+            raw_sql(&r, "DELETE FROM snapshots").await;
+            raw_sql(
+                &r,
+                &format!("INSERT INTO snapshots (seq, created_ms, format, state) VALUES {row}"),
+            )
+            .await;
+            let recovered = recover(r.store.as_ref())
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                (recovered.seq, recovered.replayed),
+                (3, 3),
+                "{what}: the whole log is replayed"
+            );
+            assert_eq!(recovered.state, want, "{what}");
+        }
+        // A good snapshot is used: nothing to replay.
+        r.store.save_snapshot(good).await.unwrap();
+        let recovered = recover(r.store.as_ref()).await.unwrap();
+        assert_eq!((recovered.seq, recovered.replayed), (3, 0));
+        assert_eq!(recovered.state, want);
     }
 
     #[tokio::test]
