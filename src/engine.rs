@@ -19,7 +19,6 @@ use crate::metrics::Metrics;
 use crate::projection::{Committed, Live};
 use crate::spatial::LeveeIndex;
 use crate::store::{CommandOutcome, CommandRecord, Fault, Store, StoreError, StoredEvent};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -148,15 +147,6 @@ impl EngineHandle {
         self.stop.send(done).await.ok()?;
         wait.await.ok()
     }
-}
-
-/// Hash of a command's canonical JSON: the same id with different content is a conflict.
-pub fn request_hash(command: &Command) -> String {
-    let json = serde_json::to_vec(command).expect("commands serialize");
-    Sha256::digest(&json)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// State rebuilt from the store: the newest snapshot plus every event after it.
@@ -399,9 +389,9 @@ impl Engine {
         let mut in_batch: HashMap<String, usize> = HashMap::new();
         let now = now_ms();
         for sub in batch {
-            let hash = request_hash(&sub.command);
+            let hash = codec::request_hash(&sub.command);
             if let Some(o) = known.get(&sub.command_id) {
-                let result = if o.request_hash == hash {
+                let result = if codec::same_request(&o.request_hash, &hash, &sub.command) {
                     self.metrics.commands_duplicate.fetch_add(1, Relaxed);
                     Ok(outcome_of(o, true))
                 } else {
@@ -1062,5 +1052,45 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    /// A command recorded before the canonical request hash holds the legacy hash: after the
+    /// upgrade its resend is still a duplicate, and different content is still a conflict.
+    #[tokio::test]
+    async fn a_resend_of_a_command_recorded_with_the_legacy_hash_is_a_duplicate() {
+        let r = rig().await;
+        let cmd = register("T-1");
+        let legacy = codec::legacy_request_hash(&cmd);
+        assert_ne!(legacy, codec::request_hash(&cmd));
+        r.store
+            .append(&[CommandRecord {
+                command_id: "old".into(),
+                request_hash: legacy,
+                created_id: None,
+                events: vec![StoredEvent {
+                    seq: 1,
+                    time_ms: 5,
+                    command_id: "old".into(),
+                    actor: "system".into(),
+                    format: 1,
+                    body: codec::encode_event(&Event::TeamDutyChanged {
+                        team_id: "T-9".into(),
+                        on_duty: true,
+                    }),
+                }],
+            }])
+            .await
+            .unwrap();
+        let again = r
+            .engine
+            .submit(Actor::system(), "old".into(), cmd)
+            .await
+            .unwrap();
+        assert_eq!((again.seqs, again.duplicate), (vec![1], true));
+        let other = r
+            .engine
+            .submit(Actor::system(), "old".into(), register("T-2"))
+            .await;
+        assert!(matches!(other, Err(SubmitError::Conflict(_))), "{other:?}");
     }
 }
