@@ -2,14 +2,247 @@
 //! through the store into a real SQLite file and recovered. Every later version of Crest must
 //! fold it to the same state and recognise resends of its commands as duplicates.
 
-use crest::domain::{Actor, Command};
+use crest::codec;
+use crest::domain::model::{AssignmentState, EvacuationStatus, HazardStatus, Severity};
+use crest::domain::{Actor, Command, State};
 use crest::engine::{self, EngineConfig};
 use crest::metrics::Metrics;
 use crest::projection::Live;
-use crest::store::{SqliteStore, Store};
+use crest::store::{CommandRecord, SqliteStore, Store, StoredEvent};
+use serde::Deserialize;
 use serde_json::{Value, json};
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden-log")
+        .join(name)
+}
+
+/// One line of `events.jsonl`.
+#[derive(Deserialize)]
+struct GoldenEvent {
+    seq: u64,
+    time_ms: i64,
+    command_id: String,
+    actor: String,
+    format: u32,
+    body: String,
+}
+
+/// One line of `commands.jsonl`.
+#[derive(Deserialize)]
+struct GoldenCommand {
+    command_id: String,
+    role: String,
+    command: Value,
+    request_hash: String,
+    first_seq: u64,
+    last_seq: u64,
+    created_id: Option<String>,
+}
+
+fn lines<T: serde::de::DeserializeOwned>(name: &str) -> Vec<T> {
+    std::fs::read_to_string(fixture(name))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Every event type of format 1.
+const FORMAT_1_EVENT_TYPES: [&str; 23] = [
+    "levee_defined",
+    "shelter_defined",
+    "gauge_defined",
+    "grid_cell_defined",
+    "team_registered",
+    "hazard_reported",
+    "hazard_status_changed",
+    "hazard_escalated",
+    "team_moved",
+    "team_duty_changed",
+    "assignment_created",
+    "assignment_state_changed",
+    "shelter_open_changed",
+    "evacuees_checked_in",
+    "evacuees_checked_out",
+    "supply_set",
+    "supply_changed",
+    "reading_recorded",
+    "threshold_crossed",
+    "response_level_changed",
+    "evacuation_ordered",
+    "evacuation_progressed",
+    "evacuation_lifted",
+];
+
+/// Writes the golden log into a fresh SQLite file through the store's API, as the engine would
+/// have: each command's events with its idempotency record, a few commands per transaction.
+async fn load_golden_log(path: &Path) -> Arc<SqliteStore> {
+    let events: Vec<GoldenEvent> = lines("events.jsonl");
+    let commands: Vec<GoldenCommand> = lines("commands.jsonl");
+    let records: Vec<CommandRecord> = commands
+        .iter()
+        .map(|c| CommandRecord {
+            command_id: c.command_id.clone(),
+            request_hash: c.request_hash.clone(),
+            created_id: c.created_id.clone(),
+            events: events
+                .iter()
+                .filter(|e| e.command_id == c.command_id)
+                .map(|e| StoredEvent {
+                    seq: e.seq,
+                    time_ms: e.time_ms,
+                    command_id: e.command_id.clone(),
+                    actor: e.actor.clone(),
+                    format: e.format,
+                    body: e.body.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    assert_eq!(
+        records.iter().map(|r| r.events.len()).sum::<usize>(),
+        events.len(),
+        "every event belongs to a command"
+    );
+    let store = Arc::new(SqliteStore::open(path).await.unwrap());
+    for batch in records.chunks(7) {
+        store.append(batch).await.unwrap();
+    }
+    store
+}
+
+fn expected_state() -> State {
+    serde_json::from_str(&std::fs::read_to_string(fixture("state.json")).unwrap()).unwrap()
+}
+
+/// Facts of the golden log, asserted one by one so they hold even if `State`'s own JSON
+/// (and with it `state.json`) ever has to change.
+fn assert_golden_facts(s: &State) {
+    let hz1 = &s.hazards["HZ-1"];
+    assert_eq!(
+        (hz1.status, hz1.severity),
+        (HazardStatus::Eliminated, Severity::Critical)
+    );
+    let on = hz1.levee.as_ref().expect("snapped to the levee");
+    assert_eq!(
+        (on.levee_id.as_str(), on.chainage.as_str()),
+        ("XJ-E1", "K17+561")
+    );
+    assert_eq!(hz1.reported_by, "tablet-T-07");
+    let hz2 = &s.hazards["HZ-2"];
+    assert_eq!(hz2.status, HazardStatus::FalseAlarm);
+    assert!(hz2.levee.is_none());
+    let t07 = &s.teams["T-07"];
+    let fix = t07.fix.expect("moved");
+    assert_eq!(
+        (fix.position.lon(), fix.position.lat(), fix.accuracy_m),
+        (113.1006, 27.6499, 4.7)
+    );
+    assert_eq!(t07.assignment, None, "its assignment is completed");
+    assert!(!s.teams["T-01"].on_duty);
+    assert_eq!(s.assignments["AS-1"].state, AssignmentState::Completed);
+    assert_eq!(s.assignments["AS-1"].history.len(), 5);
+    assert_eq!(s.assignments["AS-2"].state, AssignmentState::Cancelled);
+    let s1 = &s.shelters["S-NZ-01"];
+    assert!(s1.open);
+    assert_eq!(s1.occupancy, 32);
+    assert_eq!(s1.supplies["water"].stock, 300.0 + 120.5 - 111.3);
+    assert_eq!(s1.supplies["rice"].stock, 50.25);
+    let s2 = &s.shelters["S-NZ-02"];
+    assert_eq!((s2.open, s2.occupancy, s2.capacity), (false, 41, 40));
+    assert_eq!(s.gauges["G-XJ"].last.expect("read").level_m, 39.87);
+    assert_eq!(s.response["fukou"].len(), 2);
+    assert_eq!(s.response_level(&"fukou".into()), None, "lifted again");
+    let ev1 = &s.evacuations["EV-1"];
+    assert_eq!((ev1.status, ev1.evacuated), (EvacuationStatus::Lifted, 400));
+    assert_eq!(s.grid_cells["GC-001"].population, 1240);
+    assert_eq!(s.levees.len(), 1);
+    assert_eq!(
+        (s.next_hazard, s.next_assignment, s.next_evacuation),
+        (2, 2, 1)
+    );
+}
+
+/// The log every Crest has written since format 1 still folds to the same state: through the
+/// store into a real SQLite file, then `engine::recover`, every event through the codec.
+#[tokio::test]
+async fn every_version_folds_the_golden_log_to_the_same_state() {
+    let events: Vec<GoldenEvent> = lines("events.jsonl");
+    let types: BTreeSet<String> = events
+        .iter()
+        .map(|e| {
+            let body: Value = serde_json::from_str(&e.body).unwrap();
+            body["type"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let all: BTreeSet<String> = FORMAT_1_EVENT_TYPES.iter().map(|t| t.to_string()).collect();
+    assert_eq!(
+        types, all,
+        "the golden log holds every event type of format 1"
+    );
+    assert!(events.iter().all(|e| e.format == 1));
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = load_golden_log(&dir.path().join("golden.db")).await;
+    for e in store.events_after(0, u32::MAX).await.unwrap() {
+        codec::decode_event(&e).unwrap_or_else(|err| panic!("event {}: {err}", e.seq));
+    }
+    let recovered = engine::recover(store.as_ref()).await.unwrap();
+    assert_eq!((recovered.seq, recovered.replayed), (42, 42));
+    assert_eq!(recovered.state, expected_state());
+    assert_golden_facts(&recovered.state);
+}
+
+/// After loading the golden log, the engine answers a resend of each of its commands as a
+/// duplicate with the original outcome — their records hold the request hash of format 1's day
+/// — and the snapshot it writes at its stop restores the same state.
+#[tokio::test]
+async fn resends_of_the_golden_commands_are_duplicates_and_a_snapshot_restores_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = load_golden_log(&dir.path().join("golden.db")).await;
+    let recovered = engine::recover(store.as_ref()).await.unwrap();
+    let live = Live::new(recovered.state.clone(), recovered.seq, 64);
+    let handle = engine::spawn(
+        store.clone(),
+        live.clone(),
+        Arc::new(Metrics::default()),
+        recovered,
+        EngineConfig { snapshot_every: 0 },
+    );
+    for c in lines::<GoldenCommand>("commands.jsonl") {
+        let command: Command = serde_json::from_value(c.command.clone()).unwrap();
+        let outcome = handle
+            .submit(actor(&c.role), c.command_id.clone(), command)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", c.command_id));
+        assert!(outcome.duplicate, "{}", c.command_id);
+        assert_eq!(
+            outcome.seqs,
+            (c.first_seq..=c.last_seq).collect::<Vec<_>>(),
+            "{}",
+            c.command_id
+        );
+        assert_eq!(outcome.created, c.created_id, "{}", c.command_id);
+    }
+    assert_eq!(handle.stop().await, Some(42), "nothing was applied twice");
+    let snapshot = store
+        .latest_snapshot()
+        .await
+        .unwrap()
+        .expect("written at the stop");
+    assert_eq!(
+        (snapshot.seq, snapshot.format),
+        (42, codec::SNAPSHOT_FORMAT)
+    );
+    let again = engine::recover(store.as_ref()).await.unwrap();
+    assert_eq!((again.seq, again.replayed), (42, 0), "from the snapshot");
+    assert_eq!(again.state, expected_state());
+}
 
 /// The commands the golden log was generated from, in order, with who sent them.
 fn script() -> Vec<(&'static str, &'static str, Value)> {
