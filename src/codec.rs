@@ -188,9 +188,11 @@ fn hex_sha256(bytes: &[u8]) -> String {
 /// - strings as JSON escapes them; no whitespace anywhere.
 ///
 /// Zero is not a default here: `Some(0)` and an absent optional number are different commands.
-/// The price of leaving defaults out is that an optional field whose present value is itself a
-/// default (`Some(false)`, `Some("")`, a map entry with an empty value) hashes like the absent
-/// field; no command today has such a field, and a new one must not rely on the difference.
+/// So a field added later keeps hashes only if its default is one of the five above: an optional
+/// number must be an `Option`, not a number defaulting to 0. The price of leaving defaults out is
+/// that an optional field whose present value is itself a default (`Some(false)`, `Some("")`, a
+/// map entry with an empty value) hashes like the absent field; no command today has such a
+/// field, and a new one must not rely on the difference.
 pub fn canonical_json(value: &Value) -> String {
     let mut out = Vec::with_capacity(128);
     write_canonical(value, &mut out);
