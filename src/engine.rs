@@ -12,15 +12,13 @@
 //! if its kind changes, and once when writing works again.
 
 use crate::clock::now_ms;
+use crate::codec;
 use crate::domain::events::Event;
 use crate::domain::{Actor, Command, Context, DomainError, State};
 use crate::metrics::Metrics;
 use crate::projection::{Committed, Live};
 use crate::spatial::LeveeIndex;
-use crate::store::{
-    CommandOutcome, CommandRecord, Fault, Snapshot, Store, StoreError, StoredEvent,
-};
-use sha2::{Digest, Sha256};
+use crate::store::{CommandOutcome, CommandRecord, Fault, Store, StoreError, StoredEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -144,30 +142,22 @@ impl EngineHandle {
     }
 }
 
-/// Hash of a command's canonical JSON: the same id with different content is a conflict.
-pub fn request_hash(command: &Command) -> String {
-    let json = serde_json::to_vec(command).expect("commands serialize");
-    Sha256::digest(&json)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// State rebuilt from the store: the newest snapshot plus every event after it.
 pub struct Recovered {
     pub state: State,
     pub seq: u64,
+    /// Events replayed after the snapshot (all of them without a usable one): the engine writes
+    /// a snapshot at its stop if there were any, replacing an unreadable one.
+    pub replayed: u64,
 }
 
+/// Rebuilds the state from the newest snapshot and the log after it. A snapshot that cannot be
+/// read or decoded is logged and skipped: the log alone is complete, so recovery replays it
+/// from the start instead of refusing to start. An event that cannot be decoded, or a gap, is
+/// an error: without it the state would be wrong.
 pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
-    let (mut state, mut seq) = match store.latest_snapshot().await? {
-        Some(s) => {
-            let state: State = serde_json::from_str(&s.state)
-                .map_err(|e| StoreError::Corrupt(format!("snapshot {}: {e}", s.seq)))?;
-            (state, s.seq)
-        }
-        None => (State::default(), 0),
-    };
+    let (mut state, start) = usable_snapshot(store).await?.unwrap_or_default();
+    let mut seq = start;
     loop {
         let page = store.events_after(seq, REPLAY_PAGE).await?;
         if page.is_empty() {
@@ -180,17 +170,36 @@ pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
                     e.seq, seq
                 )));
             }
-            let event = decode_event(e)?;
-            state.apply(&event);
+            state.apply(&codec::decode_event(e)?.event);
             seq = e.seq;
         }
     }
-    Ok(Recovered { state, seq })
+    Ok(Recovered {
+        state,
+        seq,
+        replayed: seq - start,
+    })
 }
 
-fn decode_event(e: &StoredEvent) -> Result<Event, StoreError> {
-    serde_json::from_str(&e.body)
-        .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.seq)))
+/// The newest snapshot's state and seq, or `None` when there is none or it cannot be used.
+/// Only a failing database is an error; an unreadable snapshot is logged and skipped.
+async fn usable_snapshot(store: &dyn Store) -> Result<Option<(State, u64)>, StoreError> {
+    let snapshot = match store.latest_snapshot().await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(None),
+        Err(StoreError::Corrupt(cause)) => {
+            tracing::warn!(%cause, "the newest snapshot cannot be read; replaying the whole log instead");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    match codec::decode_snapshot(&snapshot) {
+        Ok(state) => Ok(Some((state, snapshot.seq))),
+        Err(cause) => {
+            tracing::warn!(seq = snapshot.seq, %cause, "the snapshot cannot be decoded; replaying the whole log instead");
+            Ok(None)
+        }
+    }
 }
 
 fn outcome_of(o: &CommandOutcome, duplicate: bool) -> Outcome {
@@ -263,7 +272,7 @@ pub fn spawn(
         levees,
         seq: recovered.seq,
         snapshot_every: config.snapshot_every,
-        since_snapshot: 0,
+        since_snapshot: recovered.replayed,
         unwritable: None,
         health,
     };
@@ -374,9 +383,9 @@ impl Engine {
         let mut in_batch: HashMap<String, usize> = HashMap::new();
         let now = now_ms();
         for sub in batch {
-            let hash = request_hash(&sub.command);
+            let hash = codec::request_hash(&sub.command);
             if let Some(o) = known.get(&sub.command_id) {
-                let result = if o.request_hash == hash {
+                let result = if codec::same_request(&o.request_hash, &hash, &sub.command) {
                     self.metrics.commands_duplicate.fetch_add(1, Relaxed);
                     Ok(outcome_of(o, true))
                 } else {
@@ -420,12 +429,13 @@ impl Engine {
                 if let Event::LeveeDefined { levee } = &event {
                     self.levees.insert(levee.clone());
                 }
-                let json = serde_json::to_string(&event).expect("events serialize");
+                let json = codec::encode_event(&event);
                 stored.push(StoredEvent {
                     seq: self.seq,
                     time_ms: now,
                     command_id: sub.command_id.clone(),
                     actor: sub.actor.name.clone(),
+                    format: codec::EVENT_FORMAT,
                     body: json.clone(),
                 });
                 committed.push(Committed {
@@ -592,12 +602,13 @@ impl Engine {
         while after < to {
             let page = self.store.events_after(after, REPLAY_PAGE).await?;
             let mut committed = Vec::with_capacity(page.len());
-            for e in page.into_iter().take_while(|e| e.seq <= to) {
+            for e in page.iter().take_while(|e| e.seq <= to) {
+                let decoded = codec::decode_event(e)?;
                 committed.push(Committed {
                     seq: e.seq,
                     time_ms: e.time_ms,
-                    event: decode_event(&e)?,
-                    json: e.body,
+                    event: decoded.event,
+                    json: decoded.json.into_owned(),
                 });
             }
             let Some(last) = committed.last() else { break };
@@ -645,10 +656,7 @@ impl Engine {
         if self.since_snapshot == 0 {
             return;
         }
-        let snapshot = Snapshot {
-            seq: self.seq,
-            state: serde_json::to_string(&self.state).expect("state serializes"),
-        };
+        let snapshot = codec::encode_snapshot(self.seq, &self.state);
         match self.store.save_snapshot(snapshot).await {
             Ok(()) => {
                 self.since_snapshot = 0;
@@ -944,5 +952,139 @@ mod tests {
         assert!(matches!(refused, Err(SubmitError::Unavailable(_))));
         assert_eq!(r.engine.stop().await, Some(0));
         assert!(!r.engine.is_running());
+    }
+
+    /// Writes to the rig's database file behind the store's back, as a damaged disk or another
+    /// tool would.
+    async fn raw_sql(r: &Rig, sql: &str) {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(r._dir.path().join("e.db"))
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_that_cannot_be_decoded_is_skipped_and_the_whole_log_replayed() {
+        let r = rig().await;
+        let actor = Actor::system();
+        for (id, cmd) in [
+            ("reg", register("T-1")),
+            ("m1", move_to("T-1", 113.2)),
+            ("h1", report("one")),
+        ] {
+            r.engine
+                .submit(actor.clone(), id.into(), cmd)
+                .await
+                .unwrap();
+        }
+        let want = r.live.read().state.clone();
+        let good = codec::encode_snapshot(3, &want);
+        for (what, row) in [
+            ("not JSON", "(3, 0, 1, 'garbage')".to_string()),
+            ("not UTF-8", "(3, 0, 1, x'ff00ff')".to_string()),
+            ("not a state", "(3, 0, 1, '{\"teams\": 5}')".to_string()),
+            (
+                "a format that is not a number",
+                "(3, 0, 'v1', '{}')".to_string(),
+            ),
+            (
+                "a newer format",
+                format!("(3, 0, 99, '{}')", good.state.replace('\'', "''")),
+            ),
+        ] {
+            raw_sql(&r, "DELETE FROM snapshots").await;
+            raw_sql(
+                &r,
+                &format!("INSERT INTO snapshots (seq, created_ms, format, state) VALUES {row}"),
+            )
+            .await;
+            let recovered = recover(r.store.as_ref())
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                (recovered.seq, recovered.replayed),
+                (3, 3),
+                "{what}: the whole log is replayed"
+            );
+            assert_eq!(recovered.state, want, "{what}");
+        }
+        // A good snapshot is used: nothing to replay.
+        r.store.save_snapshot(good).await.unwrap();
+        let recovered = recover(r.store.as_ref()).await.unwrap();
+        assert_eq!((recovered.seq, recovered.replayed), (3, 0));
+        assert_eq!(recovered.state, want);
+    }
+
+    #[tokio::test]
+    async fn an_event_in_a_format_this_code_does_not_know_stops_recovery_naming_it() {
+        let r = rig().await;
+        r.engine
+            .submit(Actor::system(), "reg".into(), register("T-1"))
+            .await
+            .unwrap();
+        r.engine
+            .submit(Actor::system(), "m1".into(), move_to("T-1", 113.2))
+            .await
+            .unwrap();
+        raw_sql(&r, "UPDATE events SET format = 2 WHERE seq = 2").await;
+        let err = recover(r.store.as_ref()).await.err().expect("refused");
+        assert!(
+            matches!(
+                err,
+                StoreError::UnknownFormat {
+                    record: "event",
+                    seq: 2,
+                    format: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    /// A command recorded before the canonical request hash holds the legacy hash: after the
+    /// upgrade its resend is still a duplicate, and different content is still a conflict.
+    #[tokio::test]
+    async fn a_resend_of_a_command_recorded_with_the_legacy_hash_is_a_duplicate() {
+        let r = rig().await;
+        let cmd = register("T-1");
+        let legacy = codec::legacy_request_hash(&cmd);
+        assert_ne!(legacy, codec::request_hash(&cmd));
+        r.store
+            .append(&[CommandRecord {
+                command_id: "old".into(),
+                request_hash: legacy,
+                created_id: None,
+                events: vec![StoredEvent {
+                    seq: 1,
+                    time_ms: 5,
+                    command_id: "old".into(),
+                    actor: "system".into(),
+                    format: 1,
+                    body: codec::encode_event(&Event::TeamDutyChanged {
+                        team_id: "T-9".into(),
+                        on_duty: true,
+                    }),
+                }],
+            }])
+            .await
+            .unwrap();
+        let again = r
+            .engine
+            .submit(Actor::system(), "old".into(), cmd)
+            .await
+            .unwrap();
+        assert_eq!((again.seqs, again.duplicate), (vec![1], true));
+        let other = r
+            .engine
+            .submit(Actor::system(), "old".into(), register("T-2"))
+            .await;
+        assert!(matches!(other, Err(SubmitError::Conflict(_))), "{other:?}");
     }
 }

@@ -8,6 +8,8 @@
 //! - [`domain`]: pure core — entities, commands, events, the decider and the fold.
 //! - [`spatial`]: rstar indexes: nearest teams and shelters, bounding boxes, levee snapping.
 //! - [`store`]: the durable event log, snapshots, idempotency records and access tokens (sqlx).
+//! - [`codec`]: the one encoding of stored events and snapshots (format versions, upcasting) and
+//!   of a command's request hash.
 //! - [`engine`]: the single writer with group commit.
 //! - [`projection`]: the read model published after each commit.
 //! - [`hub`]: the shared ring of serialized frames that every connection reads.
@@ -23,6 +25,7 @@
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod codec;
 pub mod domain;
 pub mod engine;
 pub mod hub;

@@ -20,6 +20,17 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A stored record is in a format version this code cannot read: written by a newer Crest,
+    /// or damaged. See `crate::codec`.
+    #[error(
+        "{record} {seq} is in format {format}, which this version of Crest cannot read (it reads formats 1 to {newest}); was the log written by a newer Crest?"
+    )]
+    UnknownFormat {
+        record: &'static str,
+        seq: u64,
+        format: u32,
+        newest: u32,
+    },
     /// A write failed for a reason the operator can act on (see [`Fault`]).
     #[error("{fault}: {detail}")]
     Fault { fault: Fault, detail: String },
@@ -102,7 +113,10 @@ pub struct StoredEvent {
     pub time_ms: i64,
     pub command_id: String,
     pub actor: String,
-    /// The event as JSON (`domain::Event`).
+    /// The version of the format `body` is written in (`crate::codec::EVENT_FORMAT` for events
+    /// written now).
+    pub format: u32,
+    /// The event as JSON (`domain::Event`), encoded and decoded only by `crate::codec`.
     pub body: String,
 }
 
@@ -128,7 +142,9 @@ pub struct CommandOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub seq: u64,
-    /// `domain::State` as JSON.
+    /// The version of the format `state` is written in (`crate::codec::SNAPSHOT_FORMAT` now).
+    pub format: u32,
+    /// `domain::State` as JSON, encoded and decoded only by `crate::codec`.
     pub state: String,
 }
 
@@ -158,6 +174,9 @@ pub trait Store: Send + Sync + 'static {
     /// accepted command keeps its record for the life of the log, so a resend is recognised
     /// however late it comes; nothing of it is held in memory.
     fn command_outcomes<'a>(&'a self, ids: &'a [&'a str]) -> StoreFuture<'a, Vec<CommandOutcome>>;
+    /// The newest snapshot. A row that cannot be read as one (a value of the wrong type, a state
+    /// that is not text) is `StoreError::Corrupt`, so the caller can tell it from a failing
+    /// database and fall back to the log.
     fn latest_snapshot(&self) -> StoreFuture<'_, Option<Snapshot>>;
     /// Stores a snapshot and drops older ones.
     fn save_snapshot(&self, snapshot: Snapshot) -> StoreFuture<'_, ()>;

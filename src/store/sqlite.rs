@@ -11,7 +11,7 @@ use super::*;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, Row, SqlitePool};
+use sqlx::{Connection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -29,25 +29,127 @@ fn seq(v: i64) -> u64 {
     v.max(0) as u64
 }
 
-fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> StoredEvent {
-    StoredEvent {
-        seq: seq(r.get("seq")),
-        time_ms: r.get("time_ms"),
-        command_id: r.get("command_id"),
-        actor: r.get("actor"),
-        body: r.get("body"),
+// Rows are read into these with `sqlx::FromRow`: a value of the wrong type is an error
+// (`read_error`), never a panic.
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    time_ms: i64,
+    command_id: String,
+    actor: String,
+    format: i64,
+    body: String,
+}
+
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> StoreResult<StoredEvent> {
+        Ok(StoredEvent {
+            seq: seq(r.seq),
+            format: format_version("event", r.seq, r.format)?,
+            time_ms: r.time_ms,
+            command_id: r.command_id,
+            actor: r.actor,
+            body: r.body,
+        })
     }
 }
 
-fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> TokenRecord {
-    TokenRecord {
-        id: r.get("id"),
-        hash: r.get("hash"),
-        role: r.get("role"),
-        team: r.get("team"),
-        label: r.get("label"),
-        created_ms: r.get("created_ms"),
-        revoked_ms: r.get("revoked_ms"),
+#[derive(sqlx::FromRow)]
+struct OutcomeRow {
+    command_id: String,
+    request_hash: String,
+    first_seq: i64,
+    last_seq: i64,
+    created_id: Option<String>,
+}
+
+impl From<OutcomeRow> for CommandOutcome {
+    fn from(r: OutcomeRow) -> CommandOutcome {
+        CommandOutcome {
+            command_id: r.command_id,
+            request_hash: r.request_hash,
+            first_seq: seq(r.first_seq),
+            last_seq: seq(r.last_seq),
+            created_id: r.created_id,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SnapshotRow {
+    seq: i64,
+    format: i64,
+    /// Read as bytes: a column declared TEXT can still hold a blob.
+    state: Vec<u8>,
+}
+
+impl TryFrom<SnapshotRow> for Snapshot {
+    type Error = StoreError;
+
+    fn try_from(r: SnapshotRow) -> StoreResult<Snapshot> {
+        let state = String::from_utf8(r.state).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "snapshot {}: the state is not UTF-8 text: {e}",
+                r.seq
+            ))
+        })?;
+        Ok(Snapshot {
+            seq: seq(r.seq),
+            format: format_version("snapshot", r.seq, r.format)?,
+            state,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    hash: String,
+    role: String,
+    team: Option<String>,
+    label: String,
+    created_ms: i64,
+    revoked_ms: Option<i64>,
+}
+
+impl From<TokenRow> for TokenRecord {
+    fn from(r: TokenRow) -> TokenRecord {
+        TokenRecord {
+            id: r.id,
+            hash: r.hash,
+            role: r.role,
+            team: r.team,
+            label: r.label,
+            created_ms: r.created_ms,
+            revoked_ms: r.revoked_ms,
+        }
+    }
+}
+
+const TOKEN_BY_HASH: &str =
+    "SELECT id, hash, role, team, label, created_ms, revoked_ms FROM tokens WHERE hash = $1";
+const TOKENS_OLDEST_FIRST: &str = "SELECT id, hash, role, team, label, created_ms, revoked_ms FROM tokens ORDER BY created_ms, id";
+
+/// A `format` column's value as a version number; one that is not even a `u32` is corrupt.
+fn format_version(record: &str, seq: i64, format: i64) -> StoreResult<u32> {
+    u32::try_from(format).map_err(|_| {
+        StoreError::Corrupt(format!(
+            "{record} {seq}: format {format} is not a format version"
+        ))
+    })
+}
+
+/// A failed read: a row whose values do not have the types expected is `Corrupt` (naming what
+/// was read), anything else the database's error.
+fn read_error(what: impl std::fmt::Display, e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(format!("{what}: {e}")),
+        e => StoreError::Database(e),
     }
 }
 
@@ -114,11 +216,12 @@ async fn append_batch(conn: &mut SqliteConnection, batch: &[CommandRecord]) -> S
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     for rec in batch {
         for e in &rec.events {
-            sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, body) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, format, body) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(e.seq as i64)
                 .bind(e.time_ms)
                 .bind(&e.command_id)
                 .bind(&e.actor)
+                .bind(i64::from(e.format))
                 .bind(&e.body)
                 .execute(&mut *tx)
                 .await?;
@@ -153,33 +256,28 @@ async fn lookup_outcomes(
     ids: &[&str],
 ) -> StoreResult<Vec<CommandOutcome>> {
     let ids = serde_json::to_string(ids).expect("strings serialize");
-    let rows = sqlx::query(
+    let rows: Vec<OutcomeRow> = sqlx::query_as(
         "SELECT command_id, request_hash, first_seq, last_seq, created_id FROM commands \
          WHERE command_id IN (SELECT value FROM json_each($1))",
     )
     .bind(ids)
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| CommandOutcome {
-            command_id: r.get("command_id"),
-            request_hash: r.get("request_hash"),
-            first_seq: seq(r.get("first_seq")),
-            last_seq: seq(r.get("last_seq")),
-            created_id: r.get("created_id"),
-        })
-        .collect())
+    .await
+    .map_err(|e| read_error("command records", e))?;
+    Ok(rows.into_iter().map(CommandOutcome::from).collect())
 }
 
 async fn write_snapshot(conn: &mut SqliteConnection, snapshot: Snapshot) -> StoreResult<()> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("INSERT OR REPLACE INTO snapshots (seq, created_ms, state) VALUES ($1, $2, $3)")
-        .bind(snapshot.seq as i64)
-        .bind(crate::clock::now_ms())
-        .bind(&snapshot.state)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT OR REPLACE INTO snapshots (seq, created_ms, format, state) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(snapshot.seq as i64)
+    .bind(crate::clock::now_ms())
+    .bind(i64::from(snapshot.format))
+    .bind(&snapshot.state)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM snapshots WHERE seq < $1")
         .bind(snapshot.seq as i64)
         .execute(&mut *tx)
@@ -214,12 +312,16 @@ impl Store for SqliteStore {
 
     fn events_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<StoredEvent>> {
         Box::pin(async move {
-            let rows = sqlx::query("SELECT seq, time_ms, command_id, actor, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
-                .bind(after as i64)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
-            Ok(rows.iter().map(event_from_row).collect())
+            let rows: Vec<EventRow> = sqlx::query_as(
+                "SELECT seq, time_ms, command_id, actor, format, body FROM events \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after as i64)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| read_error(format_args!("events after {after}"), e))?;
+            rows.into_iter().map(StoredEvent::try_from).collect()
         })
     }
 
@@ -247,13 +349,13 @@ impl Store for SqliteStore {
 
     fn latest_snapshot(&self) -> StoreFuture<'_, Option<Snapshot>> {
         Box::pin(async move {
-            let row = sqlx::query("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?;
-            Ok(row.map(|r| Snapshot {
-                seq: seq(r.get("seq")),
-                state: r.get("state"),
-            }))
+            let row: Option<SnapshotRow> = sqlx::query_as(
+                "SELECT seq, format, state FROM snapshots ORDER BY seq DESC LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| read_error("the newest snapshot", e))?;
+            row.map(Snapshot::try_from).transpose()
         })
     }
 
@@ -283,20 +385,22 @@ impl Store for SqliteStore {
 
     fn token_by_hash<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<TokenRecord>> {
         Box::pin(async move {
-            let row = sqlx::query("SELECT * FROM tokens WHERE hash = $1")
+            let row: Option<TokenRow> = sqlx::query_as(TOKEN_BY_HASH)
                 .bind(hash)
                 .fetch_optional(&self.pool)
-                .await?;
-            Ok(row.as_ref().map(token_from_row))
+                .await
+                .map_err(|e| read_error("a token", e))?;
+            Ok(row.map(TokenRecord::from))
         })
     }
 
     fn tokens(&self) -> StoreFuture<'_, Vec<TokenRecord>> {
         Box::pin(async move {
-            let rows = sqlx::query("SELECT * FROM tokens ORDER BY created_ms, id")
+            let rows: Vec<TokenRow> = sqlx::query_as(TOKENS_OLDEST_FIRST)
                 .fetch_all(&self.pool)
-                .await?;
-            Ok(rows.iter().map(token_from_row).collect())
+                .await
+                .map_err(|e| read_error("the tokens", e))?;
+            Ok(rows.into_iter().map(TokenRecord::from).collect())
         })
     }
 
@@ -350,6 +454,7 @@ mod tests {
             time_ms: 7,
             command_id: cmd.into(),
             actor: "desk".into(),
+            format: 1,
             body: format!("{{\"n\":{seq}}}"),
         }
     }
@@ -488,6 +593,7 @@ mod tests {
         store
             .save_snapshot(Snapshot {
                 seq: 5,
+                format: 1,
                 state: "{}".into(),
             })
             .await
@@ -495,6 +601,7 @@ mod tests {
         store
             .save_snapshot(Snapshot {
                 seq: 9,
+                format: 2,
                 state: "{\"x\":1}".into(),
             })
             .await
@@ -503,9 +610,123 @@ mod tests {
             store.latest_snapshot().await.unwrap(),
             Some(Snapshot {
                 seq: 9,
+                format: 2,
                 state: "{\"x\":1}".into()
             })
         );
+    }
+
+    /// A database written before format versions existed: its rows are format 1 after the
+    /// upgrade, and new rows keep the format they are written with.
+    #[tokio::test]
+    async fn rows_from_before_format_versions_are_format_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let old = SqlitePoolOptions::new()
+                .connect_with(
+                    SqliteConnectOptions::new()
+                        .filename(&path)
+                        .create_if_missing(true),
+                )
+                .await
+                .unwrap();
+            sqlx::migrate!("src/store/migrations/sqlite")
+                .run_to(2, &old)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, body) VALUES (1, 7, 'a', 'desk', '{\"n\":1}')")
+                .execute(&old)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO snapshots (seq, created_ms, state) VALUES (1, 7, '{}')")
+                .execute(&old)
+                .await
+                .unwrap();
+            old.close().await;
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.events_after(0, 10).await.unwrap(), vec![ev(1, "a")]);
+        let snapshot = store.latest_snapshot().await.unwrap().unwrap();
+        assert_eq!(snapshot.format, 1);
+        let newer = StoredEvent {
+            format: 7,
+            ..ev(2, "b")
+        };
+        store
+            .append(&[CommandRecord {
+                command_id: "b".into(),
+                request_hash: "h".into(),
+                created_id: None,
+                events: vec![newer.clone()],
+            }])
+            .await
+            .unwrap();
+        assert_eq!(store.events_after(1, 10).await.unwrap(), vec![newer]);
+    }
+
+    /// `Row::get` panicked on a value of the wrong type; now such a row is a `Corrupt` error
+    /// naming what was read, and the process lives on.
+    #[tokio::test]
+    async fn a_value_of_the_wrong_type_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("c.db")).await.unwrap();
+        let corrupt = |r: StoreResult<_>| match r {
+            Err(StoreError::Corrupt(m)) => m,
+            other => panic!("expected a corrupt record, got {other:?}"),
+        };
+        // A blob where the event's text should be.
+        sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, format, body) VALUES (1, 7, 'a', 'desk', 1, x'00ff')")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let m = corrupt(store.events_after(0, 10).await.map(|_| ()));
+        assert!(m.contains("events after 0") && m.contains("body"), "{m}");
+        // A format that is not a number, and one that is not a version.
+        sqlx::query("UPDATE events SET body = '{}', format = 'one'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let m = corrupt(store.events_after(0, 10).await.map(|_| ()));
+        assert!(m.contains("format"), "{m}");
+        sqlx::query("UPDATE events SET format = -1")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let m = corrupt(store.events_after(0, 10).await.map(|_| ()));
+        assert!(m.contains("event 1: format -1"), "{m}");
+
+        // A snapshot whose state is a blob: readable if it is UTF-8, corrupt if not.
+        sqlx::query(
+            "INSERT INTO snapshots (seq, created_ms, format, state) VALUES (3, 7, 1, x'7b7d')",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(store.latest_snapshot().await.unwrap().unwrap().state, "{}");
+        sqlx::query("UPDATE snapshots SET state = x'ff00'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let m = corrupt(store.latest_snapshot().await.map(|_| ()));
+        assert!(m.contains("snapshot 3"), "{m}");
+
+        // A token whose creation time is text.
+        sqlx::query("INSERT INTO tokens (id, hash, role, label, created_ms) VALUES ('tk', 'h', 'field', 'l', 'yesterday')")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let m = corrupt(store.tokens().await.map(|_| ()));
+        assert!(m.contains("created_ms"), "{m}");
+        let m = corrupt(store.token_by_hash("h").await.map(|_| ()));
+        assert!(m.contains("created_ms"), "{m}");
+        // And an idempotency record whose seq is text.
+        sqlx::query("INSERT INTO commands (command_id, request_hash, first_seq, last_seq) VALUES ('c', 'h', 'x', 1)")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let m = corrupt(store.command_outcomes(&["c"]).await.map(|_| ()));
+        assert!(m.contains("first_seq"), "{m}");
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use super::listener::UnauthenticatedSlot;
 use super::rate_limits::{SharedBucket, take_one};
 use super::subscription::Subscription;
 use crate::auth::{self, AuthError, Authenticated};
-use crate::domain::events::{Event, Layer};
+use crate::domain::events::Layer;
 use crate::domain::{Actor, BBox};
 use crate::engine::{Outcome, SubmitError};
 use crate::hub::Frame;
@@ -576,23 +576,15 @@ impl Session {
                     return Ok(true);
                 }
                 at = e.seq;
-                let event: Event = match serde_json::from_str(&e.body) {
-                    Ok(ev) => ev,
-                    Err(err) => {
-                        return Err(crate::store::StoreError::Corrupt(format!(
-                            "event {}: {err}",
-                            e.seq
-                        )));
-                    }
-                };
-                if read::event_routes(&event)
+                let decoded = crate::codec::decode_event(&e)?;
+                if read::event_routes(&decoded.event)
                     .iter()
                     .any(|(l, _)| sub.wants_layer(*l))
                 {
                     self.send_message(ServerMessage::Event {
                         seq: e.seq,
                         time_ms: e.time_ms,
-                        event: &e.body,
+                        event: &decoded.json,
                     });
                 }
             }

@@ -142,6 +142,48 @@ async fn restart_restores_the_same_state_from_a_snapshot_and_the_log_after_it() 
     restart_restores(4, false).await;
 }
 
+/// A snapshot that cannot be decoded does not keep Crest from starting: it is logged and skipped,
+/// the whole log is replayed, and the stop writes a good snapshot in its place.
+#[tokio::test]
+async fn a_snapshot_that_cannot_be_decoded_is_skipped_and_the_whole_log_replayed() {
+    use sqlx::ConnectOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crest.db");
+    let server = TestServer::start_on(&db, |c| c.snapshot_every = 0).await;
+    let mut d = server.client(Role::Dispatcher, None).await;
+    let mut f = server.client(Role::Field, Some("T-07")).await;
+    busy_day(&mut d, &mut f).await;
+    let before = picture(&server).await;
+    server.stop().await;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .connect()
+        .await
+        .unwrap();
+    let garbled = sqlx::query("UPDATE snapshots SET state = '{\"levees\": garbage'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        garbled.rows_affected(),
+        1,
+        "the stop had written a snapshot"
+    );
+    drop(conn);
+
+    let server = TestServer::start_on(&db, |c| c.snapshot_every = 0).await;
+    let store = server.store.clone();
+    assert_eq!(
+        picture(&server).await,
+        before,
+        "the same state, from the log alone"
+    );
+    server.stop().await;
+    let snapshot = store.latest_snapshot().await.unwrap().expect("a snapshot");
+    assert_eq!(snapshot.seq, before.0);
+    crest::codec::decode_snapshot(&snapshot).expect("the stop wrote a good snapshot again");
+}
+
 /// Starts the real binary and returns it with its address.
 #[tokio::test]
 async fn sigkill_during_a_load_loses_no_acknowledged_command() {

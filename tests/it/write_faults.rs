@@ -79,6 +79,7 @@ fn record(seq: u64, id: &str, body: String) -> CommandRecord {
             time_ms: 1,
             command_id: id.into(),
             actor: "test".into(),
+            format: crest::codec::EVENT_FORMAT,
             body,
         }],
     }
