@@ -15,8 +15,9 @@
 //! - [`hub`]: the shared ring of serialized frames that every connection reads.
 //! - [`protocol`]: wire messages of WebSocket protocol v1: what clients send, one
 //!   `ServerMessage` enum for what the server sends, one `ErrorCode` enum for every error.
-//! - [`read`]: the read side: entity views, queries and the sitrep, for WebSocket and HTTP.
-//! - [`transport`]: axum routes: the WebSocket session and the HTTP endpoints.
+//! - [`read`]: the read side: entity views, queries, the sitrep and GeoJSON, for WebSocket and
+//!   HTTP alike.
+//! - [`transport`]: the accept loop and its limits, the WebSocket session and the HTTP routes.
 //! - [`auth`]: bearer tokens.
 //! - [`map`]: loading the district map into reference-data commands.
 //! - [`metrics`]: counters and histograms rendered as Prometheus text.

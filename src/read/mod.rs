@@ -1,7 +1,8 @@
 //! The read side: everything a client can ask of the committed picture — entity views, queries,
-//! the situation report — computed from the projection. The WebSocket session and the HTTP
+//! the situation report, the live layers as GeoJSON — computed from the projection. The WebSocket session and the HTTP
 //! endpoints both call it; neither builds a view of its own.
 
+pub mod geojson;
 mod queries;
 mod sitrep;
 mod views;

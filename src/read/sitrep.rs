@@ -7,25 +7,17 @@ use serde_json::Value;
 /// Counts for the situation report.
 pub fn sitrep(state: &State) -> Value {
     use std::collections::BTreeMap;
-    let mut hazards: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
+    let mut hazards: BTreeMap<&str, BTreeMap<&str, u32>> = BTreeMap::new();
     for h in state.hazards.values() {
-        let kind = serde_json::to_value(h.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        let status = serde_json::to_value(h.status)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        *hazards.entry(kind).or_default().entry(status).or_default() += 1;
+        *hazards
+            .entry(h.kind.as_ref())
+            .or_default()
+            .entry(h.status.as_ref())
+            .or_default() += 1;
     }
-    let mut teams: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+    let mut teams: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
     for t in state.teams.values() {
-        let status = serde_json::to_value(state.team_status(t))
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        let e = teams.entry(status).or_default();
+        let e = teams.entry(state.team_status(t).into()).or_default();
         e.0 += 1;
         e.1 += t.headcount;
     }

@@ -1,10 +1,11 @@
 //! HTTP endpoints and the WebSocket upgrade, all on one port.
 
-use super::{App, geojson, session};
+use super::{App, session};
 use crate::auth::{self, AuthError};
 use crate::domain::Layer;
 use crate::engine::LogHealth;
 use crate::protocol::ErrorCode;
+use crate::read::geojson;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};

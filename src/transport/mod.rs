@@ -1,7 +1,6 @@
 //! The edge: axum routes for the WebSocket protocol and the HTTP endpoints, on one port.
 
 mod catchup;
-pub mod geojson;
 pub mod http;
 pub mod listener;
 mod rate_limits;

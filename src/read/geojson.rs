@@ -1,9 +1,9 @@
 //! Layers as GeoJSON FeatureCollections (RFC 7946), for dashboards and GIS tools, written with the
 //! `geojson` crate. Each collection carries two foreign members, `crest_layer` and `crest_seq`.
 
+use super::{entity_view, layer_ids};
 use crate::domain::events::Layer;
 use crate::domain::{LonLat, State};
-use crate::read::{entity_view, layer_ids};
 use ::geojson::{Feature, FeatureCollection, Geometry, JsonObject, feature::Id};
 use serde_json::Value;
 
