@@ -24,6 +24,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/layers/{layer}", get(layer))
         .route("/api/v1/map", get(map_index))
         .route("/api/v1/map/{layer}", get(map_layer))
+        .route(
+            "/api/v1/tokens/{id}/revoke",
+            axum::routing::post(revoke_token),
+        )
         .with_state(app)
 }
 
@@ -234,6 +238,59 @@ async fn layer(
         body,
     )
         .into_response()
+}
+
+/// Revokes a token at once: its open sessions are closed (1008) before this answers. Needs a
+/// dispatcher's token. (`crest token revoke` from another process reaches open sessions through
+/// the periodic check instead.)
+async fn revoke_token(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<TokenParam>,
+) -> Response {
+    let who = match authenticate(&app, presented_token(&headers, &q)).await {
+        Ok(Some(who)) => who,
+        Ok(None) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthenticated,
+                "send Authorization: Bearer <token>",
+            );
+        }
+        Err(resp) => return resp,
+    };
+    if who.actor.role != crate::domain::Role::Dispatcher {
+        return error(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "only a dispatcher may revoke tokens",
+        );
+    }
+    match app.store.revoke_token(&id, crate::clock::now_ms()).await {
+        Ok(true) => {
+            tracing::info!(token = %id, by = %who.actor.name, "token revoked; closing its sessions");
+            let _ = app.revoked.send(id.clone());
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::json!({ "revoked": id }).to_string(),
+            )
+                .into_response()
+        }
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("no active token {id}"),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "revoking a token failed");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StoreUnavailable,
+                "the database does not answer",
+            )
+        }
+    }
 }
 
 /// The district map's layers: names, feature counts and validators.

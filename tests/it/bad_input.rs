@@ -455,3 +455,54 @@ async fn reconnecting_does_not_reset_the_rate_limit() {
     other.assert_alive().await;
     server.stop().await;
 }
+
+/// Revoking through the server closes the token's sessions at once, without waiting for the
+/// periodic check (set to an hour here, so only the immediate path can close it).
+#[tokio::test]
+async fn revoking_through_the_server_closes_sessions_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server =
+        TestServer::start_with(|c| c.revocation_poll = std::time::Duration::from_secs(3600)).await;
+    let lost = server.token(Role::Field, Some("T-07")).await;
+    let lost_id = server
+        .store
+        .tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.team.as_deref() == Some("T-07"))
+        .unwrap()
+        .id;
+    let mut tablet = Client::connect(&format!("{}?token={lost}", server.ws_url())).await;
+    tablet.assert_alive().await;
+    let post = |token: String| {
+        let (addr, id) = (server.addr, lost_id.clone());
+        async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let req = format!(
+                "POST /api/v1/tokens/{id}/revoke HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await.unwrap();
+            let text = String::from_utf8(buf).unwrap();
+            text.split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse::<u16>()
+                .unwrap()
+        }
+    };
+    // Only a dispatcher may revoke.
+    let observer = server.token(Role::Observer, None).await;
+    assert_eq!(post(observer).await, 403);
+    let dispatcher = server.token(Role::Dispatcher, None).await;
+    assert_eq!(post(dispatcher.clone()).await, 200);
+    while tablet.try_next().await.is_some() {}
+    assert_eq!(
+        tablet.closed.as_ref().map(|c| (c.0, c.1.as_str())),
+        Some((1008, "token revoked"))
+    );
+    assert_eq!(post(dispatcher).await, 404, "already revoked");
+    server.stop().await;
+}
