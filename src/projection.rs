@@ -27,7 +27,8 @@ pub struct Committed {
     pub seq: u64,
     pub time_ms: i64,
     pub event: Event,
-    /// The event's JSON, as written to the log.
+    /// The event's JSON in the current format: as written to the log, or, for an event read back
+    /// from an older format, as `codec` upcast it.
     pub json: String,
 }
 
