@@ -9,8 +9,8 @@ pub use errors::{ErrorCode, WireError};
 pub use server::{ServerMessage, SnapshotReason};
 
 use crate::domain::events::Layer;
-use crate::domain::geo::INVALID_COORDINATES;
 use crate::domain::model::*;
+use crate::domain::values::{Count, QueryLimit, SnapTolerance};
 use crate::domain::{BBox, Command, LonLat};
 use serde::Deserialize;
 use serde_json::Value;
@@ -19,96 +19,129 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 // ---------------------------------------------------------------- client → server
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Deserialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ClientMessage {
-    Auth {
-        token: String,
-    },
-    Subscribe {
-        layers: Vec<Layer>,
-        #[serde(default)]
-        viewport: Option<BBox>,
-        #[serde(default)]
-        resume_from: Option<u64>,
-    },
-    SetViewport {
-        viewport: Option<BBox>,
-    },
-    Unsubscribe {},
-    Command {
-        id: String,
-        command: Command,
-    },
-    Query {
-        id: String,
-        query: Query,
-    },
-    Ping {
-        #[serde(default)]
-        nonce: Option<Value>,
-    },
+    Auth(Auth),
+    Subscribe(Subscribe),
+    SetViewport(SetViewport),
+    Unsubscribe(Unsubscribe),
+    Command(CommandMessage),
+    Query(QueryMessage),
+    Ping(Ping),
 }
-
-pub const CLIENT_MESSAGE_TYPES: [&str; 7] = [
-    "auth",
-    "subscribe",
-    "set_viewport",
-    "unsubscribe",
-    "command",
-    "query",
-    "ping",
-];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    pub layers: Vec<Layer>,
+    #[serde(default)]
+    pub viewport: Option<BBox>,
+    #[serde(default)]
+    pub resume_from: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetViewport {
+    pub viewport: Option<BBox>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unsubscribe {}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandMessage {
+    pub id: String,
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryMessage {
+    pub id: String,
+    pub query: Query,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ping {
+    #[serde(default)]
+    pub nonce: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Query {
-    NearestTeams {
-        point: LonLat,
-        #[serde(default = "default_limit")]
-        limit: usize,
-        #[serde(default)]
-        capability: Option<Capability>,
-    },
-    NearestShelters {
-        point: LonLat,
-        #[serde(default = "one")]
-        min_free: u32,
-        #[serde(default = "default_limit")]
-        limit: usize,
-    },
-    SnapToLevee {
-        point: LonLat,
-        #[serde(default = "default_tolerance")]
-        tolerance_m: f64,
-    },
-    ChainageToPoint {
-        levee_id: crate::domain::ids::LeveeId,
-        chainage: crate::domain::chainage::Chainage,
-    },
-    InBbox {
-        layer: Layer,
-        bbox: BBox,
-    },
-    Sitrep {},
+    NearestTeams(NearestTeams),
+    NearestShelters(NearestShelters),
+    SnapToLevee(SnapToLevee),
+    ChainageToPoint(ChainageToPoint),
+    InBbox(InBbox),
+    Sitrep(Sitrep),
 }
 
-fn default_limit() -> usize {
-    5
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NearestTeams {
+    pub point: LonLat,
+    #[serde(default)]
+    pub limit: QueryLimit,
+    #[serde(default)]
+    pub capability: Option<Capability>,
 }
 
-fn one() -> u32 {
-    1
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NearestShelters {
+    pub point: LonLat,
+    /// Free places a shelter must have; 1 when not given.
+    #[serde(default = "one_place")]
+    pub min_free: Count,
+    #[serde(default)]
+    pub limit: QueryLimit,
 }
 
-fn default_tolerance() -> f64 {
-    200.0
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapToLevee {
+    pub point: LonLat,
+    #[serde(default = "SnapTolerance::standard")]
+    pub tolerance_m: SnapTolerance,
 }
 
-/// Largest `limit` a nearest query may ask for.
-pub const MAX_QUERY_LIMIT: usize = 100;
-/// Largest snapping tolerance, metres.
-pub const MAX_SNAP_TOLERANCE_M: f64 = 5_000.0;
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainageToPoint {
+    pub levee_id: crate::domain::ids::LeveeId,
+    pub chainage: crate::domain::chainage::Chainage,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InBbox {
+    pub layer: Layer,
+    pub bbox: BBox,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sitrep {}
+
+fn one_place() -> Count {
+    Count::new(1).expect("1 is a count")
+}
+
 /// Longest command or query id, bytes.
 pub const MAX_REQUEST_ID: usize = 128;
 
@@ -121,7 +154,6 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, WireError> {
 }
 
 fn classify(text: &str, err: &serde_json::Error) -> WireError {
-    let msg = err.to_string();
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) if e.to_string().starts_with("number out of range") => {
@@ -135,39 +167,268 @@ fn classify(text: &str, err: &serde_json::Error) -> WireError {
     let Some(obj) = value.as_object() else {
         return WireError::new(ErrorCode::InvalidMessage, "a message must be a JSON object");
     };
-    match obj.get("type") {
+    let kind = match obj.get("type") {
         None => return WireError::new(ErrorCode::MissingField, "missing field `type`"),
-        Some(Value::String(t)) if !CLIENT_MESSAGE_TYPES.contains(&t.as_str()) => {
-            return WireError::new(
-                ErrorCode::UnknownMessage,
-                format!("unknown message type {t:?}"),
-            );
-        }
-        Some(Value::String(_)) => {}
+        Some(Value::String(t)) => t.as_str(),
         Some(_) => return WireError::new(ErrorCode::InvalidField, "`type` must be a string"),
-    }
-    if obj.get("type").and_then(Value::as_str) == Some("command")
-        && let Some(Value::String(t)) = obj.get("command").and_then(|c| c.get("type"))
-        && serde_json::from_value::<Command>(serde_json::json!({ "type": t }))
-            .is_err_and(|e| e.to_string().starts_with("unknown variant"))
-    {
-        return WireError::new(
-            ErrorCode::UnknownCommand,
-            format!("unknown command type {t:?}"),
-        );
-    }
-    let code = if msg.contains(INVALID_COORDINATES) {
-        ErrorCode::InvalidCoordinates
-    } else if msg.starts_with(crate::domain::values::OUT_OF_BOUNDS) {
-        ErrorCode::InvalidValue
-    } else if msg.starts_with("missing field") {
-        ErrorCode::MissingField
-    } else if msg.starts_with("unknown field") {
-        ErrorCode::UnknownField
-    } else {
-        ErrorCode::InvalidField
     };
-    WireError::new(code, msg)
+    match locate::client_message(kind, obj) {
+        Err(fault) => fault.into_wire(),
+        // The walk found nothing that serde_json refused: say what serde_json said.
+        Ok(()) => WireError::new(ErrorCode::InvalidField, err.to_string()),
+    }
+}
+
+/// Finds where a refused message went wrong, for its error's code and message.
+///
+/// serde loses the path of an error inside an internally tagged enum (every message, command and
+/// query is one), so the walk takes each tagged object apart itself: it looks up the `type`, then
+/// deserializes the other fields as that type's struct with `serde_path_to_error`, one level of
+/// tagging at a time. It deserializes from a `serde_value::Value`, whose error says what kind of
+/// error it is (missing field, unknown field, wrong type, a bound), so the code never depends on
+/// the wording of a message. Only refused messages take this path.
+mod locate {
+    use super::{ClientMessage, ErrorCode, Query, WireError};
+    use crate::domain::Command;
+    use crate::domain::geo::INVALID_COORDINATES;
+    use crate::domain::values::OUT_OF_BOUNDS;
+    use serde::Deserialize;
+    use serde::de::DeserializeOwned;
+    use serde_json::{Map, Value};
+    use serde_value::{DeserializerError, ValueDeserializer};
+    use strum::VariantNames;
+
+    /// What was wrong, and the path of the field where it was (`command.supplies.water.unit`).
+    pub struct Fault {
+        path: String,
+        code: ErrorCode,
+        message: String,
+    }
+
+    impl Fault {
+        fn new(path: &str, code: ErrorCode, message: String) -> Fault {
+            Fault {
+                path: path.to_string(),
+                code,
+                message,
+            }
+        }
+
+        fn from_serde(path: String, error: DeserializerError) -> Fault {
+            use DeserializerError as E;
+            let quote = |names: &[&str]| {
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let (code, message) = match error {
+                E::Custom(m) if m.contains(INVALID_COORDINATES) => {
+                    (ErrorCode::InvalidCoordinates, m)
+                }
+                E::Custom(m) if m.starts_with(OUT_OF_BOUNDS) => (ErrorCode::InvalidValue, m),
+                E::Custom(m) => (ErrorCode::InvalidField, m),
+                E::MissingField(f) => (ErrorCode::MissingField, format!("missing field `{f}`")),
+                E::UnknownField(f, expected) => (
+                    ErrorCode::UnknownField,
+                    format!("unknown field `{f}`, expected one of {}", quote(expected)),
+                ),
+                E::UnknownVariant(v, expected) => (
+                    ErrorCode::InvalidField,
+                    format!("unknown variant `{v}`, expected one of {}", quote(expected)),
+                ),
+                E::InvalidType(got, expected) => (
+                    ErrorCode::InvalidField,
+                    format!("invalid type: {}, expected {expected}", got.to_unexpected()),
+                ),
+                E::InvalidValue(got, expected) => (
+                    ErrorCode::InvalidField,
+                    format!(
+                        "invalid value: {}, expected {expected}",
+                        got.to_unexpected()
+                    ),
+                ),
+                E::InvalidLength(n, expected) => (
+                    ErrorCode::InvalidField,
+                    format!("invalid length {n}, expected {expected}"),
+                ),
+                E::DuplicateField(f) => (ErrorCode::InvalidField, format!("duplicate field `{f}`")),
+            };
+            Fault {
+                path,
+                code,
+                message,
+            }
+        }
+
+        pub fn into_wire(self) -> WireError {
+            if self.path.is_empty() {
+                WireError::new(self.code, self.message)
+            } else {
+                WireError::new(self.code, format!("{}: {}", self.path, self.message))
+            }
+        }
+    }
+
+    fn join(prefix: &str, rest: &serde_path_to_error::Path) -> String {
+        let rest = if rest.iter().next().is_none() {
+            String::new()
+        } else {
+            rest.to_string()
+        };
+        match (prefix.is_empty(), rest.is_empty()) {
+            (true, _) => rest,
+            (false, true) => prefix.to_string(),
+            (false, false) if rest.starts_with('[') => format!("{prefix}{rest}"),
+            (false, false) => format!("{prefix}.{rest}"),
+        }
+    }
+
+    /// The fields of a tagged object, all but `type`.
+    fn fields(obj: &Map<String, Value>) -> serde_value::Value {
+        let mut rest = obj.clone();
+        rest.remove("type");
+        serde_value::to_value(Value::Object(rest)).expect("JSON converts to a serde value")
+    }
+
+    /// Deserializes `value` as `T`, recording the path of the first error below `prefix`.
+    fn walk<T: DeserializeOwned>(prefix: &str, value: serde_value::Value) -> Result<T, Fault> {
+        serde_path_to_error::deserialize(ValueDeserializer::<DeserializerError>::new(value))
+            .map_err(|e| Fault::from_serde(join(prefix, e.path()), e.into_inner()))
+    }
+
+    /// Walks the command or query (`payload`) of a message.
+    fn tagged(payload: &str, value: &Value) -> Result<(), Fault> {
+        let Some(obj) = value.as_object() else {
+            return Err(Fault::new(
+                payload,
+                ErrorCode::InvalidField,
+                "must be an object".into(),
+            ));
+        };
+        let kind = match obj.get("type") {
+            None => {
+                return Err(Fault::new(
+                    payload,
+                    ErrorCode::MissingField,
+                    "missing field `type`".into(),
+                ));
+            }
+            Some(Value::String(kind)) => kind.as_str(),
+            Some(_) => {
+                return Err(Fault::new(
+                    &format!("{payload}.type"),
+                    ErrorCode::InvalidField,
+                    "must be a string".into(),
+                ));
+            }
+        };
+        let mut track = serde_path_to_error::Track::new();
+        let d = serde_path_to_error::Deserializer::new(
+            ValueDeserializer::<DeserializerError>::new(fields(obj)),
+            &mut track,
+        );
+        let (checked, unknown) = if payload == "command" {
+            (Command::check_fields(kind, d), ErrorCode::UnknownCommand)
+        } else {
+            (Query::check_fields(kind, d), ErrorCode::InvalidField)
+        };
+        match checked {
+            None => Err(Fault::new(
+                "",
+                unknown,
+                format!("unknown {payload} type {kind:?}"),
+            )),
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(Fault::from_serde(join(payload, &track.path()), e)),
+        }
+    }
+
+    fn to_value(v: &Value) -> serde_value::Value {
+        serde_value::to_value(v).expect("JSON converts to a serde value")
+    }
+
+    /// Walks a client message whose `type` is `kind`.
+    pub fn client_message(kind: &str, obj: &Map<String, Value>) -> Result<(), Fault> {
+        if !ClientMessage::VARIANTS.contains(&kind) {
+            return Err(Fault::new(
+                "",
+                ErrorCode::UnknownMessage,
+                format!("unknown message type {kind:?}"),
+            ));
+        }
+        let body = fields(obj);
+        match kind {
+            "auth" => walk::<super::Auth>("", body).map(drop),
+            "subscribe" => walk::<super::Subscribe>("", body).map(drop),
+            "set_viewport" => walk::<super::SetViewport>("", body).map(drop),
+            "unsubscribe" => walk::<super::Unsubscribe>("", body).map(drop),
+            "ping" => walk::<super::Ping>("", body).map(drop),
+            "command" | "query" => {
+                let payload = if kind == "command" {
+                    "command"
+                } else {
+                    "query"
+                };
+                envelope(payload, obj)?;
+                tagged(payload, &obj[payload])
+            }
+            _ => unreachable!("every message type is walked"),
+        }
+    }
+
+    /// A command or query message's own fields: an `id`, the payload, nothing else.
+    fn envelope(payload: &'static str, obj: &Map<String, Value>) -> Result<(), Fault> {
+        #[derive(Deserialize)]
+        struct Id {
+            #[allow(dead_code)]
+            id: String,
+        }
+        if let Some(key) = obj
+            .keys()
+            .find(|k| !["type", "id", payload].contains(&k.as_str()))
+        {
+            return Err(Fault::new(
+                "",
+                ErrorCode::UnknownField,
+                format!("unknown field `{key}`, expected `id` or `{payload}`"),
+            ));
+        }
+        if !obj.contains_key(payload) {
+            return Err(Fault::new(
+                "",
+                ErrorCode::MissingField,
+                format!("missing field `{payload}`"),
+            ));
+        }
+        let id = obj.get("id").map(|id| ("id".to_string(), id.clone()));
+        walk::<Id>("", to_value(&Value::Object(id.into_iter().collect()))).map(drop)
+    }
+}
+
+impl Query {
+    /// Deserializes only the fields of a query of type `kind` and drops them (see
+    /// `Command::check_fields`). `None` when `kind` names no query.
+    pub fn check_fields<'de, D: serde::Deserializer<'de>>(
+        kind: &str,
+        d: D,
+    ) -> Option<Result<(), D::Error>> {
+        fn check<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Option<Result<(), D::Error>> {
+            Some(T::deserialize(d).map(drop))
+        }
+        match kind {
+            "nearest_teams" => check::<NearestTeams, D>(d),
+            "nearest_shelters" => check::<NearestShelters, D>(d),
+            "snap_to_levee" => check::<SnapToLevee, D>(d),
+            "chainage_to_point" => check::<ChainageToPoint, D>(d),
+            "in_bbox" => check::<InBbox, D>(d),
+            "sitrep" => check::<Sitrep, D>(d),
+            _ => None,
+        }
+    }
 }
 
 /// Checks a client-chosen request id (commands and queries).
@@ -223,6 +484,135 @@ mod tests {
         assert_eq!(
             code(r#"{"type":"subscribe","layers":["teams"],"viewport":[0,50,1,40]}"#),
             "invalid_coordinates"
+        );
+    }
+
+    fn error(text: &str) -> (&'static str, String) {
+        let e = parse_client_message(text).unwrap_err();
+        (e.code.as_str(), e.message)
+    }
+
+    #[test]
+    fn an_error_names_the_path_of_the_field() {
+        let (code, message) = error(
+            r#"{"type":"command","id":"c","command":{"type":"define_shelter","id":"S","name":"s",
+               "position":[113,27],"capacity":5,
+               "supplies":{"water":{"stock":1,"per_person_daily":3,"unit":"L","colour":"blue"}}}}"#,
+        );
+        assert_eq!(code, "unknown_field");
+        assert!(
+            message.starts_with("command.supplies.water.colour: unknown field `colour`"),
+            "{message}"
+        );
+        let (code, message) = error(
+            r#"{"type":"command","id":"c","command":{"type":"check_in","shelter_id":"S","count":"many"}}"#,
+        );
+        assert_eq!(code, "invalid_field");
+        assert!(
+            message.starts_with("command.count: invalid type"),
+            "{message}"
+        );
+        let (code, message) = error(
+            r#"{"type":"command","id":"c","command":{"type":"check_in","shelter_id":"S","count":-3}}"#,
+        );
+        assert_eq!(code, "invalid_value");
+        assert!(
+            message.starts_with("command.count: value out of bounds"),
+            "{message}"
+        );
+        let (code, message) = error(
+            r#"{"type":"command","id":"c","command":{"type":"define_gauge","id":"G","name":"g",
+               "position":[113,27],"datum":"d","thresholds":{"guard_m":1,"warning_m":2}}}"#,
+        );
+        assert_eq!(code, "missing_field");
+        assert_eq!(message, "command.thresholds: missing field `guaranteed_m`");
+        let (code, message) = error(
+            r#"{"type":"command","id":"c","command":{"type":"define_grid_cell","id":"C","population":1,
+               "ring":[[113,27],[113.1,27],[113.1,97],[113,27]]}}"#,
+        );
+        assert_eq!(code, "invalid_coordinates");
+        assert!(message.starts_with("command.ring[2]"), "{message}");
+        let (code, message) = error(r#"{"type":"subscribe","layers":["teams","rivers"]}"#);
+        assert_eq!(code, "invalid_field");
+        assert!(
+            message.starts_with("layers[1]: unknown variant `rivers`"),
+            "{message}"
+        );
+        let (code, message) = error(r#"{"type":"command","id":7,"command":{"type":"check_in"}}"#);
+        assert_eq!(
+            (code, message.as_str()),
+            (
+                "invalid_field",
+                "id: invalid type: integer `7`, expected a string"
+            )
+        );
+        assert_eq!(
+            error(r#"{"type":"command","id":"c","command":{"type":"check_in","shelter_id":"S","count":1},"x":1}"#).0,
+            "unknown_field"
+        );
+        assert_eq!(error(r#"{"type":"command","id":"c"}"#).0, "missing_field");
+        assert_eq!(
+            error(r#"{"type":"command","id":"c","command":[]}"#).0,
+            "invalid_field"
+        );
+        assert_eq!(
+            error(r#"{"type":"command","id":"c","command":{"shelter_id":"S"}}"#),
+            ("missing_field", "command: missing field `type`".to_string())
+        );
+    }
+
+    #[test]
+    fn query_numbers_beyond_their_bound_are_invalid_values() {
+        let q = |query: &str| error(&format!(r#"{{"type":"query","id":"q","query":{query}}}"#));
+        let (code, message) = q(r#"{"type":"nearest_teams","point":[113,27],"limit":0}"#);
+        assert_eq!(code, "invalid_value");
+        assert!(
+            message.starts_with("query.limit: value out of bounds"),
+            "{message}"
+        );
+        assert_eq!(
+            q(r#"{"type":"nearest_teams","point":[113,27],"limit":101}"#).0,
+            "invalid_value"
+        );
+        assert_eq!(
+            q(r#"{"type":"nearest_teams","point":[113,27],"limit":"all"}"#).0,
+            "invalid_field"
+        );
+        assert_eq!(
+            q(r#"{"type":"nearest_teams","point":[113,27],"limit":2.5}"#).0,
+            "invalid_field"
+        );
+        assert_eq!(
+            q(r#"{"type":"nearest_shelters","point":[113,27],"min_free":-1}"#).0,
+            "invalid_value"
+        );
+        assert_eq!(
+            q(r#"{"type":"snap_to_levee","point":[113,27],"tolerance_m":5001}"#).0,
+            "invalid_value"
+        );
+        assert_eq!(
+            q(r#"{"type":"snap_to_levee","point":[113,27],"tolerance_m":-1}"#).0,
+            "invalid_value"
+        );
+        assert_eq!(
+            q(r#"{"type":"teleport"}"#),
+            (
+                "invalid_field",
+                "unknown query type \"teleport\"".to_string()
+            )
+        );
+        let Ok(ClientMessage::Query(m)) = parse_client_message(
+            r#"{"type":"query","id":"q","query":{"type":"nearest_shelters","point":[113,27]}}"#,
+        ) else {
+            panic!("parses")
+        };
+        let Query::NearestShelters(q) = m.query else {
+            panic!("a nearest_shelters")
+        };
+        assert_eq!(
+            (q.min_free.get(), q.limit.as_usize()),
+            (1, 5),
+            "the defaults"
         );
     }
 

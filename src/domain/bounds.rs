@@ -35,6 +35,10 @@ pub const MIN_TIME_MS: TimeMs = 0;
 pub const MAX_TEXT: usize = 2_000;
 /// Longest supply item name, bytes (an item name is never empty).
 pub const MAX_ITEM: usize = 64;
+/// Most results a nearest query may ask for (`limit`).
+pub const MAX_QUERY_LIMIT: u32 = 100;
+/// Largest snapping tolerance of a `snap_to_levee` query, metres.
+pub const MAX_SNAP_TOLERANCE_M: f64 = 5_000.0;
 
 pub(super) fn invalid(msg: impl Into<String>) -> DomainError {
     DomainError::Invalid(msg.into())

@@ -12,7 +12,7 @@ use super::ids::*;
 use super::levee::{Hand, Levee, LeveeError, LeveeSpec};
 use super::model::*;
 use super::values::*;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(
@@ -55,6 +55,52 @@ pub enum Command {
     IssueEvacuationOrder(IssueEvacuationOrder),
     RecordEvacuationProgress(RecordEvacuationProgress),
     LiftEvacuationOrder(EvacuationRef),
+}
+
+impl Command {
+    /// Deserializes only the fields of a command of type `kind` (all but `type`) and drops them.
+    /// serde cannot say where an error lies inside an internally tagged enum, so the protocol
+    /// layer walks a refused command's fields with this to name the path of what was wrong.
+    /// `None` when `kind` names no command.
+    pub fn check_fields<'de, D: Deserializer<'de>>(
+        kind: &str,
+        d: D,
+    ) -> Option<Result<(), D::Error>> {
+        fn check<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+            d: D,
+        ) -> Option<Result<(), D::Error>> {
+            Some(T::deserialize(d).map(drop))
+        }
+        match kind {
+            "define_levee" => check::<DefineLevee, D>(d),
+            "define_shelter" => check::<DefineShelter, D>(d),
+            "define_gauge" => check::<DefineGauge, D>(d),
+            "define_grid_cell" => check::<DefineGridCell, D>(d),
+            "register_team" => check::<RegisterTeam, D>(d),
+            "report_hazard" => check::<ReportHazard, D>(d),
+            "confirm_hazard"
+            | "start_hazard_handling"
+            | "eliminate_hazard"
+            | "mark_false_alarm" => check::<HazardRef, D>(d),
+            "escalate_hazard" => check::<EscalateHazard, D>(d),
+            "update_position" => check::<UpdatePosition, D>(d),
+            "set_team_duty" => check::<SetTeamDuty, D>(d),
+            "create_assignment" => check::<CreateAssignment, D>(d),
+            "advance_assignment" => check::<AdvanceAssignment, D>(d),
+            "cancel_assignment" => check::<CancelAssignment, D>(d),
+            "open_shelter" | "close_shelter" => check::<ShelterRef, D>(d),
+            "check_in" => check::<CheckIn, D>(d),
+            "check_out" => check::<CheckOut, D>(d),
+            "set_supply" => check::<SetSupply, D>(d),
+            "deliver_supply" | "issue_supply" => check::<SupplyMovement, D>(d),
+            "record_reading" => check::<RecordReading, D>(d),
+            "set_response_level" => check::<SetResponseLevel, D>(d),
+            "issue_evacuation_order" => check::<IssueEvacuationOrder, D>(d),
+            "record_evacuation_progress" => check::<RecordEvacuationProgress, D>(d),
+            "lift_evacuation_order" => check::<EvacuationRef, D>(d),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -564,5 +610,23 @@ mod tests {
             Value::Object(m) => m.values_mut().for_each(normalize),
             _ => {}
         }
+    }
+
+    #[test]
+    fn check_fields_knows_every_command_and_accepts_its_fields() {
+        use strum::VariantNames;
+        let examples = examples();
+        for kind in Command::VARIANTS {
+            let example = examples
+                .iter()
+                .find(|e| e["type"] == *kind)
+                .unwrap_or_else(|| panic!("no example of {kind}"));
+            let mut fields = example.clone();
+            fields.as_object_mut().unwrap().remove("type");
+            let checked = Command::check_fields(kind, fields)
+                .unwrap_or_else(|| panic!("check_fields does not know {kind}"));
+            checked.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        }
+        assert!(Command::check_fields("fly", json!({})).is_none());
     }
 }

@@ -15,7 +15,7 @@
 
 use super::bounds::{
     DAILY_RATION, LEVEL_M, MAX_ACCURACY_M, MAX_CHAINAGE_M, MAX_COUNT, MAX_ITEM, MAX_QUANTITY,
-    MAX_TEXT, MIN_TIME_MS,
+    MAX_QUERY_LIMIT, MAX_SNAP_TOLERANCE_M, MAX_TEXT, MIN_TIME_MS,
 };
 use super::geo::LonLat;
 use super::model::TimeMs;
@@ -198,10 +198,31 @@ pub struct Count(u32);
 #[serde(transparent)]
 pub struct PositiveCount(u32);
 
+/// How many results a nearest query asks for: 1 to [`MAX_QUERY_LIMIT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct QueryLimit(u32);
+
+impl Default for QueryLimit {
+    fn default() -> Self {
+        QueryLimit(5)
+    }
+}
+
+impl QueryLimit {
+    pub fn as_usize(self) -> usize {
+        self.0 as usize
+    }
+}
+
 macro_rules! count_type {
     ($name:ident, $min:expr, $what:literal) => {
+        count_type!($name, $min, MAX_COUNT, $what);
+    };
+    ($name:ident, $min:expr, $max:expr, $what:literal) => {
         impl $name {
             pub const MIN: u32 = $min;
+            pub const MAX: u32 = $max;
 
             pub fn new(n: u32) -> Result<Self, OutOfBounds> {
                 Self::from_whole(Whole::Pos(u64::from(n)))
@@ -213,13 +234,14 @@ macro_rules! count_type {
 
             fn from_whole(w: Whole) -> Result<Self, OutOfBounds> {
                 match w {
-                    Whole::Pos(v) if (u64::from(Self::MIN)..=u64::from(MAX_COUNT)).contains(&v) => {
+                    Whole::Pos(v) if (u64::from(Self::MIN)..=u64::from(Self::MAX)).contains(&v) => {
                         Ok(Self(v as u32))
                     }
                     _ => Err(OutOfBounds::new(format!(
-                        "{} {w} is outside {} to {MAX_COUNT}",
+                        "{} {w} is outside {} to {}",
                         $what,
-                        Self::MIN
+                        Self::MIN,
+                        Self::MAX
                     ))),
                 }
             }
@@ -242,6 +264,7 @@ macro_rules! count_type {
 
 count_type!(Count, 0, "a count");
 count_type!(PositiveCount, 1, "a count");
+count_type!(QueryLimit, 1, MAX_QUERY_LIMIT, "a limit");
 
 /// A device's clock reading, milliseconds since the Unix epoch: a whole number, not before the
 /// epoch. How far ahead of the server's clock it may be depends on the server's clock, so the
@@ -362,6 +385,18 @@ bounded_f64!(
     /// The chainage of a levee's first vertex, metres: 0 to [`MAX_CHAINAGE_M`].
     ChainageOrigin, "a chainage origin", |v| within(0.0..=MAX_CHAINAGE_M)(v)
 );
+
+bounded_f64!(
+    /// How far from a levee a `snap_to_levee` query looks, metres: 0 to [`MAX_SNAP_TOLERANCE_M`].
+    SnapTolerance, "a tolerance", |v| within(0.0..=MAX_SNAP_TOLERANCE_M)(v)
+);
+
+impl SnapTolerance {
+    /// The tolerance when a query does not name one: 200 m.
+    pub fn standard() -> Self {
+        SnapTolerance(200.0)
+    }
+}
 
 // ---------------------------------------------------------------- rings
 

@@ -322,28 +322,30 @@ impl Session {
                 return self.error(id.as_deref(), e);
             }
         };
-        if let ClientMessage::Auth { token } = &msg {
+        if let ClientMessage::Auth(protocol::Auth { token }) = &msg {
             return self.authenticate(token).await;
         }
-        if let ClientMessage::Ping { nonce } = &msg {
+        if let ClientMessage::Ping(protocol::Ping { nonce }) = &msg {
             return self.send_message(ServerMessage::Pong { nonce });
         }
         let Some(actor) = self.actor.clone() else {
             return self.unauthenticated();
         };
         match msg {
-            ClientMessage::Subscribe {
+            ClientMessage::Subscribe(protocol::Subscribe {
                 layers,
                 viewport,
                 resume_from,
-            } => self.subscribe(layers, viewport, resume_from).await,
-            ClientMessage::SetViewport { viewport } => self.set_viewport(viewport).await,
-            ClientMessage::Unsubscribe {} => {
+            }) => self.subscribe(layers, viewport, resume_from).await,
+            ClientMessage::SetViewport(protocol::SetViewport { viewport }) => {
+                self.set_viewport(viewport).await
+            }
+            ClientMessage::Unsubscribe(_) => {
                 self.sub = None;
                 self.rx = None;
                 self.send_message(ServerMessage::Unsubscribed {});
             }
-            ClientMessage::Command { id, command } => {
+            ClientMessage::Command(protocol::CommandMessage { id, command }) => {
                 if let Err(e) = protocol::check_request_id(&id) {
                     return self.error(None, e);
                 }
@@ -353,7 +355,7 @@ impl Session {
                     (id, r)
                 }));
             }
-            ClientMessage::Query { id, query } => {
+            ClientMessage::Query(protocol::QueryMessage { id, query }) => {
                 if let Err(e) = protocol::check_request_id(&id) {
                     return self.error(None, e);
                 }
@@ -366,7 +368,7 @@ impl Session {
                     Err(e) => self.error(Some(&id), e),
                 }
             }
-            ClientMessage::Auth { .. } | ClientMessage::Ping { .. } => {
+            ClientMessage::Auth(_) | ClientMessage::Ping(_) => {
                 unreachable!("handled above")
             }
         }

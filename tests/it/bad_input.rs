@@ -381,17 +381,17 @@ async fn session_and_query_errors_that_only_a_confused_client_meets() {
     let bad_queries = [
         (
             json!({"type": "nearest_teams", "point": [113.1, 27.6], "limit": 0}),
-            "invalid_field",
-            "limit",
+            "invalid_value",
+            "query.limit: value out of bounds",
         ),
         (
             json!({"type": "nearest_shelters", "point": [113.1, 27.6], "limit": 101}),
-            "invalid_field",
+            "invalid_value",
             "limit",
         ),
         (
             json!({"type": "snap_to_levee", "point": [113.1, 27.6], "tolerance_m": 9000}),
-            "invalid_field",
+            "invalid_value",
             "tolerance_m",
         ),
         (
@@ -401,7 +401,7 @@ async fn session_and_query_errors_that_only_a_confused_client_meets() {
         ),
         (
             json!({"type": "chainage_to_point", "levee_id": "XJ-E-NZ", "chainage": "K99+000"}),
-            "invalid_field",
+            "invalid_value",
             "outside levee",
         ),
         (
