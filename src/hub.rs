@@ -27,13 +27,22 @@ pub struct Frame {
     pub routes: Vec<Route>,
     /// True when the event placed its subject somewhere (creation or movement).
     pub moved: bool,
-    /// Set for team position updates: a later frame with the same key supersedes this one.
-    pub coalesce_key: Option<String>,
+    /// True for team position updates: a later frame with the same [`Frame::coalesce_key`]
+    /// supersedes this one.
+    pub coalesces: bool,
     /// The texts are UTF-8 (built from `String`s); `Bytes` keeps the hub free of any web
     /// framework's types, and cloning one for a client shares it.
     pub delta: Bytes,
     pub enter: Option<Bytes>,
     pub leave: Option<Bytes>,
+}
+
+impl Frame {
+    /// For a position update, the id of the team (the subject): a later frame with the same key
+    /// supersedes this one.
+    pub fn coalesce_key(&self) -> Option<&str> {
+        self.coalesces.then(|| self.routes[0].id.as_str())
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -80,17 +80,16 @@ impl Live {
 /// Builds the shared frame of one event against the projection just after it.
 pub fn frame_for(p: &Projection, c: &Committed) -> Frame {
     let routes: Vec<Route> = read::event_routes(&c.event)
-        .into_iter()
         .map(|(layer, id)| Route {
-            position: read::entity_position(&p.state, layer, &id),
+            position: read::entity_position(&p.state, layer, id),
             layer,
-            id,
+            id: id.to_string(),
         })
         .collect();
     let moved = c.event.places_at().is_some();
     let subject = &routes[0];
     let (enter, leave) = if moved && subject.layer.is_point_layer() {
-        let view = read::entity_view(&p.state, subject.layer, &subject.id);
+        let view = read::entity_json(&p.state, subject.layer, &subject.id);
         (
             view.map(|v| {
                 let enter = ServerMessage::Enter {
@@ -115,7 +114,7 @@ pub fn frame_for(p: &Projection, c: &Committed) -> Frame {
     };
     Frame {
         seq: c.seq,
-        coalesce_key: c.event.is_position_update().then(|| subject.id.clone()),
+        coalesces: c.event.is_position_update(),
         delta: ServerMessage::Event {
             seq: c.seq,
             time_ms: c.time_ms,

@@ -55,10 +55,13 @@ pub enum ServerMessage<'a> {
         time_ms: i64,
         event: &'a str,
     },
+    /// An entity entered the viewport; `entity` is the JSON text of its view. Written by
+    /// [`Self::to_text`] without re-parsing it (built for every position update).
+    #[serde(skip)]
     Enter {
         seq: u64,
         layer: Layer,
-        entity: &'a Value,
+        entity: &'a str,
     },
     Leave {
         seq: u64,
@@ -101,6 +104,10 @@ impl ServerMessage<'_> {
                 time_ms,
                 event,
             } => format!(r#"{{"type":"event","seq":{seq},"time_ms":{time_ms},"event":{event}}}"#),
+            ServerMessage::Enter { seq, layer, entity } => {
+                let layer: &'static str = layer.into();
+                format!(r#"{{"type":"enter","seq":{seq},"layer":"{layer}","entity":{entity}}}"#)
+            }
             other => serde_json::to_string(other).expect("server messages serialize"),
         }
     }
@@ -125,6 +132,16 @@ mod tests {
             event,
             serde_json::json!({"type": "event", "seq": 3, "time_ms": 9,
                 "event": {"type": "team_moved", "team_id": "T-1"}})
+        );
+        let enter = parsed(ServerMessage::Enter {
+            seq: 4,
+            layer: Layer::GridCells,
+            entity: r#"{"id":"T-1","status":"available"}"#,
+        });
+        assert_eq!(
+            enter,
+            serde_json::json!({"type": "enter", "seq": 4, "layer": "grid_cells",
+                "entity": {"id": "T-1", "status": "available"}})
         );
         let ack = parsed(ServerMessage::Ack {
             id: "c1",

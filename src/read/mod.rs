@@ -9,4 +9,6 @@ mod views;
 
 pub use queries::answer;
 pub use sitrep::sitrep;
-pub use views::{entity_position, entity_view, event_routes, layer_ids};
+pub use views::{
+    EntityView, entity_json, entity_position, entity_view, event_routes, layer_ids, view_of,
+};

@@ -10,14 +10,14 @@ use serde_json::Value;
 
 /// A team as clients see it: its record plus its derived status.
 #[derive(Serialize)]
-struct TeamView<'a> {
+pub struct TeamView<'a> {
     #[serde(flatten)]
     team: &'a Team,
     status: TeamStatus,
 }
 
 #[derive(Serialize)]
-struct ShelterView<'a> {
+pub struct ShelterView<'a> {
     #[serde(flatten)]
     shelter: &'a Shelter,
     free_places: u32,
@@ -25,7 +25,7 @@ struct ShelterView<'a> {
 }
 
 #[derive(Serialize)]
-struct LeveeView<'a> {
+pub struct LeveeView<'a> {
     #[serde(flatten)]
     spec: &'a crate::domain::levee::LeveeSpec,
     length_m: f64,
@@ -33,38 +33,53 @@ struct LeveeView<'a> {
 }
 
 #[derive(Serialize)]
-struct ResponseView<'a> {
+pub struct ResponseView<'a> {
     jurisdiction: &'a str,
     level: Option<ResponseLevel>,
     history: &'a [ResponseChange],
 }
 
-/// The client view of one entity, or `None` if it does not exist.
-pub fn entity_view(state: &State, layer: Layer, id: &str) -> Option<Value> {
-    let v = match layer {
+/// What clients see of one entity, borrowed from the state; serializes to the entity's JSON.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum EntityView<'a> {
+    Team(TeamView<'a>),
+    Shelter(ShelterView<'a>),
+    Hazard(&'a Hazard),
+    Gauge(&'a Gauge),
+    Assignment(&'a Assignment),
+    Evacuation(&'a EvacuationOrder),
+    GridCell(&'a GridCell),
+    Levee(LeveeView<'a>),
+    Response(ResponseView<'a>),
+}
+
+/// The view of one entity, or `None` if it does not exist.
+pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityView<'a>> {
+    Some(match layer {
         Layer::Teams => {
             let team = state.teams.get(id)?;
-            serde_json::to_value(TeamView {
+            EntityView::Team(TeamView {
                 team,
                 status: state.team_status(team),
             })
         }
         Layer::Shelters => {
             let s = state.shelters.get(id)?;
-            serde_json::to_value(ShelterView {
+            EntityView::Shelter(ShelterView {
                 shelter: s,
                 free_places: s.free_places(),
                 days_of_supply_left: s.days_of_supply_left(),
             })
         }
-        Layer::Hazards => serde_json::to_value(state.hazards.get(id)?),
-        Layer::Gauges => serde_json::to_value(state.gauges.get(id)?),
-        Layer::Assignments => serde_json::to_value(state.assignments.get(id)?),
-        Layer::Evacuations => serde_json::to_value(state.evacuations.get(id)?),
-        Layer::GridCells => serde_json::to_value(state.grid_cells.get(id)?),
+        Layer::Hazards => EntityView::Hazard(state.hazards.get(id)?),
+        Layer::Gauges => EntityView::Gauge(state.gauges.get(id)?),
+        Layer::Assignments => EntityView::Assignment(state.assignments.get(id)?),
+        Layer::Evacuations => EntityView::Evacuation(state.evacuations.get(id)?),
+        Layer::GridCells => EntityView::GridCell(state.grid_cells.get(id)?),
         Layer::Levees => {
             let l = state.levees.get(id)?;
-            serde_json::to_value(LeveeView {
+            EntityView::Levee(LeveeView {
                 spec: l.spec(),
                 length_m: l.length_m(),
                 end_chainage_m: l.end_chainage_m(),
@@ -72,14 +87,24 @@ pub fn entity_view(state: &State, layer: Layer, id: &str) -> Option<Value> {
         }
         Layer::Response => {
             let (j, h) = state.response.get_key_value(id)?;
-            serde_json::to_value(ResponseView {
+            EntityView::Response(ResponseView {
                 jurisdiction: j.as_str(),
                 level: h.last().and_then(|c| c.level),
                 history: h,
             })
         }
-    };
-    v.ok()
+    })
+}
+
+/// The client view of one entity as a JSON value, or `None` if it does not exist.
+pub fn entity_view(state: &State, layer: Layer, id: &str) -> Option<Value> {
+    serde_json::to_value(view_of(state, layer, id)?).ok()
+}
+
+/// The client view of one entity as JSON text, or `None` if it does not exist: one allocation,
+/// no intermediate `Value` (this is built for every position update).
+pub fn entity_json(state: &State, layer: Layer, id: &str) -> Option<String> {
+    serde_json::to_string(&view_of(state, layer, id)?).ok()
 }
 
 /// Ids of every entity of a layer.
@@ -113,17 +138,11 @@ pub fn entity_position(state: &State, layer: Layer, id: &str) -> Option<LonLat> 
 
 /// The layer/entity pairs an event concerns: its subject, plus the team for assignment events
 /// (a team's status is derived from its assignment, so team subscribers must see them).
-pub fn event_routes(event: &Event) -> Vec<(Layer, String)> {
-    let (layer, id) = event.subject();
-    let mut routes = vec![(layer, id.to_string())];
-    match event {
-        Event::AssignmentCreated { assignment } => {
-            routes.push((Layer::Teams, assignment.team_id.to_string()))
-        }
-        Event::AssignmentStateChanged { team_id, .. } => {
-            routes.push((Layer::Teams, team_id.to_string()))
-        }
-        _ => {}
-    }
-    routes
+pub fn event_routes(event: &Event) -> impl Iterator<Item = (Layer, &str)> {
+    let team = match event {
+        Event::AssignmentCreated { assignment } => Some(assignment.team_id.as_str()),
+        Event::AssignmentStateChanged { team_id, .. } => Some(team_id.as_str()),
+        _ => None,
+    };
+    std::iter::once(event.subject()).chain(team.map(|id| (Layer::Teams, id)))
 }

@@ -579,10 +579,7 @@ impl Session {
                 }
                 at = e.seq;
                 let decoded = crate::codec::decode_event(&e)?;
-                if read::event_routes(&decoded.event)
-                    .iter()
-                    .any(|(l, _)| sub.wants_layer(*l))
-                {
+                if read::event_routes(&decoded.event).any(|(l, _)| sub.wants_layer(l)) {
                     self.send_message(ServerMessage::Event {
                         seq: e.seq,
                         time_ms: e.time_ms,
@@ -729,8 +726,8 @@ fn superseded_positions(frames: &[Arc<Frame>]) -> Vec<bool> {
     let mut seen = std::collections::HashSet::new();
     let mut out = vec![false; frames.len()];
     for (i, f) in frames.iter().enumerate().rev() {
-        if let Some(key) = &f.coalesce_key
-            && !seen.insert(key.as_str())
+        if let Some(key) = f.coalesce_key()
+            && !seen.insert(key)
         {
             out[i] = true;
         }

@@ -180,5 +180,11 @@ impl Subscription {
 }
 
 fn enter(seq: u64, layer: Layer, entity: &Value) -> String {
-    ServerMessage::Enter { seq, layer, entity }.to_text()
+    let entity = entity.to_string();
+    ServerMessage::Enter {
+        seq,
+        layer,
+        entity: &entity,
+    }
+    .to_text()
 }
