@@ -21,7 +21,6 @@ use crate::spatial::LeveeIndex;
 use crate::store::{CommandOutcome, CommandRecord, Fault, Store, StoreError, StoredEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
@@ -101,7 +100,7 @@ impl EngineHandle {
         command: Command,
     ) -> Result<Outcome, SubmitError> {
         let (reply, rx) = oneshot::channel();
-        self.metrics.engine_queue_depth.fetch_add(1, Relaxed);
+        self.metrics.engine_queue_depth.inc();
         let sent = self
             .tx
             .send(Submission {
@@ -112,7 +111,7 @@ impl EngineHandle {
             })
             .await;
         if sent.is_err() {
-            self.metrics.engine_queue_depth.fetch_sub(1, Relaxed);
+            self.metrics.engine_queue_depth.dec();
             return Err(SubmitError::Unavailable("engine stopped".into()));
         }
         rx.await
@@ -250,6 +249,8 @@ struct Pending {
     /// Index into the batch's records; resends within the batch share the record.
     record: usize,
     duplicate: bool,
+    /// The command's wire name, for the metrics.
+    command: &'static str,
 }
 
 /// Starts the engine on a recovered state. The projection must hold the same state.
@@ -276,7 +277,7 @@ pub fn spawn(
         unwritable: None,
         health,
     };
-    metrics.last_seq.store(engine.seq, Relaxed);
+    metrics.last_seq.set(engine.seq);
     tokio::spawn(engine.run(rx, stop_rx));
     EngineHandle {
         tx,
@@ -340,16 +341,12 @@ impl Engine {
         if batch.is_empty() {
             return;
         }
-        self.metrics
-            .engine_queue_depth
-            .fetch_sub(batch.len() as u64, Relaxed);
+        self.metrics.engine_queue_depth.dec_by(batch.len() as u64);
         let batch = std::mem::take(batch);
         if let Some(u) = &mut self.unwritable {
             u.refused += batch.len() as u64;
             let error = SubmitError::unwritable(u.fault);
-            self.metrics
-                .commands_unavailable
-                .fetch_add(batch.len() as u64, Relaxed);
+            self.metrics.commands_unavailable.inc_by(batch.len() as u64);
             for sub in batch {
                 let _ = sub.reply.send(Err(error.clone()));
             }
@@ -386,7 +383,7 @@ impl Engine {
             let hash = codec::request_hash(&sub.command);
             if let Some(o) = known.get(&sub.command_id) {
                 let result = if codec::same_request(&o.request_hash, &hash, &sub.command) {
-                    self.metrics.commands_duplicate.fetch_add(1, Relaxed);
+                    self.metrics.command_duplicate(sub.command.name());
                     Ok(outcome_of(o, true))
                 } else {
                     Err(SubmitError::Conflict(sub.command_id.clone()))
@@ -400,6 +397,7 @@ impl Engine {
                         reply: sub.reply,
                         record: i,
                         duplicate: true,
+                        command: sub.command.name(),
                     });
                 } else {
                     let _ = sub.reply.send(Err(SubmitError::Conflict(sub.command_id)));
@@ -414,7 +412,7 @@ impl Engine {
             let events = match self.state.decide(&sub.command, &ctx) {
                 Ok(events) => events,
                 Err(e) => {
-                    self.metrics.commands_rejected.fetch_add(1, Relaxed);
+                    self.metrics.command_rejected(sub.command.name(), &e);
                     let _ = sub.reply.send(Err(e.into()));
                     continue;
                 }
@@ -450,6 +448,7 @@ impl Engine {
                 reply: sub.reply,
                 record: records.len(),
                 duplicate: false,
+                command: sub.command.name(),
             });
             records.push(CommandRecord {
                 command_id: sub.command_id,
@@ -463,7 +462,7 @@ impl Engine {
         }
         let started = Instant::now();
         if let Err(e) = self.store.append(&records).await {
-            self.metrics.commit_failures.fetch_add(1, Relaxed);
+            self.metrics.commit_failures.inc();
             // The engine's state already holds the batch: it must not decide anything more
             // until it has read back what the log really holds.
             // Read back first, so that when a client hears `unavailable` the projection
@@ -481,18 +480,16 @@ impl Engine {
         self.metrics
             .commit_latency
             .observe(started.elapsed().as_secs_f64());
-        self.metrics.commit_batches.fetch_add(1, Relaxed);
-        self.metrics
-            .commands_accepted
-            .fetch_add(records.len() as u64, Relaxed);
-        self.metrics
-            .events_committed
-            .fetch_add(committed.len() as u64, Relaxed);
-        self.metrics.last_seq.store(self.seq, Relaxed);
+        self.metrics.commit_batches.inc();
+        for p in pending.iter().filter(|p| !p.duplicate) {
+            self.metrics.command_accepted(p.command);
+        }
+        self.metrics.events_committed.inc_by(committed.len() as u64);
+        self.metrics.last_seq.set(self.seq);
         self.live.publish(&committed);
         for p in pending {
             if p.duplicate {
-                self.metrics.commands_duplicate.fetch_add(1, Relaxed);
+                self.metrics.command_duplicate(p.command);
             }
             let r = &records[p.record];
             let outcome = Outcome {
@@ -515,7 +512,7 @@ impl Engine {
     ) {
         let error = SubmitError::unwritable(fault);
         for reply in replies {
-            self.metrics.commands_unavailable.fetch_add(1, Relaxed);
+            self.metrics.commands_unavailable.inc();
             let _ = reply.send(Err(error.clone()));
         }
     }
@@ -550,7 +547,7 @@ impl Engine {
             }
         }
         let since_ms = self.unwritable.as_ref().map_or(0, |u| u.since_ms);
-        self.metrics.log_unwritable.store(1, Relaxed);
+        self.metrics.log_unwritable.set(1);
         self.health
             .send_replace(LogHealth::Unwritable { fault, since_ms });
         fault
@@ -592,7 +589,7 @@ impl Engine {
         self.levees = levee_index(&recovered.state);
         self.state = recovered.state;
         self.seq = recovered.seq;
-        self.metrics.last_seq.store(self.seq, Relaxed);
+        self.metrics.last_seq.set(self.seq);
         if let Some(u) = &mut self.unwritable {
             u.needs_reload = false;
         }
@@ -641,7 +638,7 @@ impl Engine {
                     seq = self.seq,
                     "the event log can be written again; accepting commands"
                 );
-                self.metrics.log_unwritable.store(0, Relaxed);
+                self.metrics.log_unwritable.set(0);
                 self.health.send_replace(LogHealth::Writable);
             }
             Err(e) => {
@@ -764,7 +761,7 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(r.metrics.log_unwritable.load(Relaxed), 1);
+        assert_eq!(r.metrics.log_unwritable.get(), 1);
         assert_eq!(r.live.read().seq, 1, "nothing was published");
         assert!(!r.live.read().state.teams.contains_key("T-2"));
         // While unwritable, commands are refused without being decided: even a valid one.
@@ -780,7 +777,7 @@ mod tests {
         // The disk is back: the engine notices by itself, with no command needed.
         r.store.inject(Injected::Nothing);
         health_becomes(&r.engine, |h| h == LogHealth::Writable).await;
-        assert_eq!(r.metrics.log_unwritable.load(Relaxed), 0);
+        assert_eq!(r.metrics.log_unwritable.get(), 0);
         // The same ids are applied once, as new commands, with no gap.
         let a = r
             .engine

@@ -112,12 +112,12 @@ impl Gate {
     /// A slot for a connection just accepted, or `None` at the cap (the caller closes it).
     fn admit(self: &Arc<Self>) -> Option<Slot> {
         let counts = &self.metrics.listener;
-        let open = counts.open.fetch_add(1, Relaxed) + 1;
+        let open = counts.open.inc() + 1;
         let slot = Slot(self.clone());
         if open <= self.max_connections {
             return Some(slot);
         }
-        counts.refused_at_cap.fetch_add(1, Relaxed);
+        counts.refused_at_cap.inc();
         if let Some(suppressed) = self.at_cap.check() {
             tracing::warn!(
                 limit = self.max_connections,
@@ -130,14 +130,11 @@ impl Gate {
 
     /// True when a request for `path` is refused because the reserve is in use.
     fn refuses(&self, path: &str) -> bool {
-        let open = self.metrics.listener.open.load(Relaxed);
+        let open = self.metrics.listener.open.get();
         if open <= self.reserve_from || ALWAYS_SERVED.contains(&path) {
             return false;
         }
-        self.metrics
-            .listener
-            .refused_in_reserve
-            .fetch_add(1, Relaxed);
+        self.metrics.listener.refused_in_reserve.inc();
         if let Some(suppressed) = self.in_reserve.check() {
             tracing::warn!(
                 open,
@@ -156,12 +153,12 @@ impl Gate {
     /// bounds how long that can be.
     pub fn unauthenticated(&self) -> Option<UnauthenticatedSlot> {
         let counts = &self.metrics.listener;
-        let open = counts.unauthenticated.fetch_add(1, Relaxed) + 1;
+        let open = counts.unauthenticated.inc() + 1;
         let slot = UnauthenticatedSlot(self.metrics.clone());
         if open <= self.max_unauthenticated {
             return Some(slot);
         }
-        counts.refused_unauthenticated.fetch_add(1, Relaxed);
+        counts.refused_unauthenticated.inc();
         if let Some(suppressed) = self.unauthenticated.check() {
             tracing::warn!(
                 limit = self.max_unauthenticated,
@@ -173,7 +170,7 @@ impl Gate {
     }
 
     fn accept_failed(&self, error: &io::Error) {
-        self.metrics.listener.accept_errors.fetch_add(1, Relaxed);
+        self.metrics.listener.accept_errors.inc();
         if let Some(suppressed) = self.accept_failed.check() {
             tracing::error!(
                 %error,
@@ -189,13 +186,10 @@ impl Gate {
         if !error.is_timeout() {
             tracing::debug!(%error, "connection ended with an error");
         } else if requests > 0 {
-            self.metrics
-                .listener
-                .keepalive_timeouts
-                .fetch_add(1, Relaxed);
+            self.metrics.listener.keepalive_timeouts.inc();
             tracing::debug!("closed an idle keep-alive connection");
         } else {
-            self.metrics.listener.header_timeouts.fetch_add(1, Relaxed);
+            self.metrics.listener.header_timeouts.inc();
             if let Some(suppressed) = self.head_timeout.check() {
                 tracing::info!(
                     deadline = ?self.header_timeout,
@@ -208,7 +202,7 @@ impl Gate {
 
     /// A write to a connection made no progress for `write_stall`.
     fn write_stalled(&self) {
-        self.metrics.slow_client_closes.fetch_add(1, Relaxed);
+        self.metrics.slow_client_closes.inc();
         if let Some(suppressed) = self.stalled.check() {
             tracing::info!(
                 deadline = ?self.write_stall,
@@ -224,7 +218,7 @@ struct Slot(Arc<Gate>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.metrics.listener.open.fetch_sub(1, Relaxed);
+        self.0.metrics.listener.open.dec();
     }
 }
 
@@ -233,7 +227,7 @@ pub struct UnauthenticatedSlot(Arc<Metrics>);
 
 impl Drop for UnauthenticatedSlot {
     fn drop(&mut self) {
-        self.0.listener.unauthenticated.fetch_sub(1, Relaxed);
+        self.0.listener.unauthenticated.dec();
     }
 }
 
@@ -559,10 +553,10 @@ mod tests {
         assert!(!gate.refuses("/healthz"));
         assert!(gate.refuses("/api/v1/map"));
         assert!(gate.admit().is_none());
-        assert_eq!(metrics.listener.open.load(Relaxed), 4);
-        assert_eq!(metrics.listener.refused_at_cap.load(Relaxed), 1);
+        assert_eq!(metrics.listener.open.get(), 4);
+        assert_eq!(metrics.listener.refused_at_cap.get(), 1);
         drop(slots);
-        assert_eq!(metrics.listener.open.load(Relaxed), 0);
+        assert_eq!(metrics.listener.open.get(), 0);
         assert!(!gate.refuses("/api/v1/map"));
     }
 
@@ -584,9 +578,9 @@ mod tests {
                 .expect("the write fails before the hang guard");
         let error = written.expect_err("nobody reads");
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
-        assert_eq!(metrics.slow_client_closes.load(Relaxed), 1);
+        assert_eq!(metrics.slow_client_closes.get(), 1);
         drop(counted);
-        assert_eq!(metrics.listener.open.load(Relaxed), 0);
+        assert_eq!(metrics.listener.open.get(), 0);
     }
 
     #[tokio::test]

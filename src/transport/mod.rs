@@ -6,7 +6,6 @@ pub mod listener;
 mod rate_limits;
 pub mod session;
 mod subscription;
-mod token_bucket;
 mod ws_errors;
 
 use crate::engine::EngineHandle;

@@ -21,7 +21,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tracing::Instrument;
@@ -107,8 +106,8 @@ async fn serve(
     slot: Option<UnauthenticatedSlot>,
 ) {
     tracing::info!(authenticated = auth.is_some(), "connection opened");
-    app.metrics.connections_open.fetch_add(1, Relaxed);
-    app.metrics.connections_total.fetch_add(1, Relaxed);
+    app.metrics
+        .connection_opened(auth.as_ref().map(|a| a.actor.role));
     let limits = app.limits.clone();
     let (sink, mut stream) = socket.split();
     let mut s = Session {
@@ -210,7 +209,9 @@ async fn serve(
             }
         }
     }
-    s.app.metrics.connections_open.fetch_sub(1, Relaxed);
+    s.app
+        .metrics
+        .connection_closed(s.actor.as_ref().map(|a| a.role));
     match &s.closed_with {
         Some((code, reason)) => tracing::info!(code, reason, "connection closed by the server"),
         None => tracing::info!("connection closed"),
@@ -250,13 +251,13 @@ impl Session {
         };
         match written {
             Ok(Ok(())) => {
-                self.app.metrics.frames_sent.fetch_add(n, Relaxed);
+                self.app.metrics.frames_sent.inc_by(n);
                 true
             }
             Ok(Err(_)) => false,
             Err(_) => {
                 tracing::info!("dropping a client that did not read for {timeout:?}");
-                self.app.metrics.slow_client_closes.fetch_add(1, Relaxed);
+                self.app.metrics.slow_client_closes.inc();
                 false
             }
         }
@@ -271,7 +272,7 @@ impl Session {
     }
 
     fn error(&mut self, id: Option<&str>, e: WireError) {
-        self.app.metrics.client_errors.fetch_add(1, Relaxed);
+        self.app.metrics.client_error(e.code);
         self.send_message(ServerMessage::Error {
             id,
             code: e.code,
@@ -437,6 +438,7 @@ impl Session {
                 span.record("role", actor.role.name());
                 tracing::info!("authenticated");
                 self.bucket = self.app.rate_limits.for_token(&token_id);
+                self.app.metrics.connection_authenticated(actor.role);
                 self.actor = Some(actor);
                 self.token_id = Some(token_id);
                 self.unauthenticated_slot = None;
@@ -631,7 +633,7 @@ impl Session {
             sub.viewport = viewport;
             let text = sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Resync);
             drop(p);
-            self.app.metrics.client_resyncs.fetch_add(1, Relaxed);
+            self.app.metrics.client_resyncs.inc();
             return self.send(text);
         }
         let msgs = sub.move_viewport(viewport, &p.state, &p.spatial, p.seq);
@@ -673,7 +675,7 @@ impl Session {
         self.app
             .metrics
             .frames_coalesced
-            .fetch_add(superseded.iter().filter(|s| **s).count() as u64, Relaxed);
+            .inc_by(superseded.iter().filter(|s| **s).count() as u64);
         let Some(sub) = self.sub.as_mut() else { return };
         for (i, f) in frames.iter().enumerate() {
             if superseded.get(i).copied().unwrap_or(false) {
@@ -688,13 +690,13 @@ impl Session {
     /// The client fell a whole ring behind: give it a fresh snapshot, or close it if this keeps
     /// happening.
     fn resync(&mut self) {
-        self.app.metrics.client_resyncs.fetch_add(1, Relaxed);
+        self.app.metrics.client_resyncs.inc();
         let now = Instant::now();
         self.resyncs
             .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
         self.resyncs.push(now);
         if self.resyncs.len() > self.app.limits.resyncs_before_close {
-            self.app.metrics.slow_client_closes.fetch_add(1, Relaxed);
+            self.app.metrics.slow_client_closes.inc();
             self.close = Some((
                 CLOSE_TRY_LATER,
                 "client too slow: fell behind repeatedly".into(),

@@ -43,14 +43,29 @@ async fn health_readiness_metrics_and_layers() {
     assert_eq!(get(&server, "/readyz", &[]).await.0, 200);
     let mut d = server.client(Role::Dispatcher, None).await;
     d.ok(move_team("T-01", 113.12, 27.65)).await;
-    let (status, _, metrics) = get(&server, "/metrics", &[]).await;
+    d.refused(move_team("T-99", 113.12, 27.65), "not_found")
+        .await;
+    let (status, head, metrics) = get(&server, "/metrics", &[]).await;
     assert_eq!(status, 200);
-    for name in [
-        "crest_connections_open 1",
-        "crest_commands_accepted_total",
-        "crest_commit_seconds_bucket",
-        "crest_engine_queue_depth",
+    assert_eq!(
+        header(&head, "content-type"),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    // The client authenticated by message: it moved from role "none" to "dispatcher".
+    for line in [
+        "crest_connections_open{role=\"dispatcher\"} 1",
+        "crest_connections_open{role=\"none\"} 0",
+        "crest_connections_total{role=\"dispatcher\"} 1",
+        "crest_commands_accepted_total{command=\"update_position\"} 1",
+        "crest_commands_rejected_total{command=\"update_position\",code=\"not_found\"} 1",
+        "crest_client_errors_total{code=\"not_found\"} 1",
     ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing from:\n{metrics}"
+        );
+    }
+    for name in ["crest_commit_seconds_bucket", "crest_engine_queue_depth"] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
 
