@@ -1,0 +1,285 @@
+//! One WebSocket connection's loop: it reads the client's frames, the outcomes of its commands,
+//! the live feed, keepalive ticks, the authentication deadline, revocations and shutdown, and
+//! hands each to its handler. Everything the connection sends is queued in `out` and written in
+//! one flush per loop turn, so a burst of frames costs one syscall, not one per frame.
+//!
+//! - [`messages`]: what the client sends — authentication, the rate limit, commands, queries.
+//! - [`feed`]: what a subscription receives — the snapshot or a resume's catch-up, viewport
+//!   changes, the live frames (coalesced for a client that falls behind) and resyncs.
+
+mod feed;
+mod messages;
+
+use super::App;
+use super::listener::UnauthenticatedSlot;
+use super::rate_limits::SharedBucket;
+use super::subscription::Subscription;
+use crate::auth::Authenticated;
+use crate::domain::Actor;
+use crate::engine::{Outcome, SubmitError};
+use crate::hub::Frame;
+use crate::protocol::{self, ErrorCode, ServerMessage, WireError};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::FuturesUnordered;
+use futures_util::{SinkExt, StreamExt};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tracing::Instrument;
+
+type InFlight = Pin<Box<dyn Future<Output = (String, Result<Outcome, SubmitError>)> + Send>>;
+
+/// Close codes (RFC 6455).
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_TRY_LATER: u16 = 1013;
+const CLOSE_GOING_AWAY: u16 = 1001;
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+struct Session {
+    sink: Sink,
+    app: Arc<App>,
+    actor: Option<Actor>,
+    /// The token this connection authenticated with; its revocation closes the connection.
+    token_id: Option<String>,
+    auth_failures: u32,
+    sub: Option<Subscription>,
+    rx: Option<broadcast::Receiver<Arc<Frame>>>,
+    /// The connection's message rate limit.
+    bucket: SharedBucket,
+    resyncs: Vec<Instant>,
+    out: Vec<Message>,
+    close: Option<(u16, String)>,
+    /// Held while the connection is not authenticated: counts against the unauthenticated cap.
+    unauthenticated_slot: Option<UnauthenticatedSlot>,
+    /// Messages dropped by the rate limit: the current window's start and count. One error
+    /// answers a whole window.
+    dropped: Option<(Instant, u64)>,
+    /// The close code and reason the server sent, for the log.
+    closed_with: Option<(u16, String)>,
+    /// The last write had to wait for the client's socket: it is not keeping up.
+    socket_behind: bool,
+}
+
+/// Runs a connection to its end. `auth` is set when the upgrade request carried a valid token.
+/// `slot` counts the connection against the unauthenticated cap until it authenticates.
+pub async fn run(
+    socket: WebSocket,
+    app: Arc<App>,
+    auth: Option<Authenticated>,
+    slot: Option<UnauthenticatedSlot>,
+    peer: SocketAddr,
+) {
+    // Every log line of the connection carries who it is; `token` and `role` are filled in when
+    // it authenticates by message.
+    let span = tracing::info_span!(
+        "connection",
+        %peer,
+        token = tracing::field::Empty,
+        role = tracing::field::Empty
+    );
+    if let Some(a) = &auth {
+        span.record("token", a.token_id.as_str());
+        span.record("role", a.actor.role.name());
+    }
+    serve(socket, app, auth, slot).instrument(span).await
+}
+
+async fn serve(
+    socket: WebSocket,
+    app: Arc<App>,
+    auth: Option<Authenticated>,
+    slot: Option<UnauthenticatedSlot>,
+) {
+    tracing::info!(authenticated = auth.is_some(), "connection opened");
+    app.metrics
+        .connection_opened(auth.as_ref().map(|a| a.actor.role));
+    let limits = app.limits.clone();
+    let (sink, mut stream) = socket.split();
+    let mut s = Session {
+        sink,
+        bucket: match &auth {
+            Some(a) => app.rate_limits.for_token(&a.token_id),
+            None => app.rate_limits.anonymous(),
+        },
+        actor: auth.as_ref().map(|a| a.actor.clone()),
+        token_id: auth.map(|a| a.token_id),
+        app,
+        auth_failures: 0,
+        sub: None,
+        rx: None,
+        resyncs: Vec::new(),
+        out: Vec::new(),
+        close: None,
+        unauthenticated_slot: slot,
+        dropped: None,
+        closed_with: None,
+        socket_behind: false,
+    };
+    s.hello();
+    let mut in_flight: FuturesUnordered<InFlight> = FuturesUnordered::new();
+    let mut ping = tokio::time::interval(limits.ping_interval);
+    ping.tick().await;
+    let mut last_heard = Instant::now();
+    let auth_deadline = tokio::time::sleep(limits.auth_timeout);
+    tokio::pin!(auth_deadline);
+    let mut stopping = s.app.shutdown.subscribe();
+    let mut revocations = s.app.revoked.subscribe();
+
+    loop {
+        if !s.flush().await {
+            break;
+        }
+        if let Some((code, reason)) = s.close.take() {
+            s.closed_with = Some((code, reason.clone()));
+            let _ = s
+                .sink
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
+                .await;
+            break;
+        }
+        tokio::select! {
+            incoming = stream.next(), if in_flight.len() < limits.max_in_flight => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => s.on_text(&text, &mut in_flight).await,
+                    Some(Ok(Message::Binary(_))) if s.actor.is_none() => s.unauthenticated(),
+                    Some(Ok(Message::Binary(_))) => s.error(None, WireError::new(ErrorCode::UnsupportedFrame, "binary frames are not part of the protocol; send JSON text")),
+                    Some(Ok(Message::Close(_))) => {
+                        // The WebSocket layer has queued the reply (echoing the client's code);
+                        // flush it, or the client sees a dropped connection (1006), not a close.
+                        let _ = tokio::time::timeout(limits.write_timeout, s.sink.flush()).await;
+                        break;
+                    }
+                    None => break,
+                    Some(Ok(_)) => {} // ping/pong: axum answers pings itself
+                    Some(Err(e)) => {
+                        // The WebSocket layer refused what the client sent: say why, then close.
+                        tracing::debug!(error = %e, "websocket read error");
+                        match super::ws_errors::classify(e) {
+                            super::ws_errors::ReadFailure::TooBig => {
+                                s.close = Some((CLOSE_TOO_BIG, format!("frame above {} bytes", limits.hard_frame_bytes)));
+                            }
+                            super::ws_errors::ReadFailure::Violation(code, reason) => {
+                                s.close = Some((code, reason.into()));
+                            }
+                            super::ws_errors::ReadFailure::Gone => break,
+                        }
+                    }
+                }
+            }
+            Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => s.on_outcome(&id, result),
+            frame = recv(&mut s.rx), if s.rx.is_some() => s.on_frame(frame).await,
+            _ = ping.tick() => {
+                if last_heard.elapsed() > limits.ping_interval * 3 {
+                    s.close = Some((CLOSE_GOING_AWAY, "keepalive timeout".into()));
+                } else {
+                    s.out.push(Message::Ping(Default::default()));
+                }
+            }
+            _ = &mut auth_deadline, if s.actor.is_none() => {
+                s.close = Some((CLOSE_POLICY, "not authenticated in time".into()));
+            }
+            revoked = revocations.recv() => {
+                if let Ok(id) = revoked
+                    && s.token_id.as_deref() == Some(id.as_str())
+                {
+                    s.close = Some((CLOSE_POLICY, "token revoked".into()));
+                }
+            }
+            () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+                s.close = Some((CLOSE_GOING_AWAY, "server shutting down".into()));
+            }
+        }
+    }
+    s.app
+        .metrics
+        .connection_closed(s.actor.as_ref().map(|a| a.role));
+    match &s.closed_with {
+        Some((code, reason)) => tracing::info!(code, reason, "connection closed by the server"),
+        None => tracing::info!("connection closed"),
+    }
+}
+
+async fn recv(rx: &mut Option<broadcast::Receiver<Arc<Frame>>>) -> Result<Arc<Frame>, RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Session {
+    /// Writes queued messages with one flush. False when the client is too slow or gone.
+    async fn flush(&mut self) -> bool {
+        if self.out.is_empty() {
+            return true;
+        }
+        let n = self.out.len() as u64;
+        let timeout = self.app.limits.write_timeout;
+        let (sink, out) = (&mut self.sink, &mut self.out);
+        let write = async {
+            for m in out.drain(..) {
+                sink.feed(m).await?;
+            }
+            sink.flush().await
+        };
+        // Whether the socket took everything at once: a client that keeps up is judged by what
+        // it fails to take, not by how many frames one published batch happens to hold.
+        let mut write = std::pin::pin!(write);
+        let done_at_once = futures_util::poll!(write.as_mut());
+        self.socket_behind = done_at_once.is_pending();
+        let written = match done_at_once {
+            std::task::Poll::Ready(r) => Ok(r),
+            std::task::Poll::Pending => tokio::time::timeout(timeout, write).await,
+        };
+        match written {
+            Ok(Ok(())) => {
+                self.app.metrics.frames_sent.inc_by(n);
+                true
+            }
+            Ok(Err(_)) => false,
+            Err(_) => {
+                tracing::info!("dropping a client that did not read for {timeout:?}");
+                self.app.metrics.slow_client_closes.inc();
+                false
+            }
+        }
+    }
+
+    fn send_message(&mut self, message: ServerMessage<'_>) {
+        self.send(message.to_text());
+    }
+
+    fn send(&mut self, text: impl Into<Utf8Bytes>) {
+        self.out.push(Message::Text(text.into()));
+    }
+
+    fn error(&mut self, id: Option<&str>, e: WireError) {
+        self.app.metrics.client_error(e.code);
+        self.send_message(ServerMessage::Error {
+            id,
+            code: e.code,
+            message: &e.message,
+        });
+    }
+
+    fn hello(&mut self) {
+        let seq = self.app.live.read().seq;
+        let actor = self.actor.clone();
+        self.send_message(ServerMessage::Hello {
+            protocol: protocol::PROTOCOL_VERSION,
+            server: concat!("crest ", env!("CARGO_PKG_VERSION")),
+            seq,
+            authenticated: actor.is_some(),
+            role: actor.as_ref().map(|a| a.role),
+            team: actor.as_ref().and_then(|a| a.team.as_ref()),
+        });
+    }
+}
