@@ -570,30 +570,34 @@ mod tests {
             message.starts_with("query.limit: value out of bounds"),
             "{message}"
         );
-        assert_eq!(
-            q(r#"{"type":"nearest_teams","point":[113,27],"limit":101}"#).0,
-            "invalid_value"
-        );
-        assert_eq!(
-            q(r#"{"type":"nearest_teams","point":[113,27],"limit":"all"}"#).0,
-            "invalid_field"
-        );
-        assert_eq!(
-            q(r#"{"type":"nearest_teams","point":[113,27],"limit":2.5}"#).0,
-            "invalid_field"
-        );
-        assert_eq!(
-            q(r#"{"type":"nearest_shelters","point":[113,27],"min_free":-1}"#).0,
-            "invalid_value"
-        );
-        assert_eq!(
-            q(r#"{"type":"snap_to_levee","point":[113,27],"tolerance_m":5001}"#).0,
-            "invalid_value"
-        );
-        assert_eq!(
-            q(r#"{"type":"snap_to_levee","point":[113,27],"tolerance_m":-1}"#).0,
-            "invalid_value"
-        );
+        for (query, code) in [
+            (
+                r#"{"type":"nearest_teams","point":[113,27],"limit":101}"#,
+                "invalid_value",
+            ),
+            (
+                r#"{"type":"nearest_teams","point":[113,27],"limit":"all"}"#,
+                "invalid_field",
+            ),
+            (
+                r#"{"type":"nearest_teams","point":[113,27],"limit":2.5}"#,
+                "invalid_field",
+            ),
+            (
+                r#"{"type":"nearest_shelters","point":[113,27],"min_free":-1}"#,
+                "invalid_value",
+            ),
+            (
+                r#"{"type":"snap_to_levee","point":[113,27],"tolerance_m":5001}"#,
+                "invalid_value",
+            ),
+            (
+                r#"{"type":"snap_to_levee","point":[113,27],"tolerance_m":-1}"#,
+                "invalid_value",
+            ),
+        ] {
+            assert_eq!(q(query).0, code, "{query}");
+        }
         assert_eq!(
             q(r#"{"type":"teleport"}"#),
             (

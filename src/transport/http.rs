@@ -170,13 +170,18 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: the database does not answer");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::StoreUnavailable,
-                "the database does not answer",
-            )
+            database_down()
         }
     }
+}
+
+/// 503 `store_unavailable`, for a client; the cause goes to the log at the call.
+fn database_down() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::StoreUnavailable,
+        "the database does not answer",
+    )
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
@@ -284,11 +289,7 @@ async fn revoke_token(
         ),
         Err(e) => {
             tracing::error!(error = %e, "revoking a token failed");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::StoreUnavailable,
-                "the database does not answer",
-            )
+            database_down()
         }
     }
 }
