@@ -646,6 +646,29 @@ mod tests {
     }
 
     #[test]
+    fn unknown_fields_are_refused_in_every_message_and_query() {
+        for text in [
+            r#"{"type":"auth","token":"t","zzz":1}"#,
+            r#"{"type":"subscribe","layers":["teams"],"zzz":1}"#,
+            r#"{"type":"set_viewport","viewport":null,"zzz":1}"#,
+            r#"{"type":"unsubscribe","zzz":1}"#,
+            r#"{"type":"ping","zzz":1}"#,
+            r#"{"type":"command","id":"c","command":{"type":"open_shelter","shelter_id":"S"},"zzz":1}"#,
+            r#"{"type":"query","id":"q","query":{"type":"sitrep"},"zzz":1}"#,
+            r#"{"type":"query","id":"q","query":{"type":"sitrep","zzz":1}}"#,
+            r#"{"type":"query","id":"q","query":{"type":"nearest_teams","point":[113,27],"zzz":1}}"#,
+            r#"{"type":"query","id":"q","query":{"type":"nearest_shelters","point":[113,27],"zzz":1}}"#,
+            r#"{"type":"query","id":"q","query":{"type":"snap_to_levee","point":[113,27],"zzz":1}}"#,
+            r#"{"type":"query","id":"q","query":{"type":"chainage_to_point","levee_id":"L","chainage":1,"zzz":1}}"#,
+            r#"{"type":"query","id":"q","query":{"type":"in_bbox","layer":"teams","bbox":[1,2,3,4],"zzz":1}}"#,
+        ] {
+            let (code, message) = error(text);
+            assert_eq!(code, "unknown_field", "{text}: {message}");
+            assert!(message.contains("zzz"), "{text}: {message}");
+        }
+    }
+
+    #[test]
     fn parses_every_message_type() {
         for text in [
             r#"{"type":"auth","token":"crest_x"}"#,
