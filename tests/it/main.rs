@@ -12,5 +12,6 @@ mod http;
 mod keepalive;
 mod live;
 mod memory;
+mod patrols;
 mod slow_client;
 mod write_faults;
