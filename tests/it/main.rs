@@ -9,6 +9,7 @@ mod durability;
 mod golden_log;
 mod harness;
 mod http;
+mod incidents;
 mod keepalive;
 mod live;
 mod memory;
