@@ -58,9 +58,10 @@ pub struct State {
 
     #[serde(default)]
     pub patrol_sections: BTreeMap<PatrolSectionId, PatrolSection>,
-    /// Each levee's sections, by their start chainage.
+    /// Each levee's sections, by their start chainage, with their extent (so a position
+    /// update finds the sections it touches by binary search, without a lookup per section).
     #[serde(default)]
-    pub levee_sections: BTreeMap<LeveeId, Vec<PatrolSectionId>>,
+    pub levee_sections: BTreeMap<LeveeId, Vec<SectionSpan>>,
     /// The water stage on each levee's governing gauges (absent: normal).
     #[serde(default)]
     pub levee_water: BTreeMap<LeveeId, WaterStage>,
@@ -72,6 +73,9 @@ pub struct State {
     /// The open (raised or acknowledged) alert of each condition.
     #[serde(default, with = "open_alerts")]
     pub open_alerts: BTreeMap<AlertKey, AlertId>,
+    /// How many open alerts each subject has: the watch's check without allocating a key.
+    #[serde(default)]
+    pub open_alert_subjects: BTreeMap<String, u32>,
     #[serde(default)]
     pub alert_rules: AlertRules,
 
@@ -84,6 +88,14 @@ pub struct State {
     pub hazard_incident: BTreeMap<HazardId, IncidentId>,
     #[serde(default)]
     pub next_incident: u64,
+}
+
+/// A section's place on its levee.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SectionSpan {
+    pub from_m: f64,
+    pub to_m: f64,
+    pub id: PatrolSectionId,
 }
 
 /// `open_alerts` as a list of pairs: JSON object keys must be strings.
@@ -300,18 +312,19 @@ impl State {
                 }
             }
             E::PatrolSectionDefined { section } => {
-                let ids = self
+                let spans = self
                     .levee_sections
                     .entry(section.levee_id.clone())
                     .or_default();
-                ids.push(section.id.clone());
-                let sections = &self.patrol_sections;
-                ids.sort_by(|a, b| {
-                    let from = |id: &PatrolSectionId| {
-                        sections.get(id).map_or(section.from_m, |s| s.from_m)
-                    };
-                    from(a).total_cmp(&from(b))
-                });
+                let at = spans.partition_point(|s| s.from_m <= section.from_m);
+                spans.insert(
+                    at,
+                    SectionSpan {
+                        from_m: section.from_m,
+                        to_m: section.to_m,
+                        id: section.id.clone(),
+                    },
+                );
                 let mut section = section.clone();
                 let water = self.levee_water.get(&section.levee_id).copied();
                 section.set_requirement(
@@ -346,8 +359,8 @@ impl State {
                 at,
             } => {
                 self.levee_water.insert(levee_id.clone(), *stage);
-                for id in self.levee_sections.get(levee_id).into_iter().flatten() {
-                    if let Some(s) = self.patrol_sections.get_mut(id) {
+                for span in self.levee_sections.get(levee_id).into_iter().flatten() {
+                    if let Some(s) = self.patrol_sections.get_mut(&span.id) {
                         s.set_requirement(*interval_min, *at);
                     }
                 }
@@ -369,6 +382,10 @@ impl State {
                 self.next_alert += 1;
                 if alert.is_open() {
                     self.open_alerts.insert(alert.key(), alert.id.clone());
+                    *self
+                        .open_alert_subjects
+                        .entry(alert.subject_id.clone())
+                        .or_default() += 1;
                 }
                 self.alerts.insert(alert.id.clone(), alert.clone());
             }
@@ -426,6 +443,12 @@ impl State {
                     a.state = AlertState::Resolved;
                     a.resolved_at = Some(*at);
                     self.open_alerts.remove(&a.key());
+                    if let Some(n) = self.open_alert_subjects.get_mut(&a.subject_id) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.open_alert_subjects.remove(&a.subject_id);
+                        }
+                    }
                 }
             }
         }
@@ -448,32 +471,46 @@ impl State {
         lo: f64,
         hi: f64,
     ) -> impl Iterator<Item = &PatrolSection> {
-        self.levee_sections
-            .get(levee_id)
+        self.spans_along(levee_id, lo, hi)
             .into_iter()
-            .flatten()
-            .filter_map(|id| self.patrol_sections.get(id))
-            .skip_while(move |s| s.to_m < lo)
-            .take_while(move |s| s.from_m <= hi)
-            .filter(move |s| s.overlaps(lo, hi))
+            .filter_map(|span| self.patrol_sections.get(&span.id))
+    }
+
+    /// The spans of a levee's sections that overlap `[lo, hi]`: found by binary search (a
+    /// section is at most `max_section_m` long, so one that overlaps starts after
+    /// `lo - max_section_m`), then checked.
+    pub fn spans_along(&self, levee_id: &LeveeId, lo: f64, hi: f64) -> Vec<&SectionSpan> {
+        let Some(spans) = self.levee_sections.get(levee_id) else {
+            return Vec::new();
+        };
+        let longest = self.patrol_rules.max_section_m.max(0.0);
+        let start = spans.partition_point(|s| s.from_m < lo - longest);
+        let end = spans.partition_point(|s| s.from_m <= hi);
+        spans[start..end.max(start)]
+            .iter()
+            .filter(|s| s.from_m <= hi && lo <= s.to_m)
+            .collect()
     }
 
     /// Records the patrol points a team's walk (or single fix) on a levee passed.
     fn record_walk(&mut self, team_id: &TeamId, on: &crate::domain::events::OnLevee, at: TimeMs) {
         let (lo, hi) = on.walked();
         let radius = self.patrol_rules.pass_radius_m;
-        let Some(ids) = self.levee_sections.get(&on.levee_id) else {
+        let ids: Vec<PatrolSectionId> = self
+            .spans_along(&on.levee_id, lo - radius, hi + radius)
+            .into_iter()
+            .map(|s| s.id.clone())
+            .collect();
+        if ids.is_empty() {
             return;
-        };
+        }
         let pass = super::patrol::Pass {
             at,
             team_id: team_id.clone(),
             how: super::patrol::PassHow::Walked,
         };
-        for id in ids {
-            if let Some(s) = self.patrol_sections.get_mut(id)
-                && s.overlaps(lo - radius, hi + radius)
-            {
+        for id in &ids {
+            if let Some(s) = self.patrol_sections.get_mut(id) {
                 s.record_walk(lo, hi, radius, &pass);
             }
         }

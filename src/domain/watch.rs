@@ -95,7 +95,8 @@ impl State {
                         let (lo, hi) = on.walked();
                         let r = self.patrol_rules.pass_radius_m;
                         let ids: Vec<PatrolSectionId> = self
-                            .sections_along(&on.levee_id, lo - r, hi + r)
+                            .spans_along(&on.levee_id, lo - r, hi + r)
+                            .into_iter()
                             .map(|s| s.id.clone())
                             .collect();
                         for id in &ids {
@@ -179,6 +180,11 @@ impl State {
             }
         }
         w.events
+    }
+
+    /// Whether any alert about `subject` is open (without allocating a key).
+    pub fn has_open_alert(&self, subject: &str) -> bool {
+        self.open_alert_subjects.contains_key(subject)
     }
 
     /// Subject ids of the open alerts of one kind.
@@ -328,8 +334,10 @@ impl Watch {
             let ids: Vec<PatrolSectionId> = state
                 .levee_sections
                 .get(&levee_id)
-                .cloned()
-                .unwrap_or_default();
+                .into_iter()
+                .flatten()
+                .map(|span| span.id.clone())
+                .collect();
             for id in &ids {
                 self.section(state, id);
             }
@@ -342,6 +350,16 @@ impl Watch {
             return;
         };
         let now = self.now;
+        // The usual case, without allocating: nothing wrong and no alert open to resolve.
+        if !state.has_open_alert(id.as_str())
+            && !s.has_gap(now)
+            && (s.interval_min.is_none()
+                || s.on_shift(now)
+                    .and_then(|t| state.teams.get(t))
+                    .is_some_and(|t| t.on_duty))
+        {
+            return;
+        }
         let overdue: Vec<String> = s
             .stretches(now)
             .filter_map(|x| {
