@@ -94,6 +94,7 @@ def west_edge(lat):
 LEVEE_OFFSET = 0.0035  # east-bank levee ~350 m east of the 湘江 centre line
 RAIL_OFFSET = 0.0105   # 京广铁路 ~1 km east of the centre line, behind the levee
 HAO_LEVEE_OFFSET = 0.0022
+HAO_LEVEE_WEST = 113.145  # the 濠江 levees' first vertex off the 湘江 east levee
 
 
 def xiang_levee_lon(lat):
@@ -339,34 +340,52 @@ def main():
     total_capacity = sum(s["properties"]["capacity"] for s in shelters_out)
     assert len(shelters_out) >= 30 and total_capacity > 9000, total_capacity
 
-    # Levees along the 湘江 east bank, one per riverside town, chainage continuing northward.
+    # Levees. The district reaches ~2.2 km across the 湘江 (its west edge runs 0.025° west of the
+    # centre line), so the 湘江 has a levee on each bank, in one segment per riverside town with
+    # chainage continuing northward; see maps/README.md. The east bank stops at the 濠江 mouth and
+    # goes on north of it with its own chainage; the west bank runs through.
     levees_out = []
-    chain = 0.0
-    segments = [("XJ-E-ZH", "湘江东岸大堤朱亨段", SOUTH + 0.002, 27.45, 46.2, 44.0),
-                ("XJ-E-GT", "湘江东岸大堤淦田段", 27.45, 27.60, 45.6, 43.5),
-                ("XJ-E-NZ", "湘江东岸大堤南洲段", 27.60, 27.68, 45.0, 43.0),
-                ("XJ-E-LK", "湘江东岸大堤涪口段", 27.68, 27.7135, 44.5, 42.5)]
-    for lid, lname, a, b, crest, design in segments:
-        lats = sorted({a, b} | {y for _, y in XIANG if a < y < b} | {a + (b - a) * k / 12 for k in range(1, 12)})
-        coords = [pt(xiang_levee_lon(y), y) for y in lats]
-        length = line_length_m(coords)
-        levees_out.append(feature("LineString", coords, {
-            "id": lid, "name": lname, "river": "湘江", "bank": "east", "riverside": "left",
-            "chainage_origin_m": round(chain, 1), "length_m": round(length, 1),
-            "crest_elevation_m": crest, "design_flood_level_m": design,
-        }))
-        chain += length
-    # 湘江 east bank north of the 濠江 mouth: its own chainage.
-    lats = [27.7205 + (NORTH - 0.004 - 27.7205) * k / 10 for k in range(11)]
-    coords = [pt(xiang_levee_lon(y), y) for y in lats]
-    levees_out.append(feature("LineString", coords, {
-        "id": "XJ-E-LKN", "name": "湘江东岸涪口北堤", "river": "湘江", "bank": "east", "riverside": "left",
-        "chainage_origin_m": 0.0, "length_m": round(line_length_m(coords), 1), "crest_elevation_m": 44.3, "design_flood_level_m": 42.3,
-    }))
-    # 濠江 banks from the mouth upstream (eastward): river on the right of the north bank, left of the south bank.
-    hao_lons = [HAO[-1][0] + 0.001 + (113.27 - HAO[-1][0] - 0.001) * k / 16 for k in range(17)]
-    for lid, lname, sign, hand, bank in [("HJ-N", "濠江北岸堤", 1, "right", "north"), ("HJ-S", "濠江南岸堤", -1, "left", "south")]:
-        coords = [pt(x, lat_at(HAO, x) + sign * HAO_LEVEE_OFFSET) for x in hao_lons]
+    for bank, side, hand, prefix, bank_name, segments in [
+        ("east", 1, "left", "XJ-E", "东岸", [
+            ("ZH", "朱亨", SOUTH + 0.002, 27.45, 46.2, 44.0),
+            ("GT", "淦田", 27.45, 27.60, 45.6, 43.5),
+            ("NZ", "南洲", 27.60, 27.68, 45.0, 43.0),
+            ("LK", "涪口", 27.68, 27.7135, 44.5, 42.5)]),
+        # The west bank shields polder farmland, not towns: a crest half a metre lower.
+        ("west", -1, "right", "XJ-W", "西岸", [
+            ("ZH", "朱亨", SOUTH + 0.002, 27.45, 45.7, 44.0),
+            ("GT", "淦田", 27.45, 27.60, 45.1, 43.5),
+            ("NZ", "南洲", 27.60, 27.68, 44.5, 43.0),
+            ("LK", "涪口", 27.68, NORTH - 0.004, 44.0, 42.4)]),
+    ]:
+        chain = 0.0
+        for town, town_name, a, b, crest, design in segments:
+            lats = sorted({a, b} | {y for _, y in XIANG if a < y < b} | {a + (b - a) * k / 12 for k in range(1, 12)})
+            coords = [pt(lon_at(XIANG, y) + side * LEVEE_OFFSET, y) for y in lats]
+            length = line_length_m(coords)
+            levees_out.append(feature("LineString", coords, {
+                "id": f"{prefix}-{town}", "name": f"湘江{bank_name}大堤{town_name}段", "river": "湘江", "bank": bank,
+                "riverside": hand, "chainage_origin_m": round(chain, 1), "length_m": round(length, 1),
+                "crest_elevation_m": crest, "design_flood_level_m": design,
+            }))
+            chain += length
+        if bank == "east":
+            # 湘江 east bank north of the 濠江 mouth: its own chainage.
+            lats = [27.7205 + (NORTH - 0.004 - 27.7205) * k / 10 for k in range(11)]
+            coords = [pt(xiang_levee_lon(y), y) for y in lats]
+            levees_out.append(feature("LineString", coords, {
+                "id": "XJ-E-LKN", "name": "湘江东岸涪口北堤", "river": "湘江", "bank": "east", "riverside": "left",
+                "chainage_origin_m": 0.0, "length_m": round(line_length_m(coords), 1), "crest_elevation_m": 44.3,
+                "design_flood_level_m": 42.3,
+            }))
+    # 濠江 banks from the mouth upstream (eastward) to the district's east edge: river on the right of
+    # the north bank, left of the south bank. Each starts where the 湘江 east levee meets it (the north
+    # bank at XJ-E-LKN's start, the south bank at XJ-E-LK's end), on dry land, not in the 湘江.
+    ends = {f["properties"]["id"]: f["geometry"]["coordinates"] for f in levees_out}
+    hao_lons = [HAO_LEVEE_WEST + (EAST - 0.002 - HAO_LEVEE_WEST) * k / 20 for k in range(21)]
+    for lid, lname, sign, hand, bank, junction in [("HJ-N", "濠江北岸堤", 1, "right", "north", ends["XJ-E-LKN"][0]),
+                                                  ("HJ-S", "濠江南岸堤", -1, "left", "south", ends["XJ-E-LK"][-1])]:
+        coords = [junction] + [pt(x, lat_at(HAO, x) + sign * HAO_LEVEE_OFFSET) for x in hao_lons]
         levees_out.append(feature("LineString", coords, {
             "id": lid, "name": lname, "river": "濠江", "bank": bank, "riverside": hand,
             "chainage_origin_m": 0.0, "length_m": round(line_length_m(coords), 1), "crest_elevation_m": 43.2, "design_flood_level_m": 41.5,
@@ -375,10 +394,10 @@ def main():
     gauges_out = [
         feature("Point", pt(lon_at(XIANG, 27.709) + 0.0025, 27.709), {
             "id": "G-XJ-LK", "name": "湘江涪口站", "river": "湘江", "datum": "吴淞",
-            "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}, "levee_ids": ["XJ-E-NZ", "XJ-E-LK", "XJ-E-LKN"]}),
+            "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}, "levee_ids": ["XJ-E-NZ", "XJ-E-LK", "XJ-E-LKN", "XJ-W-NZ", "XJ-W-LK"]}),
         feature("Point", pt(lon_at(XIANG, 27.57) + 0.0025, 27.57), {
             "id": "G-XJ-GT", "name": "湘江淦田站", "river": "湘江", "datum": "吴淞",
-            "thresholds": {"guard_m": 39.0, "warning_m": 41.0, "guaranteed_m": 43.5}, "levee_ids": ["XJ-E-ZH", "XJ-E-GT"]}),
+            "thresholds": {"guard_m": 39.0, "warning_m": 41.0, "guaranteed_m": 43.5}, "levee_ids": ["XJ-E-ZH", "XJ-E-GT", "XJ-W-ZH", "XJ-W-GT"]}),
         feature("Point", pt(113.20, lat_at(HAO, 113.20) - 0.0012), {
             "id": "G-HJ-01", "name": "濠江站", "river": "濠江", "datum": "吴淞",
             "thresholds": {"guard_m": 37.5, "warning_m": 39.5, "guaranteed_m": 41.5}, "levee_ids": ["HJ-N", "HJ-S"]}),
@@ -396,6 +415,10 @@ def main():
 
     rail = [pt(lon_at(XIANG, y) + RAIL_OFFSET, y) for y in sorted({SOUTH, NORTH} | {y for _, y in XIANG if SOUTH < y < NORTH})]
     railways_out = [feature("LineString", rail, {"id": "RW-JINGGUANG", "name": "京广铁路", "kind": "railway"})]
+    # No levee vertex in the water: a levee stands on the bank.
+    for f in levees_out:
+        for x, y in f["geometry"]["coordinates"]:
+            assert not contains(water_out[0]["geometry"]["coordinates"][0], x, y), (f["properties"]["id"], x, y)
     roads_out = [
         feature("LineString", [pt(lon_at(XIANG, y) + 0.032, y) for y in [SOUTH, 27.31, 27.38, 27.44, 27.50, 27.57, 27.64, 27.70, NORTH]],
                 {"id": "RD-G107", "name": "G107国道", "kind": "national_road"}),

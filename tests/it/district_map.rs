@@ -228,12 +228,32 @@ fn shelters_gauges_and_levees_meet_the_brief() {
     );
     assert_eq!(lk["properties"]["datum"], "吴淞");
     assert!(gauges.iter().any(|g| g["properties"]["river"] == "濠江"));
+    // Both banks of both rivers (护住百里湘濠两岸): the district lies on both sides of each.
     let levees = layer("levees");
-    for river in ["湘江", "濠江"] {
-        assert!(
-            levees.iter().any(|l| l["properties"]["river"] == river),
-            "levees along the {river}"
-        );
+    for (river, banks) in [("湘江", ["east", "west"]), ("濠江", ["north", "south"])] {
+        for bank in banks {
+            assert!(
+                levees
+                    .iter()
+                    .any(|l| l["properties"]["river"] == river && l["properties"]["bank"] == bank),
+                "a levee on the {bank} bank of the {river}"
+            );
+        }
+    }
+    // Every gauge governs levees on both banks of its river.
+    for g in &gauges {
+        let ids: Vec<&str> = g["properties"]["levee_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        let banks: HashSet<&str> = levees
+            .iter()
+            .filter(|l| ids.contains(&l["properties"]["id"].as_str().unwrap()))
+            .map(|l| l["properties"]["bank"].as_str().unwrap())
+            .collect();
+        assert_eq!(banks.len(), 2, "{}: {banks:?}", g["properties"]["id"]);
     }
 }
 
@@ -253,7 +273,7 @@ fn district_levees() -> Vec<Levee> {
 #[test]
 fn chainage_round_trips_on_every_levee() {
     let levees = district_levees();
-    assert_eq!(levees.len(), 7);
+    assert_eq!(levees.len(), 11);
     for levee in &levees {
         let mut c = levee.start_chainage_m();
         let mut n = 0;
@@ -302,12 +322,42 @@ fn chainage_round_trips_on_every_levee() {
         ("XJ-E-ZH", "XJ-E-GT"),
         ("XJ-E-GT", "XJ-E-NZ"),
         ("XJ-E-NZ", "XJ-E-LK"),
+        ("XJ-W-ZH", "XJ-W-GT"),
+        ("XJ-W-GT", "XJ-W-NZ"),
+        ("XJ-W-NZ", "XJ-W-LK"),
     ] {
         assert!(
             (by_id[a].end_chainage_m() - by_id[b].start_chainage_m()).abs() < 1.0,
             "{a} → {b}"
         );
     }
+}
+
+#[test]
+fn the_levees_stand_on_land_and_the_haojiang_levees_meet_the_xiangjiang_levee() {
+    let water = ring(&layer("water")[0]);
+    let levees = layer("levees");
+    let line = |id: &str| -> Vec<LonLat> {
+        let l = levees.iter().find(|l| l["properties"]["id"] == id).unwrap();
+        l["geometry"]["coordinates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| LonLat::new(p[0].as_f64().unwrap(), p[1].as_f64().unwrap()).unwrap())
+            .collect()
+    };
+    for l in &levees {
+        for p in line(l["properties"]["id"].as_str().unwrap()) {
+            assert!(
+                !ring_contains(&water, p),
+                "{} has {p} in the 湘江",
+                l["properties"]["id"]
+            );
+        }
+    }
+    // The 濠江 levees close the protection line at the confluence.
+    assert_eq!(line("HJ-N")[0], line("XJ-E-LKN")[0]);
+    assert_eq!(line("HJ-S")[0], *line("XJ-E-LK").last().unwrap());
 }
 
 #[tokio::test]
