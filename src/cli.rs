@@ -46,10 +46,10 @@ pub struct ServeArgs {
     /// Write a state snapshot every N events.
     #[arg(long, default_value_t = 10_000)]
     pub snapshot_every: u64,
-    /// Sustained messages per second allowed per connection.
+    /// Sustained messages per second allowed per token (all its connections together).
     #[arg(long, default_value_t = 50.0)]
     pub rate_limit: f64,
-    /// Burst of messages allowed per connection above the sustained rate.
+    /// Burst of messages allowed per token above the sustained rate.
     #[arg(long, default_value_t = 200.0)]
     pub rate_burst: f64,
     /// Open TCP connections (HTTP and WebSocket) at most; keep it below LimitNOFILE. The last 64

@@ -352,7 +352,7 @@ impl Engine {
             }
             return;
         }
-        let span = tracing::debug_span!("batch", commands = batch.len(), after_seq = self.seq);
+        let span = tracing::info_span!("batch", commands = batch.len(), after_seq = self.seq);
         self.process(batch).instrument(span).await;
     }
 

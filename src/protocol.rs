@@ -45,7 +45,7 @@ pub struct Subscribe {
     #[serde(default)]
     pub viewport: Option<BBox>,
     #[serde(default)]
-    pub resume_from: Option<u64>,
+    pub resume_from: Option<crate::domain::values::Seq>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -185,8 +185,10 @@ fn classify(text: &str, err: &serde_json::Error) -> WireError {
 /// query is one), so the walk takes each tagged object apart itself: it looks up the `type`, then
 /// deserializes the other fields as that type's struct with `serde_path_to_error`, one level of
 /// tagging at a time. It deserializes from a `serde_value::Value`, whose error says what kind of
-/// error it is (missing field, unknown field, wrong type, a bound), so the code never depends on
-/// the wording of a message. Only refused messages take this path.
+/// error it is (missing field, unknown field, wrong type, a bound), so the code of a field's error
+/// never depends on the wording of serde's messages. (One serde_json message is matched, in
+/// `classify`: "number out of range", JSON that is not finite, which serde_json gives no category
+/// of its own.) Only refused messages take this path.
 mod locate {
     use super::{ClientMessage, ErrorCode, Query, WireError};
     use crate::domain::Command;
@@ -562,6 +564,29 @@ mod tests {
     }
 
     #[test]
+    fn every_right_typed_value_beyond_its_bound_is_an_invalid_value() {
+        let long_id = "x".repeat(65);
+        for (text, code) in [
+            (r#"{"type":"subscribe","layers":["teams"],"resume_from":-1}"#.to_string(), "invalid_value"),
+            (r#"{"type":"subscribe","layers":["teams"],"resume_from":"1"}"#.to_string(), "invalid_field"),
+            (
+                r#"{"type":"query","id":"q","query":{"type":"chainage_to_point","levee_id":"L","chainage":-5}}"#.to_string(),
+                "invalid_value",
+            ),
+            (
+                format!(r#"{{"type":"command","id":"c","command":{{"type":"open_shelter","shelter_id":"{long_id}"}}}}"#),
+                "invalid_value",
+            ),
+            (
+                r#"{"type":"command","id":"c","command":{"type":"open_shelter","shelter_id":"S 1"}}"#.to_string(),
+                "invalid_field",
+            ),
+        ] {
+            assert_eq!(error(&text).0, code, "{text}");
+        }
+    }
+
+    #[test]
     fn query_numbers_beyond_their_bound_are_invalid_values() {
         let q = |query: &str| error(&format!(r#"{{"type":"query","id":"q","query":{query}}}"#));
         let (code, message) = q(r#"{"type":"nearest_teams","point":[113,27],"limit":0}"#);
@@ -618,6 +643,29 @@ mod tests {
             (1, 5),
             "the defaults"
         );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_in_every_message_and_query() {
+        for text in [
+            r#"{"type":"auth","token":"t","zzz":1}"#,
+            r#"{"type":"subscribe","layers":["teams"],"zzz":1}"#,
+            r#"{"type":"set_viewport","viewport":null,"zzz":1}"#,
+            r#"{"type":"unsubscribe","zzz":1}"#,
+            r#"{"type":"ping","zzz":1}"#,
+            r#"{"type":"command","id":"c","command":{"type":"open_shelter","shelter_id":"S"},"zzz":1}"#,
+            r#"{"type":"query","id":"q","query":{"type":"sitrep"},"zzz":1}"#,
+            r#"{"type":"query","id":"q","query":{"type":"sitrep","zzz":1}}"#,
+            r#"{"type":"query","id":"q","query":{"type":"nearest_teams","point":[113,27],"zzz":1}}"#,
+            r#"{"type":"query","id":"q","query":{"type":"nearest_shelters","point":[113,27],"zzz":1}}"#,
+            r#"{"type":"query","id":"q","query":{"type":"snap_to_levee","point":[113,27],"zzz":1}}"#,
+            r#"{"type":"query","id":"q","query":{"type":"chainage_to_point","levee_id":"L","chainage":1,"zzz":1}}"#,
+            r#"{"type":"query","id":"q","query":{"type":"in_bbox","layer":"teams","bbox":[1,2,3,4],"zzz":1}}"#,
+        ] {
+            let (code, message) = error(text);
+            assert_eq!(code, "unknown_field", "{text}: {message}");
+            assert!(message.contains("zzz"), "{text}: {message}");
+        }
     }
 
     #[test]

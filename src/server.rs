@@ -38,7 +38,7 @@ impl Config {
             map: None,
             snapshot_every: 10_000,
             hub_capacity: 8192,
-            revocation_poll: std::time::Duration::from_secs(2),
+            revocation_poll: std::time::Duration::from_secs(1),
             limits: Limits::default(),
         }
     }

@@ -74,8 +74,12 @@ impl<'de> Deserialize<'de> for Chainage {
             Text(String),
         }
         match Raw::deserialize(d)? {
-            Raw::Metres(m) => Chainage::from_metres(m)
-                .ok_or_else(|| serde::de::Error::custom("chainage must be a non-negative number")),
+            Raw::Metres(m) => Chainage::from_metres(m).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{}: chainage {m} is negative",
+                    crate::domain::values::OUT_OF_BOUNDS
+                ))
+            }),
             Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
         }
     }

@@ -5,7 +5,9 @@
 //! command that deserializes is already well-formed and within its bounds; `decide` checks only
 //! what depends on the state. Every struct and enum here refuses unknown fields, at every depth.
 //!
-//! The field order is part of the command's hash (the idempotency check of `engine`): keep it.
+//! The request hash (the idempotency check of `engine`) is taken of a canonical form that sorts
+//! fields and leaves defaults out (`codec::canonical_json`): a new field must default to `null`,
+//! `false`, `""`, `[]` or `{}` so existing hashes hold.
 
 use super::geo::LonLat;
 use super::ids::*;

@@ -53,24 +53,3 @@ pub enum DomainError {
     #[error("{0}")]
     Forbidden(String),
 }
-
-impl DomainError {
-    /// Stable code for clients; documented in `docs/protocol.md`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::NotFound { .. } => "not_found",
-            Self::AlreadyExists { .. } => "already_exists",
-            Self::IllegalTransition { .. } => "illegal_transition",
-            Self::NotAnEscalation(_) => "not_an_escalation",
-            Self::TeamBusy { .. } => "team_busy",
-            Self::TeamOffDuty(_) => "team_off_duty",
-            Self::ShelterClosed(_) => "shelter_closed",
-            Self::OverCapacity { .. } => "over_capacity",
-            Self::OccupancyUnderflow { .. } => "occupancy_underflow",
-            Self::InsufficientStock { .. } => "insufficient_stock",
-            Self::OverPopulation { .. } => "over_population",
-            Self::Invalid(_) => "invalid_value",
-            Self::Forbidden(_) => "forbidden",
-        }
-    }
-}

@@ -10,10 +10,16 @@ pub const MAX_ID_LEN: usize = 64;
 /// Checks an id: 1..=64 bytes, no whitespace or control characters.
 pub fn validate_id(s: &str) -> Result<(), String> {
     if s.is_empty() {
-        return Err("id must not be empty".into());
+        return Err(format!(
+            "{}: id must not be empty",
+            crate::domain::values::OUT_OF_BOUNDS
+        ));
     }
     if s.len() > MAX_ID_LEN {
-        return Err(format!("id is longer than {MAX_ID_LEN} bytes"));
+        return Err(format!(
+            "{}: id is longer than {MAX_ID_LEN} bytes",
+            crate::domain::values::OUT_OF_BOUNDS
+        ));
     }
     if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("id must not contain whitespace or control characters".into());

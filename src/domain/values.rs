@@ -266,6 +266,29 @@ count_type!(Count, 0, "a count");
 count_type!(PositiveCount, 1, "a count");
 count_type!(QueryLimit, 1, MAX_QUERY_LIMIT, "a limit");
 
+/// A sequence number of the log (a subscription's `resume_from`): a whole number from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Seq(u64);
+
+impl Seq {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Seq {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match whole(d, "a sequence number, a whole number")? {
+            Whole::Pos(v) => Ok(Self(v)),
+            w => Err(de::Error::custom(OutOfBounds::new(format!(
+                "sequence number {w} is outside 0 to {}",
+                u64::MAX
+            )))),
+        }
+    }
+}
+
 /// A device's clock reading, milliseconds since the Unix epoch: a whole number, not before the
 /// epoch. How far ahead of the server's clock it may be depends on the server's clock, so the
 /// decider checks that ([`super::bounds::check_device_time`]).

@@ -84,34 +84,68 @@ async fn authenticate(
     let Some(token) = token else { return Ok(None) };
     match auth::authenticate(app.store.as_ref(), &token).await {
         Ok(authenticated) => Ok(Some(authenticated)),
-        Err(AuthError::Revoked(_)) => Err(error(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::RevokedToken,
-            "this token was revoked",
-        )),
+        Err(AuthError::Revoked(id)) => {
+            tracing::info!(token = %id, "authentication failed: revoked token");
+            Err(error(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::RevokedToken,
+                "this token was revoked",
+            ))
+        }
         Err(AuthError::Store(e)) => {
             tracing::error!(error = %e, "token lookup failed");
             Err(error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::Unavailable,
+                ErrorCode::StoreUnavailable,
                 "cannot check tokens right now",
             ))
         }
-        Err(_) => Err(error(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::InvalidToken,
-            "unknown token",
-        )),
+        Err(e) => {
+            tracing::info!(reason = %e, "authentication failed");
+            Err(error(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidToken,
+                "unknown token",
+            ))
+        }
     }
 }
 
+/// The query string's `token`, or the error a client gets for a query string that does not parse
+/// (axum's own rejection is plain text, not `{code, message}`).
+fn token_param(
+    q: Result<Query<TokenParam>, axum::extract::rejection::QueryRejection>,
+) -> Result<TokenParam, Box<Response>> {
+    q.map(|Query(q)| q).map_err(|_| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            "the query string must hold at most one `token`",
+        ))
+    })
+}
+
 async fn websocket(
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
     State(app): State<Arc<App>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    Query(q): Query<TokenParam>,
+    q: Result<Query<TokenParam>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return error(
+                rejection.status(),
+                ErrorCode::InvalidMessage,
+                "this path takes a WebSocket upgrade: GET with `Connection: Upgrade`, `Upgrade: websocket` and `Sec-WebSocket-Version: 13`",
+            );
+        }
+    };
+    let q = match token_param(q) {
+        Ok(q) => q,
+        Err(resp) => return *resp,
+    };
     // A token on the upgrade request is checked before upgrading, so a bad one is a plain 401.
     let authenticated = match authenticate(&app, presented_token(&headers, &q)).await {
         Ok(a) => a,
@@ -196,8 +230,12 @@ async fn layer(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Query(q): Query<TokenParam>,
+    q: Result<Query<TokenParam>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let q = match token_param(q) {
+        Ok(q) => q,
+        Err(resp) => return *resp,
+    };
     match authenticate(&app, presented_token(&headers, &q)).await {
         Ok(Some(_)) => {}
         Ok(None) => {
@@ -222,14 +260,14 @@ async fn layer(
         let collection = geojson::layer_collection(&p.state, layer, p.seq);
         // The tag is a hash of the layer's features alone: it changes exactly when this layer
         // changes (not with every event of another layer), and two different contents never
-        // share one (a restored database cannot reuse a tag).
-        (
-            content_etag(
-                layer.name(),
-                &serde_json::to_string(&collection.features).expect("features serialize"),
-            ),
-            collection.to_string(),
-        )
+        // share one (a restored database cannot reuse a tag). It is weak (RFC 9110 §8.8.1): the
+        // body's `crest_seq` moves with every event of any layer, so two bodies under one tag
+        // are equivalent, not byte-identical.
+        let strong = content_etag(
+            layer.name(),
+            &serde_json::to_string(&collection.features).expect("features serialize"),
+        );
+        (format!("W/{strong}"), collection.to_string())
     };
     if if_none_match_hits(&headers, &etag) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
@@ -245,15 +283,19 @@ async fn layer(
         .into_response()
 }
 
-/// Revokes a token at once: its open sessions are closed (1008) before this answers. Needs a
-/// dispatcher's token. (`crest token revoke` from another process reaches open sessions through
+/// Revokes a token at once: its open sessions are told before this answers, and close (1008) as
+/// soon as they read the notice. Needs a dispatcher's token. (`crest token revoke` from another process reaches open sessions through
 /// the periodic check instead.)
 async fn revoke_token(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(q): Query<TokenParam>,
+    q: Result<Query<TokenParam>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let q = match token_param(q) {
+        Ok(q) => q,
+        Err(resp) => return *resp,
+    };
     let who = match authenticate(&app, presented_token(&headers, &q)).await {
         Ok(Some(who)) => who,
         Ok(None) => {

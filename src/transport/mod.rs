@@ -22,9 +22,10 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Largest frame the WebSocket layer accepts at all; beyond it the connection is closed (1009).
     pub hard_frame_bytes: usize,
-    /// Sustained messages per second per connection.
+    /// Sustained messages per second per token (all its connections together; before
+    /// authentication, per connection).
     pub messages_per_second: f64,
-    /// Messages a connection may send in a burst above the sustained rate.
+    /// Messages a token may send in a burst above the sustained rate.
     pub burst: f64,
     /// Interval of server pings; a connection silent for three intervals is closed.
     pub ping_interval: Duration,

@@ -350,12 +350,21 @@ async fn oversized_frames_and_floods() {
         (15..40).contains(&pongs),
         "the burst itself is served: {pongs}"
     );
-    // The next window's notice reports how many the previous one dropped.
+    // The next window's notice reports how many the previous one dropped unanswered: all of the
+    // flood but the served burst and the one answered drop.
     for i in 0..60 {
         c.send(json!({"type": "ping", "nonce": i})).await;
     }
     let notice = c.until("error").await;
     assert_eq!(notice["code"], "rate_limited");
+    let unanswered = 60 - pongs - 1;
+    assert!(
+        notice["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("({unanswered} more were dropped unanswered")),
+        "{notice}"
+    );
     // Over the hard limit: the WebSocket layer closes the connection with 1009.
     c.send_text(&"y".repeat(100 * 1024)).await;
     while c.try_next().await.is_some() {}

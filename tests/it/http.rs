@@ -96,7 +96,9 @@ async fn health_readiness_metrics_and_layers() {
         serde_json::json!([113.12, 27.65])
     );
     assert_eq!(t1["properties"]["status"], "available");
-    let etag = header(&head, "etag");
+    // (`get` lower-cases the head; the weak indicator is `W/`.)
+    let etag = header(&head, "etag").replacen("w/", "W/", 1);
+    assert!(etag.starts_with("W/\""), "a weak tag: {etag}");
     let (status, _, _) = get(
         &server,
         "/api/v1/layers/teams",
@@ -106,15 +108,16 @@ async fn health_readiness_metrics_and_layers() {
     assert_eq!(status, 304, "unchanged layer is not sent again");
     // Another layer's change keeps the tag; this layer's change replaces it; weak comparison
     // and lists work (RFC 9110).
-    let teams_etag = |head: &str| header(head, "etag");
+    let teams_etag = |head: &str| header(head, "etag").replacen("w/", "W/", 1);
     d.ok(
         json!({"type": "report_hazard", "kind": "seepage", "severity": "general",
         "position": [113.12, 27.65]}),
     )
     .await;
-    let weak = format!("W/{etag}");
+    let weak = etag.clone();
+    let strong = etag.trim_start_matches("W/").to_string();
     let list = format!("\"other\", {weak}");
-    for inm in [etag.as_str(), weak.as_str(), list.as_str(), "*"] {
+    for inm in [strong.as_str(), weak.as_str(), list.as_str(), "*"] {
         let (status, head, _) = get(
             &server,
             "/api/v1/layers/teams",
@@ -178,5 +181,25 @@ async fn health_readiness_metrics_and_layers() {
         body.contains("teams") && body.contains("hazards"),
         "lists the layers: {body}"
     );
+    server.stop().await;
+}
+
+/// What the web framework would refuse in plain text is answered `{code, message}` like every
+/// other HTTP error.
+#[tokio::test]
+async fn malformed_requests_get_a_code_and_a_message() {
+    let server = TestServer::start().await;
+    for (path, status, code) in [
+        ("/ws", 400, "invalid_message"),
+        ("/api/v1/layers/teams?token=a&token=b", 400, "invalid_field"),
+        ("/ws?token=a&token=b", 400, "invalid_message"),
+    ] {
+        let (got, head, body) = get(&server, path, &[]).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert_eq!(header(&head, "content-type"), "application/json", "{path}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["code"], code, "{path}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
     server.stop().await;
 }

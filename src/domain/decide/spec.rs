@@ -10,15 +10,13 @@
 //! `then` returns the state after the events, to chain another `when` or to look at the fold.
 
 use crate::domain::access::{Actor, Role};
-use crate::domain::commands::Command;
 use crate::domain::error::DomainError;
 use crate::domain::events::Event;
-use crate::domain::geo::{INVALID_COORDINATES, LonLat};
+use crate::domain::geo::LonLat;
 use crate::domain::ids::*;
 use crate::domain::levee::{Hand, Levee, LeveeLocation, LeveeSpec};
 use crate::domain::model::*;
 use crate::domain::state::{Context, LeveeSnapper, State};
-use crate::domain::values::OUT_OF_BOUNDS;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -69,12 +67,16 @@ impl Given {
         self.when_at(NOW, actor, command)
     }
 
-    /// Sends `command` as `actor` when the server's clock reads `now`.
+    /// Sends `command` as `actor` when the server's clock reads `now`. The command is parsed as
+    /// the server parses a client's `command` message, so a refusal has the code a client gets.
     pub fn when_at(self, now: TimeMs, actor: &Actor, command: Value) -> When {
         let text = command.to_string();
-        let outcome = match serde_json::from_value::<Command>(command) {
-            Err(e) => Err(Refusal::Parse(e.to_string())),
-            Ok(cmd) => {
+        let message = serde_json::json!({"type": "command", "id": "spec", "command": command});
+        let parsed = crate::protocol::parse_client_message(&message.to_string());
+        let outcome = match parsed {
+            Err(e) => Err(Refusal::Parse(e)),
+            Ok(crate::protocol::ClientMessage::Command(m)) => {
+                let cmd = m.command;
                 let ctx = Context {
                     now_ms: now,
                     actor,
@@ -82,6 +84,7 @@ impl Given {
                 };
                 self.state.decide(&cmd, &ctx).map_err(Refusal::Domain)
             }
+            Ok(other) => panic!("{text} parsed as {other:?}"),
         };
         When {
             state: self.state,
@@ -93,20 +96,16 @@ impl Given {
 
 #[derive(Debug)]
 enum Refusal {
-    Parse(String),
+    Parse(crate::protocol::WireError),
     Domain(DomainError),
 }
 
 impl Refusal {
-    /// The code a client gets (see `classify` in `protocol.rs` for parse errors).
+    /// The code a client gets.
     fn code(&self) -> &'static str {
         match self {
-            Refusal::Domain(e) => e.code(),
-            Refusal::Parse(m) if m.starts_with(OUT_OF_BOUNDS) => "invalid_value",
-            Refusal::Parse(m) if m.contains(INVALID_COORDINATES) => "invalid_coordinates",
-            Refusal::Parse(m) if m.starts_with("missing field") => "missing_field",
-            Refusal::Parse(m) if m.starts_with("unknown field") => "unknown_field",
-            Refusal::Parse(_) => "invalid_field",
+            Refusal::Domain(e) => crate::protocol::ErrorCode::from(e).as_str(),
+            Refusal::Parse(e) => e.code.as_str(),
         }
     }
 }

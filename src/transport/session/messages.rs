@@ -61,7 +61,10 @@ impl Session {
                 layers,
                 viewport,
                 resume_from,
-            }) => self.subscribe(layers, viewport, resume_from).await,
+            }) => {
+                self.subscribe(layers, viewport, resume_from.map(|s| s.get()))
+                    .await
+            }
             ClientMessage::SetViewport(protocol::SetViewport { viewport }) => {
                 self.set_viewport(viewport).await
             }
@@ -111,10 +114,11 @@ impl Session {
             Some((_, n)) => *n,
             None => 0,
         };
-        self.dropped = Some((now, 1));
+        // This drop is answered; the window counts the ones after it.
+        self.dropped = Some((now, 0));
         let rate = self.app.limits.messages_per_second;
-        let earlier = if before > 1 {
-            format!(" ({before} were dropped in the window before)")
+        let earlier = if before > 0 {
+            format!(" ({before} more were dropped unanswered in the window before)")
         } else {
             String::new()
         };
@@ -176,7 +180,7 @@ impl Session {
                         WireError::new(ErrorCode::RevokedToken, "this token was revoked")
                     }
                     AuthError::Store(_) => {
-                        WireError::new(ErrorCode::Unavailable, "cannot check tokens right now")
+                        WireError::new(ErrorCode::StoreUnavailable, "cannot check tokens right now")
                     }
                     _ => WireError::new(ErrorCode::InvalidToken, "unknown token"),
                 };

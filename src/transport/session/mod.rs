@@ -129,6 +129,9 @@ async fn serve(
     tokio::pin!(auth_deadline);
     let mut stopping = s.app.shutdown.subscribe();
     let mut revocations = s.app.revoked.subscribe();
+    // A token revoked between its check at the upgrade and this subscription would otherwise go
+    // unnoticed: look once now that the notices are heard.
+    s.close_if_revoked().await;
 
     loop {
         if !s.flush().await {
@@ -187,13 +190,14 @@ async fn serve(
             _ = &mut auth_deadline, if s.actor.is_none() => {
                 s.close = Some((CLOSE_POLICY, "not authenticated in time".into()));
             }
-            revoked = revocations.recv() => {
-                if let Ok(id) = revoked
-                    && s.token_id.as_deref() == Some(id.as_str())
-                {
+            revoked = revocations.recv() => match revoked {
+                Ok(id) if s.token_id.as_deref() == Some(id.as_str()) => {
                     s.close = Some((CLOSE_POLICY, "token revoked".into()));
                 }
-            }
+                // Notices were missed: ask the store.
+                Err(broadcast::error::RecvError::Lagged(_)) => s.close_if_revoked().await,
+                _ => {}
+            },
             () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
                 s.close = Some((CLOSE_GOING_AWAY, "server shutting down".into()));
             }
@@ -216,6 +220,20 @@ async fn recv(rx: &mut Option<broadcast::Receiver<Arc<Frame>>>) -> Result<Arc<Fr
 }
 
 impl Session {
+    /// Closes the connection (1008) if its token is revoked, asking the store.
+    async fn close_if_revoked(&mut self) {
+        let Some(token) = &self.token_id else {
+            return;
+        };
+        match self.app.store.revoked_token_ids().await {
+            Ok(ids) if ids.iter().any(|id| id == token) => {
+                self.close = Some((CLOSE_POLICY, "token revoked".into()));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read revoked tokens"),
+        }
+    }
+
     /// Writes queued messages with one flush. False when the client is too slow or gone.
     async fn flush(&mut self) -> bool {
         if self.out.is_empty() {
