@@ -7,7 +7,7 @@ use super::{Feature, Loader, MapError};
 use crate::domain::chainage::Chainage;
 use crate::domain::levee::Levee;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 const LAYER: &str = "patrol_sections";
 /// A section is one patrol group's stretch: at most this long, metres.
@@ -40,7 +40,8 @@ pub(super) fn check(
     sections: &[Feature],
     levees: &HashMap<String, Levee>,
 ) -> Result<(), MapError> {
-    let mut by_levee: HashMap<&str, Vec<Section>> = HashMap::new();
+    // By levee id, so that of several broken levees the same one is reported every time.
+    let mut by_levee: BTreeMap<&str, Vec<Section>> = BTreeMap::new();
     let mut point_ids = HashSet::new();
     for f in sections {
         let err = |m: String| loader.ferr(LAYER, f, m);
