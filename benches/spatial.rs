@@ -165,6 +165,7 @@ fn bench_domain(c: &mut Criterion) {
             time_ms: 1,
             accuracy_m: 5.0,
         },
+        on_levee: None,
     };
     c.bench_function("protocol/serialize_team_moved", |b| {
         b.iter(|| black_box(serde_json::to_string(&event).unwrap()))

@@ -11,7 +11,7 @@
 //! one succeeds it leaves the mode by itself. The fault is logged once when it starts, again only
 //! if its kind changes, and once when writing works again.
 
-use crate::clock::now_ms;
+use crate::clock::Clock;
 use crate::codec;
 use crate::domain::events::Event;
 use crate::domain::{Actor, Command, Context, DomainError, State};
@@ -88,6 +88,7 @@ struct Submission {
 pub struct EngineHandle {
     tx: mpsc::Sender<Submission>,
     stop: mpsc::Sender<oneshot::Sender<u64>>,
+    ticks: mpsc::Sender<oneshot::Sender<u64>>,
     health: watch::Receiver<LogHealth>,
     metrics: Arc<Metrics>,
 }
@@ -120,6 +121,14 @@ impl EngineHandle {
 
     pub fn is_running(&self) -> bool {
         !self.tx.is_closed()
+    }
+
+    /// Runs a clock tick now (besides the one every 10 s) and waits until its events, if any,
+    /// are committed; answers the last seq. For tests and drills that move the clock.
+    pub async fn tick(&self) -> Option<u64> {
+        let (reply, rx) = oneshot::channel();
+        self.ticks.send(reply).await.ok()?;
+        rx.await.ok()
     }
 
     /// Whether the log can be written right now.
@@ -212,7 +221,19 @@ fn outcome_of(o: &CommandOutcome, duplicate: bool) -> Outcome {
 pub struct EngineConfig {
     /// Write a snapshot after this many events (0: never).
     pub snapshot_every: u64,
+    /// The clock commands are decided at and ticks read.
+    pub clock: Clock,
+    /// How often the engine looks at what time alone changes (patrol intervals running out,
+    /// shifts ending, silent teams, unaccepted assignments): an alert is raised at most this
+    /// late. `None`: only when asked ([`EngineHandle::tick`]), for tests that count events.
+    pub tick_every: Option<Duration>,
 }
+
+/// The default of [`EngineConfig::tick_every`].
+pub const TICK_EVERY: Duration = Duration::from_secs(10);
+
+/// The command-id prefix of the records of clock ticks; clients may not use it.
+pub const CLOCK_ID_PREFIX: &str = "clock:";
 
 /// The log cannot be written: since when, why, and what is still to do before it is trusted.
 struct Unwritable {
@@ -241,6 +262,10 @@ struct Engine {
     since_snapshot: u64,
     unwritable: Option<Unwritable>,
     health: watch::Sender<LogHealth>,
+    clock: Clock,
+    tick_every: Option<Duration>,
+    /// A tick is due: the next batch (even an empty one) runs it.
+    tick_due: bool,
 }
 
 /// A command of the current batch waiting for the commit.
@@ -263,6 +288,7 @@ pub fn spawn(
 ) -> EngineHandle {
     let (tx, rx) = mpsc::channel(4096);
     let (stop, stop_rx) = mpsc::channel(1);
+    let (ticks, ticks_rx) = mpsc::channel(16);
     let (health, health_rx) = watch::channel(LogHealth::Writable);
     let levees = levee_index(&recovered.state);
     let engine = Engine {
@@ -276,12 +302,16 @@ pub fn spawn(
         since_snapshot: recovered.replayed,
         unwritable: None,
         health,
+        clock: config.clock,
+        tick_every: config.tick_every,
+        tick_due: false,
     };
     metrics.last_seq.set(engine.seq);
-    tokio::spawn(engine.run(rx, stop_rx));
+    tokio::spawn(engine.run(rx, stop_rx, ticks_rx));
     EngineHandle {
         tx,
         stop,
+        ticks,
         health: health_rx,
         metrics,
     }
@@ -300,10 +330,13 @@ impl Engine {
         mut self,
         mut rx: mpsc::Receiver<Submission>,
         mut stop: mpsc::Receiver<oneshot::Sender<u64>>,
+        mut tick_requests: mpsc::Receiver<oneshot::Sender<u64>>,
     ) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut retry = tokio::time::interval(RETRY_EVERY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = tokio::time::interval(self.tick_every.unwrap_or(Duration::from_secs(3600)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let done = loop {
             tokio::select! {
                 biased;
@@ -316,6 +349,13 @@ impl Engine {
                     if n == 0 {
                         break None;
                     }
+                }
+                _ = ticks.tick(), if self.tick_every.is_some() => self.tick_due = true,
+                Some(reply) = tick_requests.recv() => {
+                    self.tick_due = true;
+                    self.run_batch(&mut batch).await;
+                    let _ = reply.send(self.seq);
+                    continue;
                 }
                 done = stop.recv() => {
                     // Refuse new work, then commit what was already queued.
@@ -338,7 +378,7 @@ impl Engine {
     }
 
     async fn run_batch(&mut self, batch: &mut Vec<Submission>) {
-        if batch.is_empty() {
+        if batch.is_empty() && !self.tick_due {
             return;
         }
         self.metrics.engine_queue_depth.dec_by(batch.len() as u64);
@@ -358,7 +398,9 @@ impl Engine {
 
     async fn process(&mut self, batch: Vec<Submission>) {
         // Idempotency records live in the store only: one lookup for the whole batch.
-        let known = {
+        let known = if batch.is_empty() {
+            Ok(Vec::new()) // a tick alone
+        } else {
             let ids: Vec<&str> = batch.iter().map(|s| s.command_id.as_str()).collect();
             self.store.command_outcomes(&ids).await
         };
@@ -378,7 +420,7 @@ impl Engine {
         let mut committed: Vec<Committed> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut in_batch: HashMap<String, usize> = HashMap::new();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         for sub in batch {
             let hash = codec::request_hash(&sub.command);
             if let Some(o) = known.get(&sub.command_id) {
@@ -409,7 +451,7 @@ impl Engine {
                 actor: &sub.actor,
                 snapper: &self.levees,
             };
-            let events = match self.state.decide(&sub.command, &ctx) {
+            let events = match self.state.handle(&sub.command, &ctx) {
                 Ok(events) => events,
                 Err(e) => {
                     self.metrics.command_rejected(sub.command.name(), &e);
@@ -421,9 +463,9 @@ impl Engine {
             let created_id = events
                 .iter()
                 .find_map(|e| e.created_id().map(str::to_string));
+            // `handle` has applied them (and the alerts they cause) to the engine's state.
             for event in events {
                 self.seq += 1;
-                self.state.apply(&event);
                 if let Event::LeveeDefined { levee } = &event {
                     self.levees.insert(levee.clone());
                 }
@@ -456,6 +498,37 @@ impl Engine {
                 created_id,
                 events: stored,
             });
+        }
+        if std::mem::take(&mut self.tick_due) {
+            let events = self.state.tick(now);
+            if !events.is_empty() {
+                let command_id = format!("{CLOCK_ID_PREFIX}{}", self.seq + 1);
+                let mut stored = Vec::with_capacity(events.len());
+                for event in events {
+                    self.seq += 1;
+                    let json = codec::encode_event(&event);
+                    stored.push(StoredEvent {
+                        seq: self.seq,
+                        time_ms: now,
+                        command_id: command_id.clone(),
+                        actor: "clock".into(),
+                        format: codec::EVENT_FORMAT,
+                        body: json.clone(),
+                    });
+                    committed.push(Committed {
+                        seq: self.seq,
+                        time_ms: now,
+                        event,
+                        json,
+                    });
+                }
+                records.push(CommandRecord {
+                    command_id,
+                    request_hash: String::new(),
+                    created_id: None,
+                    events: stored,
+                });
+            }
         }
         if records.is_empty() {
             return;
@@ -538,7 +611,7 @@ impl Engine {
                 self.unwritable = Some(Unwritable {
                     fault,
                     since: Instant::now(),
-                    since_ms: now_ms(),
+                    since_ms: crate::clock::now_ms(),
                     needs_reload,
                     refused: 0,
                     data_lost: false,
@@ -712,7 +785,11 @@ mod tests {
             live.clone(),
             metrics.clone(),
             recovered,
-            EngineConfig { snapshot_every: 0 },
+            EngineConfig {
+                snapshot_every: 0,
+                clock: Default::default(),
+                tick_every: None,
+            },
         );
         Rig {
             _dir: dir,

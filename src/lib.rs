@@ -5,12 +5,14 @@
 //! `store`, the single writer) → `projection` (live state and `spatial` indexes) → `hub` (fans the
 //! serialized event out to subscribers) → back through `transport`.
 //!
-//! - [`domain`]: pure core — entities, commands, events, the decider and the fold.
+//! - [`domain`]: pure core — entities, commands, events, the decider and the fold; the patrol
+//!   model, alerts, and the watch that raises and resolves alerts.
 //! - [`spatial`]: rstar indexes: nearest teams and shelters, bounding boxes, levee snapping.
 //! - [`store`]: the durable event log, snapshots, idempotency records and access tokens (sqlx).
 //! - [`codec`]: the one encoding of stored events and snapshots (format versions, upcasting) and
 //!   of a command's request hash.
-//! - [`engine`]: the single writer with group commit.
+//! - [`engine`]: the single writer with group commit and clock ticks.
+//! - [`clock`]: the wall clock, and the engine's clock that tests and drills move forward.
 //! - [`projection`]: the read model published after each commit.
 //! - [`hub`]: the shared ring of serialized frames that every connection reads.
 //! - [`protocol`]: wire messages of WebSocket protocol v1: what clients send, one

@@ -441,6 +441,15 @@ pub fn check_request_id(id: &str) -> Result<(), WireError> {
             format!("id must be 1 to {MAX_REQUEST_ID} bytes without control characters"),
         ));
     }
+    if id.starts_with(crate::engine::CLOCK_ID_PREFIX) {
+        return Err(WireError::new(
+            ErrorCode::InvalidRequestId,
+            format!(
+                "ids starting with {:?} are the server's own",
+                crate::engine::CLOCK_ID_PREFIX
+            ),
+        ));
+    }
     Ok(())
 }
 

@@ -28,6 +28,10 @@ pub struct Config {
     /// are closed).
     pub revocation_poll: std::time::Duration,
     pub limits: Limits,
+    /// The engine's clock: the wall clock, unless a test or drill moves it forward.
+    pub clock: crate::clock::Clock,
+    /// How often the engine ticks (`None`: only when asked).
+    pub tick_every: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -39,6 +43,8 @@ impl Config {
             snapshot_every: 10_000,
             hub_capacity: 8192,
             revocation_poll: std::time::Duration::from_secs(1),
+            clock: crate::clock::Clock::default(),
+            tick_every: Some(engine::TICK_EVERY),
             limits: Limits::default(),
         }
     }
@@ -134,6 +140,8 @@ impl Server {
             recovered,
             EngineConfig {
                 snapshot_every: config.snapshot_every,
+                clock: config.clock.clone(),
+                tick_every: config.tick_every,
             },
         );
         let map_import = import_map(&engine, &district.commands).await?;

@@ -78,5 +78,6 @@ pub fn field_may_send(cmd: &Command) -> bool {
             | Command::CancelAssignment(_)
             | Command::CheckIn(_)
             | Command::CheckOut(_)
+            | Command::CheckInPatrolPoint(_)
     )
 }

@@ -35,6 +35,12 @@ pub const MIN_TIME_MS: TimeMs = 0;
 pub const MAX_TEXT: usize = 2_000;
 /// Longest supply item name, bytes (an item name is never empty).
 pub const MAX_ITEM: usize = 64;
+/// Longest patrol interval a dispatcher may set, minutes (a day).
+pub const MAX_INTERVAL_MIN: u32 = 1_440;
+/// Longest patrol shift, milliseconds (a day).
+pub const MAX_SHIFT_MS: i64 = 24 * 3_600_000;
+/// Most patrol points in one section.
+pub const MAX_PATROL_POINTS: usize = 64;
 /// Most results a nearest query may ask for (`limit`).
 pub const MAX_QUERY_LIMIT: u32 = 100;
 /// Largest snapping tolerance of a `snap_to_levee` query, metres.

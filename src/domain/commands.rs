@@ -57,6 +57,12 @@ pub enum Command {
     IssueEvacuationOrder(IssueEvacuationOrder),
     RecordEvacuationProgress(RecordEvacuationProgress),
     LiftEvacuationOrder(EvacuationRef),
+    // Patrols and alerts
+    DefinePatrolSection(DefinePatrolSection),
+    AssignPatrol(AssignPatrol),
+    SetPatrolInterval(SetPatrolInterval),
+    CheckInPatrolPoint(CheckInPatrolPoint),
+    AcknowledgeAlert(AcknowledgeAlert),
 }
 
 impl Command {
@@ -100,9 +106,77 @@ impl Command {
             "issue_evacuation_order" => check::<IssueEvacuationOrder, D>(d),
             "record_evacuation_progress" => check::<RecordEvacuationProgress, D>(d),
             "lift_evacuation_order" => check::<EvacuationRef, D>(d),
+            "define_patrol_section" => check::<DefinePatrolSection, D>(d),
+            "assign_patrol" => check::<AssignPatrol, D>(d),
+            "set_patrol_interval" => check::<SetPatrolInterval, D>(d),
+            "check_in_patrol_point" => check::<CheckInPatrolPoint, D>(d),
+            "acknowledge_alert" => check::<AcknowledgeAlert, D>(d),
             _ => None,
         }
     }
+}
+
+/// A patrol section of a levee with its patrol points (dispatcher, or the map loader).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefinePatrolSection {
+    pub id: PatrolSectionId,
+    pub levee_id: LeveeId,
+    #[serde(default)]
+    pub name: Text,
+    pub from: crate::domain::chainage::Chainage,
+    pub to: crate::domain::chainage::Chainage,
+    pub points: Vec<PatrolPointSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatrolPointSpec {
+    pub id: PatrolPointId,
+    pub chainage: crate::domain::chainage::Chainage,
+    #[serde(default)]
+    pub kind: crate::domain::patrol::PointKind,
+    #[serde(default)]
+    pub name: Text,
+}
+
+/// A team's patrol shift on a section, from `from_ms` (now when absent) until `until_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignPatrol {
+    pub section_id: PatrolSectionId,
+    pub team_id: TeamId,
+    #[serde(default)]
+    pub from_ms: Option<DeviceTime>,
+    pub until_ms: DeviceTime,
+}
+
+/// A dispatcher's interval for a section, minutes; `null` returns to the water's interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPatrolInterval {
+    pub section_id: PatrolSectionId,
+    pub interval_min: Option<Minutes>,
+}
+
+/// A team checks in at a patrol point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInPatrolPoint {
+    pub section_id: PatrolSectionId,
+    pub point_id: PatrolPointId,
+    pub team_id: TeamId,
+    /// Device time of the check-in; Crest's receive time when absent.
+    #[serde(default)]
+    pub time_ms: Option<DeviceTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeAlert {
+    pub alert_id: AlertId,
+    #[serde(default)]
+    pub note: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -519,6 +593,16 @@ mod tests {
                    "target_shelters": ["S-1"]}),
             json!({"type": "record_evacuation_progress", "evacuation_id": "EV-1", "count": 5}),
             json!({"type": "lift_evacuation_order", "evacuation_id": "EV-1"}),
+            json!({"type": "define_patrol_section", "id": "PS-1", "levee_id": "L-1", "name": "s",
+                   "from": 0, "to": 500,
+                   "points": [{"id": "P-1", "chainage": 0, "kind": "regular", "name": "p"},
+                              {"id": "P-2", "chainage": 500, "kind": "structure", "name": "闸"}]}),
+            json!({"type": "assign_patrol", "section_id": "PS-1", "team_id": "T-1",
+                   "from_ms": 1, "until_ms": 2}),
+            json!({"type": "set_patrol_interval", "section_id": "PS-1", "interval_min": 20}),
+            json!({"type": "check_in_patrol_point", "section_id": "PS-1", "point_id": "P-1",
+                   "team_id": "T-1", "time_ms": 1}),
+            json!({"type": "acknowledge_alert", "alert_id": "AL-1", "note": "seen"}),
         ]
     }
 
@@ -586,8 +670,9 @@ mod tests {
                 checked += 1;
             }
         }
-        // Every command at its top level, plus the supplies, thresholds and assignment targets.
-        assert_eq!(checked, examples().len() + 2 + 1 + 4);
+        // Every command at its top level, plus the supplies, thresholds, assignment targets and
+        // patrol points.
+        assert_eq!(checked, examples().len() + 2 + 1 + 4 + 2);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Events: the facts in the log. The state is the fold of these, in sequence order.
 
+use super::alerts::{Acknowledgement, Alert};
 use super::geo::LonLat;
 use super::ids::*;
 use super::levee::Levee;
 use super::model::*;
+use super::patrol::{Pass, PatrolSection, PatrolShift, WaterStage};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +54,11 @@ pub enum Event {
     TeamMoved {
         team_id: TeamId,
         fix: Fix,
+        /// Where the fix lies on a levee that has patrol sections, and the chainage walked since
+        /// the team's previous fix; absent when it is not on such a levee (and in events logged
+        /// before the field existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_levee: Option<OnLevee>,
     },
     TeamDutyChanged {
         team_id: TeamId,
@@ -128,6 +135,64 @@ pub enum Event {
     EvacuationLifted {
         evacuation_id: EvacuationId,
     },
+
+    PatrolSectionDefined {
+        section: PatrolSection,
+    },
+    PatrolShiftAssigned {
+        section_id: PatrolSectionId,
+        shift: PatrolShift,
+    },
+    /// A dispatcher's interval for a section (`None`: the water's interval again).
+    PatrolIntervalSet {
+        section_id: PatrolSectionId,
+        interval_min: Option<u32>,
+        at: TimeMs,
+    },
+    /// The water stage on a levee's governing gauges changed, and with it the patrol interval.
+    PatrolRequirementChanged {
+        levee_id: LeveeId,
+        stage: WaterStage,
+        interval_min: Option<u32>,
+        at: TimeMs,
+    },
+    PatrolPointCheckedIn {
+        section_id: PatrolSectionId,
+        point_id: PatrolPointId,
+        pass: Pass,
+    },
+
+    AlertRaised {
+        alert: Alert,
+    },
+    AlertAcknowledged {
+        alert_id: AlertId,
+        acknowledgement: Acknowledgement,
+    },
+    AlertResolved {
+        alert_id: AlertId,
+        at: TimeMs,
+    },
+}
+
+/// A team's fix on a levee with patrol sections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnLevee {
+    pub levee_id: LeveeId,
+    pub chainage_m: f64,
+    /// Chainage of the team's previous fix when the two make one walk; else equal to
+    /// `chainage_m`. Every patrol point between the two (and within the pass radius) is passed.
+    pub walked_from_m: f64,
+}
+
+impl OnLevee {
+    /// The walked interval, low end first.
+    pub fn walked(&self) -> (f64, f64) {
+        (
+            self.walked_from_m.min(self.chainage_m),
+            self.walked_from_m.max(self.chainage_m),
+        )
+    }
 }
 
 /// The layers a client can subscribe to. Every event belongs to exactly one.
@@ -158,6 +223,8 @@ pub enum Layer {
     Response,
     Evacuations,
     GridCells,
+    PatrolSections,
+    Alerts,
 }
 
 impl Layer {
@@ -213,6 +280,17 @@ impl Event {
             EvacuationOrdered { order } => (Layer::Evacuations, order.id.as_str()),
             EvacuationProgressed { evacuation_id, .. } | EvacuationLifted { evacuation_id } => {
                 (Layer::Evacuations, evacuation_id.as_str())
+            }
+            PatrolSectionDefined { section } => (Layer::PatrolSections, section.id.as_str()),
+            PatrolShiftAssigned { section_id, .. }
+            | PatrolIntervalSet { section_id, .. }
+            | PatrolPointCheckedIn { section_id, .. } => {
+                (Layer::PatrolSections, section_id.as_str())
+            }
+            PatrolRequirementChanged { levee_id, .. } => (Layer::Levees, levee_id.as_str()),
+            AlertRaised { alert } => (Layer::Alerts, alert.id.as_str()),
+            AlertAcknowledged { alert_id, .. } | AlertResolved { alert_id, .. } => {
+                (Layer::Alerts, alert_id.as_str())
             }
         }
     }

@@ -93,6 +93,17 @@ id_type!(/// A management grid cell (网格).
     GridCellId);
 id_type!(/// A jurisdiction that holds a response level (the district, a town).
     JurisdictionId);
+id_type!(/// A patrol section (巡查责任段) of a levee.
+    PatrolSectionId);
+id_type!(/// A fixed patrol point of a section.
+    PatrolPointId);
+id_type!(/// An alert, assigned by Crest: `AL-1`, …
+    AlertId);
+id_type!(/// A protected asset (the railway, a substation, a school …).
+    AssetId);
+id_type!(/// An incident (a breach or large hazard with its front command post), assigned by Crest:
+    /// `IN-1`, …
+    IncidentId);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! state it folds.
 
 pub mod access;
+pub mod alerts;
 pub mod bounds;
 pub mod chainage;
 pub mod commands;
@@ -15,8 +16,10 @@ pub mod geo;
 pub mod ids;
 pub mod levee;
 pub mod model;
+pub mod patrol;
 pub mod state;
 pub mod values;
+pub mod watch;
 
 #[cfg(test)]
 mod state_props;

@@ -285,6 +285,12 @@ pub struct Team {
     pub fix: Option<Fix>,
     /// The one active (not completed, not cancelled) assignment, if any.
     pub assignment: Option<AssignmentId>,
+    /// When it was registered (the silence rule's clock for a team without a fix).
+    #[serde(default)]
+    pub registered_at: TimeMs,
+    /// Where the last fix lay on a levee with patrol sections, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_levee: Option<crate::domain::events::OnLevee>,
 }
 
 // ---------------------------------------------------------------- assignments

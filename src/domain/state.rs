@@ -9,11 +9,13 @@
 //! assignment sets its team's active assignment), which one match shows in one place.
 
 use super::access::Actor;
+use super::alerts::{Alert, AlertKey, AlertRules, AlertState};
 use super::events::Event;
 use super::geo::LonLat;
 use super::ids::*;
 use super::levee::{Levee, LeveeLocation};
 use super::model::*;
+use super::patrol::{PatrolRules, PatrolSection, SECTION_SHIFTS, WaterStage};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -50,6 +52,49 @@ pub struct State {
     pub next_hazard: u64,
     pub next_assignment: u64,
     pub next_evacuation: u64,
+    #[serde(default)]
+    pub next_alert: u64,
+
+    #[serde(default)]
+    pub patrol_sections: BTreeMap<PatrolSectionId, PatrolSection>,
+    /// Each levee's sections, by their start chainage.
+    #[serde(default)]
+    pub levee_sections: BTreeMap<LeveeId, Vec<PatrolSectionId>>,
+    /// The water stage on each levee's governing gauges (absent: normal).
+    #[serde(default)]
+    pub levee_water: BTreeMap<LeveeId, WaterStage>,
+    #[serde(default)]
+    pub patrol_rules: PatrolRules,
+
+    #[serde(default)]
+    pub alerts: BTreeMap<AlertId, Alert>,
+    /// The open (raised or acknowledged) alert of each condition.
+    #[serde(default, with = "open_alerts")]
+    pub open_alerts: BTreeMap<AlertKey, AlertId>,
+    #[serde(default)]
+    pub alert_rules: AlertRules,
+}
+
+/// `open_alerts` as a list of pairs: JSON object keys must be strings.
+mod open_alerts {
+    use super::{AlertId, AlertKey};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<AlertKey, AlertId>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        m.iter().collect::<Vec<_>>().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<AlertKey, AlertId>, D::Error> {
+        Ok(Vec::<(AlertKey, AlertId)>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
 }
 
 impl State {
@@ -116,9 +161,17 @@ impl State {
                     h.updated_at = at.unwrap_or(h.updated_at);
                 }
             }
-            E::TeamMoved { team_id, fix } => {
+            E::TeamMoved {
+                team_id,
+                fix,
+                on_levee,
+            } => {
                 if let Some(t) = self.teams.get_mut(team_id) {
                     t.fix = Some(*fix);
+                    t.on_levee = on_levee.clone();
+                }
+                if let Some(on) = on_levee {
+                    self.record_walk(team_id, on, fix.time_ms);
                 }
             }
             E::TeamDutyChanged { team_id, on_duty } => {
@@ -234,6 +287,147 @@ impl State {
                 if let Some(o) = self.evacuations.get_mut(evacuation_id) {
                     o.status = EvacuationStatus::Lifted;
                 }
+            }
+            E::PatrolSectionDefined { section } => {
+                let ids = self
+                    .levee_sections
+                    .entry(section.levee_id.clone())
+                    .or_default();
+                ids.push(section.id.clone());
+                let sections = &self.patrol_sections;
+                ids.sort_by(|a, b| {
+                    let from = |id: &PatrolSectionId| {
+                        sections.get(id).map_or(section.from_m, |s| s.from_m)
+                    };
+                    from(a).total_cmp(&from(b))
+                });
+                let mut section = section.clone();
+                let water = self.levee_water.get(&section.levee_id).copied();
+                section.set_requirement(
+                    water.unwrap_or_default().interval_min(&self.patrol_rules),
+                    section.required_since.unwrap_or(0),
+                );
+                self.patrol_sections.insert(section.id.clone(), section);
+            }
+            E::PatrolShiftAssigned { section_id, shift } => {
+                if let Some(s) = self.patrol_sections.get_mut(section_id) {
+                    if s.shifts.len() == SECTION_SHIFTS {
+                        s.shifts.remove(0);
+                    }
+                    s.shifts.push(shift.clone());
+                }
+            }
+            E::PatrolIntervalSet {
+                section_id,
+                interval_min,
+                at,
+            } => {
+                let water = self.water_interval(section_id);
+                if let Some(s) = self.patrol_sections.get_mut(section_id) {
+                    s.interval_override_min = *interval_min;
+                    s.set_requirement(water, *at);
+                }
+            }
+            E::PatrolRequirementChanged {
+                levee_id,
+                stage,
+                interval_min,
+                at,
+            } => {
+                self.levee_water.insert(levee_id.clone(), *stage);
+                for id in self.levee_sections.get(levee_id).into_iter().flatten() {
+                    if let Some(s) = self.patrol_sections.get_mut(id) {
+                        s.set_requirement(*interval_min, *at);
+                    }
+                }
+            }
+            E::PatrolPointCheckedIn {
+                section_id,
+                point_id,
+                pass,
+            } => {
+                if let Some(p) = self
+                    .patrol_sections
+                    .get_mut(section_id)
+                    .and_then(|s| s.points.iter_mut().find(|p| &p.id == point_id))
+                {
+                    p.record(pass.clone());
+                }
+            }
+            E::AlertRaised { alert } => {
+                self.next_alert += 1;
+                if alert.is_open() {
+                    self.open_alerts.insert(alert.key(), alert.id.clone());
+                }
+                self.alerts.insert(alert.id.clone(), alert.clone());
+            }
+            E::AlertAcknowledged {
+                alert_id,
+                acknowledgement,
+            } => {
+                if let Some(a) = self.alerts.get_mut(alert_id)
+                    && a.state == AlertState::Raised
+                {
+                    a.state = AlertState::Acknowledged;
+                    a.acknowledged = Some(acknowledgement.clone());
+                }
+            }
+            E::AlertResolved { alert_id, at } => {
+                if let Some(a) = self.alerts.get_mut(alert_id)
+                    && a.is_open()
+                {
+                    a.state = AlertState::Resolved;
+                    a.resolved_at = Some(*at);
+                    self.open_alerts.remove(&a.key());
+                }
+            }
+        }
+    }
+
+    /// The interval the water requires on a section's levee, minutes.
+    pub fn water_interval(&self, section_id: &PatrolSectionId) -> Option<u32> {
+        let levee = &self.patrol_sections.get(section_id)?.levee_id;
+        self.levee_water
+            .get(levee)
+            .copied()
+            .unwrap_or_default()
+            .interval_min(&self.patrol_rules)
+    }
+
+    /// The sections of a levee that overlap `[lo, hi]`.
+    pub fn sections_along(
+        &self,
+        levee_id: &LeveeId,
+        lo: f64,
+        hi: f64,
+    ) -> impl Iterator<Item = &PatrolSection> {
+        self.levee_sections
+            .get(levee_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.patrol_sections.get(id))
+            .skip_while(move |s| s.to_m < lo)
+            .take_while(move |s| s.from_m <= hi)
+            .filter(move |s| s.overlaps(lo, hi))
+    }
+
+    /// Records the patrol points a team's walk (or single fix) on a levee passed.
+    fn record_walk(&mut self, team_id: &TeamId, on: &crate::domain::events::OnLevee, at: TimeMs) {
+        let (lo, hi) = on.walked();
+        let radius = self.patrol_rules.pass_radius_m;
+        let Some(ids) = self.levee_sections.get(&on.levee_id) else {
+            return;
+        };
+        let pass = super::patrol::Pass {
+            at,
+            team_id: team_id.clone(),
+            how: super::patrol::PassHow::Walked,
+        };
+        for id in ids {
+            if let Some(s) = self.patrol_sections.get_mut(id)
+                && s.overlaps(lo - radius, hi + radius)
+            {
+                s.record_walk(lo, hi, radius, &pass);
             }
         }
     }

@@ -46,6 +46,25 @@ fn geometry(state: &State, layer: Layer, id: &str) -> Option<Geometry> {
             .grid_cells
             .get(id)
             .map(|c| Geometry::new_polygon([ring(&c.ring)])),
+        Layer::PatrolSections => {
+            let s = state.patrol_sections.get(id)?;
+            let levee = state.levees.get(&s.levee_id)?;
+            let line: Vec<LonLat> = s
+                .points
+                .iter()
+                .filter_map(|p| levee.point_at(p.chainage_m))
+                .collect();
+            (line.len() >= 2).then(|| Geometry::new_line_string(ring(&line)))
+        }
+        // An alert is drawn where its subject is, when that is a point.
+        Layer::Alerts => {
+            let a = state.alerts.get(id)?;
+            if a.layer == Layer::Alerts {
+                return None;
+            }
+            geometry(state, a.layer, &a.subject_id)
+                .filter(|g| matches!(g.value, geojson::GeometryValue::Point { .. }))
+        }
         Layer::Assignments | Layer::Response => None,
     }
 }
@@ -123,6 +142,8 @@ mod tests {
                 .grid_cells
                 .get(id)
                 .map(|c| json!({"type": "Polygon", "coordinates": [c.ring]})),
+            // Layers that came after the hand-written version: not compared.
+            Layer::PatrolSections | Layer::Alerts => return Value::Null,
             Layer::Assignments | Layer::Response => None,
         };
         g.unwrap_or(Value::Null)
@@ -157,6 +178,8 @@ mod tests {
             json!({"type": "issue_evacuation_order", "name": "撤", "zone": [[113.0, 27.0], [113.1, 27.0], [113.1, 27.1], [113.0, 27.0]], "population": 100}),
             json!({"type": "create_assignment", "team_id": "T-01", "target": {"kind": "shelter", "shelter_id": "S-1"}}),
             json!({"type": "set_response_level", "jurisdiction": "涪口区", "level": "IV"}),
+            json!({"type": "define_patrol_section", "id": "PS-1", "levee_id": "L-1", "from": 0, "to": 500,
+                   "points": [{"id": "P-1", "chainage": 0}, {"id": "P-2", "chainage": 250}, {"id": "P-3", "chainage": 500}]}),
         ];
         let mut s = State::default();
         let actor = Actor::system();
@@ -169,9 +192,8 @@ mod tests {
                 actor: &actor,
                 snapper: &snapper,
             };
-            for e in s.decide(&cmd, &ctx).unwrap_or_else(|e| panic!("{c}: {e}")) {
-                s.apply(&e);
-            }
+            // Handled: the grid cell without a grid worker raises an alert.
+            s.handle(&cmd, &ctx).unwrap_or_else(|e| panic!("{c}: {e}"));
         }
         s
     }
@@ -187,6 +209,23 @@ mod tests {
             );
             let text = layer_collection(&s, layer, 42).to_string();
             let got: Value = serde_json::from_str(&text).unwrap();
+            if layer == Layer::PatrolSections {
+                // Newer than the hand-written version: drawn along its levee.
+                assert_eq!(
+                    got["features"][0]["geometry"]["type"], "LineString",
+                    "{got}"
+                );
+                continue;
+            }
+            if layer == Layer::Alerts {
+                // Drawn at its subject when that is a point; a grid cell's alert has none.
+                assert_eq!(
+                    got["features"][0]["properties"]["kind"],
+                    "grid_cell_unstaffed"
+                );
+                assert!(got["features"][0]["geometry"].is_null(), "{got}");
+                continue;
+            }
             assert_eq!(got, old_layer_collection(&s, layer, 42), "{}", layer.name());
         }
         let levees: Value =

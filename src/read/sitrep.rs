@@ -22,6 +22,17 @@ pub fn sitrep(state: &State) -> Value {
         e.1 += t.headcount;
     }
     let open: Vec<_> = state.shelters.values().filter(|s| s.open).collect();
+    let mut alerts: BTreeMap<&str, BTreeMap<&str, u32>> = BTreeMap::new();
+    for a in state.alerts.values().filter(|a| a.is_open()) {
+        *alerts
+            .entry(a.kind.name())
+            .or_default()
+            .entry(a.state.into())
+            .or_default() += 1;
+    }
+    let open_alerts = |state_: crate::domain::alerts::AlertState| {
+        state.alerts.values().filter(|a| a.state == state_).count()
+    };
     serde_json::json!({
         "hazards": {
             "total": state.hazards.len(),
@@ -41,5 +52,14 @@ pub fn sitrep(state: &State) -> Value {
         },
         "teams": teams.into_iter().map(|(k, (n, people))| (k, serde_json::json!({"teams": n, "people": people}))).collect::<BTreeMap<_, _>>(),
         "response_levels": state.response.iter().map(|(j, h)| (j.to_string(), h.last().and_then(|c| c.level))).collect::<BTreeMap<_, _>>(),
+        "alerts": {
+            "raised": open_alerts(crate::domain::alerts::AlertState::Raised),
+            "acknowledged": open_alerts(crate::domain::alerts::AlertState::Acknowledged),
+            "open_by_kind_and_state": alerts,
+        },
+        "patrols": {
+            "sections": state.patrol_sections.len(),
+            "required": state.patrol_sections.values().filter(|s| s.interval_min.is_some()).count(),
+        },
     })
 }

@@ -52,6 +52,62 @@ pub enum EntityView<'a> {
     GridCell(&'a GridCell),
     Levee(LeveeView<'a>),
     Response(ResponseView<'a>),
+    PatrolSection(SectionView<'a>),
+    Alert(&'a crate::domain::alerts::Alert),
+}
+
+/// A patrol section as the coverage board shows it: its points with their last pass, and each
+/// stretch with when it was last passed, by whom, and when it is due (a gap once the clock is past
+/// `due_at`; absent while no patrol is required).
+#[derive(Serialize)]
+pub struct SectionView<'a> {
+    id: &'a str,
+    levee_id: &'a str,
+    name: &'a str,
+    from_m: f64,
+    to_m: f64,
+    interval_min: Option<u32>,
+    interval_override_min: Option<u32>,
+    required_since: Option<TimeMs>,
+    points: Vec<PointView<'a>>,
+    stretches: Vec<crate::domain::patrol::Stretch<'a>>,
+    shifts: &'a [crate::domain::patrol::PatrolShift],
+}
+
+#[derive(Serialize)]
+struct PointView<'a> {
+    id: &'a str,
+    chainage_m: f64,
+    kind: crate::domain::patrol::PointKind,
+    name: &'a str,
+    last_pass: Option<&'a crate::domain::patrol::Pass>,
+}
+
+pub fn section_view(s: &crate::domain::patrol::PatrolSection) -> SectionView<'_> {
+    SectionView {
+        id: s.id.as_str(),
+        levee_id: s.levee_id.as_str(),
+        name: &s.name,
+        from_m: s.from_m,
+        to_m: s.to_m,
+        interval_min: s.interval_min,
+        interval_override_min: s.interval_override_min,
+        required_since: s.required_since,
+        points: s
+            .points
+            .iter()
+            .map(|p| PointView {
+                id: p.id.as_str(),
+                chainage_m: p.chainage_m,
+                kind: p.kind,
+                name: &p.name,
+                last_pass: p.last_pass(),
+            })
+            .collect(),
+        // With no clock here, `overdue_min` is left out; `due_at` says it.
+        stretches: s.stretches(TimeMs::MIN).collect(),
+        shifts: &s.shifts,
+    }
 }
 
 /// The view of one entity, or `None` if it does not exist.
@@ -93,6 +149,10 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
                 history: h,
             })
         }
+        Layer::PatrolSections => {
+            EntityView::PatrolSection(section_view(state.patrol_sections.get(id)?))
+        }
+        Layer::Alerts => EntityView::Alert(state.alerts.get(id)?),
     })
 }
 
@@ -122,6 +182,8 @@ pub fn layer_ids(state: &State, layer: Layer) -> Vec<String> {
         Layer::GridCells => keys(&state.grid_cells),
         Layer::Levees => keys(&state.levees),
         Layer::Response => keys(&state.response),
+        Layer::PatrolSections => keys(&state.patrol_sections),
+        Layer::Alerts => keys(&state.alerts),
     }
 }
 

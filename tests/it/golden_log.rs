@@ -212,7 +212,11 @@ async fn resends_of_the_golden_commands_are_duplicates_and_a_snapshot_restores_t
         live.clone(),
         Arc::new(Metrics::default()),
         recovered,
-        EngineConfig { snapshot_every: 0 },
+        EngineConfig {
+            clock: Default::default(),
+            tick_every: None,
+            snapshot_every: 0,
+        },
     );
     for c in lines::<GoldenCommand>("commands.jsonl") {
         let command: Command = serde_json::from_value(c.command.clone()).unwrap();
@@ -497,7 +501,11 @@ async fn generate_the_golden_log() {
         live.clone(),
         Arc::new(Metrics::default()),
         recovered,
-        EngineConfig { snapshot_every: 0 },
+        EngineConfig {
+            clock: Default::default(),
+            tick_every: None,
+            snapshot_every: 0,
+        },
     );
     let mut commands = String::new();
     for (id, role, command) in script() {

@@ -11,6 +11,7 @@ mod assignments;
 mod evacuations;
 mod gauges;
 mod hazards;
+mod patrols;
 mod reference;
 mod shelters;
 mod teams;
@@ -73,6 +74,11 @@ impl State {
             C::IssueEvacuationOrder(o) => evacuations::issue(self, o, ctx),
             C::RecordEvacuationProgress(p) => evacuations::record_progress(self, p),
             C::LiftEvacuationOrder(r) => evacuations::lift(self, r),
+            C::DefinePatrolSection(d) => patrols::define_section(self, d, ctx),
+            C::AssignPatrol(a) => patrols::assign(self, a, ctx),
+            C::SetPatrolInterval(i) => patrols::set_interval(self, i, ctx),
+            C::CheckInPatrolPoint(c) => patrols::check_in(self, c, ctx),
+            C::AcknowledgeAlert(a) => super::watch::acknowledge(self, &a.alert_id, &a.note, ctx),
         }
     }
 

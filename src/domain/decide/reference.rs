@@ -98,6 +98,8 @@ pub(super) fn register_team(s: &State, r: &RegisterTeam, ctx: &Context<'_>) -> D
             capabilities: r.capabilities.clone(),
             travel_mode: r.travel_mode,
             on_duty: true,
+            registered_at: ctx.now_ms,
+            on_levee: None,
             fix,
             assignment: None,
         },

@@ -62,6 +62,13 @@ impl Given {
         &self.state
     }
 
+    /// The clock reads `now`: the events time alone causes (alerts), folded in; `check` sees them.
+    pub fn tick(mut self, now: TimeMs, check: impl FnOnce(&[Event])) -> Given {
+        let events = self.state.tick(now);
+        check(&events);
+        self
+    }
+
     /// Sends `command` (its JSON, as a client sends it) as `actor` at [`NOW`].
     pub fn when(self, actor: &Actor, command: Value) -> When {
         self.when_at(NOW, actor, command)
@@ -82,7 +89,19 @@ impl Given {
                     actor,
                     snapper: &Scan(&self.state),
                 };
-                self.state.decide(&cmd, &ctx).map_err(Refusal::Domain)
+                // Decided here; applied and watched on a copy, for the alerts the command
+                // causes. `then` compares the command's own events and folds in both.
+                match self.state.decide(&cmd, &ctx) {
+                    Err(e) => Err(Refusal::Domain(e)),
+                    Ok(own) => {
+                        let mut scratch = self.state.clone();
+                        for e in &own {
+                            scratch.apply(e);
+                        }
+                        let follow = scratch.watch(&own, now);
+                        Ok((own, follow))
+                    }
+                }
             }
             Ok(other) => panic!("{text} parsed as {other:?}"),
         };
@@ -113,25 +132,35 @@ impl Refusal {
 pub struct When {
     state: State,
     text: String,
-    outcome: Result<Vec<Event>, Refusal>,
+    /// The command's own events, and the events the watch found they cause (alerts).
+    outcome: Result<(Vec<Event>, Vec<Event>), Refusal>,
 }
 
 impl When {
-    /// The command is accepted and causes exactly `expected`.
+    /// The command is accepted and causes exactly `expected` (its own events; the alerts they
+    /// cause are folded in too, see [`When::then_watched`]).
     #[track_caller]
     pub fn then(self, expected: &[Event]) -> Given {
-        let events = self.accepted();
-        assert_eq!(events, expected, "events of {}", self.text);
-        Given { state: self.state }.and(&events)
+        let (own, follow) = self.accepted();
+        assert_eq!(own, expected, "events of {}", self.text);
+        Given { state: self.state }.and(&own).and(&follow)
     }
 
-    /// The command is accepted and its events pass `check` (for values that are only
+    /// The command is accepted and its own events pass `check` (for values that are only
     /// approximately known, such as a snapped chainage).
     #[track_caller]
     pub fn then_events(self, check: impl FnOnce(&[Event])) -> Given {
-        let events = self.accepted();
-        check(&events);
-        Given { state: self.state }.and(&events)
+        let (own, follow) = self.accepted();
+        check(&own);
+        Given { state: self.state }.and(&own).and(&follow)
+    }
+
+    /// The command is accepted; `check` sees its own events and the alerts they cause.
+    #[track_caller]
+    pub fn then_watched(self, check: impl FnOnce(&[Event], &[Event])) -> Given {
+        let (own, follow) = self.accepted();
+        check(&own, &follow);
+        Given { state: self.state }.and(&own).and(&follow)
     }
 
     /// The command is refused with `code`; returns the state, which is as it was.
@@ -145,7 +174,7 @@ impl When {
     }
 
     #[track_caller]
-    fn accepted(&self) -> Vec<Event> {
+    fn accepted(&self) -> (Vec<Event>, Vec<Event>) {
         match &self.outcome {
             Ok(events) => events.clone(),
             Err(r) => panic!("{} was refused: {r:?}", self.text),
@@ -214,6 +243,8 @@ pub fn team_registered(id: &str, travel_mode: TravelMode, caps: &[Capability]) -
             capabilities: caps.iter().copied().collect(),
             travel_mode,
             on_duty: true,
+            registered_at: NOW,
+            on_levee: None,
             fix: Some(Fix {
                 position: p(113.11, 27.65),
                 time_ms: NOW,

@@ -5,7 +5,7 @@ use crate::domain::access::{Actor, Role};
 use crate::domain::bounds::{MAX_CLOCK_SKEW_MS, check_device_time, invalid};
 use crate::domain::commands::*;
 use crate::domain::error::DomainError;
-use crate::domain::events::Event;
+use crate::domain::events::{Event, OnLevee};
 use crate::domain::model::*;
 use crate::domain::state::{Context, State};
 
@@ -57,10 +57,41 @@ pub(super) fn update_position(s: &State, u: &UpdatePosition, ctx: &Context<'_>) 
             fix.time_ms, prev.time_ms
         )));
     }
+    let on_levee = on_levee(s, team, &fix, ctx);
     Ok(vec![Event::TeamMoved {
         team_id: team.id.clone(),
         fix,
+        on_levee,
     }])
+}
+
+/// Where a fix lies on a levee with patrol sections, and the chainage walked since the team's
+/// previous fix when the two make one walk (same levee, close in time and along the levee).
+fn on_levee(s: &State, team: &Team, fix: &Fix, ctx: &Context<'_>) -> Option<OnLevee> {
+    if s.levee_sections.is_empty() {
+        return None;
+    }
+    let rules = &s.patrol_rules;
+    let at = ctx.snapper.snap(fix.position, rules.on_levee_m)?;
+    if !s.levee_sections.contains_key(&at.levee_id) {
+        return None;
+    }
+    let walked_from_m = match (&team.on_levee, team.fix) {
+        (Some(prev), Some(prev_fix))
+            if prev.levee_id == at.levee_id
+                && fix.time_ms >= prev_fix.time_ms
+                && fix.time_ms - prev_fix.time_ms <= i64::from(rules.walk_gap_min) * 60_000
+                && (at.chainage_m - prev.chainage_m).abs() <= rules.walk_max_m =>
+        {
+            prev.chainage_m
+        }
+        _ => at.chainage_m,
+    };
+    Some(OnLevee {
+        levee_id: at.levee_id,
+        chainage_m: at.chainage_m,
+        walked_from_m,
+    })
 }
 
 pub(super) fn set_duty(s: &State, d: &SetTeamDuty, ctx: &Context<'_>) -> Decision {
@@ -106,6 +137,7 @@ mod tests {
                 time_ms,
                 accuracy_m,
             },
+            on_levee: None,
         }
     }
 
