@@ -349,7 +349,7 @@ def patrol_sections(levee):
         points += [(float(c), "structure", name) for c, name in structures if frm <= c <= to]
         points.sort(key=lambda p: (p[0], p[1]))
         for p, q in zip(points, points[1:]):
-            assert q[0] - p[0] <= POINT_SPACING_M, (sid, p, q)
+            assert 0 < q[0] - p[0] <= POINT_SPACING_M, (sid, p, q)
         out.append(feature("LineString", line.course(frm, to), {
             "id": sid, "name": f"{lname}第{k + 1}巡查段", "levee_id": lid, "from": frm, "to": to,
             "points": [{"id": f"PP-{lid}-{k + 1:02d}-{j + 1}", "chainage": c, "kind": kind,

@@ -3,12 +3,13 @@
 //!
 //! Everything is read and checked before anything is written, so the server never starts on half
 //! a map, nor on an empty one. A problem is reported with the file, the feature and the field. The live layers (levees,
-//! shelters, gauges, grid cells, teams) become reference-data commands that go through the engine
+//! patrol sections, shelters, gauges, grid cells, teams) become reference-data commands that go through the engine
 //! like any other command, with a deterministic id per feature (`map:<layer>:<id>`): loading the
 //! same map again is a no-op, and a changed feature is reported instead of rewriting history. The
 //! static layers (district, towns, villages, rivers, water, railways, roads) are served as they are.
-//! Patrol sections (checked against the map's levees in `patrol`) and protected assets (`assets`)
-//! are served as they are until the domain has their commands.
+//! Patrol sections are live too (checked against the map's levees in `patrol`; their lines are for
+//! display, their commands carry chainages); protected assets (`assets`) are served as they are
+//! until the domain has their command.
 
 mod assets;
 mod patrol;
@@ -107,9 +108,15 @@ const LAYERS: [LayerSpec; 14] = [
         map_only: &["length_m"],
         ..LayerSpec::live("levees", LINE, "define_levee")
     },
-    // Checked and served, but not yet live: the domain has no `define_patrol_section` nor
-    // `define_protected_asset` command yet.
-    LayerSpec::fixed("patrol_sections", LINE),
+    LayerSpec {
+        live: Some(Live {
+            command: "define_patrol_section",
+            sends_geometry: false,
+        }),
+        ..LayerSpec::fixed("patrol_sections", LINE)
+    },
+    // Checked and served, but not yet live: the domain has no `define_protected_asset` command
+    // yet.
     LayerSpec::fixed("protected_assets", &[Geometry::Point, Geometry::LineString]),
     LayerSpec::live("grid_cells", POLYGON, "define_grid_cell"),
     LayerSpec::live("shelters", POINT, "define_shelter"),

@@ -1,25 +1,21 @@
 //! Checks of the patrol sections (巡堤查险): each section is a stretch of a levee of the same map
 //! with its patrol points, and together a levee's sections leave no stretch unwalked. The rules
-//! are those of the patrol practice: a section at most 1,000 m, adjacent sections overlapping by
-//! at least 10 m, patrol points at most 300 m apart from one end of the section to the other.
+//! are the domain's default [`PatrolRules`] (a section at most 1,000 m, adjacent sections
+//! overlapping by at least 10 m, patrol points at most 300 m apart and from the section's ends),
+//! checked here so that a broken file is refused naming the feature and the field.
 
 use super::{Feature, Loader, MapError};
 use crate::domain::chainage::Chainage;
 use crate::domain::levee::Levee;
+use crate::domain::patrol::PatrolRules;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 const LAYER: &str = "patrol_sections";
-/// A section is one patrol group's stretch: at most this long, metres.
-const MAX_SECTION_M: f64 = 1_000.0;
-/// Adjacent sections of a levee overlap by at least this much, metres.
-const MIN_OVERLAP_M: f64 = 10.0;
-/// Consecutive patrol points are at most this far apart, metres.
-const MAX_POINT_SPACING_M: f64 = 300.0;
 /// How far the drawn line's ends may lie from the levee at the section's chainages, metres.
 const LINE_END_TOLERANCE_M: f64 = 100.0;
-/// Rounding allowed where chainages must meet: a section's ends and its end points, a levee's
-/// ends and its first and last sections, metres.
+/// Rounding allowed where chainages must meet, as the domain allows it: a section's ends and
+/// its levee's, metres.
 const MEET_TOLERANCE_M: f64 = 1.0;
 const POINT_KINDS: [&str; 2] = ["regular", "structure"];
 
@@ -40,9 +36,9 @@ pub(super) fn check(
     sections: &[Feature],
     levees: &HashMap<String, Levee>,
 ) -> Result<(), MapError> {
+    let rules = PatrolRules::default();
     // By levee id, so that of several broken levees the same one is reported every time.
     let mut by_levee: BTreeMap<&str, Vec<Section>> = BTreeMap::new();
-    let mut point_ids = HashSet::new();
     for f in sections {
         let err = |m: String| loader.ferr(LAYER, f, m);
         let levee_id = f
@@ -62,12 +58,13 @@ pub(super) fn check(
                 .ok_or_else(|| err(format!("field `properties.{key}`: missing or not a number")))
         };
         let (from, to) = (number("from")?, number("to")?);
+        let (start, end) = (levee.start_chainage_m(), levee.end_chainage_m());
         for (key, m) in [("from", from), ("to", to)] {
-            if levee.point_at(m).is_none() {
+            if !(start - MEET_TOLERANCE_M..=end + MEET_TOLERANCE_M).contains(&m) {
                 return Err(err(format!(
                     "field `properties.{key}`: {m} m is outside levee {levee_id} ({}–{})",
-                    k(levee.start_chainage_m()),
-                    k(levee.end_chainage_m())
+                    k(start),
+                    k(end)
                 )));
             }
         }
@@ -76,16 +73,17 @@ pub(super) fn check(
                 "field `properties.to`: {to} m is not beyond `from` ({from} m)"
             )));
         }
-        if to - from > MAX_SECTION_M {
+        if to - from > rules.max_section_m {
             return Err(err(format!(
-                "field `properties.to`: the section is {:.1} m long ({}–{}); a section is at most {MAX_SECTION_M} m",
+                "field `properties.to`: the section is {:.1} m long ({}–{}); a section is at most {} m",
                 to - from,
                 k(from),
-                k(to)
+                k(to),
+                rules.max_section_m
             )));
         }
         check_line(f, levee, from, to).map_err(err)?;
-        check_points(f, from, to, &mut point_ids).map_err(err)?;
+        check_points(f, from, to, &rules).map_err(err)?;
         by_levee.entry(levee_id).or_default().push(Section {
             feature: f,
             from,
@@ -93,7 +91,7 @@ pub(super) fn check(
         });
     }
     for (levee_id, mut list) in by_levee {
-        check_coverage(loader, &levees[levee_id], &mut list)?;
+        check_coverage(loader, &levees[levee_id], &mut list, &rules)?;
     }
     Ok(())
 }
@@ -109,7 +107,9 @@ fn check_line(f: &Feature, levee: &Levee, from: f64, to: f64) -> Result<(), Stri
         ("last", line[line.len() - 1], to, "to"),
     ];
     for (which, p, m, key) in ends {
-        let on_levee = levee.point_at(m).expect("checked to lie on the levee");
+        let on_levee = levee
+            .point_at(m.clamp(levee.start_chainage_m(), levee.end_chainage_m()))
+            .expect("clamped to the levee");
         let d = p.distance_m(on_levee);
         if d > LINE_END_TOLERANCE_M {
             return Err(format!(
@@ -121,15 +121,17 @@ fn check_line(f: &Feature, levee: &Levee, from: f64, to: f64) -> Result<(), Stri
     Ok(())
 }
 
-/// Patrol points: ids unique in the map, a known kind, in order of chainage within the section,
-/// the first at its start and the last at its end, at most 300 m apart.
-fn check_points(f: &Feature, from: f64, to: f64, ids: &mut HashSet<String>) -> Result<(), String> {
+/// Patrol points: at least two, ids unique in the section, a known kind, strictly in order of
+/// chainage within the section, at most 300 m apart and from the section's ends.
+fn check_points(f: &Feature, from: f64, to: f64, rules: &PatrolRules) -> Result<(), String> {
+    let spacing = rules.max_point_spacing_m;
     let points = f
         .props
         .get("points")
         .and_then(Value::as_array)
-        .filter(|p| !p.is_empty())
-        .ok_or("field `properties.points`: missing, empty or not an array")?;
+        .filter(|p| p.len() >= 2)
+        .ok_or("field `properties.points`: missing, not an array, or fewer than 2 points")?;
+    let mut ids = HashSet::new();
     let mut previous: Option<f64> = None;
     for (i, p) in points.iter().enumerate() {
         let field = |key: &str| format!("field `properties.points[{i}].{key}`");
@@ -138,7 +140,7 @@ fn check_points(f: &Feature, from: f64, to: f64, ids: &mut HashSet<String>) -> R
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| format!("{}: missing or not a string", field("id")))?;
-        if !ids.insert(id.to_string()) {
+        if !ids.insert(id) {
             return Err(format!("{}: duplicate point id {id}", field("id")));
         }
         let kind = p.get("kind").and_then(Value::as_str).unwrap_or_default();
@@ -160,21 +162,22 @@ fn check_points(f: &Feature, from: f64, to: f64, ids: &mut HashSet<String>) -> R
             ));
         }
         match previous {
-            None if c - from > MEET_TOLERANCE_M => {
+            None if c - from > spacing => {
                 return Err(format!(
-                    "{}: {c} m, but the section starts at {from} m; its first patrol point is its start",
+                    "{}: {c} m is {:.1} m after the section's start ({from} m); patrol points are at most {spacing} m apart and from the section's ends",
+                    field("chainage"),
+                    c - from
+                ));
+            }
+            Some(prev) if c <= prev => {
+                return Err(format!(
+                    "{}: {c} m is not after the previous point ({prev} m); points go in order of chainage",
                     field("chainage")
                 ));
             }
-            Some(prev) if c < prev => {
+            Some(prev) if c - prev > spacing => {
                 return Err(format!(
-                    "{}: {c} m comes before the previous point ({prev} m); points go in order of chainage",
-                    field("chainage")
-                ));
-            }
-            Some(prev) if c - prev > MAX_POINT_SPACING_M => {
-                return Err(format!(
-                    "{}: {c} m is {:.1} m after the previous point ({prev} m); patrol points are at most {MAX_POINT_SPACING_M} m apart",
+                    "{}: {c} m is {:.1} m after the previous point ({prev} m); patrol points are at most {spacing} m apart",
                     field("chainage"),
                     c - prev
                 ));
@@ -183,11 +186,12 @@ fn check_points(f: &Feature, from: f64, to: f64, ids: &mut HashSet<String>) -> R
         }
         previous = Some(c);
     }
-    let last = previous.expect("at least one point");
-    if to - last > MEET_TOLERANCE_M {
+    let last = previous.expect("at least two points");
+    if to - last > spacing {
         return Err(format!(
-            "field `properties.points[{}].chainage`: {last} m, but the section ends at {to} m; its last patrol point is its end",
-            points.len() - 1
+            "field `properties.points[{}].chainage`: {last} m is {:.1} m before the section's end ({to} m); patrol points are at most {spacing} m apart and from the section's ends",
+            points.len() - 1,
+            to - last
         ));
     }
     Ok(())
@@ -195,7 +199,13 @@ fn check_points(f: &Feature, from: f64, to: f64, ids: &mut HashSet<String>) -> R
 
 /// A levee's sections, in order along it, cover it from end to end, each overlapping the
 /// stretch before it by at least 10 m.
-fn check_coverage(loader: &Loader, levee: &Levee, list: &mut [Section]) -> Result<(), MapError> {
+fn check_coverage(
+    loader: &Loader,
+    levee: &Levee,
+    list: &mut [Section],
+    rules: &PatrolRules,
+) -> Result<(), MapError> {
+    let min_overlap = rules.min_overlap_m;
     list.sort_by(|a, b| a.from.total_cmp(&b.from).then(a.to.total_cmp(&b.to)));
     let first = &list[0];
     if first.from - levee.start_chainage_m() > MEET_TOLERANCE_M {
@@ -216,7 +226,7 @@ fn check_coverage(loader: &Loader, levee: &Levee, list: &mut [Section]) -> Resul
     let mut reach = first;
     for s in &list[1..] {
         let overlap = reach.to - s.from;
-        if overlap < MIN_OVERLAP_M {
+        if overlap < min_overlap {
             let what = if overlap < 0.0 {
                 format!("a gap of {:.1} m", -overlap)
             } else {
@@ -226,7 +236,7 @@ fn check_coverage(loader: &Loader, levee: &Levee, list: &mut [Section]) -> Resul
                 LAYER,
                 s.feature,
                 format!(
-                    "field `properties.from`: {} ({} m) leaves {what} after section {} of levee {} (ending at {} m); adjacent sections overlap by at least {MIN_OVERLAP_M} m",
+                    "field `properties.from`: {} ({} m) leaves {what} after section {} of levee {} (ending at {} m); adjacent sections overlap by at least {min_overlap} m",
                     k(s.from),
                     s.from,
                     reach.feature.id,

@@ -205,6 +205,8 @@ fn the_valid_map_loads_with_levees_first() {
         [
             "map:levees:L-1",
             "map:levees:L-2",
+            "map:patrol_sections:PS-A",
+            "map:patrol_sections:PS-B",
             "map:grid_cells:G-A",
             "map:grid_cells:G-B",
             "map:shelters:S-1",
@@ -726,7 +728,14 @@ fn patrol_points_run_along_their_section_at_most_300_m_apart() {
         &e,
         "patrol_sections",
         "(id PS-A)",
-        "`properties.points[3].chainage`: 400 m comes before the previous point (450 m); points go in order of chainage",
+        "`properties.points[3].chainage`: 400 m is not after the previous point (450 m); points go in order of chainage",
+    );
+    let e = broken_point(0, 3, point("PP-A-4", 450.0, "regular"));
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-A)",
+        "`properties.points[3].chainage`: 450 m is not after the previous point (450 m)",
     );
     let e = broken_point(0, 4, point("PP-A-5", 950.0, "regular"));
     assert_names(
@@ -748,26 +757,37 @@ fn patrol_points_run_along_their_section_at_most_300_m_apart() {
         "(id PS-A)",
         "`properties.points[2].chainage`: 600 m is 301.0 m after the previous point (299 m); patrol points are at most 300 m apart",
     );
-    let e = broken_point(1, 0, point("PP-B-1", 890.0, "regular"));
+    // The section's ends count as points: its first and last points are at most 300 m from them.
+    let e = broken(|m| {
+        let points =
+            &mut m.get_mut("patrol_sections").unwrap()["features"][1]["properties"]["points"];
+        points.as_array_mut().unwrap().remove(0);
+        points[0] = point("PP-B-2", 1186.0, "regular");
+    });
     assert_names(
         &e,
         "patrol_sections",
         "(id PS-B)",
-        "`properties.points[0].chainage`: 890 m, but the section starts at 885 m",
+        "`properties.points[0].chainage`: 1186 m is 301.0 m after the section's start (885 m); patrol points are at most 300 m apart and from the section's ends",
     );
-    let e = broken_point(1, 3, point("PP-B-4", 1770.0, "regular"));
+    let e = broken(|m| {
+        let points =
+            &mut m.get_mut("patrol_sections").unwrap()["features"][1]["properties"]["points"];
+        points.as_array_mut().unwrap().remove(3);
+        points[2] = point("PP-B-3", 1470.0, "regular");
+    });
     assert_names(
         &e,
         "patrol_sections",
         "(id PS-B)",
-        "`properties.points[3].chainage`: 1770 m, but the section ends at 1779 m",
+        "`properties.points[2].chainage`: 1470 m is 309.0 m before the section's end (1779 m)",
     );
-    let e = broken_point(1, 1, point("PP-A-2", 1185.0, "regular"));
+    let e = broken_point(1, 1, point("PP-B-1", 1185.0, "regular"));
     assert_names(
         &e,
         "patrol_sections",
         "(id PS-B)",
-        "`properties.points[1].id`: duplicate point id PP-A-2",
+        "`properties.points[1].id`: duplicate point id PP-B-1",
     );
     let e = broken_point(1, 1, point("PP-B-2", 1185.0, "sluice"));
     assert_names(
@@ -787,13 +807,15 @@ fn patrol_points_run_along_their_section_at_most_300_m_apart() {
         "(id PS-B)",
         "`properties.points[1].chainage`: missing or not a number",
     );
-    let e = broken_section(0, "points", json!([]));
-    assert_names(
-        &e,
-        "patrol_sections",
-        "(id PS-A)",
-        "`properties.points`: missing, empty",
-    );
+    for few in [json!([]), json!([point("PP-A-1", 0.0, "regular")])] {
+        let e = broken_section(0, "points", few);
+        assert_names(
+            &e,
+            "patrol_sections",
+            "(id PS-A)",
+            "`properties.points`: missing, not an array, or fewer than 2 points",
+        );
+    }
 }
 
 #[test]

@@ -542,7 +542,14 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
     let ack = d.ok(json!({"type": "report_hazard", "kind": "piping", "severity": "critical", "position": [at.lon() - 0.0041, at.lat()]})).await;
     let hazards = d
         .subscribe(
-            &["hazards", "shelters", "gauges", "grid_cells", "levees"],
+            &[
+                "hazards",
+                "shelters",
+                "gauges",
+                "grid_cells",
+                "levees",
+                "patrol_sections",
+            ],
             None,
         )
         .await;
@@ -560,6 +567,15 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
         hazards["layers"]["grid_cells"].as_array().unwrap().len(),
         260
     );
+    // Every patrol section of the map is in the live picture, with its points.
+    let sections = hazards["layers"]["patrol_sections"].as_array().unwrap();
+    assert_eq!(sections.len(), layer("patrol_sections").len());
+    let s = sections
+        .iter()
+        .find(|s| s["id"] == "PS-XJ-E-NZ-03")
+        .unwrap();
+    assert_eq!(s["levee_id"], "XJ-E-NZ");
+    assert!(s["points"].as_array().unwrap().len() >= 5, "{s}");
     // A patrol stretch is a chainage interval on a levee.
     let start = h["levee"]["chainage_m"].as_f64().unwrap();
     d.ok(json!({"type": "create_assignment", "team_id": "T-01", "target": {"kind": "patrol_stretch", "levee_id": "XJ-E-NZ", "from_m": start - 500.0, "to_m": start + 500.0}})).await;
