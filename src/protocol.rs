@@ -89,6 +89,32 @@ pub enum Query {
     ChainageToPoint(ChainageToPoint),
     InBbox(InBbox),
     Sitrep(Sitrep),
+    PatrolCoverage(PatrolCoverage),
+    PatrolGaps(PatrolGaps),
+    PatrolHistory(PatrolHistory),
+}
+
+/// The coverage board of a levee: its sections with every stretch, at the server's clock.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatrolCoverage {
+    pub levee_id: crate::domain::ids::LeveeId,
+}
+
+/// Every gap now: overdue stretches and unstaffed sections, on every levee.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatrolGaps {}
+
+/// The passes of a section's points within a time window (the newest 32 per point are kept).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatrolHistory {
+    pub section_id: crate::domain::ids::PatrolSectionId,
+    #[serde(default)]
+    pub from_ms: Option<crate::domain::values::DeviceTime>,
+    #[serde(default)]
+    pub until_ms: Option<crate::domain::values::DeviceTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -428,6 +454,9 @@ impl Query {
             "chainage_to_point" => check::<ChainageToPoint, D>(d),
             "in_bbox" => check::<InBbox, D>(d),
             "sitrep" => check::<Sitrep, D>(d),
+            "patrol_coverage" => check::<PatrolCoverage, D>(d),
+            "patrol_gaps" => check::<PatrolGaps, D>(d),
+            "patrol_history" => check::<PatrolHistory, D>(d),
             _ => None,
         }
     }

@@ -158,6 +158,7 @@ impl Server {
         );
         let gate = Arc::new(Gate::new(&config.limits, metrics.clone()));
         let app = Arc::new(App {
+            clock: config.clock.clone(),
             catchup,
             refusals_log: Default::default(),
             rate_limits: crate::transport::RateLimits::new(

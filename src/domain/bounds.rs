@@ -35,6 +35,8 @@ pub const MIN_TIME_MS: TimeMs = 0;
 pub const MAX_TEXT: usize = 2_000;
 /// Longest supply item name, bytes (an item name is never empty).
 pub const MAX_ITEM: usize = 64;
+/// Widest buffer around a protected asset, metres.
+pub const MAX_BUFFER_M: f64 = 5_000.0;
 /// Longest patrol interval a dispatcher may set, minutes (a day).
 pub const MAX_INTERVAL_MIN: u32 = 1_440;
 /// Longest patrol shift, milliseconds (a day).

@@ -63,6 +63,13 @@ pub enum Command {
     SetPatrolInterval(SetPatrolInterval),
     CheckInPatrolPoint(CheckInPatrolPoint),
     AcknowledgeAlert(AcknowledgeAlert),
+    // Protected assets and incidents
+    DefineProtectedAsset(DefineProtectedAsset),
+    OpenIncident(OpenIncident),
+    SetCommandPost(SetCommandPost),
+    CommitTeam(CommitTeam),
+    AdvanceIncidentStage(AdvanceIncidentStage),
+    CloseIncident(IncidentRef),
 }
 
 impl Command {
@@ -111,9 +118,93 @@ impl Command {
             "set_patrol_interval" => check::<SetPatrolInterval, D>(d),
             "check_in_patrol_point" => check::<CheckInPatrolPoint, D>(d),
             "acknowledge_alert" => check::<AcknowledgeAlert, D>(d),
+            "define_protected_asset" => check::<DefineProtectedAsset, D>(d),
+            "open_incident" => check::<OpenIncident, D>(d),
+            "set_command_post" => check::<SetCommandPost, D>(d),
+            "commit_team" => check::<CommitTeam, D>(d),
+            "advance_incident_stage" => check::<AdvanceIncidentStage, D>(d),
+            "close_incident" => check::<IncidentRef, D>(d),
             _ => None,
         }
     }
+}
+
+/// A protected asset (dispatcher, or the map loader): a point (`position`) or a line (`line`,
+/// with the chainage of its first vertex for its kilometre posts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefineProtectedAsset {
+    pub id: AssetId,
+    pub name: Text,
+    pub kind: crate::domain::incidents::AssetKind,
+    pub priority: Priority,
+    pub buffer_m: BufferM,
+    #[serde(default)]
+    pub position: Option<LonLat>,
+    #[serde(default)]
+    pub line: Option<Vec<LonLat>>,
+    #[serde(default)]
+    pub chainage_origin_m: Option<ChainageOrigin>,
+}
+
+/// A hazard reported by a linear asset's kilometre post instead of a position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtAsset {
+    pub asset_id: AssetId,
+    pub chainage: crate::domain::chainage::Chainage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandPostSpec {
+    pub position: LonLat,
+    #[serde(default)]
+    pub name: Text,
+    pub commander: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenIncident {
+    pub hazard_id: HazardId,
+    #[serde(default)]
+    pub name: Text,
+    #[serde(default)]
+    pub post: Option<CommandPostSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetCommandPost {
+    pub incident_id: IncidentId,
+    pub post: CommandPostSpec,
+}
+
+/// A team committed to an incident, or its next step there: `requested` (a reinforcement asked
+/// for), `en_route`, `on_scene` (with its people: `headcount`, the team's when absent),
+/// `released`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitTeam {
+    pub incident_id: IncidentId,
+    pub team_id: TeamId,
+    pub state: crate::domain::incidents::CommitmentState,
+    #[serde(default)]
+    pub headcount: Option<PositiveCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceIncidentStage {
+    pub incident_id: IncidentId,
+    pub stage: crate::domain::incidents::Stage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentRef {
+    pub incident_id: IncidentId,
 }
 
 /// A patrol section of a levee with its patrol points (dispatcher, or the map loader).
@@ -271,9 +362,15 @@ pub struct RegisterTeam {
 pub struct ReportHazard {
     pub kind: HazardKind,
     pub severity: Severity,
-    pub position: LonLat,
+    /// Where it is; or give `at_asset` instead (a railway's kilometre post).
+    #[serde(default)]
+    pub position: Option<LonLat>,
     #[serde(default)]
     pub description: Text,
+    /// Added after the first log format: left out when absent, so the command serializes, and
+    /// its legacy hash reads, as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_asset: Option<AtAsset>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -560,6 +657,9 @@ mod tests {
                    "position": [113.0, 27.6]}),
             json!({"type": "report_hazard", "kind": "piping", "severity": "general",
                    "position": [113.0, 27.6], "description": "d"}),
+            json!({"type": "report_hazard", "kind": "seepage", "severity": "general",
+                   "position": null, "description": "",
+                   "at_asset": {"asset_id": "PA-1", "chainage": 1673200.0}}),
             json!({"type": "confirm_hazard", "hazard_id": "HZ-1", "reason": "r"}),
             json!({"type": "start_hazard_handling", "hazard_id": "HZ-1", "reason": "r"}),
             json!({"type": "eliminate_hazard", "hazard_id": "HZ-1", "reason": "r"}),
@@ -603,6 +703,17 @@ mod tests {
             json!({"type": "check_in_patrol_point", "section_id": "PS-1", "point_id": "P-1",
                    "team_id": "T-1", "time_ms": 1}),
             json!({"type": "acknowledge_alert", "alert_id": "AL-1", "note": "seen"}),
+            json!({"type": "define_protected_asset", "id": "PA-1", "name": "京广铁路", "kind": "railway",
+                   "priority": 1, "buffer_m": 500, "line": [[113.0, 27.6], [113.0, 27.7]],
+                   "chainage_origin_m": 1650000, "position": null}),
+            json!({"type": "open_incident", "hazard_id": "HZ-1", "name": "将军村溃口",
+                   "post": {"position": [113.0, 27.6], "name": "前指", "commander": "王"}}),
+            json!({"type": "set_command_post", "incident_id": "IN-1",
+                   "post": {"position": [113.0, 27.6], "name": "前指", "commander": "王"}}),
+            json!({"type": "commit_team", "incident_id": "IN-1", "team_id": "T-1", "state": "on_scene",
+                   "headcount": 12}),
+            json!({"type": "advance_incident_stage", "incident_id": "IN-1", "stage": "protect_ends"}),
+            json!({"type": "close_incident", "incident_id": "IN-1"}),
         ]
     }
 
@@ -670,9 +781,9 @@ mod tests {
                 checked += 1;
             }
         }
-        // Every command at its top level, plus the supplies, thresholds, assignment targets and
-        // patrol points.
-        assert_eq!(checked, examples().len() + 2 + 1 + 4 + 2);
+        // Every command at its top level, plus the supplies, thresholds, assignment targets,
+        // patrol points, a hazard's asset reference and command posts.
+        assert_eq!(checked, examples().len() + 2 + 1 + 4 + 2 + 1 + 2);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use super::alerts::{Acknowledgement, Alert};
 use super::geo::LonLat;
 use super::ids::*;
+use super::incidents::{CommandPost, Commitment, Incident, ProtectedAsset, StageReached};
 use super::levee::Levee;
 use super::model::*;
 use super::patrol::{Pass, PatrolSection, PatrolShift, WaterStage};
@@ -173,6 +174,30 @@ pub enum Event {
         alert_id: AlertId,
         at: TimeMs,
     },
+
+    ProtectedAssetDefined {
+        asset: ProtectedAsset,
+    },
+    IncidentOpened {
+        incident: Incident,
+    },
+    CommandPostSet {
+        incident_id: IncidentId,
+        post: CommandPost,
+    },
+    IncidentTeamChanged {
+        incident_id: IncidentId,
+        team_id: TeamId,
+        commitment: Commitment,
+    },
+    IncidentStageReached {
+        incident_id: IncidentId,
+        stage: StageReached,
+    },
+    IncidentClosed {
+        incident_id: IncidentId,
+        at: TimeMs,
+    },
 }
 
 /// A team's fix on a levee with patrol sections.
@@ -225,6 +250,8 @@ pub enum Layer {
     GridCells,
     PatrolSections,
     Alerts,
+    ProtectedAssets,
+    Incidents,
 }
 
 impl Layer {
@@ -292,6 +319,12 @@ impl Event {
             AlertAcknowledged { alert_id, .. } | AlertResolved { alert_id, .. } => {
                 (Layer::Alerts, alert_id.as_str())
             }
+            ProtectedAssetDefined { asset } => (Layer::ProtectedAssets, asset.id.as_str()),
+            IncidentOpened { incident } => (Layer::Incidents, incident.id.as_str()),
+            CommandPostSet { incident_id, .. }
+            | IncidentTeamChanged { incident_id, .. }
+            | IncidentStageReached { incident_id, .. }
+            | IncidentClosed { incident_id, .. } => (Layer::Incidents, incident_id.as_str()),
         }
     }
 
@@ -314,6 +347,7 @@ impl Event {
             Event::HazardReported { hazard } => Some(hazard.id.as_str()),
             Event::AssignmentCreated { assignment } => Some(assignment.id.as_str()),
             Event::EvacuationOrdered { order } => Some(order.id.as_str()),
+            Event::IncidentOpened { incident } => Some(incident.id.as_str()),
             _ => None,
         }
     }

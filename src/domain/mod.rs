@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod geo;
 pub mod ids;
+pub mod incidents;
 pub mod levee;
 pub mod model;
 pub mod patrol;

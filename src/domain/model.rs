@@ -141,6 +141,9 @@ pub struct Hazard {
     pub reported_by: String,
     pub reported_at: TimeMs,
     pub updated_at: TimeMs,
+    /// Protected assets whose buffer it lies in, when it was reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub near_assets: Vec<crate::domain::alerts::AssetProximity>,
 }
 
 // ---------------------------------------------------------------- teams

@@ -142,6 +142,9 @@ pub struct Pass {
     pub how: PassHow,
 }
 
+/// The same team passing a point again within this long counts once, milliseconds.
+pub const REPASS_MS: TimeMs = 60_000;
+
 /// Passes kept per point for the history query: the newest ones.
 pub const POINT_HISTORY: usize = 32;
 
@@ -161,9 +164,14 @@ impl PatrolPoint {
         self.passes.back()
     }
 
+    /// Records a pass. An older pass than the newest changes nothing, and so does the same team
+    /// passing again within [`REPASS_MS`] (a walk's consecutive fixes near one point).
     pub fn record(&mut self, pass: Pass) {
-        if self.passes.back().is_some_and(|p| p.at > pass.at) {
-            return; // an older pass than the newest changes nothing
+        if let Some(last) = self.passes.back()
+            && (last.at > pass.at
+                || (last.team_id == pass.team_id && pass.at - last.at < REPASS_MS))
+        {
+            return;
         }
         if self.passes.len() == POINT_HISTORY {
             self.passes.pop_front();
@@ -414,13 +422,20 @@ mod tests {
     #[test]
     fn history_keeps_the_newest_passes_and_ignores_older_ones() {
         let mut p = section().points.remove(0);
-        for i in 0..(POINT_HISTORY as i64 + 5) {
-            p.record(pass(i));
+        let n = POINT_HISTORY as i64 + 5;
+        for i in 0..n {
+            p.record(pass(i * REPASS_MS));
         }
         assert_eq!(p.passes.len(), POINT_HISTORY);
-        assert_eq!(p.last_pass().unwrap().at, POINT_HISTORY as i64 + 4);
+        assert_eq!(p.last_pass().unwrap().at, (n - 1) * REPASS_MS);
         p.record(pass(0));
-        assert_eq!(p.last_pass().unwrap().at, POINT_HISTORY as i64 + 4);
+        assert_eq!(p.last_pass().unwrap().at, (n - 1) * REPASS_MS, "older");
+        p.record(pass(n * REPASS_MS - 1));
+        assert_eq!(
+            p.last_pass().unwrap().at,
+            (n - 1) * REPASS_MS,
+            "the same team again at once"
+        );
     }
 
     #[test]

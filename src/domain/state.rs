@@ -13,6 +13,7 @@ use super::alerts::{Alert, AlertKey, AlertRules, AlertState};
 use super::events::Event;
 use super::geo::LonLat;
 use super::ids::*;
+use super::incidents::{Incident, ProtectedAsset};
 use super::levee::{Levee, LeveeLocation};
 use super::model::*;
 use super::patrol::{PatrolRules, PatrolSection, SECTION_SHIFTS, WaterStage};
@@ -73,6 +74,16 @@ pub struct State {
     pub open_alerts: BTreeMap<AlertKey, AlertId>,
     #[serde(default)]
     pub alert_rules: AlertRules,
+
+    #[serde(default)]
+    pub assets: BTreeMap<AssetId, ProtectedAsset>,
+    #[serde(default)]
+    pub incidents: BTreeMap<IncidentId, Incident>,
+    /// The open incident of each hazard that has one.
+    #[serde(default)]
+    pub hazard_incident: BTreeMap<HazardId, IncidentId>,
+    #[serde(default)]
+    pub next_incident: u64,
 }
 
 /// `open_alerts` as a list of pairs: JSON object keys must be strings.
@@ -370,6 +381,42 @@ impl State {
                 {
                     a.state = AlertState::Acknowledged;
                     a.acknowledged = Some(acknowledgement.clone());
+                }
+            }
+            E::ProtectedAssetDefined { asset } => {
+                self.assets.insert(asset.id.clone(), asset.clone());
+            }
+            E::IncidentOpened { incident } => {
+                self.next_incident += 1;
+                self.hazard_incident
+                    .insert(incident.hazard_id.clone(), incident.id.clone());
+                self.incidents.insert(incident.id.clone(), incident.clone());
+            }
+            E::CommandPostSet { incident_id, post } => {
+                if let Some(i) = self.incidents.get_mut(incident_id) {
+                    i.post = Some(post.clone());
+                }
+            }
+            E::IncidentTeamChanged {
+                incident_id,
+                team_id,
+                commitment,
+            } => {
+                if let Some(i) = self.incidents.get_mut(incident_id) {
+                    i.teams.insert(team_id.clone(), commitment.clone());
+                }
+            }
+            E::IncidentStageReached { incident_id, stage } => {
+                if let Some(i) = self.incidents.get_mut(incident_id) {
+                    i.stages.push(stage.clone());
+                }
+            }
+            E::IncidentClosed { incident_id, at } => {
+                if let Some(i) = self.incidents.get_mut(incident_id) {
+                    i.closed_at = Some(*at);
+                    if self.hazard_incident.get(&i.hazard_id) == Some(incident_id) {
+                        self.hazard_incident.remove(&i.hazard_id);
+                    }
                 }
             }
             E::AlertResolved { alert_id, at } => {

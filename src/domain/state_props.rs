@@ -66,7 +66,8 @@ fn command() -> impl Strategy<Value = Command> {
         (0.0..1.0f64).prop_map(|x| Command::ReportHazard(ReportHazard {
             kind: HazardKind::Piping,
             severity: Severity::General,
-            position: LonLat::new(113.0 + x / 10.0, 27.6).unwrap(),
+            position: Some(LonLat::new(113.0 + x / 10.0, 27.6).unwrap()),
+            at_asset: None,
             description: Text::default(),
         })),
         (1..4u32, 0..4u8).prop_map(|(h, s)| {

@@ -14,8 +14,9 @@
 //! [`super::bounds`].
 
 use super::bounds::{
-    DAILY_RATION, LEVEL_M, MAX_ACCURACY_M, MAX_CHAINAGE_M, MAX_COUNT, MAX_INTERVAL_MIN, MAX_ITEM,
-    MAX_QUANTITY, MAX_QUERY_LIMIT, MAX_SNAP_TOLERANCE_M, MAX_TEXT, MIN_TIME_MS,
+    DAILY_RATION, LEVEL_M, MAX_ACCURACY_M, MAX_BUFFER_M, MAX_CHAINAGE_M, MAX_COUNT,
+    MAX_INTERVAL_MIN, MAX_ITEM, MAX_QUANTITY, MAX_QUERY_LIMIT, MAX_SNAP_TOLERANCE_M, MAX_TEXT,
+    MIN_TIME_MS,
 };
 use super::geo::LonLat;
 use super::model::TimeMs;
@@ -198,6 +199,11 @@ pub struct Count(u32);
 #[serde(transparent)]
 pub struct PositiveCount(u32);
 
+/// A protected asset's priority: 1 (highest) to 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Priority(u32);
+
 /// A patrol interval, minutes: 1 to [`MAX_INTERVAL_MIN`] (a day).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
@@ -271,6 +277,7 @@ count_type!(Count, 0, "a count");
 count_type!(PositiveCount, 1, "a count");
 count_type!(QueryLimit, 1, MAX_QUERY_LIMIT, "a limit");
 count_type!(Minutes, 1, MAX_INTERVAL_MIN, "an interval in minutes");
+count_type!(Priority, 1, 3, "a priority");
 
 /// A sequence number of the log (a subscription's `resume_from`): a whole number from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -426,6 +433,11 @@ impl SnapTolerance {
         SnapTolerance(200.0)
     }
 }
+
+bounded_f64!(
+    /// A protected asset's buffer, metres: 0 to [`MAX_BUFFER_M`].
+    BufferM, "a buffer", |v| within(0.0..=MAX_BUFFER_M)(v)
+);
 
 // ---------------------------------------------------------------- rings
 

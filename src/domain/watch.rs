@@ -128,6 +128,47 @@ impl State {
                 | Event::EvacueesCheckedOut { shelter_id, .. }
                 | Event::SupplySet { shelter_id, .. }
                 | Event::SupplyChanged { shelter_id, .. } => w.shelter(self, shelter_id),
+                Event::HazardReported { hazard } => {
+                    for near in &hazard.near_assets {
+                        let k = key(
+                            AlertKind::AssetThreatened,
+                            hazard.id.as_str(),
+                            near.asset_id.as_str(),
+                        );
+                        let message = format!(
+                            "hazard {} ({}) is {:.0} m from {}{}",
+                            hazard.id,
+                            hazard.kind.as_ref(),
+                            near.distance_m,
+                            near.asset_name,
+                            near.chainage
+                                .as_ref()
+                                .map(|c| format!(" at {c}"))
+                                .unwrap_or_default()
+                        );
+                        w.raise_with(self, k, Layer::Hazards, message, Some(near.clone()));
+                    }
+                    if hazard.kind == HazardKind::Breach {
+                        w.breach_incident(self, &hazard.id);
+                    }
+                }
+                Event::HazardEscalated {
+                    hazard_id, to_kind, ..
+                } if *to_kind == HazardKind::Breach => w.breach_incident(self, hazard_id),
+                Event::HazardStatusChanged { hazard_id, to, .. } if to.is_closed() => {
+                    let keys: Vec<AlertKey> = self
+                        .open_alerts
+                        .keys()
+                        .filter(|k| {
+                            k.kind == AlertKind::AssetThreatened
+                                && k.subject_id == hazard_id.as_str()
+                        })
+                        .cloned()
+                        .collect();
+                    for k in keys {
+                        w.set(self, k, Layer::Hazards, false, String::new);
+                    }
+                }
                 Event::GridCellDefined { cell } => {
                     let k = key(AlertKind::GridCellUnstaffed, cell.id.as_str(), "");
                     let message = format!("grid cell {} has no grid worker", cell.id);
@@ -185,6 +226,43 @@ impl Watch {
     fn emit(&mut self, state: &mut State, e: Event) {
         state.apply(&e);
         self.events.push(e);
+    }
+
+    /// Raises the alert of `key` (with an asset's proximity) unless one is open.
+    fn raise_with(
+        &mut self,
+        state: &mut State,
+        key: AlertKey,
+        layer: Layer,
+        message: String,
+        asset: Option<super::alerts::AssetProximity>,
+    ) {
+        if state.open_alerts.contains_key(&key) {
+            return;
+        }
+        self.set(state, key, layer, true, || message);
+        if let Some(Event::AlertRaised { alert }) = self.events.last_mut() {
+            alert.asset = asset;
+            // The state holds the alert as raised: give it the asset too.
+            if let Some(a) = state.alerts.get_mut(&alert.id) {
+                a.asset = alert.asset.clone();
+            }
+        }
+    }
+
+    /// A breach always has an incident: opens one when its hazard has none.
+    fn breach_incident(&mut self, state: &mut State, hazard_id: &HazardId) {
+        if state.hazard_incident.contains_key(hazard_id) {
+            return;
+        }
+        let incident = super::decide::incidents::new_incident(
+            state,
+            hazard_id,
+            &format!("breach {hazard_id}"),
+            None,
+            self.now,
+        );
+        self.emit(state, Event::IncidentOpened { incident });
     }
 
     /// Raises the alert of `key` if `holds` and none is open, resolves the open one if not.
@@ -729,5 +807,84 @@ mod tests {
         }
         assert_eq!(&replayed, g.state());
         assert!(replayed.alerts.len() >= 3, "{:?}", replayed.alerts.keys());
+    }
+
+    /// The railway: due north along 113.20 E from 27.60 N, kilometre posts from K1670+000.
+    fn railway() -> Value {
+        json!({"type": "define_protected_asset", "id": "PA-RAIL", "name": "京广铁路", "kind": "railway",
+               "priority": 1, "buffer_m": 500, "line": [[113.20, 27.60], [113.20, 27.70]],
+               "chainage_origin_m": 1_670_000})
+    }
+
+    #[test]
+    fn a_hazard_near_the_railway_raises_an_alert_naming_it_and_carries_it() {
+        let d = dispatcher();
+        // 300 m east of the line (0.00304° of longitude at 27.63° N), 3.2 km up it.
+        let g = given(&[])
+            .when(&d, railway())
+            .then_events(|_| {})
+            .when(
+                &d,
+                json!({"type": "report_hazard", "kind": "piping", "severity": "major",
+                       "position": [113.203045, 27.60 + 3_200.0 / 111_194.9]}),
+            )
+            .then_watched(|own, alerts| {
+                let Event::HazardReported { hazard } = &own[0] else {
+                    panic!()
+                };
+                assert_eq!(hazard.near_assets.len(), 1);
+                let near = &hazard.near_assets[0];
+                assert!((near.distance_m - 300.0).abs() < 3.0, "{near:?}");
+                assert_eq!(near.chainage.as_deref(), Some("K1673+200"));
+                let [Event::AlertRaised { alert }] = alerts else {
+                    panic!("{alerts:?}")
+                };
+                assert_eq!(alert.kind, AlertKind::AssetThreatened);
+                assert_eq!(alert.subject_id, "HZ-1");
+                assert_eq!(alert.asset.as_ref(), Some(near));
+                assert!(
+                    alert.message.contains("京广铁路 at K1673+200"),
+                    "{}",
+                    alert.message
+                );
+            });
+        // Far from it: no alert. Reported by its kilometre post: on the line.
+        let g = g
+            .when(&d, json!({"type": "report_hazard", "kind": "crack", "severity": "general", "position": [113.25, 27.65]}))
+            .then_watched(|_, alerts| assert!(alerts.is_empty()))
+            .when(&d, json!({"type": "report_hazard", "kind": "seepage", "severity": "general",
+                             "at_asset": {"asset_id": "PA-RAIL", "chainage": "K1671+000"}}))
+            .then_watched(|own, alerts| {
+                let Event::HazardReported { hazard } = &own[0] else { panic!() };
+                assert!(hazard.near_assets[0].distance_m < 1.0);
+                assert_eq!(raised(alerts).len(), 1);
+            });
+        // Eliminating the hazard resolves its alert.
+        let g = g
+            .when(&d, json!({"type": "confirm_hazard", "hazard_id": "HZ-1"}))
+            .then_events(|_| {})
+            .when(&d, json!({"type": "eliminate_hazard", "hazard_id": "HZ-1"}))
+            .then_watched(|_, alerts| assert_eq!(resolved(alerts), 1));
+        g.when(
+            &d,
+            json!({"type": "report_hazard", "kind": "seepage", "severity": "general",
+                          "at_asset": {"asset_id": "PA-RAIL", "chainage": "K1690+000"}}),
+        )
+        .then_error("invalid_value");
+    }
+
+    #[test]
+    fn a_breach_always_has_an_incident() {
+        let d = dispatcher();
+        let g = given(&[hazard_reported("HZ-1")])
+            .when(&d, json!({"type": "report_hazard", "kind": "breach", "severity": "critical", "position": [113.1, 27.65]}))
+            .then_watched(|_, follow| {
+                assert!(matches!(follow, [Event::IncidentOpened { incident }] if incident.hazard_id.as_str() == "HZ-2"));
+            })
+            .when(&d, json!({"type": "escalate_hazard", "hazard_id": "HZ-1", "kind": "breach"}))
+            .then_watched(|_, follow| {
+                assert!(matches!(follow, [Event::IncidentOpened { incident }] if incident.id.as_str() == "IN-2"));
+            });
+        assert_eq!(g.state().hazard_incident.len(), 2);
     }
 }

@@ -65,6 +65,22 @@ fn geometry(state: &State, layer: Layer, id: &str) -> Option<Geometry> {
             geometry(state, a.layer, &a.subject_id)
                 .filter(|g| matches!(g.value, geojson::GeometryValue::Point { .. }))
         }
+        Layer::ProtectedAssets => {
+            use crate::domain::incidents::AssetPlace;
+            Some(match &state.assets.get(id)?.place {
+                AssetPlace::Point { position: p } => Geometry::new_point(position(*p)),
+                AssetPlace::Line { course } => Geometry::new_line_string(ring(course.line())),
+            })
+        }
+        // At its command post, or at its hazard until it has one.
+        Layer::Incidents => {
+            let i = state.incidents.get(id)?;
+            let p = match &i.post {
+                Some(post) => post.position,
+                None => state.hazards.get(&i.hazard_id)?.position,
+            };
+            Some(Geometry::new_point(position(p)))
+        }
         Layer::Assignments | Layer::Response => None,
     }
 }
@@ -143,7 +159,9 @@ mod tests {
                 .get(id)
                 .map(|c| json!({"type": "Polygon", "coordinates": [c.ring]})),
             // Layers that came after the hand-written version: not compared.
-            Layer::PatrolSections | Layer::Alerts => return Value::Null,
+            Layer::PatrolSections | Layer::Alerts | Layer::ProtectedAssets | Layer::Incidents => {
+                return Value::Null;
+            }
             Layer::Assignments | Layer::Response => None,
         };
         g.unwrap_or(Value::Null)
@@ -178,6 +196,8 @@ mod tests {
             json!({"type": "issue_evacuation_order", "name": "撤", "zone": [[113.0, 27.0], [113.1, 27.0], [113.1, 27.1], [113.0, 27.0]], "population": 100}),
             json!({"type": "create_assignment", "team_id": "T-01", "target": {"kind": "shelter", "shelter_id": "S-1"}}),
             json!({"type": "set_response_level", "jurisdiction": "涪口区", "level": "IV"}),
+            json!({"type": "define_protected_asset", "id": "PA-1", "name": "学校", "kind": "school", "priority": 2, "buffer_m": 300, "position": [113.0005, 27.06]}),
+            json!({"type": "open_incident", "hazard_id": "HZ-1"}),
             json!({"type": "define_patrol_section", "id": "PS-1", "levee_id": "L-1", "from": 0, "to": 500,
                    "points": [{"id": "P-1", "chainage": 0}, {"id": "P-2", "chainage": 250}, {"id": "P-3", "chainage": 500}]}),
         ];
@@ -209,6 +229,10 @@ mod tests {
             );
             let text = layer_collection(&s, layer, 42).to_string();
             let got: Value = serde_json::from_str(&text).unwrap();
+            if matches!(layer, Layer::ProtectedAssets | Layer::Incidents) {
+                assert_eq!(got["features"][0]["geometry"]["type"], "Point", "{got}");
+                continue;
+            }
             if layer == Layer::PatrolSections {
                 // Newer than the hand-written version: drawn along its levee.
                 assert_eq!(

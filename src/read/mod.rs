@@ -8,6 +8,7 @@ mod sitrep;
 mod views;
 
 pub use queries::answer;
+mod patrols;
 pub use sitrep::sitrep;
 pub use views::{
     EntityView, entity_json, entity_position, entity_view, event_routes, layer_ids, view_of,

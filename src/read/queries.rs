@@ -5,7 +5,8 @@ use crate::protocol::{ChainageToPoint, ErrorCode, InBbox, Query, WireError};
 use serde_json::Value;
 
 /// The `result` of a query, or why it cannot be answered.
-pub fn answer(p: &Projection, query: Query) -> Result<Value, WireError> {
+/// `now` is the engine's clock (what "overdue" is judged against).
+pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError> {
     let (state, spatial) = (&p.state, &p.spatial);
     let v = match query {
         Query::NearestTeams(q) => {
@@ -42,6 +43,33 @@ pub fn answer(p: &Projection, query: Query) -> Result<Value, WireError> {
         }
         Query::InBbox(InBbox { layer, bbox }) => {
             serde_json::json!({ "seq": p.seq, "layer": layer, "ids": spatial.in_bbox(state, layer, &bbox) })
+        }
+        Query::PatrolCoverage(q) => {
+            if !state.levees.contains_key(&q.levee_id) {
+                return Err(WireError::new(
+                    ErrorCode::NotFound,
+                    format!("levee {} does not exist", q.levee_id),
+                ));
+            }
+            let sections: Vec<Value> = state
+                .sections_along(&q.levee_id, f64::MIN, f64::MAX)
+                .map(|s| super::patrols::board(state, s, now))
+                .collect();
+            serde_json::json!({ "seq": p.seq, "now_ms": now, "levee_id": q.levee_id, "sections": sections })
+        }
+        Query::PatrolGaps(_) => {
+            serde_json::json!({ "seq": p.seq, "now_ms": now, "gaps": super::patrols::gaps(state, now) })
+        }
+        Query::PatrolHistory(q) => {
+            let section = state.patrol_sections.get(&q.section_id).ok_or_else(|| {
+                WireError::new(
+                    ErrorCode::NotFound,
+                    format!("patrol section {} does not exist", q.section_id),
+                )
+            })?;
+            let from = q.from_ms.map_or(i64::MIN, |t| t.get());
+            let until = q.until_ms.map_or(i64::MAX, |t| t.get());
+            serde_json::json!({ "seq": p.seq, "section_id": section.id, "passes": super::patrols::history(section, from, until) })
         }
         Query::Sitrep(_) => {
             serde_json::json!({ "seq": p.seq, "sitrep": super::sitrep(state) })

@@ -57,6 +57,16 @@ pub fn sitrep(state: &State) -> Value {
             "acknowledged": open_alerts(crate::domain::alerts::AlertState::Acknowledged),
             "open_by_kind_and_state": alerts,
         },
+        "incidents": {
+            "open": state.incidents.values().filter(|i| i.is_open()).map(|i| serde_json::json!({
+                "id": i.id, "hazard_id": i.hazard_id, "name": i.name,
+                "headcount_on_scene": i.headcount_on_scene(),
+                "teams_on_scene": i.teams.values().filter(|c| c.state == crate::domain::incidents::CommitmentState::OnScene).count(),
+                "reinforcements_coming": i.teams.values().filter(|c| matches!(c.state, crate::domain::incidents::CommitmentState::Requested | crate::domain::incidents::CommitmentState::EnRoute)).count(),
+                "stage": i.stage(),
+            })).collect::<Vec<_>>(),
+            "headcount_on_scene": state.incidents.values().filter(|i| i.is_open()).map(|i| i.headcount_on_scene()).sum::<u64>(),
+        },
         "patrols": {
             "sections": state.patrol_sections.len(),
             "required": state.patrol_sections.values().filter(|s| s.interval_min.is_some()).count(),

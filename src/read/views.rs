@@ -54,6 +54,52 @@ pub enum EntityView<'a> {
     Response(ResponseView<'a>),
     PatrolSection(SectionView<'a>),
     Alert(&'a crate::domain::alerts::Alert),
+    Asset(AssetView<'a>),
+    Incident(IncidentView<'a>),
+}
+
+/// A protected asset: a point (`position`) or a line (`line`, `chainage_origin_m`).
+#[derive(Serialize)]
+pub struct AssetView<'a> {
+    id: &'a str,
+    name: &'a str,
+    kind: crate::domain::incidents::AssetKind,
+    priority: u8,
+    buffer_m: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<LonLat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<&'a [LonLat]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chainage_origin_m: Option<f64>,
+}
+
+fn asset_view(a: &crate::domain::incidents::ProtectedAsset) -> AssetView<'_> {
+    use crate::domain::incidents::AssetPlace;
+    let (position, line, origin) = match &a.place {
+        AssetPlace::Point { position } => (Some(*position), None, None),
+        AssetPlace::Line { course } => (None, Some(course.line()), Some(course.start_chainage_m())),
+    };
+    AssetView {
+        id: a.id.as_str(),
+        name: &a.name,
+        kind: a.kind,
+        priority: a.priority,
+        buffer_m: a.buffer_m,
+        position,
+        line,
+        chainage_origin_m: origin,
+    }
+}
+
+/// An incident with its derived figures: people on scene, the stage reached.
+#[derive(Serialize)]
+pub struct IncidentView<'a> {
+    #[serde(flatten)]
+    incident: &'a crate::domain::incidents::Incident,
+    headcount_on_scene: u64,
+    stage: Option<crate::domain::incidents::Stage>,
+    open: bool,
 }
 
 /// A patrol section as the coverage board shows it: its points with their last pass, and each
@@ -153,6 +199,16 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
             EntityView::PatrolSection(section_view(state.patrol_sections.get(id)?))
         }
         Layer::Alerts => EntityView::Alert(state.alerts.get(id)?),
+        Layer::ProtectedAssets => EntityView::Asset(asset_view(state.assets.get(id)?)),
+        Layer::Incidents => {
+            let i = state.incidents.get(id)?;
+            EntityView::Incident(IncidentView {
+                incident: i,
+                headcount_on_scene: i.headcount_on_scene(),
+                stage: i.stage(),
+                open: i.is_open(),
+            })
+        }
     })
 }
 
@@ -184,6 +240,8 @@ pub fn layer_ids(state: &State, layer: Layer) -> Vec<String> {
         Layer::Response => keys(&state.response),
         Layer::PatrolSections => keys(&state.patrol_sections),
         Layer::Alerts => keys(&state.alerts),
+        Layer::ProtectedAssets => keys(&state.assets),
+        Layer::Incidents => keys(&state.incidents),
     }
 }
 

@@ -86,6 +86,8 @@ pub use rate_limits::RateLimits;
 pub struct App {
     pub live: Arc<Live>,
     pub engine: EngineHandle,
+    /// The engine's clock, for answers that depend on the time (patrol gaps).
+    pub clock: crate::clock::Clock,
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,

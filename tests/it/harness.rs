@@ -37,6 +37,9 @@ pub fn test_config(db: &Path) -> Config {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
+    pub engine: crest::engine::EngineHandle,
+    /// The engine's clock: move it forward to see what time does.
+    pub clock: crest::clock::Clock,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
@@ -61,9 +64,11 @@ impl TestServer {
         init_test_log();
         let mut config = test_config(db);
         tweak(&mut config);
+        let clock = config.clock.clone();
         let server = Server::build(config).await.expect("server starts");
         let addr = server.local_addr();
         let store = server.store();
+        let engine = server.engine();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
@@ -71,6 +76,8 @@ impl TestServer {
         TestServer {
             addr,
             store,
+            engine,
+            clock,
             stop: Some(stop),
             task: Some(task),
             _dir: None,

@@ -1,6 +1,7 @@
 //! Hazards (险情): reports, the status lifecycle and escalation.
 
 use super::{Decision, illegal};
+use crate::domain::bounds::invalid;
 use crate::domain::commands::*;
 use crate::domain::error::DomainError;
 use crate::domain::events::Event;
@@ -9,21 +10,54 @@ use crate::domain::model::*;
 use crate::domain::state::{Context, HAZARD_SNAP_TOLERANCE_M, State};
 
 /// A new hazard, numbered `HZ-<n>`, placed on the nearest levee within the snapping tolerance.
+/// A report may give a linear asset's kilometre post instead of a position ("near railway
+/// K1673+200"). The hazard carries the protected assets whose buffer it lies in.
 pub(super) fn report(s: &State, r: &ReportHazard, ctx: &Context<'_>) -> Decision {
     let id = HazardId::from(format!("HZ-{}", s.next_hazard + 1));
-    let levee = ctx.snapper.snap(r.position, HAZARD_SNAP_TOLERANCE_M);
+    let position = match (&r.position, &r.at_asset) {
+        (Some(p), None) => *p,
+        (None, Some(at)) => {
+            let asset = s
+                .assets
+                .get(&at.asset_id)
+                .ok_or_else(|| super::not_found("protected asset", &at.asset_id))?;
+            asset.point_at(at.chainage.metres()).ok_or_else(|| {
+                invalid(format!(
+                    "{} is not on {} (a point asset has no kilometre posts, or the post is beyond its ends)",
+                    at.chainage, at.asset_id
+                ))
+            })?
+        }
+        _ => {
+            return Err(invalid(
+                "give the hazard's position, or at_asset with a kilometre post, not both",
+            ));
+        }
+    };
+    let levee = ctx.snapper.snap(position, HAZARD_SNAP_TOLERANCE_M);
+    let mut near_assets: Vec<_> = s
+        .assets
+        .values()
+        .map(|a| (a.priority, a.buffer_m, a.proximity(position)))
+        .filter(|(_, buffer, near)| near.distance_m <= *buffer)
+        .collect();
+    near_assets.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.2.distance_m.total_cmp(&b.2.distance_m))
+    });
     Ok(vec![Event::HazardReported {
         hazard: Hazard {
             id,
             kind: r.kind,
             severity: r.severity,
             status: HazardStatus::Reported,
-            position: r.position,
+            position,
             levee,
             description: r.description.to_string(),
             reported_by: ctx.actor.name.clone(),
             reported_at: ctx.now_ms,
             updated_at: ctx.now_ms,
+            near_assets: near_assets.into_iter().map(|(_, _, near)| near).collect(),
         },
     }])
 }

@@ -11,6 +11,7 @@ mod assignments;
 mod evacuations;
 mod gauges;
 mod hazards;
+pub(crate) mod incidents;
 mod patrols;
 mod reference;
 mod shelters;
@@ -79,6 +80,12 @@ impl State {
             C::SetPatrolInterval(i) => patrols::set_interval(self, i, ctx),
             C::CheckInPatrolPoint(c) => patrols::check_in(self, c, ctx),
             C::AcknowledgeAlert(a) => super::watch::acknowledge(self, &a.alert_id, &a.note, ctx),
+            C::DefineProtectedAsset(d) => incidents::define_asset(self, d),
+            C::OpenIncident(o) => incidents::open(self, o, ctx),
+            C::SetCommandPost(p) => incidents::set_post(self, p),
+            C::CommitTeam(c) => incidents::commit_team(self, c, ctx),
+            C::AdvanceIncidentStage(a) => incidents::advance_stage(self, a, ctx),
+            C::CloseIncident(r) => incidents::close(self, r, ctx),
         }
     }
 

@@ -324,6 +324,7 @@ pub fn hazard_reported(id: &str) -> Event {
             reported_by: "desk-1".into(),
             reported_at: NOW,
             updated_at: NOW,
+            near_assets: Vec::new(),
         },
     }
 }

@@ -87,7 +87,8 @@ impl Session {
                 if let Err(e) = protocol::check_request_id(&id) {
                     return self.error(None, e);
                 }
-                let answer = read::answer(&self.app.live.read(), query);
+                let now = self.app.clock.now_ms();
+                let answer = read::answer(&self.app.live.read(), query, now);
                 match answer {
                     Ok(result) => self.send_message(ServerMessage::Answer {
                         id: &id,
