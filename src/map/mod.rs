@@ -2,14 +2,14 @@
 //! `geojson` crate; containment is checked on `geo` polygons (holes respected).
 //!
 //! Everything is read and checked before anything is written, so the server never starts on half
-//! a map, nor on an empty one. A problem is reported with the file, the feature and the field. The live layers (levees,
-//! patrol sections, shelters, gauges, grid cells, teams) become reference-data commands that go through the engine
-//! like any other command, with a deterministic id per feature (`map:<layer>:<id>`): loading the
-//! same map again is a no-op, and a changed feature is reported instead of rewriting history. The
-//! static layers (district, towns, villages, rivers, water, railways, roads) are served as they are.
-//! Patrol sections are live too (checked against the map's levees in `patrol`; their lines are for
-//! display, their commands carry chainages); protected assets (`assets`) are served as they are
-//! until the domain has their command.
+//! a map, nor on an empty one. A problem is reported with the file, the feature and the field.
+//! The live layers (levees, patrol sections, protected assets, shelters, gauges, grid cells,
+//! teams) become reference-data commands that go through the engine like any other command, with
+//! a deterministic id per feature (`map:<layer>:<id>`): loading the same map again is a no-op, and
+//! a changed feature is reported instead of rewriting history. The static layers (district,
+//! towns, villages, rivers, water, railways, roads) are served as they are. Patrol sections are
+//! checked against the map's levees (`patrol`); their lines are for display, their commands carry
+//! chainages. Protected assets (`assets`) are points or lines.
 
 mod assets;
 mod patrol;
@@ -115,9 +115,11 @@ const LAYERS: [LayerSpec; 14] = [
         }),
         ..LayerSpec::fixed("patrol_sections", LINE)
     },
-    // Checked and served, but not yet live: the domain has no `define_protected_asset` command
-    // yet.
-    LayerSpec::fixed("protected_assets", &[Geometry::Point, Geometry::LineString]),
+    LayerSpec::live(
+        "protected_assets",
+        &[Geometry::Point, Geometry::LineString],
+        "define_protected_asset",
+    ),
     LayerSpec::live("grid_cells", POLYGON, "define_grid_cell"),
     LayerSpec::live("shelters", POINT, "define_shelter"),
     LayerSpec::live("gauges", POINT, "define_gauge"),

@@ -207,6 +207,8 @@ fn the_valid_map_loads_with_levees_first() {
             "map:levees:L-2",
             "map:patrol_sections:PS-A",
             "map:patrol_sections:PS-B",
+            "map:protected_assets:PA-R",
+            "map:protected_assets:PA-S",
             "map:grid_cells:G-A",
             "map:grid_cells:G-B",
             "map:shelters:S-1",
@@ -915,4 +917,32 @@ fn protected_assets_are_points_or_lines_with_a_bounded_buffer() {
         "(id PA-S)",
         "`properties.chainage_origin_m`: only a LineString asset has a chainage",
     );
+}
+
+#[test]
+fn live_features_get_their_geometry_under_the_field_its_type_names() {
+    let map = load(write(&valid()).path()).unwrap();
+    let command = |id: &str| {
+        let c = map.commands.iter().find(|c| c.command_id == id).unwrap();
+        serde_json::to_value(&c.command).unwrap()
+    };
+    let rail = command("map:protected_assets:PA-R");
+    assert_eq!(rail["line"], json!([[113.03, 27.1], [113.03, 27.0]]));
+    assert_eq!(rail["chainage_origin_m"], json!(1_650_000.0));
+    assert!(rail.get("position").is_none_or(Value::is_null), "{rail}");
+    let substation = command("map:protected_assets:PA-S");
+    assert_eq!(substation["position"], json!([113.05, 27.05]));
+    assert!(
+        substation.get("line").is_none_or(Value::is_null),
+        "{substation}"
+    );
+    // A patrol section's line is for display: its command has chainages only.
+    let section = command("map:patrol_sections:PS-B");
+    assert_eq!(section["from"], json!(885.0));
+    assert_eq!(section["points"][3]["chainage"], json!(1779.0));
+    for field in ["line", "position", "ring"] {
+        assert!(section.get(field).is_none(), "{section}");
+    }
+    let cell = command("map:grid_cells:G-A");
+    assert_eq!(cell["ring"][0], json!([113.04, 27.04]));
 }

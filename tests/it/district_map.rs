@@ -549,6 +549,7 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
                 "grid_cells",
                 "levees",
                 "patrol_sections",
+                "protected_assets",
             ],
             None,
         )
@@ -576,6 +577,13 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
         .unwrap();
     assert_eq!(s["levee_id"], "XJ-E-NZ");
     assert!(s["points"].as_array().unwrap().len() >= 5, "{s}");
+    assert_eq!(
+        hazards["layers"]["protected_assets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        layer("protected_assets").len()
+    );
     // A patrol stretch is a chainage interval on a levee.
     let start = h["levee"]["chainage_m"].as_f64().unwrap();
     d.ok(json!({"type": "create_assignment", "team_id": "T-01", "target": {"kind": "patrol_stretch", "levee_id": "XJ-E-NZ", "from_m": start - 500.0, "to_m": start + 500.0}})).await;
