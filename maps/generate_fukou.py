@@ -103,6 +103,18 @@ def xiang_levee_lon(lat):
     return lon_at(XIANG, lat) + LEVEE_OFFSET
 
 
+# At 将军村 the railway runs close behind the levee (which is why a breach there threatened it): it
+# bends in smoothly over ~3 km to ~470 m from the levee, within the railway's 500 m buffer.
+JIANGJUN_LAT = 27.652
+RAIL_BEND, RAIL_BEND_HALF = 0.0022, 0.015
+
+
+def rail_lon(lat):
+    d = abs(lat - JIANGJUN_LAT)
+    bend = RAIL_BEND * (1 + math.cos(math.pi * d / RAIL_BEND_HALF)) / 2 if d < RAIL_BEND_HALF else 0.0
+    return lon_at(XIANG, lat) + RAIL_OFFSET - bend
+
+
 # ---------------------------------------------------------------- towns
 
 TOWNS = [
@@ -410,7 +422,8 @@ def main():
     used_names = set()
     village_rows = []  # (town, village id, name, x, y, population)
 
-    jiangjun = (xiang_levee_lon(27.652) + 0.0042, 27.652)  # 将军村, between the levee and the railway
+    jiangjun = (xiang_levee_lon(JIANGJUN_LAT) + 0.0042, JIANGJUN_LAT)  # 将军村, between the levee and the railway
+    assert jiangjun[0] < rail_lon(JIANGJUN_LAT) - 0.0005
     for town in TOWNS:
         tid, name, col, a, b, seat, count = town
         ring = town_ring(col, a, b)
@@ -556,7 +569,8 @@ def main():
     west = [(lon_at(XIANG, y) - 0.0026, y) for y in reversed(lats)]
     water_out = [feature("Polygon", [close(east + west)], {"id": "W-XIANG", "name": "湘江", "kind": "river"})]
 
-    rail = [pt(lon_at(XIANG, y) + RAIL_OFFSET, y) for y in sorted({SOUTH, NORTH} | {y for _, y in XIANG if SOUTH < y < NORTH})]
+    bend = {JIANGJUN_LAT + RAIL_BEND_HALF * k / 4 for k in range(-4, 5)}
+    rail = [pt(rail_lon(y), y) for y in sorted({SOUTH, NORTH} | {y for _, y in XIANG if SOUTH < y < NORTH} | bend)]
     railways_out = [feature("LineString", rail, {"id": "RW-JINGGUANG", "name": "京广铁路", "kind": "railway"})]
     # No levee vertex in the water: a levee stands on the bank.
     for f in levees_out:

@@ -493,6 +493,16 @@ fn protected_assets_include_the_railway_by_jiangjun() {
         .unwrap();
     let by_jiangjun = as_line.locate(point(&jiangjun));
     assert!(by_jiangjun.offset_m < 500.0, "{}", by_jiangjun.offset_m);
+    // The levee by 将军村 is within the railway's buffer: a breach there threatens it.
+    let levee = district_levees()
+        .into_iter()
+        .find(|l| l.id().as_str() == "XJ-E-NZ")
+        .unwrap();
+    let on_levee = levee
+        .point_at(levee.locate(point(&jiangjun)).chainage_m)
+        .unwrap();
+    let from_levee = as_line.locate(on_levee).offset_m;
+    assert!(from_levee < 500.0, "{from_levee}");
     assert!(
         (1_650_000.0..1_700_000.0).contains(&by_jiangjun.chainage_m),
         "{}",
@@ -563,6 +573,18 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
         .clone();
     assert_eq!(h["levee"]["levee_id"], "XJ-E-NZ");
     assert!(h["levee"]["chainage"].as_str().unwrap().starts_with('K'));
+    // …and threatens the 京广铁路 behind it, named by its kilometre post.
+    let rail = h["near_assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["asset_id"] == "PA-RAIL-JG")
+        .unwrap_or_else(|| panic!("the railway is near: {h}"));
+    assert!(rail["distance_m"].as_f64().unwrap() < 500.0, "{rail}");
+    assert!(
+        rail["chainage"].as_str().unwrap().starts_with("K166"),
+        "{rail}"
+    );
     assert_eq!(hazards["layers"]["shelters"].as_array().unwrap().len(), 32);
     assert_eq!(
         hazards["layers"]["grid_cells"].as_array().unwrap().len(),
