@@ -3,8 +3,10 @@
 
 Approximate geography for drills, drawn from the public description in the product brief: the
 湘江 runs SSW→NNE along the district's west side past 朱亨, 淦田 and 南洲 to 涪口, where the 濠江
-joins from the east; the 京广铁路 runs along the east bank behind the levees. Every number comes
-from this file; nothing is copied from map data. Run it and commit its output:
+joins from the east; the 京广铁路 runs along the east bank behind the levees. Both banks of both
+rivers have levees, cut into patrol sections (巡堤查险); the railway and the towns' substations,
+water works, schools and hospitals are the protected assets. Every number comes from this file;
+nothing is copied from map data. Run it and commit its output:
 
     python3 maps/generate_fukou.py
 
@@ -94,10 +96,23 @@ def west_edge(lat):
 LEVEE_OFFSET = 0.0035  # east-bank levee ~350 m east of the 湘江 centre line
 RAIL_OFFSET = 0.0105   # 京广铁路 ~1 km east of the centre line, behind the levee
 HAO_LEVEE_OFFSET = 0.0022
+HAO_LEVEE_WEST = 113.145  # the 濠江 levees' first vertex off the 湘江 east levee
 
 
 def xiang_levee_lon(lat):
     return lon_at(XIANG, lat) + LEVEE_OFFSET
+
+
+# At 将军村 the railway runs close behind the levee (which is why a breach there threatened it): it
+# bends in smoothly over ~3 km to ~470 m from the levee, within the railway's 500 m buffer.
+JIANGJUN_LAT = 27.652
+RAIL_BEND, RAIL_BEND_HALF = 0.0022, 0.015
+
+
+def rail_lon(lat):
+    d = abs(lat - JIANGJUN_LAT)
+    bend = RAIL_BEND * (1 + math.cos(math.pi * d / RAIL_BEND_HALF)) / 2 if d < RAIL_BEND_HALF else 0.0
+    return lon_at(XIANG, lat) + RAIL_OFFSET - bend
 
 
 # ---------------------------------------------------------------- towns
@@ -259,6 +274,147 @@ def line_length_m(coords):
     return total
 
 
+# ---------------------------------------------------------------- patrol sections (巡堤查险)
+
+SECTION_MAX_M = 1000.0    # one patrol group's stretch, at most
+SECTION_OVERLAP_M = 20.0  # adjacent sections overlap (the rule says at least 10 m)
+POINT_SPACING_M = 300.0   # consecutive patrol points at most this far apart
+POINT_SPACING_MIN_M = 200.0
+
+# Structures through each levee (sluices 涵闸, culverts 涵洞, pump stations 排渍站/电排站), invented:
+# (fraction of the levee's length from its start, name).
+STRUCTURES = {
+    "XJ-E-ZH": [(0.08, "朱亨南涵闸"), (0.27, "石子湾涵洞"), (0.46, "朱亨排渍站"), (0.63, "太湖港涵闸"), (0.88, "新港电排站")],
+    "XJ-E-GT": [(0.15, "淦田港涵闸"), (0.41, "淦田排渍站"), (0.66, "白关涵洞"), (0.9, "王家洲电排站")],
+    "XJ-E-NZ": [(0.12, "堤湾涵洞"), (0.35, "南洲排渍站"), (0.6, "将军村涵闸"), (0.83, "南洲电灌站")],
+    "XJ-E-LK": [(0.2, "城南涵闸"), (0.55, "涪口排渍站"), (0.85, "河街涵洞")],
+    "XJ-E-LKN": [(0.25, "新码头涵闸"), (0.7, "涪口北排渍站")],
+    "XJ-W-ZH": [(0.1, "沙坪涵闸"), (0.38, "西洲涵洞"), (0.57, "对河排渍站"), (0.82, "鸭婆洲涵闸")],
+    "XJ-W-GT": [(0.22, "渔洲涵闸"), (0.5, "淦田西排渍站"), (0.78, "杨柳湾涵洞")],
+    "XJ-W-NZ": [(0.3, "荷叶塘涵闸"), (0.65, "南洲西排渍站")],
+    "XJ-W-LK": [(0.18, "鹅公洲涵闸"), (0.45, "涪口西排渍站"), (0.76, "西岸涵洞")],
+    "HJ-N": [(0.06, "濠口北排渍站"), (0.3, "濠江北涵闸"), (0.55, "龙门港涵洞"), (0.8, "雷打石北电排站")],
+    "HJ-S": [(0.06, "濠口排渍站"), (0.33, "濠江南涵闸"), (0.6, "雷打石涵洞"), (0.85, "仙井港电排站")],
+}
+
+
+def ceil1(x):
+    return math.ceil(round(x * 10, 6)) / 10
+
+
+def floor1(x):
+    return math.floor(round(x * 10, 6)) / 10
+
+
+def chainage_text(m):
+    m = int(round(m))
+    return f"K{m // 1000}+{m % 1000:03d}"
+
+
+class Line:
+    """A levee's line with cumulative great-circle lengths, for positions at a chainage."""
+
+    def __init__(self, coords, origin):
+        self.coords, self.origin = coords, origin
+        self.cum = [0.0]
+        for a, b in zip(coords, coords[1:]):
+            self.cum.append(self.cum[-1] + line_length_m([a, b]))
+        self.end = origin + self.cum[-1]
+
+    def at(self, chainage):
+        d = min(max(chainage - self.origin, 0.0), self.cum[-1])
+        for i in range(len(self.coords) - 1):
+            if d <= self.cum[i + 1] or i == len(self.coords) - 2:
+                (x0, y0), (x1, y1) = self.coords[i], self.coords[i + 1]
+                t = (d - self.cum[i]) / (self.cum[i + 1] - self.cum[i])
+                return pt(x0 + t * (x1 - x0), y0 + t * (y1 - y0))
+
+    def course(self, a, b):
+        """The line from chainage a to b: its ends and the vertices between."""
+        inner = [c for c, m in zip(self.coords, self.cum) if a < self.origin + m < b]
+        return [self.at(a)] + inner + [self.at(b)]
+
+
+def patrol_sections(levee):
+    """Sections of at most 1,000 m, equal in length, overlapping by 20 m, from end to end of the
+    levee; patrol points evenly 200–300 m apart from end to end of each section, plus the levee's
+    structures that fall within it."""
+    props = levee["properties"]
+    lid, lname = props["id"], props["name"]
+    line = Line(levee["geometry"]["coordinates"], props["chainage_origin_m"])
+    start, length = line.origin, line.cum[-1]
+    structures = [(round(start + f * length), name) for f, name in STRUCTURES[lid]]
+    n = max(1, math.ceil((length - SECTION_OVERLAP_M) / (SECTION_MAX_M - 1 - SECTION_OVERLAP_M)))
+    size = (length + SECTION_OVERLAP_M * (n - 1)) / n
+    out = []
+    for k in range(n):
+        a = start + k * (size - SECTION_OVERLAP_M)
+        frm = ceil1(a) if k == 0 else round(a, 1)
+        to = floor1(line.end) if k == n - 1 else round(a + size, 1)
+        assert start <= frm < to <= line.end and to - frm <= SECTION_MAX_M, (lid, k, frm, to)
+        sid = f"PS-{lid}-{k + 1:02d}"
+        steps = math.ceil((to - frm) / (POINT_SPACING_M - 1))
+        spacing = (to - frm) / steps
+        assert POINT_SPACING_MIN_M <= spacing <= POINT_SPACING_M, (sid, spacing)
+        points = [(frm if j == 0 else to if j == steps else round(frm + j * spacing, 1), "regular", None)
+                  for j in range(steps + 1)]
+        points += [(float(c), "structure", name) for c, name in structures if frm <= c <= to]
+        points.sort(key=lambda p: (p[0], p[1]))
+        for p, q in zip(points, points[1:]):
+            assert 0 < q[0] - p[0] <= POINT_SPACING_M, (sid, p, q)
+        out.append(feature("LineString", line.course(frm, to), {
+            "id": sid, "name": f"{lname}第{k + 1}巡查段", "levee_id": lid, "from": frm, "to": to,
+            "points": [{"id": f"PP-{lid}-{k + 1:02d}-{j + 1}", "chainage": c, "kind": kind,
+                        "name": name or f"巡查点{chainage_text(c)}"} for j, (c, kind, name) in enumerate(points)],
+        }))
+    for p, q in zip(out, out[1:]):
+        assert p["properties"]["to"] - q["properties"]["from"] >= 10.0, (p["properties"]["id"], q["properties"]["id"])
+    assert out[0]["properties"]["from"] - start < 1.0 and line.end - out[-1]["properties"]["to"] < 1.0, lid
+    for c, name in structures:
+        assert any(s["properties"]["from"] <= c <= s["properties"]["to"] for s in out), (lid, name)
+    return out
+
+
+# ---------------------------------------------------------------- protected assets
+
+# The 京广铁路's kilometre posts grow from Beijing, southward: the protected line runs N→S and its
+# post at the district's north edge is K1650+000 (invented, of the right order for this stretch).
+RAIL_CHAINAGE_ORIGIN_M = 1_650_000.0
+
+# Invented: (id, name, kind, priority 1 highest … 3, buffer_m, town, lon, lat).
+ASSETS = [
+    ("PA-SUB-LK", "涪口220kV变电站", "substation", 1, 500, "LK", 113.154, 27.696),
+    ("PA-SUB-NZ", "南洲110kV变电站", "substation", 1, 300, "NZ", 113.102, 27.628),
+    ("PA-SUB-GT", "淦田110kV变电站", "substation", 2, 300, "GT", 113.062, 27.560),
+    ("PA-SUB-ZH", "朱亨110kV变电站", "substation", 2, 300, "ZH", 113.062, 27.392),
+    ("PA-SUB-LD", "雷打石110kV变电站", "substation", 2, 300, "LD", 113.262, 27.690),
+    ("PA-WW-LK", "涪口自来水厂", "water_works", 1, 300, "LK", 113.146, 27.684),
+    ("PA-WW-NZ", "南洲水厂", "water_works", 1, 300, "NZ", 113.108, 27.652),
+    ("PA-WW-GT", "淦田水厂", "water_works", 2, 200, "GT", 113.066, 27.582),
+    ("PA-HOS-LK", "涪口区人民医院", "hospital", 1, 300, "LK", 113.160, 27.702),
+    ("PA-HOS-TCM", "涪口区中医医院", "hospital", 2, 200, "LK", 113.170, 27.690),
+    ("PA-HOS-NZ", "南洲镇卫生院", "hospital", 2, 200, "NZ", 113.100, 27.636),
+    ("PA-HOS-ZH", "朱亨镇卫生院", "hospital", 2, 200, "ZH", 113.058, 27.372),
+    ("PA-SCH-LK", "涪口区第一中学", "school", 2, 200, "LK", 113.166, 27.712),
+    # Between the levee and the railway, where a breach at 将军村 would strike first.
+    ("PA-SCH-JJ", "将军村小学", "school", 2, 200, "NZ", 113.0975, 27.6555),
+]
+
+
+def protected_assets(railway, town_rings):
+    rail = railway["geometry"]["coordinates"][::-1]
+    out = [feature("LineString", rail, {
+        "id": "PA-RAIL-JG", "name": "京广铁路涪口段", "kind": "railway", "priority": 1, "buffer_m": 500,
+        "chainage_origin_m": RAIL_CHAINAGE_ORIGIN_M})]
+    for aid, name, kind, priority, buffer_m, town, x, y in ASSETS:
+        assert contains(town_rings[town], x, y), aid
+        # On the land the levees protect: east of the 湘江 east levee, and clear of the 濠江 levees.
+        assert x > xiang_levee_lon(y) + 0.003, aid
+        assert not HAO[-1][0] <= x <= HAO[0][0] or abs(lat_at(HAO, x) - y) > HAO_LEVEE_OFFSET + 0.002, aid
+        out.append(feature("Point", pt(x, y), {"id": aid, "name": name, "kind": kind, "priority": priority, "buffer_m": buffer_m}))
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     district = district_ring()
@@ -266,7 +422,8 @@ def main():
     used_names = set()
     village_rows = []  # (town, village id, name, x, y, population)
 
-    jiangjun = (xiang_levee_lon(27.652) + 0.0042, 27.652)  # 将军村, between the levee and the railway
+    jiangjun = (xiang_levee_lon(JIANGJUN_LAT) + 0.0042, JIANGJUN_LAT)  # 将军村, between the levee and the railway
+    assert jiangjun[0] < rail_lon(JIANGJUN_LAT) - 0.0005
     for town in TOWNS:
         tid, name, col, a, b, seat, count = town
         ring = town_ring(col, a, b)
@@ -339,34 +496,52 @@ def main():
     total_capacity = sum(s["properties"]["capacity"] for s in shelters_out)
     assert len(shelters_out) >= 30 and total_capacity > 9000, total_capacity
 
-    # Levees along the 湘江 east bank, one per riverside town, chainage continuing northward.
+    # Levees. The district reaches ~2.2 km across the 湘江 (its west edge runs 0.025° west of the
+    # centre line), so the 湘江 has a levee on each bank, in one segment per riverside town with
+    # chainage continuing northward; see maps/README.md. The east bank stops at the 濠江 mouth and
+    # goes on north of it with its own chainage; the west bank runs through.
     levees_out = []
-    chain = 0.0
-    segments = [("XJ-E-ZH", "湘江东岸大堤朱亨段", SOUTH + 0.002, 27.45, 46.2, 44.0),
-                ("XJ-E-GT", "湘江东岸大堤淦田段", 27.45, 27.60, 45.6, 43.5),
-                ("XJ-E-NZ", "湘江东岸大堤南洲段", 27.60, 27.68, 45.0, 43.0),
-                ("XJ-E-LK", "湘江东岸大堤涪口段", 27.68, 27.7135, 44.5, 42.5)]
-    for lid, lname, a, b, crest, design in segments:
-        lats = sorted({a, b} | {y for _, y in XIANG if a < y < b} | {a + (b - a) * k / 12 for k in range(1, 12)})
-        coords = [pt(xiang_levee_lon(y), y) for y in lats]
-        length = line_length_m(coords)
-        levees_out.append(feature("LineString", coords, {
-            "id": lid, "name": lname, "river": "湘江", "bank": "east", "riverside": "left",
-            "chainage_origin_m": round(chain, 1), "length_m": round(length, 1),
-            "crest_elevation_m": crest, "design_flood_level_m": design,
-        }))
-        chain += length
-    # 湘江 east bank north of the 濠江 mouth: its own chainage.
-    lats = [27.7205 + (NORTH - 0.004 - 27.7205) * k / 10 for k in range(11)]
-    coords = [pt(xiang_levee_lon(y), y) for y in lats]
-    levees_out.append(feature("LineString", coords, {
-        "id": "XJ-E-LKN", "name": "湘江东岸涪口北堤", "river": "湘江", "bank": "east", "riverside": "left",
-        "chainage_origin_m": 0.0, "length_m": round(line_length_m(coords), 1), "crest_elevation_m": 44.3, "design_flood_level_m": 42.3,
-    }))
-    # 濠江 banks from the mouth upstream (eastward): river on the right of the north bank, left of the south bank.
-    hao_lons = [HAO[-1][0] + 0.001 + (113.27 - HAO[-1][0] - 0.001) * k / 16 for k in range(17)]
-    for lid, lname, sign, hand, bank in [("HJ-N", "濠江北岸堤", 1, "right", "north"), ("HJ-S", "濠江南岸堤", -1, "left", "south")]:
-        coords = [pt(x, lat_at(HAO, x) + sign * HAO_LEVEE_OFFSET) for x in hao_lons]
+    for bank, side, hand, prefix, bank_name, segments in [
+        ("east", 1, "left", "XJ-E", "东岸", [
+            ("ZH", "朱亨", SOUTH + 0.002, 27.45, 46.2, 44.0),
+            ("GT", "淦田", 27.45, 27.60, 45.6, 43.5),
+            ("NZ", "南洲", 27.60, 27.68, 45.0, 43.0),
+            ("LK", "涪口", 27.68, 27.7135, 44.5, 42.5)]),
+        # The west bank shields polder farmland, not towns: a crest half a metre lower.
+        ("west", -1, "right", "XJ-W", "西岸", [
+            ("ZH", "朱亨", SOUTH + 0.002, 27.45, 45.7, 44.0),
+            ("GT", "淦田", 27.45, 27.60, 45.1, 43.5),
+            ("NZ", "南洲", 27.60, 27.68, 44.5, 43.0),
+            ("LK", "涪口", 27.68, NORTH - 0.004, 44.0, 42.4)]),
+    ]:
+        chain = 0.0
+        for town, town_name, a, b, crest, design in segments:
+            lats = sorted({a, b} | {y for _, y in XIANG if a < y < b} | {a + (b - a) * k / 12 for k in range(1, 12)})
+            coords = [pt(lon_at(XIANG, y) + side * LEVEE_OFFSET, y) for y in lats]
+            length = line_length_m(coords)
+            levees_out.append(feature("LineString", coords, {
+                "id": f"{prefix}-{town}", "name": f"湘江{bank_name}大堤{town_name}段", "river": "湘江", "bank": bank,
+                "riverside": hand, "chainage_origin_m": round(chain, 1), "length_m": round(length, 1),
+                "crest_elevation_m": crest, "design_flood_level_m": design,
+            }))
+            chain += length
+        if bank == "east":
+            # 湘江 east bank north of the 濠江 mouth: its own chainage.
+            lats = [27.7205 + (NORTH - 0.004 - 27.7205) * k / 10 for k in range(11)]
+            coords = [pt(xiang_levee_lon(y), y) for y in lats]
+            levees_out.append(feature("LineString", coords, {
+                "id": "XJ-E-LKN", "name": "湘江东岸涪口北堤", "river": "湘江", "bank": "east", "riverside": "left",
+                "chainage_origin_m": 0.0, "length_m": round(line_length_m(coords), 1), "crest_elevation_m": 44.3,
+                "design_flood_level_m": 42.3,
+            }))
+    # 濠江 banks from the mouth upstream (eastward) to the district's east edge: river on the right of
+    # the north bank, left of the south bank. Each starts where the 湘江 east levee meets it (the north
+    # bank at XJ-E-LKN's start, the south bank at XJ-E-LK's end), on dry land, not in the 湘江.
+    ends = {f["properties"]["id"]: f["geometry"]["coordinates"] for f in levees_out}
+    hao_lons = [HAO_LEVEE_WEST + (EAST - 0.002 - HAO_LEVEE_WEST) * k / 20 for k in range(21)]
+    for lid, lname, sign, hand, bank, junction in [("HJ-N", "濠江北岸堤", 1, "right", "north", ends["XJ-E-LKN"][0]),
+                                                  ("HJ-S", "濠江南岸堤", -1, "left", "south", ends["XJ-E-LK"][-1])]:
+        coords = [junction] + [pt(x, lat_at(HAO, x) + sign * HAO_LEVEE_OFFSET) for x in hao_lons]
         levees_out.append(feature("LineString", coords, {
             "id": lid, "name": lname, "river": "濠江", "bank": bank, "riverside": hand,
             "chainage_origin_m": 0.0, "length_m": round(line_length_m(coords), 1), "crest_elevation_m": 43.2, "design_flood_level_m": 41.5,
@@ -375,10 +550,10 @@ def main():
     gauges_out = [
         feature("Point", pt(lon_at(XIANG, 27.709) + 0.0025, 27.709), {
             "id": "G-XJ-LK", "name": "湘江涪口站", "river": "湘江", "datum": "吴淞",
-            "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}, "levee_ids": ["XJ-E-NZ", "XJ-E-LK", "XJ-E-LKN"]}),
+            "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}, "levee_ids": ["XJ-E-NZ", "XJ-E-LK", "XJ-E-LKN", "XJ-W-NZ", "XJ-W-LK"]}),
         feature("Point", pt(lon_at(XIANG, 27.57) + 0.0025, 27.57), {
             "id": "G-XJ-GT", "name": "湘江淦田站", "river": "湘江", "datum": "吴淞",
-            "thresholds": {"guard_m": 39.0, "warning_m": 41.0, "guaranteed_m": 43.5}, "levee_ids": ["XJ-E-ZH", "XJ-E-GT"]}),
+            "thresholds": {"guard_m": 39.0, "warning_m": 41.0, "guaranteed_m": 43.5}, "levee_ids": ["XJ-E-ZH", "XJ-E-GT", "XJ-W-ZH", "XJ-W-GT"]}),
         feature("Point", pt(113.20, lat_at(HAO, 113.20) - 0.0012), {
             "id": "G-HJ-01", "name": "濠江站", "river": "濠江", "datum": "吴淞",
             "thresholds": {"guard_m": 37.5, "warning_m": 39.5, "guaranteed_m": 41.5}, "levee_ids": ["HJ-N", "HJ-S"]}),
@@ -394,8 +569,15 @@ def main():
     west = [(lon_at(XIANG, y) - 0.0026, y) for y in reversed(lats)]
     water_out = [feature("Polygon", [close(east + west)], {"id": "W-XIANG", "name": "湘江", "kind": "river"})]
 
-    rail = [pt(lon_at(XIANG, y) + RAIL_OFFSET, y) for y in sorted({SOUTH, NORTH} | {y for _, y in XIANG if SOUTH < y < NORTH})]
+    bend = {JIANGJUN_LAT + RAIL_BEND_HALF * k / 4 for k in range(-4, 5)}
+    rail = [pt(rail_lon(y), y) for y in sorted({SOUTH, NORTH} | {y for _, y in XIANG if SOUTH < y < NORTH} | bend)]
     railways_out = [feature("LineString", rail, {"id": "RW-JINGGUANG", "name": "京广铁路", "kind": "railway"})]
+    # No levee vertex in the water: a levee stands on the bank.
+    for f in levees_out:
+        for x, y in f["geometry"]["coordinates"]:
+            assert not contains(water_out[0]["geometry"]["coordinates"][0], x, y), (f["properties"]["id"], x, y)
+    sections_out = [s for f in levees_out for s in patrol_sections(f)]
+    assets_out = protected_assets(railways_out[0], {t[0]: t[2] for t in towns_out})
     roads_out = [
         feature("LineString", [pt(lon_at(XIANG, y) + 0.032, y) for y in [SOUTH, 27.31, 27.38, 27.44, 27.50, 27.57, 27.64, 27.70, NORTH]],
                 {"id": "RD-G107", "name": "G107国道", "kind": "national_road"}),
@@ -444,6 +626,8 @@ def main():
     write("rivers.geojson", rivers_out)
     write("water.geojson", water_out)
     write("railways.geojson", railways_out)
+    write("patrol_sections.geojson", sections_out)
+    write("protected_assets.geojson", assets_out)
     write("roads.geojson", roads_out)
     write("teams.geojson", teams_out)
 
@@ -451,7 +635,8 @@ def main():
     assert abs(sum(shoelace(t[2]) for t in towns_out) - area) < 1e-9 * area
     print(f"district population {district_pop}, {len(villages_out)} villages, {len(cells_out)} grid cells, "
           f"{worker_no} grid workers, {len(shelters_out)} shelters ({total_capacity} places), {len(levees_out)} levees, "
-          f"{len(teams_out)} teams")
+          f"{len(teams_out)} teams, {len(sections_out)} patrol sections "
+          f"({sum(len(s['properties']['points']) for s in sections_out)} points), {len(assets_out)} protected assets")
 
 
 if __name__ == "__main__":

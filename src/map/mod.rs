@@ -2,12 +2,19 @@
 //! `geojson` crate; containment is checked on `geo` polygons (holes respected).
 //!
 //! Everything is read and checked before anything is written, so the server never starts on half
-//! a map, nor on an empty one. A problem is reported with the file, the feature and the field. The live layers (levees,
-//! shelters, gauges, grid cells, teams) become reference-data commands that go through the engine
-//! like any other command, with a deterministic id per feature (`map:<layer>:<id>`): loading the
-//! same map again is a no-op, and a changed feature is reported instead of rewriting history. The
-//! static layers (district, towns, villages, rivers, water, railways, roads) are served as they are.
+//! a map, nor on an empty one. A problem is reported with the file, the feature and the field.
+//! The live layers (levees, patrol sections, protected assets, shelters, gauges, grid cells,
+//! teams) become reference-data commands that go through the engine like any other command, with
+//! a deterministic id per feature (`map:<layer>:<id>`): loading the same map again is a no-op, and
+//! a changed feature is reported instead of rewriting history. The static layers (district,
+//! towns, villages, rivers, water, railways, roads) are served as they are. Patrol sections are
+//! checked against the map's levees (`patrol`); their lines are for display, their commands carry
+//! chainages. Protected assets (`assets`) are points or lines.
 
+mod assets;
+mod patrol;
+
+use crate::domain::levee::Levee;
 use crate::domain::{Command, LonLat, geo::Zone};
 use geojson::{FeatureCollection, GeometryValue, JsonObject, Position};
 use serde_json::Value;
@@ -32,90 +39,95 @@ impl Geometry {
     }
 }
 
+/// What a live layer's features become.
+struct Live {
+    /// The command type.
+    command: &'static str,
+    /// Whether the command receives the geometry, under the field its type names (`position`,
+    /// `line`, `ring`). A patrol section's line is for display only: its command has chainages.
+    sends_geometry: bool,
+}
+
 /// A layer file: its geometry, and for live layers the command each feature becomes.
 struct LayerSpec {
     name: &'static str,
-    geometry: Geometry,
-    /// Command type and the command field that receives the geometry.
-    command: Option<(&'static str, &'static str)>,
+    /// The geometry types its features may have: one, except for protected assets (a point or
+    /// a line).
+    geometry: &'static [Geometry],
+    live: Option<Live>,
     /// Properties that belong to the map file only (checked here, not sent to the engine).
     map_only: &'static [&'static str],
 }
 
-/// In import order: levees before the gauges that name them.
-const LAYERS: [LayerSpec; 12] = [
+impl LayerSpec {
+    const fn fixed(name: &'static str, geometry: &'static [Geometry]) -> LayerSpec {
+        LayerSpec {
+            name,
+            geometry,
+            live: None,
+            map_only: &[],
+        }
+    }
+
+    const fn live(
+        name: &'static str,
+        geometry: &'static [Geometry],
+        command: &'static str,
+    ) -> LayerSpec {
+        LayerSpec {
+            name,
+            geometry,
+            live: Some(Live {
+                command,
+                sends_geometry: true,
+            }),
+            map_only: &[],
+        }
+    }
+
+    /// `Point`, or `Point or LineString`.
+    fn geometry_names(&self) -> String {
+        self.geometry
+            .iter()
+            .map(|g| g.name())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+}
+
+const POINT: &[Geometry] = &[Geometry::Point];
+const LINE: &[Geometry] = &[Geometry::LineString];
+const POLYGON: &[Geometry] = &[Geometry::Polygon];
+
+/// In import order: levees before the patrol sections and gauges that name them.
+const LAYERS: [LayerSpec; 14] = [
+    LayerSpec::fixed("district", POLYGON),
+    LayerSpec::fixed("towns", POLYGON),
+    LayerSpec::fixed("villages", POINT),
     LayerSpec {
-        name: "district",
-        geometry: Geometry::Polygon,
-        command: None,
-        map_only: &[],
-    },
-    LayerSpec {
-        name: "towns",
-        geometry: Geometry::Polygon,
-        command: None,
-        map_only: &[],
-    },
-    LayerSpec {
-        name: "villages",
-        geometry: Geometry::Point,
-        command: None,
-        map_only: &[],
-    },
-    LayerSpec {
-        name: "levees",
-        geometry: Geometry::LineString,
-        command: Some(("define_levee", "line")),
         map_only: &["length_m"],
+        ..LayerSpec::live("levees", LINE, "define_levee")
     },
     LayerSpec {
-        name: "grid_cells",
-        geometry: Geometry::Polygon,
-        command: Some(("define_grid_cell", "ring")),
-        map_only: &[],
+        live: Some(Live {
+            command: "define_patrol_section",
+            sends_geometry: false,
+        }),
+        ..LayerSpec::fixed("patrol_sections", LINE)
     },
-    LayerSpec {
-        name: "shelters",
-        geometry: Geometry::Point,
-        command: Some(("define_shelter", "position")),
-        map_only: &[],
-    },
-    LayerSpec {
-        name: "gauges",
-        geometry: Geometry::Point,
-        command: Some(("define_gauge", "position")),
-        map_only: &[],
-    },
-    LayerSpec {
-        name: "teams",
-        geometry: Geometry::Point,
-        command: Some(("register_team", "position")),
-        map_only: &[],
-    },
-    LayerSpec {
-        name: "rivers",
-        geometry: Geometry::LineString,
-        command: None,
-        map_only: &[],
-    },
-    LayerSpec {
-        name: "water",
-        geometry: Geometry::Polygon,
-        command: None,
-        map_only: &[],
-    },
-    LayerSpec {
-        name: "railways",
-        geometry: Geometry::LineString,
-        command: None,
-        map_only: &[],
-    },
-    LayerSpec {
-        name: "roads",
-        geometry: Geometry::LineString,
-        command: None,
-        map_only: &[],
-    },
+    LayerSpec::live(
+        "protected_assets",
+        &[Geometry::Point, Geometry::LineString],
+        "define_protected_asset",
+    ),
+    LayerSpec::live("grid_cells", POLYGON, "define_grid_cell"),
+    LayerSpec::live("shelters", POINT, "define_shelter"),
+    LayerSpec::live("gauges", POINT, "define_gauge"),
+    LayerSpec::live("teams", POINT, "register_team"),
+    LayerSpec::fixed("rivers", LINE),
+    LayerSpec::fixed("water", POLYGON),
+    LayerSpec::fixed("railways", LINE),
+    LayerSpec::fixed("roads", LINE),
 ];
 
 /// A map problem, naming the file, the feature and the field.
@@ -212,14 +224,22 @@ impl Shape {
         }
     }
 
-    /// The coordinates a command receives: a position, a line, or the outer ring.
-    fn command_value(&self) -> Value {
-        let v = match self {
-            Shape::Point(p) => serde_json::to_value(p),
-            Shape::Line(line) => serde_json::to_value(line),
-            Shape::Polygon { rings, .. } => serde_json::to_value(&rings[0]),
+    /// The command field that receives the coordinates, and its value: a `position`, a `line`,
+    /// or the outer `ring`.
+    fn command_value(&self) -> (&'static str, Value) {
+        let (field, v) = match self {
+            Shape::Point(p) => ("position", serde_json::to_value(p)),
+            Shape::Line(line) => ("line", serde_json::to_value(line)),
+            Shape::Polygon { rings, .. } => ("ring", serde_json::to_value(&rings[0])),
         };
-        v.expect("positions serialize")
+        (field, v.expect("positions serialize"))
+    }
+
+    fn line(&self) -> Option<&[LonLat]> {
+        match self {
+            Shape::Line(line) => Some(line),
+            _ => None,
+        }
     }
 }
 
@@ -369,13 +389,25 @@ pub fn load(dir: &Path) -> Result<DistrictMap, MapError> {
     }
     check_references(&loader, &features)?;
     check_containment_and_population(&loader, &features)?;
+    check_levees_on_land(&loader, &features)?;
+    assets::check(&loader, features.get("protected_assets").map_or(&[], |l| l))?;
+    let mut levees = HashMap::new();
     for spec in &LAYERS {
-        let (Some((command, field)), Some(list)) = (spec.command, features.get(spec.name)) else {
+        let Some(list) = features.get(spec.name) else {
+            continue;
+        };
+        if spec.name == "patrol_sections" {
+            patrol::check(&loader, list, &levees)?;
+        }
+        let Some(live) = &spec.live else {
             continue;
         };
         for f in list {
-            map.commands
-                .push(to_command(&loader, spec, command, field, f)?);
+            let command = to_command(&loader, spec, live, f)?;
+            if let Command::DefineLevee(l) = &command.command {
+                levees.insert(f.id.clone(), checked_levee(&loader, spec, f, l)?);
+            }
+            map.commands.push(command);
         }
     }
     Ok(map)
@@ -423,7 +455,7 @@ fn parse_layer(loader: &Loader, spec: &LayerSpec, raw: &[u8]) -> Result<Vec<Feat
                 format!("field `properties.id`: duplicate id {id}"),
             ));
         }
-        let shape = check_geometry(f.geometry.as_ref().map(|g| &g.value), spec.geometry)
+        let shape = check_geometry(f.geometry.as_ref().map(|g| &g.value), spec)
             .map_err(|m| loader.err(name, location.clone(), m))?;
         out.push(Feature {
             index,
@@ -455,12 +487,12 @@ fn diagnose(loader: &Loader, spec: &LayerSpec, raw: &[u8], error: serde_json::Er
             && let Err(e) = serde_json::from_value::<geojson::Geometry>(g.clone())
         {
             let message = match g.get("type").and_then(Value::as_str) {
-                Some(t) if t == spec.geometry.name() => {
+                Some(t) if spec.geometry.iter().any(|g| g.name() == t) => {
                     format!("field `geometry.coordinates`: {e}")
                 }
                 Some(t) if GEOMETRY_TYPES.contains(&t) => format!(
                     "field `geometry.type`: expected {}, found {t:?}",
-                    spec.geometry.name()
+                    spec.geometry_names()
                 ),
                 _ => format!("field `geometry.type`: {e}"),
             };
@@ -510,26 +542,27 @@ fn positions(v: &[Position]) -> Result<Vec<LonLat>, String> {
     v.iter().map(position).collect()
 }
 
-fn check_geometry(g: Option<&GeometryValue>, expected: Geometry) -> Result<Shape, String> {
+fn check_geometry(g: Option<&GeometryValue>, spec: &LayerSpec) -> Result<Shape, String> {
     let g = g.ok_or("field `geometry`: missing")?;
     let at = |m: String| format!("field `geometry.coordinates`: {m}");
-    match (expected, g) {
-        (Geometry::Point, GeometryValue::Point { coordinates }) => {
+    let accepts = |t: Geometry| spec.geometry.contains(&t);
+    match g {
+        GeometryValue::Point { coordinates } if accepts(Geometry::Point) => {
             Ok(Shape::Point(position(coordinates).map_err(at)?))
         }
-        (Geometry::LineString, GeometryValue::LineString { coordinates }) => {
+        GeometryValue::LineString { coordinates } if accepts(Geometry::LineString) => {
             let line = positions(coordinates).map_err(at)?;
             if line.len() < 2 {
                 return Err(at("a LineString needs at least 2 positions".into()));
             }
             Ok(Shape::Line(line))
         }
-        (Geometry::Polygon, GeometryValue::Polygon { coordinates }) => {
+        GeometryValue::Polygon { coordinates } if accepts(Geometry::Polygon) => {
             polygon(coordinates).map_err(at)
         }
         _ => Err(format!(
             "field `geometry.type`: expected {}, found {:?}",
-            expected.name(),
+            spec.geometry_names(),
             g.type_name()
         )),
     }
@@ -766,11 +799,38 @@ fn check_containment_and_population(
     Ok(())
 }
 
+/// No levee stands in the water: every vertex of a levee lies outside every water polygon.
+fn check_levees_on_land(
+    loader: &Loader,
+    features: &HashMap<&'static str, Vec<Feature>>,
+) -> Result<(), MapError> {
+    let water = features.get("water").map_or(&[][..], |w| w);
+    for levee in features.get("levees").into_iter().flatten() {
+        let line = levee
+            .shape
+            .line()
+            .expect("levees are lines (checked when parsed)");
+        for (i, p) in line.iter().enumerate() {
+            if let Some(w) = water.iter().find(|w| zone_of(w).contains(*p)) {
+                return Err(loader.ferr(
+                    "levees",
+                    levee,
+                    format!(
+                        "field `geometry.coordinates`: position {i} {p} lies in the water ({}, id {}); a levee stands on the bank",
+                        prop_str(w, "name").unwrap_or("water.geojson"),
+                        w.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn to_command(
     loader: &Loader,
     spec: &LayerSpec,
-    command: &str,
-    field: &str,
+    live: &Live,
     f: &Feature,
 ) -> Result<MapCommand, MapError> {
     let mut body = f.props.clone();
@@ -787,30 +847,41 @@ fn to_command(
             ),
         ));
     }
-    body.insert("type".into(), Value::String(command.into()));
-    body.insert(field.into(), f.shape.command_value());
+    body.insert("type".into(), Value::String(live.command.into()));
+    if live.sends_geometry {
+        let (field, value) = f.shape.command_value();
+        body.insert(field.into(), value);
+    }
     let cmd: Command = serde_json::from_value(Value::Object(body))
         .map_err(|e| loader.ferr(spec.name, f, format!("field `properties`: {e}")))?;
-    if let Command::DefineLevee(l) = &cmd {
-        let levee = crate::domain::levee::Levee::try_from(l.clone())
-            .map_err(|e| loader.ferr(spec.name, f, format!("field `geometry`: {e}")))?;
-        if let Some(declared) = f.props.get("length_m").and_then(Value::as_f64)
-            && (declared - levee.length_m()).abs() > 1.0 + levee.length_m() * 0.001
-        {
-            return Err(loader.ferr(
-                spec.name,
-                f,
-                format!(
-                    "field `properties.length_m`: {declared} m, but the line is {:.1} m long",
-                    levee.length_m()
-                ),
-            ));
-        }
-    }
     Ok(MapCommand {
         command_id: format!("map:{}:{}", spec.name, f.id),
         command: cmd,
     })
+}
+
+/// The domain's levee of a `define_levee` feature; its declared `length_m` matches its line.
+fn checked_levee(
+    loader: &Loader,
+    spec: &LayerSpec,
+    f: &Feature,
+    define: &crate::domain::commands::DefineLevee,
+) -> Result<Levee, MapError> {
+    let levee = Levee::try_from(define.clone())
+        .map_err(|e| loader.ferr(spec.name, f, format!("field `geometry`: {e}")))?;
+    if let Some(declared) = f.props.get("length_m").and_then(Value::as_f64)
+        && (declared - levee.length_m()).abs() > 1.0 + levee.length_m() * 0.001
+    {
+        return Err(loader.ferr(
+            spec.name,
+            f,
+            format!(
+                "field `properties.length_m`: {declared} m, but the line is {:.1} m long",
+                levee.length_m()
+            ),
+        ));
+    }
+    Ok(levee)
 }
 
 #[cfg(test)]

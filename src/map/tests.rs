@@ -74,11 +74,59 @@ fn valid() -> HashMap<&'static str, Value> {
         ),
         (
             "levees",
-            fc(vec![feat(
-                "LineString",
-                json!([[113.01, 27.0], [113.01, 27.1]]),
-                json!({"id": "L-1", "name": "堤", "riverside": "left", "length_m": 11119.5}),
-            )]),
+            fc(vec![
+                feat(
+                    "LineString",
+                    json!([[113.01, 27.0], [113.01, 27.1]]),
+                    json!({"id": "L-1", "name": "堤", "riverside": "left", "length_m": 11119.5}),
+                ),
+                feat(
+                    "LineString",
+                    json!([[113.02, 27.0], [113.02, 27.016]]),
+                    json!({"id": "L-2", "name": "短堤", "riverside": "right", "length_m": 1779.1}),
+                ),
+            ]),
+        ),
+        (
+            "patrol_sections",
+            fc(vec![
+                section(
+                    "PS-A",
+                    [0.0, 900.0],
+                    json!([
+                        point("PP-A-1", 0.0, "regular"),
+                        point("PP-A-2", 300.0, "regular"),
+                        point("PP-A-3", 450.0, "structure"),
+                        point("PP-A-4", 600.0, "regular"),
+                        point("PP-A-5", 900.0, "regular"),
+                    ]),
+                ),
+                section(
+                    "PS-B",
+                    [885.0, 1779.0],
+                    json!([
+                        point("PP-B-1", 885.0, "regular"),
+                        point("PP-B-2", 1185.0, "regular"),
+                        point("PP-B-3", 1485.0, "regular"),
+                        point("PP-B-4", 1779.0, "regular"),
+                    ]),
+                ),
+            ]),
+        ),
+        (
+            "protected_assets",
+            fc(vec![
+                feat(
+                    "LineString",
+                    json!([[113.03, 27.1], [113.03, 27.0]]),
+                    json!({"id": "PA-R", "name": "铁路", "kind": "railway", "priority": 1, "buffer_m": 500, "chainage_origin_m": 1_650_000.0}),
+                ),
+                feat(
+                    "Point",
+                    json!([113.05, 27.05]),
+                    json!({"id": "PA-S", "name": "变电站", "kind": "substation", "priority": 2, "buffer_m": 300}),
+                ),
+            ]),
         ),
         (
             "shelters",
@@ -105,6 +153,24 @@ fn valid() -> HashMap<&'static str, Value> {
             )]),
         ),
     ])
+}
+
+/// Metres of latitude per degree on the sphere of the domain's distances.
+const M_PER_DEG_LAT: f64 = 111_195.08;
+
+/// A patrol section of levee L-2 (which runs due north from 27.0 N with chainage 0 there), its
+/// line drawn from `from` to `to`.
+fn section(id: &str, [from, to]: [f64; 2], points: Value) -> Value {
+    let lat = |m: f64| 27.0 + m / M_PER_DEG_LAT;
+    feat(
+        "LineString",
+        json!([[113.02, lat(from)], [113.02, lat(to)]]),
+        json!({"id": id, "name": id, "levee_id": "L-2", "from": from, "to": to, "points": points}),
+    )
+}
+
+fn point(id: &str, chainage: f64, kind: &str) -> Value {
+    json!({"id": id, "chainage": chainage, "kind": kind, "name": id})
 }
 
 fn write(layers: &HashMap<&'static str, Value>) -> tempfile::TempDir {
@@ -138,6 +204,11 @@ fn the_valid_map_loads_with_levees_first() {
         ids,
         [
             "map:levees:L-1",
+            "map:levees:L-2",
+            "map:patrol_sections:PS-A",
+            "map:patrol_sections:PS-B",
+            "map:protected_assets:PA-R",
+            "map:protected_assets:PA-S",
             "map:grid_cells:G-A",
             "map:grid_cells:G-B",
             "map:shelters:S-1",
@@ -146,6 +217,8 @@ fn the_valid_map_loads_with_levees_first() {
         ]
     );
     assert_eq!(map.layer("towns").unwrap().features, 2);
+    assert_eq!(map.layer("patrol_sections").unwrap().features, 2);
+    assert_eq!(map.layer("protected_assets").unwrap().features, 2);
     assert!(map.layer("roads").is_none());
 }
 
@@ -520,4 +593,356 @@ fn a_position_may_carry_an_altitude_which_commands_do_not() {
         panic!("{:?}", shelter.command)
     };
     assert_eq!(s.position, LonLat::new(113.05, 27.06).unwrap());
+}
+
+#[test]
+fn a_levee_vertex_in_the_water_is_refused() {
+    let e = broken(|m| {
+        m.insert(
+            "water",
+            fc(vec![feat(
+                "Polygon",
+                square(113.005, 26.99, 113.015, 27.01),
+                json!({"id": "W-1", "name": "江"}),
+            )]),
+        );
+    });
+    assert_names(
+        &e,
+        "levees",
+        "(id L-1)",
+        "`geometry.coordinates`: position 0 [113.01, 27] lies in the water (江, id W-1)",
+    );
+}
+
+/// The valid map with one property of patrol section `index` replaced.
+fn broken_section(index: usize, key: &str, value: Value) -> MapError {
+    broken(|m| m.get_mut("patrol_sections").unwrap()["features"][index]["properties"][key] = value)
+}
+
+#[test]
+fn a_patrol_section_lies_on_a_known_levee() {
+    let e = broken_section(0, "levee_id", json!("L-9"));
+    assert_names(
+        &e,
+        "patrol_sections",
+        "feature 0 (id PS-A)",
+        "`properties.levee_id`: unknown levee \"L-9\"",
+    );
+    let e = broken(|m| {
+        m.get_mut("patrol_sections").unwrap()["features"][1]["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("from");
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.from`: missing or not a number",
+    );
+    let e = broken_section(1, "to", json!(1790.0));
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.to`: 1790 m is outside levee L-2 (K0+000–K1+779)",
+    );
+    let e = broken_section(0, "from", json!(-5.0));
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-A)",
+        "`properties.from`: -5 m is outside levee L-2",
+    );
+    let e = broken_section(1, "from", json!(1779.0));
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.to`: 1779 m is not beyond `from` (1779 m)",
+    );
+    // The line is drawn where the levee is.
+    let e = broken(|m| {
+        m.get_mut("patrol_sections").unwrap()["features"][1]["geometry"]["coordinates"][0] =
+            json!([113.025, 27.008])
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`geometry.coordinates`: the first position [113.025, 27.008] is 495 m from the levee at `from` (K0+885",
+    );
+    let e = broken(|m| {
+        m.get_mut("patrol_sections").unwrap()["features"][0]["geometry"]["coordinates"][1] =
+            json!([113.02, 27.01])
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-A)",
+        "the last position [113.02, 27.01] is 212 m from the levee at `to` (K0+900",
+    );
+    let e = broken(|m| {
+        m.get_mut("patrol_sections").unwrap()["features"][0]["geometry"]["type"] = json!("Point");
+        m.get_mut("patrol_sections").unwrap()["features"][0]["geometry"]["coordinates"] =
+            json!([113.02, 27.0]);
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-A)",
+        "`geometry.type`: expected LineString, found \"Point\"",
+    );
+}
+
+#[test]
+fn a_patrol_section_is_at_most_a_kilometre() {
+    // PS-B from 885 m to 1,779 m, with a point 300 m before its new start.
+    let e = broken(|m| {
+        let ps = &mut m.get_mut("patrol_sections").unwrap()["features"][1]["properties"];
+        ps["from"] = json!(585.0);
+        ps["points"]
+            .as_array_mut()
+            .unwrap()
+            .insert(0, point("PP-B-0", 585.0, "regular"));
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.to`: the section is 1194.0 m long (K0+585–K1+779); a section is at most 1000 m",
+    );
+}
+
+/// The valid map with patrol point `point` of section `section` replaced by `value`.
+fn broken_point(section: usize, point: usize, value: Value) -> MapError {
+    broken(|m| {
+        m.get_mut("patrol_sections").unwrap()["features"][section]["properties"]["points"][point] =
+            value
+    })
+}
+
+#[test]
+fn patrol_points_run_along_their_section_at_most_300_m_apart() {
+    let e = broken_point(0, 3, point("PP-A-4", 400.0, "regular"));
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-A)",
+        "`properties.points[3].chainage`: 400 m is not after the previous point (450 m); points go in order of chainage",
+    );
+    let e = broken_point(0, 3, point("PP-A-4", 450.0, "regular"));
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-A)",
+        "`properties.points[3].chainage`: 450 m is not after the previous point (450 m)",
+    );
+    let e = broken_point(0, 4, point("PP-A-5", 950.0, "regular"));
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-A)",
+        "`properties.points[4].chainage`: 950 m is outside the section (0–900 m)",
+    );
+    // Without its structure, PS-A's points are 300 m apart: the most there may be.
+    let e = broken(|m| {
+        let points =
+            &mut m.get_mut("patrol_sections").unwrap()["features"][0]["properties"]["points"];
+        points.as_array_mut().unwrap().remove(2);
+        points[1] = point("PP-A-2", 299.0, "regular");
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-A)",
+        "`properties.points[2].chainage`: 600 m is 301.0 m after the previous point (299 m); patrol points are at most 300 m apart",
+    );
+    // The section's ends count as points: its first and last points are at most 300 m from them.
+    let e = broken(|m| {
+        let points =
+            &mut m.get_mut("patrol_sections").unwrap()["features"][1]["properties"]["points"];
+        points.as_array_mut().unwrap().remove(0);
+        points[0] = point("PP-B-2", 1186.0, "regular");
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.points[0].chainage`: 1186 m is 301.0 m after the section's start (885 m); patrol points are at most 300 m apart and from the section's ends",
+    );
+    let e = broken(|m| {
+        let points =
+            &mut m.get_mut("patrol_sections").unwrap()["features"][1]["properties"]["points"];
+        points.as_array_mut().unwrap().remove(3);
+        points[2] = point("PP-B-3", 1470.0, "regular");
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.points[2].chainage`: 1470 m is 309.0 m before the section's end (1779 m)",
+    );
+    let e = broken_point(1, 1, point("PP-B-1", 1185.0, "regular"));
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.points[1].id`: duplicate point id PP-B-1",
+    );
+    let e = broken_point(1, 1, point("PP-B-2", 1185.0, "sluice"));
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.points[1].kind`: \"sluice\"; expected one of [\"regular\", \"structure\"]",
+    );
+    let e = broken_point(
+        1,
+        1,
+        json!({"id": "PP-B-2", "kind": "regular", "name": "x"}),
+    );
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.points[1].chainage`: missing or not a number",
+    );
+    for few in [json!([]), json!([point("PP-A-1", 0.0, "regular")])] {
+        let e = broken_section(0, "points", few);
+        assert_names(
+            &e,
+            "patrol_sections",
+            "(id PS-A)",
+            "`properties.points`: missing, not an array, or fewer than 2 points",
+        );
+    }
+}
+
+#[test]
+fn a_levees_sections_overlap_by_10_m_and_cover_it_from_end_to_end() {
+    // PS-B starting where PS-A ends: no overlap.
+    let e = broken(|m| {
+        let ps = &mut m.get_mut("patrol_sections").unwrap()["features"][1];
+        ps["properties"]["from"] = json!(900.0);
+        ps["properties"]["points"][0] = point("PP-B-1", 900.0, "regular");
+        ps["geometry"]["coordinates"][0] = json!([113.02, 27.0 + 900.0 / M_PER_DEG_LAT]);
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.from`: K0+900 (900 m) leaves an overlap of only 0.0 m after section PS-A of levee L-2 (ending at 900 m); adjacent sections overlap by at least 10 m",
+    );
+    // A gap: PS-A ends at 850 m.
+    let e = broken(|m| {
+        let ps = &mut m.get_mut("patrol_sections").unwrap()["features"][0];
+        ps["properties"]["to"] = json!(850.0);
+        ps["properties"]["points"][4] = point("PP-A-5", 850.0, "regular");
+        ps["geometry"]["coordinates"][1] = json!([113.02, 27.0 + 850.0 / M_PER_DEG_LAT]);
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "leaves a gap of 35.0 m after section PS-A",
+    );
+    // The levee's first 100 m in no section.
+    let e = broken(|m| {
+        let ps = &mut m.get_mut("patrol_sections").unwrap()["features"][0];
+        ps["properties"]["from"] = json!(100.0);
+        ps["properties"]["points"][0] = point("PP-A-1", 100.0, "regular");
+        ps["geometry"]["coordinates"][0] = json!([113.02, 27.0 + 100.0 / M_PER_DEG_LAT]);
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-A)",
+        "`properties.from`: the first section of levee L-2 starts at K0+100, but the levee at K0+000: K0+000–K0+100 is in no section",
+    );
+    // …and its last 79 m.
+    let e = broken(|m| {
+        let ps = &mut m.get_mut("patrol_sections").unwrap()["features"][1];
+        ps["properties"]["to"] = json!(1700.0);
+        ps["properties"]["points"][3] = point("PP-B-4", 1700.0, "regular");
+        ps["geometry"]["coordinates"][1] = json!([113.02, 27.0 + 1700.0 / M_PER_DEG_LAT]);
+    });
+    assert_names(
+        &e,
+        "patrol_sections",
+        "(id PS-B)",
+        "`properties.to`: the sections of levee L-2 end at K1+700, but the levee at K1+779: K1+700–K1+779 is in no section",
+    );
+    // A levee without sections is left alone: L-1 has none.
+}
+
+#[test]
+fn protected_assets_are_points_or_lines_with_a_bounded_buffer() {
+    let e = broken(|m| {
+        m.get_mut("protected_assets").unwrap()["features"][1]["geometry"] =
+            json!({"type": "Polygon", "coordinates": square(113.04, 27.04, 113.06, 27.06)})
+    });
+    assert_names(
+        &e,
+        "protected_assets",
+        "feature 1 (id PA-S)",
+        "`geometry.type`: expected Point or LineString, found \"Polygon\"",
+    );
+    let asset = |key: &str, value: Value| {
+        broken(|m| m.get_mut("protected_assets").unwrap()["features"][1]["properties"][key] = value)
+    };
+    for bad in [json!(5001), json!(-1), json!("wide")] {
+        let e = asset("buffer_m", bad.clone());
+        assert_names(
+            &e,
+            "protected_assets",
+            "(id PA-S)",
+            &format!("`properties.buffer_m`: {bad}; expected 0 to 5000 metres"),
+        );
+    }
+    for bad in [json!(0), json!(4), json!(1.5)] {
+        let e = asset("priority", bad.clone());
+        assert_names(
+            &e,
+            "protected_assets",
+            "(id PA-S)",
+            &format!("`properties.priority`: {bad}; expected an integer from 1 (highest) to 3"),
+        );
+    }
+    let e = asset("chainage_origin_m", json!(0.0));
+    assert_names(
+        &e,
+        "protected_assets",
+        "(id PA-S)",
+        "`properties.chainage_origin_m`: only a LineString asset has a chainage",
+    );
+}
+
+#[test]
+fn live_features_get_their_geometry_under_the_field_its_type_names() {
+    let map = load(write(&valid()).path()).unwrap();
+    let command = |id: &str| {
+        let c = map.commands.iter().find(|c| c.command_id == id).unwrap();
+        serde_json::to_value(&c.command).unwrap()
+    };
+    let rail = command("map:protected_assets:PA-R");
+    assert_eq!(rail["line"], json!([[113.03, 27.1], [113.03, 27.0]]));
+    assert_eq!(rail["chainage_origin_m"], json!(1_650_000.0));
+    assert!(rail.get("position").is_none_or(Value::is_null), "{rail}");
+    let substation = command("map:protected_assets:PA-S");
+    assert_eq!(substation["position"], json!([113.05, 27.05]));
+    assert!(
+        substation.get("line").is_none_or(Value::is_null),
+        "{substation}"
+    );
+    // A patrol section's line is for display: its command has chainages only.
+    let section = command("map:patrol_sections:PS-B");
+    assert_eq!(section["from"], json!(885.0));
+    assert_eq!(section["points"][3]["chainage"], json!(1779.0));
+    for field in ["line", "position", "ring"] {
+        assert!(section.get(field).is_none(), "{section}");
+    }
+    let cell = command("map:grid_cells:G-A");
+    assert_eq!(cell["ring"][0], json!([113.04, 27.04]));
 }

@@ -65,6 +65,8 @@ fn the_loader_accepts_the_district() {
         "railways",
         "roads",
         "teams",
+        "patrol_sections",
+        "protected_assets",
     ] {
         assert!(names.contains(&required), "layer {required} missing");
     }
@@ -228,12 +230,32 @@ fn shelters_gauges_and_levees_meet_the_brief() {
     );
     assert_eq!(lk["properties"]["datum"], "吴淞");
     assert!(gauges.iter().any(|g| g["properties"]["river"] == "濠江"));
+    // Both banks of both rivers (护住百里湘濠两岸): the district lies on both sides of each.
     let levees = layer("levees");
-    for river in ["湘江", "濠江"] {
-        assert!(
-            levees.iter().any(|l| l["properties"]["river"] == river),
-            "levees along the {river}"
-        );
+    for (river, banks) in [("湘江", ["east", "west"]), ("濠江", ["north", "south"])] {
+        for bank in banks {
+            assert!(
+                levees
+                    .iter()
+                    .any(|l| l["properties"]["river"] == river && l["properties"]["bank"] == bank),
+                "a levee on the {bank} bank of the {river}"
+            );
+        }
+    }
+    // Every gauge governs levees on both banks of its river.
+    for g in &gauges {
+        let ids: Vec<&str> = g["properties"]["levee_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        let banks: HashSet<&str> = levees
+            .iter()
+            .filter(|l| ids.contains(&l["properties"]["id"].as_str().unwrap()))
+            .map(|l| l["properties"]["bank"].as_str().unwrap())
+            .collect();
+        assert_eq!(banks.len(), 2, "{}: {banks:?}", g["properties"]["id"]);
     }
 }
 
@@ -253,7 +275,7 @@ fn district_levees() -> Vec<Levee> {
 #[test]
 fn chainage_round_trips_on_every_levee() {
     let levees = district_levees();
-    assert_eq!(levees.len(), 7);
+    assert_eq!(levees.len(), 11);
     for levee in &levees {
         let mut c = levee.start_chainage_m();
         let mut n = 0;
@@ -302,10 +324,214 @@ fn chainage_round_trips_on_every_levee() {
         ("XJ-E-ZH", "XJ-E-GT"),
         ("XJ-E-GT", "XJ-E-NZ"),
         ("XJ-E-NZ", "XJ-E-LK"),
+        ("XJ-W-ZH", "XJ-W-GT"),
+        ("XJ-W-GT", "XJ-W-NZ"),
+        ("XJ-W-NZ", "XJ-W-LK"),
     ] {
         assert!(
             (by_id[a].end_chainage_m() - by_id[b].start_chainage_m()).abs() < 1.0,
             "{a} → {b}"
+        );
+    }
+}
+
+#[test]
+fn the_levees_stand_on_land_and_the_haojiang_levees_meet_the_xiangjiang_levee() {
+    let water = ring(&layer("water")[0]);
+    let levees = layer("levees");
+    let line = |id: &str| -> Vec<LonLat> {
+        let l = levees.iter().find(|l| l["properties"]["id"] == id).unwrap();
+        l["geometry"]["coordinates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| LonLat::new(p[0].as_f64().unwrap(), p[1].as_f64().unwrap()).unwrap())
+            .collect()
+    };
+    for l in &levees {
+        for p in line(l["properties"]["id"].as_str().unwrap()) {
+            assert!(
+                !ring_contains(&water, p),
+                "{} has {p} in the 湘江",
+                l["properties"]["id"]
+            );
+        }
+    }
+    // The 濠江 levees close the protection line at the confluence.
+    assert_eq!(line("HJ-N")[0], line("XJ-E-LKN")[0]);
+    assert_eq!(line("HJ-S")[0], *line("XJ-E-LK").last().unwrap());
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap()
+}
+
+#[test]
+fn patrol_sections_cover_every_levee() {
+    let levees = district_levees();
+    let sections = layer("patrol_sections");
+    let mut point_ids = HashSet::new();
+    for levee in &levees {
+        let mut mine: Vec<&Value> = sections
+            .iter()
+            .filter(|s| s["properties"]["levee_id"] == levee.id().as_str())
+            .collect();
+        assert!(!mine.is_empty(), "{} has patrol sections", levee.id());
+        mine.sort_by(|a, b| {
+            num(&a["properties"]["from"]).total_cmp(&num(&b["properties"]["from"]))
+        });
+        let ends = |s: &Value| (num(&s["properties"]["from"]), num(&s["properties"]["to"]));
+        let (first, _) = ends(mine[0]);
+        let (_, last) = ends(mine[mine.len() - 1]);
+        assert!(first - levee.start_chainage_m() < 1.0 && first >= levee.start_chainage_m());
+        assert!(levee.end_chainage_m() - last < 1.0 && last <= levee.end_chainage_m());
+        for pair in mine.windows(2) {
+            let overlap = ends(pair[0]).1 - ends(pair[1]).0;
+            assert!(
+                (10.0..=20.5).contains(&overlap),
+                "{}: {overlap}",
+                pair[1]["properties"]["id"]
+            );
+        }
+        let mut structures = 0;
+        for s in &mine {
+            let (from, to) = ends(s);
+            assert!(
+                to - from <= 1000.0 && to > from,
+                "{}",
+                s["properties"]["id"]
+            );
+            let points = s["properties"]["points"].as_array().unwrap();
+            assert_eq!(num(&points[0]["chainage"]), from);
+            assert_eq!(num(&points[points.len() - 1]["chainage"]), to);
+            let regular: Vec<f64> = points
+                .iter()
+                .filter(|p| p["kind"] == "regular")
+                .map(|p| num(&p["chainage"]))
+                .collect();
+            for w in regular.windows(2) {
+                assert!(
+                    (199.9..=300.0).contains(&(w[1] - w[0])),
+                    "{}: {w:?}",
+                    s["properties"]["id"]
+                );
+            }
+            for w in points.windows(2) {
+                let gap = num(&w[1]["chainage"]) - num(&w[0]["chainage"]);
+                assert!((0.0..=300.0).contains(&gap));
+            }
+            for p in points {
+                assert!(
+                    point_ids.insert(p["id"].as_str().unwrap().to_string()),
+                    "{p}"
+                );
+                if p["kind"] == "structure" {
+                    structures += 1;
+                    let name = p["name"].as_str().unwrap();
+                    assert!(
+                        ["闸", "涵", "站"].iter().any(|w| name.contains(w)),
+                        "{name} is a sluice, a culvert or a pump station"
+                    );
+                }
+            }
+            // The line is drawn along the levee, from `from` to `to`.
+            let line = s["geometry"]["coordinates"].as_array().unwrap();
+            let at = |p: &Value| LonLat::new(num(&p[0]), num(&p[1])).unwrap();
+            assert!(at(&line[0]).distance_m(levee.point_at(from).unwrap()) < 1.0);
+            assert!(at(&line[line.len() - 1]).distance_m(levee.point_at(to).unwrap()) < 1.0);
+            for p in line {
+                assert!(levee.locate(at(p)).offset_m < 1.0);
+            }
+        }
+        assert!(
+            structures >= 2,
+            "{}: structures through the levee",
+            levee.id()
+        );
+    }
+    let nanzhou = sections
+        .iter()
+        .flat_map(|s| s["properties"]["points"].as_array().unwrap())
+        .any(|p| p["name"] == "南洲排渍站");
+    assert!(nanzhou);
+}
+
+#[test]
+fn protected_assets_include_the_railway_by_jiangjun() {
+    let assets = layer("protected_assets");
+    let district = ring(&layer("district")[0]);
+    let rail = assets
+        .iter()
+        .find(|a| a["properties"]["id"] == "PA-RAIL-JG")
+        .expect("the 京广铁路 is protected");
+    assert_eq!(rail["geometry"]["type"], "LineString");
+    assert_eq!(rail["properties"]["kind"], "railway");
+    assert_eq!(rail["properties"]["priority"], 1);
+    assert_eq!(rail["properties"]["buffer_m"], 500);
+    // The railway's own chainage: as a levee of the same line, the post nearest 将军村.
+    let line: Vec<LonLat> = rail["geometry"]["coordinates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| LonLat::new(num(&p[0]), num(&p[1])).unwrap())
+        .collect();
+    let as_line = Levee::try_from(crest::domain::levee::LeveeSpec {
+        id: "PA-RAIL-JG".into(),
+        name: String::new(),
+        river: String::new(),
+        bank: String::new(),
+        line: line.clone(),
+        chainage_origin_m: num(&rail["properties"]["chainage_origin_m"]),
+        riverside: crest::domain::levee::Hand::Left,
+        crest_elevation_m: None,
+        design_flood_level_m: None,
+    })
+    .unwrap();
+    let jiangjun = layer("villages")
+        .into_iter()
+        .find(|v| v["properties"]["name"] == "将军村")
+        .unwrap();
+    let by_jiangjun = as_line.locate(point(&jiangjun));
+    assert!(by_jiangjun.offset_m < 500.0, "{}", by_jiangjun.offset_m);
+    // The levee by 将军村 is within the railway's buffer: a breach there threatens it.
+    let levee = district_levees()
+        .into_iter()
+        .find(|l| l.id().as_str() == "XJ-E-NZ")
+        .unwrap();
+    let on_levee = levee
+        .point_at(levee.locate(point(&jiangjun)).chainage_m)
+        .unwrap();
+    let from_levee = as_line.locate(on_levee).offset_m;
+    assert!(from_levee < 500.0, "{from_levee}");
+    assert!(
+        (1_650_000.0..1_700_000.0).contains(&by_jiangjun.chainage_m),
+        "{}",
+        by_jiangjun.chainage
+    );
+    assert!(as_line.start_chainage_m() >= 1_600_000.0 && as_line.end_chainage_m() <= 1_750_000.0);
+    // Kilometre posts grow from Beijing: southward.
+    assert!(line[0].lat() > line[line.len() - 1].lat());
+    let points: Vec<&Value> = assets
+        .iter()
+        .filter(|a| a["geometry"]["type"] == "Point")
+        .collect();
+    assert!(points.len() >= 10, "a dozen or so");
+    for kind in ["substation", "water_works", "school", "hospital"] {
+        assert!(
+            points.iter().any(|a| a["properties"]["kind"] == kind),
+            "{kind}"
+        );
+    }
+    for a in &assets {
+        let p = &a["properties"];
+        assert!((1..=3).contains(&p["priority"].as_u64().unwrap()), "{p}");
+        assert!((0.0..=5000.0).contains(&num(&p["buffer_m"])), "{p}");
+    }
+    for a in points {
+        assert!(
+            ring_contains(&district, point(a)),
+            "{}",
+            a["properties"]["id"]
         );
     }
 }
@@ -326,7 +552,15 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
     let ack = d.ok(json!({"type": "report_hazard", "kind": "piping", "severity": "critical", "position": [at.lon() - 0.0041, at.lat()]})).await;
     let hazards = d
         .subscribe(
-            &["hazards", "shelters", "gauges", "grid_cells", "levees"],
+            &[
+                "hazards",
+                "shelters",
+                "gauges",
+                "grid_cells",
+                "levees",
+                "patrol_sections",
+                "protected_assets",
+            ],
             None,
         )
         .await;
@@ -339,10 +573,38 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
         .clone();
     assert_eq!(h["levee"]["levee_id"], "XJ-E-NZ");
     assert!(h["levee"]["chainage"].as_str().unwrap().starts_with('K'));
+    // …and threatens the 京广铁路 behind it, named by its kilometre post.
+    let rail = h["near_assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["asset_id"] == "PA-RAIL-JG")
+        .unwrap_or_else(|| panic!("the railway is near: {h}"));
+    assert!(rail["distance_m"].as_f64().unwrap() < 500.0, "{rail}");
+    assert!(
+        rail["chainage"].as_str().unwrap().starts_with("K166"),
+        "{rail}"
+    );
     assert_eq!(hazards["layers"]["shelters"].as_array().unwrap().len(), 32);
     assert_eq!(
         hazards["layers"]["grid_cells"].as_array().unwrap().len(),
         260
+    );
+    // Every patrol section of the map is in the live picture, with its points.
+    let sections = hazards["layers"]["patrol_sections"].as_array().unwrap();
+    assert_eq!(sections.len(), layer("patrol_sections").len());
+    let s = sections
+        .iter()
+        .find(|s| s["id"] == "PS-XJ-E-NZ-03")
+        .unwrap();
+    assert_eq!(s["levee_id"], "XJ-E-NZ");
+    assert!(s["points"].as_array().unwrap().len() >= 5, "{s}");
+    assert_eq!(
+        hazards["layers"]["protected_assets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        layer("protected_assets").len()
     );
     // A patrol stretch is a chainage interval on a levee.
     let start = h["levee"]["chainage_m"].as_f64().unwrap();
@@ -352,7 +614,7 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
     let index = http_get(&server, "/api/v1/map", &[]).await;
     assert_eq!(index.0, 200);
     let index: Value = serde_json::from_str(&index.2).unwrap();
-    assert_eq!(index["layers"].as_array().unwrap().len(), 12);
+    assert_eq!(index["layers"].as_array().unwrap().len(), 14);
     let (status, head, body) = http_get(&server, "/api/v1/map/towns", &[]).await;
     assert_eq!(status, 200);
     assert!(head.contains("content-type: application/geo+json"));
