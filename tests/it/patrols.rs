@@ -207,3 +207,83 @@ async fn a_team_walking_the_levee_clears_the_gaps_it_passes_and_time_raises_the_
     assert_eq!(snapshot_after, snapshot_before);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn crossing_warning_tightens_the_interval_and_raises_the_gap_with_the_reading() {
+    let server = TestServer::start_with(|c| {
+        c.map = None;
+        c.tick_every = None;
+    })
+    .await;
+    let mut d = server.client(Role::Dispatcher, None).await;
+    d.ok(
+        json!({"type": "define_levee", "id": "L-T", "name": "test levee",
+                "line": [on_levee(0.0), on_levee(2_200.0)], "riverside": "left"}),
+    )
+    .await;
+    d.ok(
+        json!({"type": "define_gauge", "id": "G-T", "name": "g", "position": [113.31, 27.31],
+                "datum": "吴淞", "levee_ids": ["L-T"],
+                "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}}),
+    )
+    .await;
+    d.ok(
+        json!({"type": "register_team", "id": "T-P", "name": "巡堤组", "kind": "militia",
+                "headcount": 6, "travel_mode": "foot"}),
+    )
+    .await;
+    d.ok(section("PS-A", 0.0, 500.0)).await;
+    // 设防: every 60 minutes. The team is on shift and checks in at every point.
+    d.ok(json!({"type": "record_reading", "gauge_id": "G-T", "level_m": 38.6}))
+        .await;
+    d.ok(
+        json!({"type": "assign_patrol", "section_id": "PS-A", "team_id": "T-P",
+                "until_ms": server.clock.now_ms() + 8 * 60 * MIN}),
+    )
+    .await;
+    for p in ["PS-A-0", "PS-A-1", "PS-A-2"] {
+        d.ok(json!({"type": "check_in_patrol_point", "section_id": "PS-A", "point_id": p, "team_id": "T-P"}))
+            .await;
+    }
+    d.ok(json!({"type": "update_position", "team_id": "T-P", "position": on_levee(250.0)}))
+        .await;
+    // 45 minutes on: within the hour, no gap.
+    server.clock.advance(45 * MIN);
+    d.ok(json!({"type": "update_position", "team_id": "T-P", "position": on_levee(250.0)}))
+        .await;
+    server.engine.tick().await.unwrap();
+    let gaps = d.query(json!({"type": "patrol_gaps"})).await;
+    assert_eq!(gaps["gaps"], json!([]), "{gaps}");
+    // The river reaches 警戒: 30 minutes now, so the 45-minute-old passes are late at once.
+    let mut watcher = server.client(Role::Observer, None).await;
+    watcher.subscribe(&["alerts"], None).await;
+    let ack = d
+        .ok(json!({"type": "record_reading", "gauge_id": "G-T", "level_m": 40.2}))
+        .await;
+    let last = ack["seqs"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    let seen = events_through(&mut watcher, last).await;
+    let gap: Vec<_> = raised(&seen)
+        .into_iter()
+        .filter(|r| r.0 == "patrol_gap")
+        .collect();
+    assert_eq!(gap.len(), 1, "{seen:?}");
+    assert!(
+        ack["seqs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_u64() == Some(gap[0].2)),
+        "raised in the reading's own events"
+    );
+    let board = d
+        .query(json!({"type": "patrol_coverage", "levee_id": "L-T"}))
+        .await;
+    assert_eq!(board["sections"][0]["interval_min"], 30);
+    server.stop().await;
+}
