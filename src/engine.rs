@@ -266,6 +266,7 @@ struct Engine {
     tick_every: Option<Duration>,
     /// A tick is due: the next batch (even an empty one) runs it.
     tick_due: bool,
+    last_tick: Instant,
 }
 
 /// A command of the current batch waiting for the commit.
@@ -305,6 +306,7 @@ pub fn spawn(
         clock: config.clock,
         tick_every: config.tick_every,
         tick_due: false,
+        last_tick: Instant::now(),
     };
     metrics.last_seq.set(engine.seq);
     tokio::spawn(engine.run(rx, stop_rx, ticks_rx));
@@ -378,6 +380,16 @@ impl Engine {
     }
 
     async fn run_batch(&mut self, batch: &mut Vec<Submission>) {
+        // A steady stream of commands keeps the select on the command channel (it is polled
+        // before the tick timer): a tick that is due rides along with the batch instead.
+        if let Some(every) = self.tick_every
+            && self.last_tick.elapsed() >= every
+        {
+            self.tick_due = true;
+        }
+        if self.tick_due {
+            self.last_tick = Instant::now();
+        }
         if batch.is_empty() && !self.tick_due {
             return;
         }

@@ -39,6 +39,8 @@ pub const MAX_ITEM: usize = 64;
 pub const MAX_BUFFER_M: f64 = 5_000.0;
 /// Longest patrol interval a dispatcher may set, minutes (a day).
 pub const MAX_INTERVAL_MIN: u32 = 1_440;
+/// How far ahead a patrol shift may start, milliseconds (a week).
+pub const MAX_SHIFT_AHEAD_MS: i64 = 7 * 24 * 3_600_000;
 /// Longest patrol shift, milliseconds (a day).
 pub const MAX_SHIFT_MS: i64 = 24 * 3_600_000;
 /// Most patrol points in one section.

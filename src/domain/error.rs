@@ -15,7 +15,7 @@ pub enum DomainError {
     },
     #[error("hazard {0} escalation must raise the severity or turn it into a breach")]
     NotAnEscalation(String),
-    #[error("team {team} already has active assignment {assignment}")]
+    #[error("team {team} is busy with {assignment}")]
     TeamBusy { team: String, assignment: String },
     #[error("team {0} is off duty")]
     TeamOffDuty(String),

@@ -211,12 +211,19 @@ pub struct OnLevee {
 }
 
 impl OnLevee {
-    /// The walked interval, low end first.
-    pub fn walked(&self) -> (f64, f64) {
-        (
-            self.walked_from_m.min(self.chainage_m),
-            self.walked_from_m.max(self.chainage_m),
-        )
+    /// The chainage interval whose patrol points this fix passes, low end first: a single fix
+    /// passes the points within `radius` of it; a walk passes those from just beyond the
+    /// previous fix's reach (already passed then) to `radius` beyond this fix.
+    pub fn passes(&self, radius: f64) -> (f64, f64) {
+        const BEYOND: f64 = 1e-6;
+        let (from, to) = (self.walked_from_m, self.chainage_m);
+        if to > from {
+            (from + radius + BEYOND, to + radius)
+        } else if to < from {
+            (to - radius, from - radius - BEYOND)
+        } else {
+            (to - radius, to + radius)
+        }
     }
 }
 

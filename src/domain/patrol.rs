@@ -41,6 +41,8 @@ pub struct PatrolRules {
     /// Two fixes further apart along the levee than this are not one walk (a vehicle, a jump of
     /// the GPS), metres.
     pub walk_max_m: f64,
+    /// Nor are two fixes further apart than this pace allows, metres per second (9 km/h).
+    pub walk_max_speed_mps: f64,
 }
 
 impl Default for PatrolRules {
@@ -55,6 +57,7 @@ impl Default for PatrolRules {
             on_levee_m: 100.0,
             walk_gap_min: 15,
             walk_max_m: 2_000.0,
+            walk_max_speed_mps: 2.5,
         }
     }
 }
@@ -290,10 +293,9 @@ impl PatrolSection {
             .min()
     }
 
-    /// Records a pass of every point within `[lo - radius, hi + radius]` (a walk, or a check-in
-    /// with `lo == hi`). Returns whether any point was passed.
-    pub fn record_walk(&mut self, lo: f64, hi: f64, radius: f64, pass: &Pass) -> bool {
-        let (lo, hi) = (lo - radius, hi + radius);
+    /// Records a pass of every point within `[lo, hi]` (see `OnLevee::passes`). Returns whether
+    /// any point was passed.
+    pub fn record_walk(&mut self, lo: f64, hi: f64, pass: &Pass) -> bool {
         let start = self.points.partition_point(|p| p.chainage_m < lo);
         let mut any = false;
         for p in self.points[start..]
@@ -382,7 +384,7 @@ mod tests {
     fn a_walk_passes_the_points_it_covers_and_a_stretch_needs_both_ends() {
         let mut s = section();
         s.set_requirement(Some(30), 0);
-        assert!(s.record_walk(240.0, 510.0, 30.0, &pass(20 * MIN)));
+        assert!(s.record_walk(210.0, 540.0, &pass(20 * MIN)));
         let at = 45 * MIN;
         let overdue: Vec<bool> = s.stretches(at).map(|x| x.overdue_min.is_some()).collect();
         assert_eq!(
@@ -391,7 +393,7 @@ mod tests {
             "only P1–P2 has both ends passed"
         );
         assert!(
-            !s.record_walk(600.0, 640.0, 30.0, &pass(21 * MIN)),
+            !s.record_walk(570.0, 670.0, &pass(21 * MIN)),
             "no point there"
         );
     }

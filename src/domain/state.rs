@@ -73,6 +73,10 @@ pub struct State {
     /// The open (raised or acknowledged) alert of each condition.
     #[serde(default, with = "open_alerts")]
     pub open_alerts: BTreeMap<AlertKey, AlertId>,
+    /// Resolved alerts, oldest first: beyond [`RESOLVED_ALERTS_KEPT`] the oldest leave the state
+    /// (the log keeps them), so alerts that come and go do not grow the state without bound.
+    #[serde(default)]
+    pub resolved_alerts: std::collections::VecDeque<AlertId>,
     /// How many open alerts each subject has: the watch's check without allocating a key.
     #[serde(default)]
     pub open_alert_subjects: BTreeMap<String, u32>,
@@ -89,6 +93,9 @@ pub struct State {
     #[serde(default)]
     pub next_incident: u64,
 }
+
+/// Resolved alerts kept in the state (and shown in the `alerts` layer); older ones are in the log.
+pub const RESOLVED_ALERTS_KEPT: usize = 1_000;
 
 /// A section's place on its levee.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -325,18 +332,23 @@ impl State {
                         id: section.id.clone(),
                     },
                 );
-                let mut section = section.clone();
-                let water = self.levee_water.get(&section.levee_id).copied();
-                section.set_requirement(
-                    water.unwrap_or_default().interval_min(&self.patrol_rules),
-                    section.required_since.unwrap_or(0),
-                );
-                self.patrol_sections.insert(section.id.clone(), section);
+                // The event carries the requirement in force when it was defined.
+                self.patrol_sections
+                    .insert(section.id.clone(), section.clone());
             }
             E::PatrolShiftAssigned { section_id, shift } => {
                 if let Some(s) = self.patrol_sections.get_mut(section_id) {
-                    if s.shifts.len() == SECTION_SHIFTS {
-                        s.shifts.remove(0);
+                    // Full: the shift that ended first makes room (the decider refuses a
+                    // shift when none has ended by the new one's start).
+                    if s.shifts.len() >= SECTION_SHIFTS
+                        && let Some(i) = s
+                            .shifts
+                            .iter()
+                            .enumerate()
+                            .min_by_key(|(_, sh)| sh.until_ms)
+                            .map(|(i, _)| i)
+                    {
+                        s.shifts.remove(i);
                     }
                     s.shifts.push(shift.clone());
                 }
@@ -449,6 +461,12 @@ impl State {
                             self.open_alert_subjects.remove(&a.subject_id);
                         }
                     }
+                    self.resolved_alerts.push_back(alert_id.clone());
+                    if self.resolved_alerts.len() > RESOLVED_ALERTS_KEPT
+                        && let Some(oldest) = self.resolved_alerts.pop_front()
+                    {
+                        self.alerts.remove(&oldest);
+                    }
                 }
             }
         }
@@ -494,10 +512,12 @@ impl State {
 
     /// Records the patrol points a team's walk (or single fix) on a levee passed.
     fn record_walk(&mut self, team_id: &TeamId, on: &crate::domain::events::OnLevee, at: TimeMs) {
-        let (lo, hi) = on.walked();
-        let radius = self.patrol_rules.pass_radius_m;
+        let (lo, hi) = on.passes(self.patrol_rules.pass_radius_m);
+        if lo > hi {
+            return; // a walk shorter than the radius: nothing new passed
+        }
         let ids: Vec<PatrolSectionId> = self
-            .spans_along(&on.levee_id, lo - radius, hi + radius)
+            .spans_along(&on.levee_id, lo, hi)
             .into_iter()
             .map(|s| s.id.clone())
             .collect();
@@ -511,7 +531,7 @@ impl State {
         };
         for id in &ids {
             if let Some(s) = self.patrol_sections.get_mut(id) {
-                s.record_walk(lo, hi, radius, &pass);
+                s.record_walk(lo, hi, &pass);
             }
         }
     }

@@ -92,10 +92,9 @@ impl State {
                 } => {
                     w.team_silence(self, team_id);
                     if let Some(on) = on_levee {
-                        let (lo, hi) = on.walked();
-                        let r = self.patrol_rules.pass_radius_m;
+                        let (lo, hi) = on.passes(self.patrol_rules.pass_radius_m);
                         let ids: Vec<PatrolSectionId> = self
-                            .spans_along(&on.levee_id, lo - r, hi + r)
+                            .spans_along(&on.levee_id, lo.min(hi), hi.max(lo))
                             .into_iter()
                             .map(|s| s.id.clone())
                             .collect();
@@ -406,11 +405,13 @@ impl Watch {
             return;
         };
         let limit = i64::from(state.alert_rules.team_silent_min) * 60_000;
-        // Silent since the last fix, or since it registered when it has none.
-        let last = t
-            .fix
-            .map_or(t.registered_at, |f| f.time_ms.max(t.registered_at));
-        let silent = t.on_duty && self.now.saturating_sub(last) > limit;
+        // Silent since the last fix, or since it registered when it has none (a team from a log
+        // written before registrations were timed, with no fix, has no clock: not silent).
+        let last = match t.fix {
+            Some(f) => Some(f.time_ms.max(t.registered_at)),
+            None => (t.registered_at > 0).then_some(t.registered_at),
+        };
+        let silent = t.on_duty && last.is_some_and(|l| self.now.saturating_sub(l) > limit);
         let k = key(AlertKind::TeamSilent, id.as_str(), "");
         let minutes = state.alert_rules.team_silent_min;
         self.set(state, k, Layer::Teams, silent, || {
@@ -641,10 +642,10 @@ mod tests {
             .stretches(41 * MIN)
             .map(|x| x.last_passed.map(|p| p.at))
             .collect();
-        // The walk from 5 m to 510 m passed A again on its way.
+        // A was passed by the first fix; the walk from 5 m to 510 m passed B and C.
         assert_eq!(
             passed,
-            [Some(40 * MIN), Some(40 * MIN)],
+            [Some(33 * MIN), Some(40 * MIN)],
             "the board shows when"
         );
         assert!(
@@ -904,5 +905,67 @@ mod tests {
                 assert!(matches!(follow, [Event::IncidentOpened { incident }] if incident.id.as_str() == "IN-2"));
             });
         assert_eq!(g.state().hazard_incident.len(), 2);
+    }
+
+    #[test]
+    fn alerts_that_come_and_go_do_not_grow_the_state_without_bound() {
+        let d = dispatcher();
+        let mut g = given(&[shelter_defined()])
+            .when(
+                &d,
+                json!({"type": "check_in", "shelter_id": "S-1", "count": 89}),
+            )
+            .then_events(|_| {});
+        let n = crate::domain::state::RESOLVED_ALERTS_KEPT + 100;
+        for _ in 0..n {
+            g = g
+                .when(
+                    &d,
+                    json!({"type": "check_in", "shelter_id": "S-1", "count": 1}),
+                )
+                .then_events(|_| {})
+                .when(
+                    &d,
+                    json!({"type": "check_out", "shelter_id": "S-1", "count": 1}),
+                )
+                .then_events(|_| {});
+        }
+        let s = g.state();
+        assert_eq!(s.next_alert as usize, n, "one nearly-full alert per round");
+        assert_eq!(s.alerts.len(), crate::domain::state::RESOLVED_ALERTS_KEPT);
+        assert!(s.open_alerts.is_empty());
+    }
+
+    #[test]
+    fn only_a_walking_pace_patrols_the_levee_in_between() {
+        // Two fixes 500 m apart 20 s apart (a vehicle on the crest): only the points within 30 m
+        // of each fix are passed.
+        let d = dispatcher();
+        let g = patrolled()
+            .when_at(0, &d, reading(40.2))
+            .then_events(|_| {})
+            .when_at(10 * MIN, &field("T-1"), walk("T-1", 0.0, 10 * MIN))
+            .then_events(|_| {})
+            .when_at(
+                10 * MIN + 20_000,
+                &field("T-1"),
+                walk("T-1", 500.0, 10 * MIN + 20_000),
+            )
+            .then_events(|own| {
+                let Event::TeamMoved {
+                    on_levee: Some(on), ..
+                } = &own[0]
+                else {
+                    panic!()
+                };
+                assert_eq!(on.walked_from_m, on.chainage_m, "not a walk");
+            });
+        let s = &g.state().patrol_sections[&PatrolSectionId::from("PS-1")];
+        let passed: Vec<bool> = s.points.iter().map(|p| p.last_pass().is_some()).collect();
+        assert_eq!(
+            passed,
+            [true, false, true],
+            "B in between was not patrolled"
+        );
     }
 }

@@ -15,11 +15,11 @@ pub fn sitrep(state: &State) -> Value {
             .entry(h.status.as_ref())
             .or_default() += 1;
     }
-    let mut teams: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+    let mut teams: BTreeMap<&str, (u32, u64)> = BTreeMap::new();
     for t in state.teams.values() {
         let e = teams.entry(state.team_status(t).into()).or_default();
         e.0 += 1;
-        e.1 += t.headcount;
+        e.1 += u64::from(t.headcount);
     }
     let open: Vec<_> = state.shelters.values().filter(|s| s.open).collect();
     let mut alerts: BTreeMap<&str, BTreeMap<&str, u32>> = BTreeMap::new();

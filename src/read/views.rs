@@ -257,12 +257,24 @@ pub fn entity_position(state: &State, layer: Layer, id: &str) -> Option<LonLat> 
 }
 
 /// The layer/entity pairs an event concerns: its subject, plus the team for assignment events
-/// (a team's status is derived from its assignment, so team subscribers must see them).
+/// (a team's status is derived from its assignment, so team subscribers must see them), plus the
+/// patrol board for walks and patrol requirements.
 pub fn event_routes(event: &Event) -> impl Iterator<Item = (Layer, &str)> {
     let team = match event {
         Event::AssignmentCreated { assignment } => Some(assignment.team_id.as_str()),
         Event::AssignmentStateChanged { team_id, .. } => Some(team_id.as_str()),
         _ => None,
     };
-    std::iter::once(event.subject()).chain(team.map(|id| (Layer::Teams, id)))
+    // The coverage board follows the walks and the water: a position on a levee with sections
+    // and a levee's new patrol requirement reach `patrol_sections` subscribers too (by levee).
+    let board = match event {
+        Event::TeamMoved {
+            on_levee: Some(on), ..
+        } => Some(on.levee_id.as_str()),
+        Event::PatrolRequirementChanged { levee_id, .. } => Some(levee_id.as_str()),
+        _ => None,
+    };
+    std::iter::once(event.subject())
+        .chain(team.map(|id| (Layer::Teams, id)))
+        .chain(board.map(|id| (Layer::PatrolSections, id)))
 }

@@ -106,14 +106,16 @@ async fn a_team_walking_the_levee_clears_the_gaps_it_passes_and_time_raises_the_
     // Twenty minutes on, the team walks PS-A from end to end.
     server.clock.advance(20 * MIN);
     let mut tablet = server.client(Role::Field, Some("T-P")).await;
+    // A fix a minute, at a walking pace.
     for c in [0.0, 120.0, 260.0, 380.0, 505.0] {
         let t = server.clock.now_ms();
         tablet
             .ok(json!({"type": "update_position", "team_id": "T-P", "position": on_levee(c), "time_ms": t}))
             .await;
+        server.clock.advance(MIN);
     }
-    // Eleven more: PS-B was never passed since patrols began 31 minutes ago; PS-A was, 11 ago.
-    server.clock.advance(11 * MIN);
+    // 35 minutes in: PS-B was never passed since patrols began; PS-A was, 11–15 minutes ago.
+    server.clock.advance(10 * MIN);
     let seq = server.engine.tick().await.unwrap();
     let seen = events_through(&mut watcher, seq).await;
     let gaps: Vec<_> = raised(&seen)
@@ -144,7 +146,7 @@ async fn a_team_walking_the_levee_clears_the_gaps_it_passes_and_time_raises_the_
             .as_array()
             .unwrap()
             .iter()
-            .all(|s| s["overdue_min"].as_u64() == Some(1)),
+            .all(|s| s["overdue_min"].as_u64() == Some(5)),
         "{b}"
     );
     let gaps_now = d.query(json!({"type": "patrol_gaps"})).await;
@@ -172,6 +174,7 @@ async fn a_team_walking_the_levee_clears_the_gaps_it_passes_and_time_raises_the_
         if ack["seqs"].as_array().unwrap().len() > 1 {
             with_alerts.push(c);
         }
+        server.clock.advance(MIN);
     }
     assert_eq!(
         with_alerts,

@@ -3,10 +3,14 @@
 
 use super::{Decision, exists, forbidden, not_found};
 use crate::domain::access::Role;
-use crate::domain::bounds::{MAX_PATROL_POINTS, MAX_SHIFT_MS, check_device_time, invalid};
+use crate::domain::bounds::{
+    MAX_PATROL_POINTS, MAX_SHIFT_AHEAD_MS, MAX_SHIFT_MS, check_device_time, invalid,
+};
 use crate::domain::commands::*;
 use crate::domain::events::Event;
-use crate::domain::patrol::{Pass, PassHow, PatrolPoint, PatrolSection, PatrolShift};
+use crate::domain::patrol::{
+    Pass, PassHow, PatrolPoint, PatrolSection, PatrolShift, SECTION_SHIFTS,
+};
 use crate::domain::state::{Context, State};
 use std::collections::{BTreeSet, VecDeque};
 
@@ -145,6 +149,16 @@ pub(super) fn assign(s: &State, a: &AssignPatrol, ctx: &Context<'_>) -> Decision
     }
     if until <= ctx.now_ms {
         return Err(invalid("the shift has already ended"));
+    }
+    if from > ctx.now_ms.saturating_add(MAX_SHIFT_AHEAD_MS) {
+        return Err(invalid("a shift starts at most 7 days ahead"));
+    }
+    if section.shifts.len() >= SECTION_SHIFTS && section.shifts.iter().all(|sh| sh.until_ms > from)
+    {
+        return Err(invalid(format!(
+            "section {} already has {SECTION_SHIFTS} shifts that have not ended by this one's start",
+            section.id
+        )));
     }
     Ok(vec![Event::PatrolShiftAssigned {
         section_id: section.id.clone(),

@@ -76,14 +76,21 @@ fn on_levee(s: &State, team: &Team, fix: &Fix, ctx: &Context<'_>) -> Option<OnLe
     if !s.levee_sections.contains_key(&at.levee_id) {
         return None;
     }
+    // A walk: the same levee, not too long ago, not too far, and at a walking pace (a vehicle on
+    // the crest or a jump of the GPS does not patrol the stretch in between).
     let walked_from_m = match (&team.on_levee, team.fix) {
-        (Some(prev), Some(prev_fix))
-            if prev.levee_id == at.levee_id
-                && fix.time_ms >= prev_fix.time_ms
-                && fix.time_ms - prev_fix.time_ms <= i64::from(rules.walk_gap_min) * 60_000
-                && (at.chainage_m - prev.chainage_m).abs() <= rules.walk_max_m =>
-        {
-            prev.chainage_m
+        (Some(prev), Some(prev_fix)) if prev.levee_id == at.levee_id => {
+            let dt_ms = fix.time_ms.saturating_sub(prev_fix.time_ms);
+            let along = (at.chainage_m - prev.chainage_m).abs();
+            let walked = dt_ms > 0
+                && dt_ms <= i64::from(rules.walk_gap_min) * 60_000
+                && along <= rules.walk_max_m
+                && along <= rules.walk_max_speed_mps * dt_ms as f64 / 1000.0;
+            if walked {
+                prev.chainage_m
+            } else {
+                at.chainage_m
+            }
         }
         _ => at.chainage_m,
     };
