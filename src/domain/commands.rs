@@ -70,6 +70,8 @@ pub enum Command {
     CommitTeam(CommitTeam),
     AdvanceIncidentStage(AdvanceIncidentStage),
     CloseIncident(IncidentRef),
+    // The watch's rules
+    SetWatchRules(SetWatchRules),
 }
 
 impl Command {
@@ -124,9 +126,59 @@ impl Command {
             "commit_team" => check::<CommitTeam, D>(d),
             "advance_incident_stage" => check::<AdvanceIncidentStage, D>(d),
             "close_incident" => check::<IncidentRef, D>(d),
+            "set_watch_rules" => check::<SetWatchRules, D>(d),
             _ => None,
         }
     }
+}
+
+/// Changes the rules of patrols and alerts (data with the practice's defaults). Fields left out
+/// keep their value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetWatchRules {
+    #[serde(default)]
+    pub patrol: PatrolRulesPatch,
+    #[serde(default)]
+    pub alerts: AlertRulesPatch,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatrolRulesPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_section_m: Option<RuleMetres>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_overlap_m: Option<RuleMetres>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_point_spacing_m: Option<RuleMetres>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard_interval_min: Option<Minutes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning_interval_min: Option<Minutes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass_radius_m: Option<RuleMetres>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_levee_m: Option<RuleMetres>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_gap_min: Option<Minutes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_max_m: Option<RuleMetres>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_max_speed_mps: Option<Pace>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRulesPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shelter_nearly_full_pct: Option<Percent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supply_low_days: Option<RuleDays>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_silent_min: Option<Minutes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_accept_min: Option<Minutes>,
 }
 
 /// A protected asset (dispatcher, or the map loader): a point (`position`) or a line (`line`,
@@ -714,6 +766,13 @@ mod tests {
                    "headcount": 12}),
             json!({"type": "advance_incident_stage", "incident_id": "IN-1", "stage": "protect_ends"}),
             json!({"type": "close_incident", "incident_id": "IN-1"}),
+            json!({"type": "set_watch_rules",
+                   "patrol": {"max_section_m": 800, "min_overlap_m": 20, "max_point_spacing_m": 250,
+                              "guard_interval_min": 45, "warning_interval_min": 20, "pass_radius_m": 25,
+                              "on_levee_m": 80, "walk_gap_min": 10, "walk_max_m": 1500,
+                              "walk_max_speed_mps": 2},
+                   "alerts": {"shelter_nearly_full_pct": 85, "supply_low_days": 2,
+                              "team_silent_min": 15, "assignment_accept_min": 3}}),
         ]
     }
 
@@ -782,8 +841,8 @@ mod tests {
             }
         }
         // Every command at its top level, plus the supplies, thresholds, assignment targets,
-        // patrol points, a hazard's asset reference and command posts.
-        assert_eq!(checked, examples().len() + 2 + 1 + 4 + 2 + 1 + 2);
+        // patrol points, a hazard's asset reference, command posts and the two rule sets.
+        assert_eq!(checked, examples().len() + 2 + 1 + 4 + 2 + 1 + 2 + 2);
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! Events: the facts in the log. The state is the fold of these, in sequence order.
 
-use super::alerts::{Acknowledgement, Alert};
+use super::alerts::{Acknowledgement, Alert, AlertRules};
 use super::geo::LonLat;
 use super::ids::*;
 use super::incidents::{CommandPost, Commitment, Incident, ProtectedAsset, StageReached};
 use super::levee::Levee;
 use super::model::*;
-use super::patrol::{Pass, PatrolSection, PatrolShift, WaterStage};
+use super::patrol::{Pass, PatrolRules, PatrolSection, PatrolShift, WaterStage};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,6 +198,13 @@ pub enum Event {
         incident_id: IncidentId,
         at: TimeMs,
     },
+
+    /// The rules of patrols and alerts in force from now on (all of them, after the change).
+    WatchRulesSet {
+        patrol: PatrolRules,
+        alerts: AlertRules,
+        at: TimeMs,
+    },
 }
 
 /// A team's fix on a levee with patrol sections.
@@ -332,6 +339,7 @@ impl Event {
             | IncidentTeamChanged { incident_id, .. }
             | IncidentStageReached { incident_id, .. }
             | IncidentClosed { incident_id, .. } => (Layer::Incidents, incident_id.as_str()),
+            WatchRulesSet { .. } => (Layer::PatrolSections, "rules"),
         }
     }
 

@@ -77,6 +77,9 @@ pub struct State {
     /// (the log keeps them), so alerts that come and go do not grow the state without bound.
     #[serde(default)]
     pub resolved_alerts: std::collections::VecDeque<AlertId>,
+    /// The longest patrol section (bounds the search of `spans_along`, whatever the rules say now).
+    #[serde(default)]
+    pub longest_section_m: f64,
     /// How many open alerts each subject has: the watch's check without allocating a key.
     #[serde(default)]
     pub open_alert_subjects: BTreeMap<String, u32>,
@@ -332,6 +335,7 @@ impl State {
                         id: section.id.clone(),
                     },
                 );
+                self.longest_section_m = self.longest_section_m.max(section.to_m - section.from_m);
                 // The event carries the requirement in force when it was defined.
                 self.patrol_sections
                     .insert(section.id.clone(), section.clone());
@@ -448,6 +452,18 @@ impl State {
                     }
                 }
             }
+            E::WatchRulesSet { patrol, alerts, at } => {
+                self.patrol_rules = *patrol;
+                self.alert_rules = *alerts;
+                // The intervals the water requires may have changed.
+                let ids: Vec<PatrolSectionId> = self.patrol_sections.keys().cloned().collect();
+                for id in ids {
+                    let water = self.water_interval(&id);
+                    if let Some(s) = self.patrol_sections.get_mut(&id) {
+                        s.set_requirement(water, *at);
+                    }
+                }
+            }
             E::AlertResolved { alert_id, at } => {
                 if let Some(a) = self.alerts.get_mut(alert_id)
                     && a.is_open()
@@ -501,7 +517,7 @@ impl State {
         let Some(spans) = self.levee_sections.get(levee_id) else {
             return Vec::new();
         };
-        let longest = self.patrol_rules.max_section_m.max(0.0);
+        let longest = self.longest_section_m;
         let start = spans.partition_point(|s| s.from_m < lo - longest);
         let end = spans.partition_point(|s| s.from_m <= hi);
         spans[start..end.max(start)]

@@ -439,6 +439,26 @@ bounded_f64!(
     BufferM, "a buffer", |v| within(0.0..=MAX_BUFFER_M)(v)
 );
 
+bounded_f64!(
+    /// A distance in a watch rule, metres: 0 to 10,000.
+    RuleMetres, "a distance", |v| within(0.0..=10_000.0)(v)
+);
+
+bounded_f64!(
+    /// A percentage: 1 to 100.
+    Percent, "a percentage", |v| within(1.0..=100.0)(v)
+);
+
+bounded_f64!(
+    /// A number of days in a watch rule: 0 to 30.
+    RuleDays, "a number of days", |v| within(0.0..=30.0)(v)
+);
+
+bounded_f64!(
+    /// A walking pace, metres per second: 0.1 to 20.
+    Pace, "a pace", |v| within(0.1..=20.0)(v)
+);
+
 // ---------------------------------------------------------------- rings
 
 /// A polygon ring: at least four positions, the first equal to the last.

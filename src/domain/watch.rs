@@ -169,6 +169,17 @@ impl State {
                         w.set(self, k, Layer::Hazards, false, String::new);
                     }
                 }
+                Event::WatchRulesSet { .. } => {
+                    let sections: Vec<PatrolSectionId> =
+                        self.patrol_sections.keys().cloned().collect();
+                    for id in &sections {
+                        w.section(self, id);
+                    }
+                    let shelters: Vec<ShelterId> = self.shelters.keys().cloned().collect();
+                    for id in &shelters {
+                        w.shelter(self, id);
+                    }
+                }
                 Event::GridCellDefined { cell } => {
                     let k = key(AlertKind::GridCellUnstaffed, cell.id.as_str(), "");
                     let message = format!("grid cell {} has no grid worker", cell.id);
@@ -967,5 +978,37 @@ mod tests {
             [true, false, true],
             "B in between was not patrolled"
         );
+    }
+
+    #[test]
+    fn the_rules_are_data_a_dispatcher_may_set() {
+        let d = dispatcher();
+        let rules = |v: Value| json!({"type": "set_watch_rules", "patrol": v});
+        let g = patrolled()
+            .when_at(0, &d, reading(40.2))
+            .then_events(|_| {})
+            .when_at(0, &d, json!({"type": "assign_patrol", "section_id": "PS-1", "team_id": "T-1", "until_ms": 8 * 60 * MIN}))
+            .then_events(|_| {})
+            .tick(25 * MIN, |e| assert!(patrol(e).is_empty()));
+        // 20 minutes at 警戒 from now on: the section, required since 0, is late at once.
+        let g = g
+            .when_at(25 * MIN, &d, rules(json!({"warning_interval_min": 20})))
+            .then_watched(|own, alerts| {
+                assert!(matches!(&own[0], Event::WatchRulesSet { patrol, .. } if patrol.warning_interval_min == 20 && patrol.guard_interval_min == 60));
+                assert_eq!(patrol(alerts), [(AlertKind::PatrolGap, "PS-1".into())]);
+            });
+        assert_eq!(
+            g.state().patrol_sections[&PatrolSectionId::from("PS-1")].interval_min,
+            Some(20)
+        );
+        let g = g
+            .when(&d, rules(json!({"warning_interval_min": 90})))
+            .then_error("invalid_value")
+            .when(&d, rules(json!({"pass_radius_m": 400})))
+            .then_error("invalid_value")
+            .when(&d, rules(json!({"walk_max_speed_mps": 0})))
+            .then_error("invalid_value");
+        g.when(&field("T-1"), rules(json!({})))
+            .then_error("forbidden");
     }
 }

@@ -86,6 +86,7 @@ impl State {
             C::CommitTeam(c) => incidents::commit_team(self, c, ctx),
             C::AdvanceIncidentStage(a) => incidents::advance_stage(self, a, ctx),
             C::CloseIncident(r) => incidents::close(self, r, ctx),
+            C::SetWatchRules(r) => patrols::set_rules(self, r, ctx),
         }
     }
 

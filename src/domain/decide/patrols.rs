@@ -133,6 +133,63 @@ pub(super) fn define_section(s: &State, d: &DefinePatrolSection, ctx: &Context<'
     Ok(vec![Event::PatrolSectionDefined { section }])
 }
 
+/// Merges the given rules into those in force; the result must make sense (a shorter interval
+/// at 警戒 than at 设防, overlaps shorter than sections, a pass radius within a point spacing).
+pub(super) fn set_rules(s: &State, r: &SetWatchRules, ctx: &Context<'_>) -> Decision {
+    let mut patrol = s.patrol_rules;
+    let p = &r.patrol;
+    let metres = |v: &Option<crate::domain::values::RuleMetres>, into: &mut f64| {
+        if let Some(v) = v {
+            *into = v.get();
+        }
+    };
+    let minutes = |v: &Option<crate::domain::values::Minutes>, into: &mut u32| {
+        if let Some(v) = v {
+            *into = v.get();
+        }
+    };
+    metres(&p.max_section_m, &mut patrol.max_section_m);
+    metres(&p.min_overlap_m, &mut patrol.min_overlap_m);
+    metres(&p.max_point_spacing_m, &mut patrol.max_point_spacing_m);
+    metres(&p.pass_radius_m, &mut patrol.pass_radius_m);
+    metres(&p.on_levee_m, &mut patrol.on_levee_m);
+    metres(&p.walk_max_m, &mut patrol.walk_max_m);
+    minutes(&p.guard_interval_min, &mut patrol.guard_interval_min);
+    minutes(&p.warning_interval_min, &mut patrol.warning_interval_min);
+    minutes(&p.walk_gap_min, &mut patrol.walk_gap_min);
+    if let Some(v) = p.walk_max_speed_mps {
+        patrol.walk_max_speed_mps = v.get();
+    }
+    let mut alerts = s.alert_rules;
+    let a = &r.alerts;
+    if let Some(v) = a.shelter_nearly_full_pct {
+        alerts.shelter_nearly_full_pct = v.get();
+    }
+    if let Some(v) = a.supply_low_days {
+        alerts.supply_low_days = v.get();
+    }
+    minutes(&a.team_silent_min, &mut alerts.team_silent_min);
+    minutes(&a.assignment_accept_min, &mut alerts.assignment_accept_min);
+    if patrol.warning_interval_min > patrol.guard_interval_min {
+        return Err(invalid(
+            "the interval at 警戒 (warning) cannot be longer than at 设防 (guard)",
+        ));
+    }
+    if patrol.min_overlap_m >= patrol.max_section_m
+        || patrol.max_point_spacing_m > patrol.max_section_m
+        || patrol.pass_radius_m > patrol.max_point_spacing_m
+    {
+        return Err(invalid(
+            "rules must keep overlap < section length, point spacing <= section length and pass radius <= point spacing",
+        ));
+    }
+    Ok(vec![Event::WatchRulesSet {
+        patrol,
+        alerts,
+        at: ctx.now_ms,
+    }])
+}
+
 pub(super) fn assign(s: &State, a: &AssignPatrol, ctx: &Context<'_>) -> Decision {
     let section = s
         .patrol_sections
