@@ -471,32 +471,17 @@ impl Engine {
                     continue;
                 }
             };
-            let mut stored = Vec::with_capacity(events.len());
             let created_id = events
                 .iter()
                 .find_map(|e| e.created_id().map(str::to_string));
             // `handle` has applied them (and the alerts they cause) to the engine's state.
-            for event in events {
-                self.seq += 1;
-                if let Event::LeveeDefined { levee } = &event {
-                    self.levees.insert(levee.clone());
-                }
-                let json = codec::encode_event(&event);
-                stored.push(StoredEvent {
-                    seq: self.seq,
-                    time_ms: now,
-                    command_id: sub.command_id.clone(),
-                    actor: sub.actor.name.clone(),
-                    format: codec::EVENT_FORMAT,
-                    body: json.clone(),
-                });
-                committed.push(Committed {
-                    seq: self.seq,
-                    time_ms: now,
-                    event,
-                    json,
-                });
-            }
+            let stored = self.number(
+                events,
+                &sub.command_id,
+                &sub.actor.name,
+                now,
+                &mut committed,
+            );
             in_batch.insert(sub.command_id.clone(), records.len());
             pending.push(Pending {
                 reply: sub.reply,
@@ -515,25 +500,7 @@ impl Engine {
             let events = self.state.tick(now);
             if !events.is_empty() {
                 let command_id = format!("{CLOCK_ID_PREFIX}{}", self.seq + 1);
-                let mut stored = Vec::with_capacity(events.len());
-                for event in events {
-                    self.seq += 1;
-                    let json = codec::encode_event(&event);
-                    stored.push(StoredEvent {
-                        seq: self.seq,
-                        time_ms: now,
-                        command_id: command_id.clone(),
-                        actor: "clock".into(),
-                        format: codec::EVENT_FORMAT,
-                        body: json.clone(),
-                    });
-                    committed.push(Committed {
-                        seq: self.seq,
-                        time_ms: now,
-                        event,
-                        json,
-                    });
-                }
+                let stored = self.number(events, &command_id, "clock", now, &mut committed);
                 records.push(CommandRecord {
                     command_id,
                     request_hash: String::new(),
@@ -588,6 +555,41 @@ impl Engine {
         if self.snapshot_every > 0 && self.since_snapshot >= self.snapshot_every {
             self.snapshot().await;
         }
+    }
+
+    /// Gives applied events their seqs: the rows for the log, and the committed events to
+    /// publish once they are durable.
+    fn number(
+        &mut self,
+        events: Vec<Event>,
+        command_id: &str,
+        actor: &str,
+        now: i64,
+        committed: &mut Vec<Committed>,
+    ) -> Vec<StoredEvent> {
+        let mut stored = Vec::with_capacity(events.len());
+        for event in events {
+            self.seq += 1;
+            if let Event::LeveeDefined { levee } = &event {
+                self.levees.insert(levee.clone());
+            }
+            let json = codec::encode_event(&event);
+            stored.push(StoredEvent {
+                seq: self.seq,
+                time_ms: now,
+                command_id: command_id.to_string(),
+                actor: actor.to_string(),
+                format: codec::EVENT_FORMAT,
+                body: json.clone(),
+            });
+            committed.push(Committed {
+                seq: self.seq,
+                time_ms: now,
+                event,
+                json,
+            });
+        }
+        stored
     }
 
     fn refuse(

@@ -24,6 +24,26 @@ fn section(id: &str, from: f64, to: f64) -> Value {
            "points": points})
 }
 
+/// Levee L-T, gauge G-T governing it, and team T-P (at `position`, if given).
+async fn levee_gauge_and_team(d: &mut Client, position: Option<[f64; 2]>) {
+    d.ok(
+        json!({"type": "define_levee", "id": "L-T", "name": "test levee",
+                "line": [on_levee(0.0), on_levee(2_200.0)], "riverside": "left"}),
+    )
+    .await;
+    d.ok(
+        json!({"type": "define_gauge", "id": "G-T", "name": "g", "position": [113.31, 27.31],
+                "datum": "吴淞", "levee_ids": ["L-T"],
+                "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}}),
+    )
+    .await;
+    d.ok(
+        json!({"type": "register_team", "id": "T-P", "name": "巡堤组", "kind": "militia",
+                "headcount": 6, "travel_mode": "foot", "position": position}),
+    )
+    .await;
+}
+
 /// The alerts (`alert_raised`) among the events a client has seen, as (kind, subject, seq).
 fn raised(events: &[Value]) -> Vec<(String, String, u64)> {
     events
@@ -67,22 +87,7 @@ async fn a_team_walking_the_levee_clears_the_gaps_it_passes_and_time_raises_the_
     watcher
         .subscribe(&["alerts", "patrol_sections"], None)
         .await;
-    d.ok(
-        json!({"type": "define_levee", "id": "L-T", "name": "test levee",
-                "line": [on_levee(0.0), on_levee(2_200.0)], "riverside": "left"}),
-    )
-    .await;
-    d.ok(
-        json!({"type": "define_gauge", "id": "G-T", "name": "g", "position": [113.31, 27.31],
-                "datum": "吴淞", "levee_ids": ["L-T"],
-                "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}}),
-    )
-    .await;
-    d.ok(
-        json!({"type": "register_team", "id": "T-P", "name": "巡堤组", "kind": "militia",
-                "headcount": 6, "travel_mode": "foot", "position": on_levee(0.0)}),
-    )
-    .await;
+    levee_gauge_and_team(&mut d, Some(on_levee(0.0))).await;
     d.ok(section("PS-A", 0.0, 500.0)).await;
     d.ok(section("PS-B", 480.0, 980.0)).await;
     // The river reaches 警戒: every stretch every 30 minutes; both sections need a team.
@@ -219,22 +224,7 @@ async fn crossing_warning_tightens_the_interval_and_raises_the_gap_with_the_read
     })
     .await;
     let mut d = server.client(Role::Dispatcher, None).await;
-    d.ok(
-        json!({"type": "define_levee", "id": "L-T", "name": "test levee",
-                "line": [on_levee(0.0), on_levee(2_200.0)], "riverside": "left"}),
-    )
-    .await;
-    d.ok(
-        json!({"type": "define_gauge", "id": "G-T", "name": "g", "position": [113.31, 27.31],
-                "datum": "吴淞", "levee_ids": ["L-T"],
-                "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}}),
-    )
-    .await;
-    d.ok(
-        json!({"type": "register_team", "id": "T-P", "name": "巡堤组", "kind": "militia",
-                "headcount": 6, "travel_mode": "foot"}),
-    )
-    .await;
+    levee_gauge_and_team(&mut d, None).await;
     d.ok(section("PS-A", 0.0, 500.0)).await;
     // 设防: every 60 minutes. The team is on shift and checks in at every point.
     d.ok(json!({"type": "record_reading", "gauge_id": "G-T", "level_m": 38.6}))
