@@ -92,7 +92,13 @@ pub enum Query {
     PatrolCoverage(PatrolCoverage),
     PatrolGaps(PatrolGaps),
     PatrolHistory(PatrolHistory),
+    Vocabulary(Vocabulary),
 }
+
+/// Chinese and English names of every enumerated value.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vocabulary {}
 
 /// The coverage board of a levee: its sections with every stretch, at the server's clock.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -457,6 +463,7 @@ impl Query {
             "patrol_coverage" => check::<PatrolCoverage, D>(d),
             "patrol_gaps" => check::<PatrolGaps, D>(d),
             "patrol_history" => check::<PatrolHistory, D>(d),
+            "vocabulary" => check::<Vocabulary, D>(d),
             _ => None,
         }
     }

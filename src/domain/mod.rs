@@ -20,6 +20,7 @@ pub mod model;
 pub mod patrol;
 pub mod state;
 pub mod values;
+pub mod vocabulary;
 pub mod watch;
 
 #[cfg(test)]

@@ -71,6 +71,9 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
             let until = q.until_ms.map_or(i64::MAX, |t| t.get());
             serde_json::json!({ "seq": p.seq, "section_id": section.id, "passes": super::patrols::history(section, from, until) })
         }
+        Query::Vocabulary(_) => {
+            serde_json::json!({ "seq": p.seq, "vocabulary": crate::domain::vocabulary::vocabulary() })
+        }
         Query::Sitrep(_) => {
             serde_json::json!({ "seq": p.seq, "sitrep": super::sitrep(state) })
         }

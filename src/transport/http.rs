@@ -23,6 +23,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/layers/{layer}", get(layer))
         .route("/api/v1/map", get(map_index))
+        .route("/api/v1/vocabulary", get(vocabulary))
         .route("/api/v1/map/{layer}", get(map_layer))
         .route(
             "/api/v1/tokens/{id}/revoke",
@@ -334,6 +335,16 @@ async fn revoke_token(
             database_down()
         }
     }
+}
+
+/// Chinese and English names of every enumerated value. Public, like the map: labels only.
+async fn vocabulary() -> Response {
+    let body = serde_json::json!({ "vocabulary": crate::domain::vocabulary::vocabulary() });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// The district map's layers: names, feature counts and validators.

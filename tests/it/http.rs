@@ -203,3 +203,26 @@ async fn malformed_requests_get_a_code_and_a_message() {
     }
     server.stop().await;
 }
+
+/// Display names for clients and exports: every value set, in Chinese and English, over HTTP
+/// (public) and as a query.
+#[tokio::test]
+async fn the_vocabulary_names_every_value_in_chinese_and_english() {
+    let server = TestServer::start().await;
+    let (status, head, body) = get(&server, "/api/v1/vocabulary", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "content-type"), "application/json");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let kinds = v["vocabulary"]["hazard_kind"].as_array().unwrap();
+    assert!(kinds.contains(&json!({"value": "breach", "zh": "溃口", "en": "breach"})));
+    let items = v["vocabulary"]["supply_item"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|t| t["value"] == "mosquito_coils" && t["zh"] == "蚊香")
+    );
+    let mut c = server.client(Role::Observer, None).await;
+    let answer = c.query(json!({"type": "vocabulary"})).await;
+    assert_eq!(answer["vocabulary"], v["vocabulary"]);
+    server.stop().await;
+}
