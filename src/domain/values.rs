@@ -65,7 +65,9 @@ impl Text {
     }
 }
 
-/// The name of a supply item (`water`, `instant_noodles`, …): 1 to [`MAX_ITEM`] bytes.
+/// The name of a supply item (`water`, `instant_noodles`, …): 1 to [`MAX_ITEM`] bytes. The
+/// Chinese name of a standard item is the same item (`蚊香` is `mosquito_coils`; see
+/// [`super::vocabulary::SUPPLY_ITEMS`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Item(String);
@@ -79,7 +81,11 @@ impl Item {
                 s.len()
             )));
         }
-        Ok(Self(s))
+        let standard = super::vocabulary::SUPPLY_ITEMS
+            .iter()
+            .find(|t| t.zh == s)
+            .map(|t| t.value.to_string());
+        Ok(Self(standard.unwrap_or(s)))
     }
 
     pub fn as_str(&self) -> &str {

@@ -180,6 +180,21 @@ mod tests {
     }
 
     #[test]
+    fn a_standard_items_chinese_name_is_the_same_item() {
+        let d = dispatcher();
+        let g = given(&world())
+            .when(&d, json!({"type": "set_supply", "shelter_id": "S-1", "item": "mosquito_coils",
+                             "stock": 40, "per_person_daily": 0.5, "unit": "盘"}))
+            .then_events(|_| {})
+            .when(&d, json!({"type": "issue_supply", "shelter_id": "S-1", "item": "蚊香", "quantity": 15}))
+            .then_events(|e| {
+                assert!(matches!(&e[0], Event::SupplyChanged { item, stock, .. }
+                    if item.as_str() == "mosquito_coils" && *stock == 25.0), "{e:?}");
+            });
+        assert!(!g.state().shelters[&s1()].supplies.contains_key("蚊香"));
+    }
+
+    #[test]
     fn check_ins_fill_the_shelter_and_use_up_supplies() {
         let g = given(&world())
             .when(&field("T-07"), check_in(60, false))
