@@ -253,17 +253,34 @@ impl Watch {
         message: String,
         asset: Option<super::alerts::AssetProximity>,
     ) {
-        if state.open_alerts.contains_key(&key) {
-            return;
+        if !state.open_alerts.contains_key(&key) {
+            self.raise(state, key, layer, message, asset);
         }
-        self.set(state, key, layer, true, || message);
-        if let Some(Event::AlertRaised { alert }) = self.events.last_mut() {
-            alert.asset = asset;
-            // The state holds the alert as raised: give it the asset too.
-            if let Some(a) = state.alerts.get_mut(&alert.id) {
-                a.asset = alert.asset.clone();
-            }
-        }
+    }
+
+    /// Emits a new alert `AL-<n>` for `key`.
+    fn raise(
+        &mut self,
+        state: &mut State,
+        key: AlertKey,
+        layer: Layer,
+        message: String,
+        asset: Option<super::alerts::AssetProximity>,
+    ) {
+        let alert = Alert {
+            id: AlertId::from(format!("AL-{}", state.next_alert + 1)),
+            kind: key.kind,
+            layer,
+            subject_id: key.subject_id,
+            qualifier: key.qualifier,
+            message,
+            state: AlertState::Raised,
+            raised_at: self.now,
+            acknowledged: None,
+            resolved_at: None,
+            asset,
+        };
+        self.emit(state, Event::AlertRaised { alert });
     }
 
     /// A breach always has an incident: opens one when its hazard has none.
@@ -291,22 +308,7 @@ impl Watch {
         message: impl FnOnce() -> String,
     ) {
         match (state.open_alerts.get(&key), holds) {
-            (None, true) => {
-                let alert = Alert {
-                    id: AlertId::from(format!("AL-{}", state.next_alert + 1)),
-                    kind: key.kind,
-                    layer,
-                    subject_id: key.subject_id,
-                    qualifier: key.qualifier,
-                    message: message(),
-                    state: AlertState::Raised,
-                    raised_at: self.now,
-                    acknowledged: None,
-                    resolved_at: None,
-                    asset: None,
-                };
-                self.emit(state, Event::AlertRaised { alert });
-            }
+            (None, true) => self.raise(state, key, layer, message(), None),
             (Some(id), false) => {
                 let alert_id = id.clone();
                 let at = self.now;
