@@ -1013,4 +1013,18 @@ mod tests {
         g.when(&field("T-1"), rules(json!({})))
             .then_error("forbidden");
     }
+
+    #[test]
+    fn a_team_going_off_duty_without_relief_leaves_its_section_unstaffed() {
+        let d = dispatcher();
+        patrolled()
+            .when_at(0, &d, reading(38.5))
+            .then_events(|_| {})
+            .when_at(0, &d, json!({"type": "assign_patrol", "section_id": "PS-1", "team_id": "T-1", "until_ms": 8 * 60 * MIN}))
+            .then_watched(|_, alerts| assert_eq!(resolved(alerts), 1))
+            .when_at(MIN, &field("T-1"), json!({"type": "set_team_duty", "team_id": "T-1", "on_duty": false}))
+            .then_watched(|_, alerts| {
+                assert_eq!(patrol(alerts), [(AlertKind::PatrolUnstaffed, "PS-1".into())]);
+            });
+    }
 }
