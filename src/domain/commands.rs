@@ -392,6 +392,40 @@ pub struct DefineGridCell {
     pub town: Text,
     #[serde(default)]
     pub village: Text,
+    /// The grid worker's id (`GW-017`); absent in logs written before step 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_worker_id: Option<GridWorkerId>,
+    #[serde(default, skip_serializing_if = "VulnerableCounts::is_zero")]
+    pub vulnerable: VulnerableCounts,
+}
+
+/// Vulnerable people of a cell, as a command carries them (each a bounded count).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VulnerableCounts {
+    #[serde(default)]
+    pub elderly_alone: Count,
+    #[serde(default)]
+    pub disabled: Count,
+    #[serde(default)]
+    pub pregnant: Count,
+    #[serde(default)]
+    pub unaccompanied_children: Count,
+}
+
+impl VulnerableCounts {
+    pub fn is_zero(&self) -> bool {
+        self.get() == Vulnerable::default()
+    }
+
+    pub fn get(&self) -> Vulnerable {
+        Vulnerable {
+            elderly_alone: self.elderly_alone.get(),
+            disabled: self.disabled.get(),
+            pregnant: self.pregnant.get(),
+            unaccompanied_children: self.unaccompanied_children.get(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -101,6 +101,16 @@ id_type!(/// An alert, assigned by Crest: `AL-1`, …
     AlertId);
 id_type!(/// A protected asset (the railway, a substation, a school …).
     AssetId);
+id_type!(/// A grid worker (网格员), e.g. `GW-017`.
+    GridWorkerId);
+id_type!(/// A record of people dead, missing, injured or trapped, assigned by Crest: `CA-1`, …
+    CasualtyId);
+id_type!(/// A flood-materials depot (防汛物资仓库).
+    DepotId);
+id_type!(/// A shipment of flood materials from a depot, assigned by Crest: `MS-1`, …
+    ShipmentId);
+id_type!(/// A request for flood materials from the field, assigned by Crest: `MR-1`, …
+    MaterialRequestId);
 id_type!(/// An incident (a breach or large hazard with its front command post), assigned by Crest:
     /// `IN-1`, …
     IncidentId);

@@ -600,6 +600,43 @@ pub struct GridCell {
     pub grid_worker: String,
     pub town: String,
     pub village: String,
+    /// The grid worker (网格员) responsible for the cell; `None` in logs written before step 4.
+    #[serde(default)]
+    pub grid_worker_id: Option<GridWorkerId>,
+    /// Vulnerable people living in the cell (重点人群).
+    #[serde(default)]
+    pub vulnerable: Vulnerable,
+}
+
+/// Vulnerable people (重点人群) counted per grid cell by its grid worker: they need help to leave
+/// and are shown while any remain in an evacuation zone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vulnerable {
+    /// 独居老人
+    #[serde(default)]
+    pub elderly_alone: u32,
+    /// 残疾人
+    #[serde(default)]
+    pub disabled: u32,
+    /// 孕妇
+    #[serde(default)]
+    pub pregnant: u32,
+    /// 无人监护的儿童 (children without guardians)
+    #[serde(default)]
+    pub unaccompanied_children: u32,
+}
+
+impl Vulnerable {
+    pub fn total(&self) -> u32 {
+        self.elderly_alone
+            .saturating_add(self.disabled)
+            .saturating_add(self.pregnant)
+            .saturating_add(self.unaccompanied_children)
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Vulnerable::default()
+    }
 }
 
 #[cfg(test)]

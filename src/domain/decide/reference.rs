@@ -76,6 +76,8 @@ pub(super) fn define_grid_cell(s: &State, d: &DefineGridCell) -> Decision {
             grid_worker: d.grid_worker.to_string(),
             town: d.town.to_string(),
             village: d.village.to_string(),
+            grid_worker_id: d.grid_worker_id.clone(),
+            vulnerable: d.vulnerable.get(),
         },
     }])
 }
@@ -335,6 +337,8 @@ mod tests {
                 grid_worker: "李".into(),
                 town: "南洲镇".into(),
                 village: "将军村".into(),
+                grid_worker_id: None,
+                vulnerable: Vulnerable::default(),
             },
         };
         given(&[])
