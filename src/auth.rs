@@ -1,6 +1,6 @@
 //! Bearer tokens. A token is shown once when issued; the store keeps only its SHA-256 hash.
 
-use crate::domain::ids::{TeamId, validate_id};
+use crate::domain::ids::{GridWorkerId, TeamId, validate_id};
 use crate::domain::{Actor, Role};
 use crate::store::{Store, StoreError, TokenRecord};
 use sha2::{Digest, Sha256};
@@ -16,7 +16,9 @@ pub enum AuthError {
     Revoked(String),
     #[error("a field token must name its team (--team)")]
     FieldNeedsTeam,
-    #[error("only field tokens are bound to a team")]
+    #[error("a grid-worker token must name its grid worker (--grid-worker)")]
+    GridWorkerNeedsId,
+    #[error("only field tokens are bound to a team, and grid-worker tokens to a grid worker")]
     TeamNotAllowed,
     #[error("invalid team id: {0}")]
     BadTeam(String),
@@ -47,6 +49,7 @@ pub async fn issue(
 ) -> Result<IssuedToken, AuthError> {
     match (role, team) {
         (Role::Field, None) => return Err(AuthError::FieldNeedsTeam),
+        (Role::GridWorker, None) => return Err(AuthError::GridWorkerNeedsId),
         (Role::Dispatcher | Role::Observer, Some(_)) => return Err(AuthError::TeamNotAllowed),
         (_, Some(t)) => validate_id(t).map_err(AuthError::BadTeam)?,
         _ => {}
@@ -95,10 +98,21 @@ pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Authenticat
     let role = Role::parse(&rec.role)
         .ok_or_else(|| StoreError::Corrupt(format!("token {} has role {}", rec.id, rec.role)))?;
     Ok(Authenticated {
-        actor: Actor {
-            role,
-            team: rec.team.map(TeamId::from),
-            name: rec.label,
+        // The token's `team` column holds what it is bound to: a team for a field token, a grid
+        // worker for a grid worker's token.
+        actor: match role {
+            Role::GridWorker => Actor {
+                role,
+                team: None,
+                grid_worker: rec.team.map(GridWorkerId::from),
+                name: rec.label,
+            },
+            _ => Actor {
+                role,
+                team: rec.team.map(TeamId::from),
+                grid_worker: None,
+                name: rec.label,
+            },
         },
         token_id: rec.id,
     })

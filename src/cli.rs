@@ -71,6 +71,9 @@ pub enum RoleArg {
     Field,
     /// Read-only: subscriptions and queries.
     Observer,
+    /// A grid worker's phone (needs --grid-worker): status reports and self-arranged evacuees
+    /// for the worker's own grid cells, hazard and casualty reports.
+    GridWorker,
 }
 
 impl From<RoleArg> for Role {
@@ -79,6 +82,7 @@ impl From<RoleArg> for Role {
             RoleArg::Dispatcher => Role::Dispatcher,
             RoleArg::Field => Role::Field,
             RoleArg::Observer => Role::Observer,
+            RoleArg::GridWorker => Role::GridWorker,
         }
     }
 }
@@ -100,6 +104,10 @@ pub enum TokenCmd {
         /// refused until the team is registered.
         #[arg(long)]
         allow_unknown_team: bool,
+        /// The grid worker (`GW-017`) a grid-worker token acts for: it may report on the grid
+        /// cells whose `grid_worker_id` is this id.
+        #[arg(long, conflicts_with = "team")]
+        grid_worker: Option<String>,
         /// Who holds it, for audit trails.
         #[arg(long, default_value = "")]
         label: String,
@@ -151,6 +159,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             role,
             team,
             allow_unknown_team,
+            grid_worker,
             label,
         }) => {
             let store = open_store(&db).await?;
@@ -171,7 +180,20 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     }
                 }
             }
-            let t = auth::issue(&store, role, team.as_deref(), &label).await?;
+            match (role, &team, &grid_worker) {
+                (Role::GridWorker, Some(_), _) => {
+                    return Err(
+                        "a grid-worker token is bound with --grid-worker, not --team".into(),
+                    );
+                }
+                (r, _, Some(_)) if r != Role::GridWorker => {
+                    return Err("--grid-worker is only for --role grid-worker".into());
+                }
+                _ => {}
+            }
+            // A token is bound to one id: a field token's team or a grid worker's id.
+            let binding = team.as_deref().or(grid_worker.as_deref());
+            let t = auth::issue(&store, role, binding, &label).await?;
             println!("{}", t.secret);
             eprintln!(
                 "issued {} ({}{})",

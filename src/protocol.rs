@@ -93,6 +93,8 @@ pub enum Query {
     PatrolGaps(PatrolGaps),
     PatrolHistory(PatrolHistory),
     Vocabulary(Vocabulary),
+    EvacuationStatus(EvacuationStatusQuery),
+    Casualties(CasualtiesQuery),
 }
 
 /// Chinese and English names of every enumerated value.
@@ -169,6 +171,20 @@ pub struct InBbox {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sitrep {}
+
+/// Evacuation figures: by town, village and cell, by way of leaving, vulnerable people remaining.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvacuationStatusQuery {
+    /// One order (with each of its cells), or every order when left out.
+    #[serde(default)]
+    pub evacuation_id: Option<crate::domain::ids::EvacuationId>,
+}
+
+/// Casualty records (newest first) and the figures.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasualtiesQuery {}
 
 fn one_place() -> Count {
     Count::new(1).expect("1 is a count")
@@ -464,6 +480,8 @@ impl Query {
             "patrol_gaps" => check::<PatrolGaps, D>(d),
             "patrol_history" => check::<PatrolHistory, D>(d),
             "vocabulary" => check::<Vocabulary, D>(d),
+            "evacuation_status" => check::<EvacuationStatusQuery, D>(d),
+            "casualties" => check::<CasualtiesQuery, D>(d),
             _ => None,
         }
     }

@@ -1,7 +1,7 @@
 //! Who is acting, and what each role may do.
 
 use super::commands::Command;
-use super::ids::TeamId;
+use super::ids::{GridWorkerId, TeamId};
 use serde::{Deserialize, Serialize};
 
 #[derive(
@@ -28,6 +28,9 @@ pub enum Role {
     Field,
     /// Read-only: subscriptions and queries, no commands.
     Observer,
+    /// A grid worker's (网格员) phone: reports on the cells bound to the token (status,
+    /// self-arranged evacuees), hazard and casualty reports.
+    GridWorker,
 }
 
 impl Role {
@@ -46,6 +49,9 @@ pub struct Actor {
     pub role: Role,
     /// The team a field token is bound to.
     pub team: Option<TeamId>,
+    /// The grid worker a grid-worker token is bound to (and through them, their cells).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_worker: Option<GridWorkerId>,
     /// Human label for audit trails (token label, or `system` for the map loader).
     pub name: String,
 }
@@ -56,6 +62,7 @@ impl Actor {
         Actor {
             role: Role::Dispatcher,
             team: None,
+            grid_worker: None,
             name: "system".into(),
         }
     }
@@ -79,5 +86,19 @@ pub fn field_may_send(cmd: &Command) -> bool {
             | Command::CheckIn(_)
             | Command::CheckOut(_)
             | Command::CheckInPatrolPoint(_)
+            | Command::RecordCasualty(_)
+            | Command::RecordRescue(_)
+    )
+}
+
+/// Commands a grid worker's phone may send at all; whether the cell is theirs is checked in
+/// `decide`.
+pub fn grid_worker_may_send(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::ReportCellStatus(_)
+            | Command::RecordSelfEvacuation(_)
+            | Command::ReportHazard(_)
+            | Command::RecordCasualty(_)
     )
 }

@@ -57,6 +57,13 @@ pub enum Command {
     IssueEvacuationOrder(IssueEvacuationOrder),
     RecordEvacuationProgress(RecordEvacuationProgress),
     LiftEvacuationOrder(EvacuationRef),
+    // People: evacuation counted once, casualties, grid cells
+    RecordSelfEvacuation(RecordSelfEvacuation),
+    RecordCasualty(RecordCasualty),
+    CorrectCasualty(CorrectCasualty),
+    RecordRescue(RecordRescue),
+    ConfirmCasualties(ConfirmCasualties),
+    ReportCellStatus(ReportCellStatus),
     // Patrols and alerts
     DefinePatrolSection(DefinePatrolSection),
     AssignPatrol(AssignPatrol),
@@ -115,6 +122,12 @@ impl Command {
             "issue_evacuation_order" => check::<IssueEvacuationOrder, D>(d),
             "record_evacuation_progress" => check::<RecordEvacuationProgress, D>(d),
             "lift_evacuation_order" => check::<EvacuationRef, D>(d),
+            "record_self_evacuation" => check::<RecordSelfEvacuation, D>(d),
+            "record_casualty" => check::<RecordCasualty, D>(d),
+            "correct_casualty" => check::<CorrectCasualty, D>(d),
+            "record_rescue" => check::<RecordRescue, D>(d),
+            "confirm_casualties" => check::<ConfirmCasualties, D>(d),
+            "report_cell_status" => check::<ReportCellStatus, D>(d),
             "define_patrol_section" => check::<DefinePatrolSection, D>(d),
             "assign_patrol" => check::<AssignPatrol, D>(d),
             "set_patrol_interval" => check::<SetPatrolInterval, D>(d),
@@ -403,13 +416,13 @@ pub struct DefineGridCell {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VulnerableCounts {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Count::is_zero")]
     pub elderly_alone: Count,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Count::is_zero")]
     pub disabled: Count,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Count::is_zero")]
     pub pregnant: Count,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Count::is_zero")]
     pub unaccompanied_children: Count,
 }
 
@@ -539,6 +552,104 @@ pub struct CheckIn {
     /// Accept beyond capacity (a dispatcher's or field leader's explicit decision).
     #[serde(default)]
     pub allow_over_capacity: bool,
+    /// The evacuation order these people leave under. With `from_cell` or `from_village` alone
+    /// the active order covering that place is found; with none of the three the check-in only
+    /// fills the shelter (a transfer, or people already counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evacuation_id: Option<EvacuationId>,
+    /// The grid cell the people come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_cell: Option<GridCellId>,
+    /// The village the people come from (as the grid cells name it), when the cell is not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_village: Option<Text>,
+    /// Vulnerable people among them.
+    #[serde(default, skip_serializing_if = "VulnerableCounts::is_zero")]
+    pub vulnerable: VulnerableCounts,
+}
+
+/// People of a cell gone to relatives or friends (投亲靠友), recorded by the cell's grid worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSelfEvacuation {
+    pub cell_id: GridCellId,
+    pub count: PositiveCount,
+    /// The order they leave under; found from the cell when left out.
+    #[serde(default)]
+    pub evacuation_id: Option<EvacuationId>,
+    #[serde(default)]
+    pub vulnerable: VulnerableCounts,
+    #[serde(default)]
+    pub note: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordCasualty {
+    pub kind: crate::domain::casualties::CasualtyKind,
+    pub count: PositiveCount,
+    /// Where; at least one of `position` and `place`.
+    #[serde(default)]
+    pub position: Option<LonLat>,
+    #[serde(default)]
+    pub place: Text,
+    /// When it happened or was found (device clock); now when left out.
+    #[serde(default)]
+    pub occurred_at: Option<DeviceTime>,
+    /// Who reported it.
+    pub source: Text,
+    #[serde(default)]
+    pub note: Text,
+}
+
+/// A later correction: a new kind (a missing person found injured), a new count (one of two
+/// missing found alive: 2 → 1), or both; the reason is required and kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectCasualty {
+    pub casualty_id: CasualtyId,
+    #[serde(default)]
+    pub kind: Option<crate::domain::casualties::CasualtyKind>,
+    #[serde(default)]
+    pub count: Option<Count>,
+    pub reason: Text,
+}
+
+/// People brought out of a trapped position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRescue {
+    pub casualty_id: CasualtyId,
+    pub count: PositiveCount,
+    /// The team that brought them out (a field tablet may only name its own team).
+    #[serde(default)]
+    pub team_id: Option<TeamId>,
+    /// The shelter they were taken to, checked in there (occupancy only: they are counted as
+    /// rescued, once).
+    #[serde(default)]
+    pub shelter_id: Option<ShelterId>,
+    #[serde(default)]
+    pub allow_over_capacity: bool,
+}
+
+/// A dispatcher confirms the casualty figures as they stand now ("no casualties" becomes a fact).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmCasualties {
+    #[serde(default)]
+    pub note: Text,
+}
+
+/// A grid worker's report on a cell: notified, evacuating, clear, and who is still there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportCellStatus {
+    pub cell_id: GridCellId,
+    pub status: crate::domain::evacuation::CellStatus,
+    #[serde(default)]
+    pub people_remaining: Option<Count>,
+    #[serde(default)]
+    pub note: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -591,7 +702,10 @@ pub struct SetResponseLevel {
 pub struct IssueEvacuationOrder {
     pub name: Text,
     pub zone: Ring,
-    pub population: Count,
+    /// Only in logs written before step 4: the population is now computed from the grid cells
+    /// the zone covers, and a new command carrying it is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub population: Option<Count>,
     #[serde(default)]
     pub target_shelters: Vec<ShelterId>,
 }
@@ -775,8 +889,20 @@ mod tests {
             json!({"type": "issue_supply", "shelter_id": "S-1", "item": "water", "quantity": 1}),
             json!({"type": "record_reading", "gauge_id": "G-1", "level_m": 39.1, "time_ms": 5}),
             json!({"type": "set_response_level", "jurisdiction": "j", "level": "IV", "reason": "r"}),
-            json!({"type": "issue_evacuation_order", "name": "e", "zone": ring, "population": 100,
+            json!({"type": "issue_evacuation_order", "name": "e", "zone": ring,
                    "target_shelters": ["S-1"]}),
+            json!({"type": "record_self_evacuation", "cell_id": "GC-1", "count": 4,
+                   "evacuation_id": "EV-1", "vulnerable": {"elderly_alone": 1}, "note": "n"}),
+            json!({"type": "record_casualty", "kind": "trapped", "count": 3,
+                   "position": [113.1, 27.6], "place": "屋顶", "occurred_at": 5,
+                   "source": "网格员", "note": "n"}),
+            json!({"type": "correct_casualty", "casualty_id": "CA-1", "kind": "injured",
+                   "count": 1, "reason": "found"}),
+            json!({"type": "record_rescue", "casualty_id": "CA-1", "count": 1, "team_id": "T-1",
+                   "shelter_id": "S-1", "allow_over_capacity": true}),
+            json!({"type": "confirm_casualties", "note": "18:00 figures"}),
+            json!({"type": "report_cell_status", "cell_id": "GC-1", "status": "clear",
+                   "people_remaining": 0, "note": "n"}),
             json!({"type": "record_evacuation_progress", "evacuation_id": "EV-1", "count": 5}),
             json!({"type": "lift_evacuation_order", "evacuation_id": "EV-1"}),
             json!({"type": "define_patrol_section", "id": "PS-1", "levee_id": "L-1", "name": "s",
@@ -875,8 +1001,9 @@ mod tests {
             }
         }
         // Every command at its top level, plus the supplies, thresholds, assignment targets,
-        // patrol points, a hazard's asset reference, command posts and the two rule sets.
-        assert_eq!(checked, examples().len() + 2 + 1 + 4 + 2 + 1 + 2 + 2);
+        // patrol points, a hazard's asset reference, command posts, the two rule sets and the
+        // vulnerable people of a self-arranged departure.
+        assert_eq!(checked, examples().len() + 2 + 1 + 4 + 2 + 1 + 2 + 2 + 1);
     }
 
     #[test]

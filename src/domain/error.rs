@@ -48,6 +48,8 @@ pub enum DomainError {
         remaining: u32,
         requested: u32,
     },
+    #[error("no active evacuation order covers {0}")]
+    NoActiveOrder(String),
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]

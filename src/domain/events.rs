@@ -1,6 +1,8 @@
 //! Events: the facts in the log. The state is the fold of these, in sequence order.
 
 use super::alerts::{Acknowledgement, Alert, AlertRules};
+use super::casualties::{CasualtyConfirmation, CasualtyCorrection, CasualtyRecord};
+use super::evacuation::{CellReport, DepartureWay};
 use super::geo::LonLat;
 use super::ids::*;
 use super::incidents::{CommandPost, Commitment, Incident, ProtectedAsset, StageReached};
@@ -136,6 +138,50 @@ pub enum Event {
     EvacuationLifted {
         evacuation_id: EvacuationId,
     },
+    /// People left an evacuation zone by one way, from one cell; counted once, here. Without an
+    /// order (`evacuation_id` absent) only for people rescued outside every active order's zone.
+    EvacueesLeft {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evacuation_id: Option<EvacuationId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cell_id: Option<GridCellId>,
+        way: DepartureWay,
+        count: u32,
+        #[serde(default, skip_serializing_if = "Vulnerable::is_zero")]
+        vulnerable: Vulnerable,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shelter_id: Option<ShelterId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        casualty_id: Option<CasualtyId>,
+        /// The order's people evacuated after this (0 without an order).
+        evacuated: u32,
+    },
+    /// A grid worker's report on a cell.
+    CellStatusReported {
+        cell_id: GridCellId,
+        report: CellReport,
+    },
+
+    CasualtyRecorded {
+        record: CasualtyRecord,
+    },
+    CasualtyCorrected {
+        casualty_id: CasualtyId,
+        correction: CasualtyCorrection,
+    },
+    /// People brought out of a trapped position.
+    PeopleRescued {
+        casualty_id: CasualtyId,
+        count: u32,
+        /// People brought out of this record so far.
+        rescued: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team_id: Option<TeamId>,
+        at: TimeMs,
+    },
+    CasualtiesConfirmed {
+        confirmation: CasualtyConfirmation,
+    },
 
     PatrolSectionDefined {
         section: PatrolSection,
@@ -266,6 +312,7 @@ pub enum Layer {
     Alerts,
     ProtectedAssets,
     Incidents,
+    Casualties,
 }
 
 impl Layer {
@@ -322,6 +369,24 @@ impl Event {
             EvacuationProgressed { evacuation_id, .. } | EvacuationLifted { evacuation_id } => {
                 (Layer::Evacuations, evacuation_id.as_str())
             }
+            EvacueesLeft {
+                evacuation_id: Some(evacuation_id),
+                ..
+            } => (Layer::Evacuations, evacuation_id.as_str()),
+            EvacueesLeft {
+                evacuation_id: None,
+                casualty_id,
+                ..
+            } => (
+                Layer::Casualties,
+                casualty_id.as_ref().map_or("", |c| c.as_str()),
+            ),
+            CellStatusReported { cell_id, .. } => (Layer::GridCells, cell_id.as_str()),
+            CasualtyRecorded { record } => (Layer::Casualties, record.id.as_str()),
+            CasualtyCorrected { casualty_id, .. } | PeopleRescued { casualty_id, .. } => {
+                (Layer::Casualties, casualty_id.as_str())
+            }
+            CasualtiesConfirmed { .. } => (Layer::Casualties, "figures"),
             PatrolSectionDefined { section } => (Layer::PatrolSections, section.id.as_str()),
             PatrolShiftAssigned { section_id, .. }
             | PatrolIntervalSet { section_id, .. }
@@ -351,6 +416,7 @@ impl Event {
             GaugeDefined { gauge } => Some(gauge.position),
             TeamRegistered { team } => team.fix.map(|f| f.position),
             HazardReported { hazard } => Some(hazard.position),
+            CasualtyRecorded { record } => record.position,
             TeamMoved { fix, .. } => Some(fix.position),
             _ => None,
         }
@@ -363,6 +429,7 @@ impl Event {
             Event::AssignmentCreated { assignment } => Some(assignment.id.as_str()),
             Event::EvacuationOrdered { order } => Some(order.id.as_str()),
             Event::IncidentOpened { incident } => Some(incident.id.as_str()),
+            Event::CasualtyRecorded { record } => Some(record.id.as_str()),
             _ => None,
         }
     }

@@ -259,6 +259,12 @@ impl Zone {
         self.polygon.unsigned_area()
     }
 
+    /// Planar area, in square degrees, of the part this zone shares with `other`.
+    pub fn intersection_area_deg2(&self, other: &Zone) -> f64 {
+        use ::geo::{Area, BooleanOps};
+        self.polygon.intersection(&other.polygon).unsigned_area()
+    }
+
     /// The plain lon/lat envelope of the outer ring.
     pub fn bounding_box(&self) -> ([f64; 2], [f64; 2]) {
         match self.polygon.bounding_rect() {

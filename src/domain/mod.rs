@@ -7,10 +7,12 @@
 pub mod access;
 pub mod alerts;
 pub mod bounds;
+pub mod casualties;
 pub mod chainage;
 pub mod commands;
 mod decide;
 pub mod error;
+pub mod evacuation;
 pub mod events;
 pub mod geo;
 pub mod ids;

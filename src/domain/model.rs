@@ -315,6 +315,10 @@ pub enum AssignmentTarget {
     Shelter {
         shelter_id: ShelterId,
     },
+    /// A rescue task: people recorded as trapped.
+    Trapped {
+        casualty_id: CasualtyId,
+    },
 }
 
 #[derive(
@@ -582,11 +586,26 @@ pub struct EvacuationOrder {
     pub name: String,
     /// Outer ring of the zone, closed (first vertex repeated last).
     pub zone: Vec<LonLat>,
+    /// People at risk: the sum of `cells` (typed in, in logs written before step 4).
     pub population: u32,
+    /// People who have left, all ways together (and progress typed in before step 4).
     pub evacuated: u32,
     pub target_shelters: Vec<ShelterId>,
     pub status: EvacuationStatus,
     pub issued_at: TimeMs,
+    /// The grid cells the zone covers, with their people at risk and departures.
+    #[serde(default)]
+    pub cells: Vec<crate::domain::evacuation::OrderCell>,
+    /// Departures by way, all cells together.
+    #[serde(default)]
+    pub departures: crate::domain::evacuation::Departures,
+}
+
+impl EvacuationOrder {
+    /// People still in the zone.
+    pub fn remaining(&self) -> u32 {
+        self.population.saturating_sub(self.evacuated)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

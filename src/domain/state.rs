@@ -10,6 +10,8 @@
 
 use super::access::Actor;
 use super::alerts::{Alert, AlertKey, AlertRules, AlertState};
+use super::casualties::{CasualtyConfirmation, CasualtyRecord};
+use super::evacuation::{CellReport, plus};
 use super::events::Event;
 use super::geo::LonLat;
 use super::ids::*;
@@ -95,6 +97,46 @@ pub struct State {
     pub hazard_incident: BTreeMap<HazardId, IncidentId>,
     #[serde(default)]
     pub next_incident: u64,
+
+    /// People dead, missing, injured and trapped.
+    #[serde(default)]
+    pub casualties: BTreeMap<CasualtyId, CasualtyRecord>,
+    #[serde(default)]
+    pub next_casualty: u64,
+    /// The last confirmation of the casualty figures.
+    #[serde(default)]
+    pub casualties_confirmed: Option<CasualtyConfirmation>,
+    /// The latest grid worker's report on each cell.
+    #[serde(default)]
+    pub cell_reports: BTreeMap<GridCellId, CellReport>,
+    /// People rescued from trapped positions outside every active order's zone (still
+    /// evacuated, but under no order).
+    #[serde(default)]
+    pub rescued_outside_orders: u64,
+}
+
+impl State {
+    /// Active evacuation orders, oldest first (the order people are counted against when a
+    /// departure names no order).
+    pub fn active_orders(&self) -> impl Iterator<Item = &EvacuationOrder> {
+        let mut v: Vec<&EvacuationOrder> = self
+            .evacuations
+            .values()
+            .filter(|e| e.status == EvacuationStatus::Active)
+            .collect();
+        v.sort_by_key(|e| (e.issued_at, e.id.as_str().len(), e.id.as_str()));
+        v.into_iter()
+    }
+
+    /// The grid cell a point lies in (inside or on its edge; the first by id on a shared edge).
+    pub fn cell_at(&self, p: LonLat) -> Option<&GridCell> {
+        self.grid_cells.values().find(|c| {
+            let (lo, hi) = super::geo::envelope(&c.ring);
+            (lo[0]..=hi[0]).contains(&p.lon())
+                && (lo[1]..=hi[1]).contains(&p.lat())
+                && super::geo::ring_contains(&c.ring, p)
+        })
+    }
 }
 
 /// Resolved alerts kept in the state (and shown in the `alerts` layer); older ones are in the log.
@@ -320,6 +362,61 @@ impl State {
                 if let Some(o) = self.evacuations.get_mut(evacuation_id) {
                     o.status = EvacuationStatus::Lifted;
                 }
+            }
+            E::EvacueesLeft {
+                evacuation_id,
+                cell_id,
+                way,
+                count,
+                vulnerable,
+                evacuated,
+                ..
+            } => match evacuation_id
+                .as_ref()
+                .and_then(|id| self.evacuations.get_mut(id))
+            {
+                Some(o) => {
+                    o.evacuated = *evacuated;
+                    o.departures.add(*way, *count);
+                    if let Some(c) = o
+                        .cells
+                        .iter_mut()
+                        .find(|c| Some(&c.cell_id) == cell_id.as_ref())
+                    {
+                        c.left.add(*way, *count);
+                        c.vulnerable_left = plus(&c.vulnerable_left, vulnerable);
+                    }
+                }
+                None => self.rescued_outside_orders += u64::from(*count),
+            },
+            E::CellStatusReported { cell_id, report } => {
+                self.cell_reports.insert(cell_id.clone(), report.clone());
+            }
+            E::CasualtyRecorded { record } => {
+                self.next_casualty += 1;
+                self.casualties.insert(record.id.clone(), record.clone());
+            }
+            E::CasualtyCorrected {
+                casualty_id,
+                correction,
+            } => {
+                if let Some(r) = self.casualties.get_mut(casualty_id) {
+                    r.kind = correction.to_kind;
+                    r.count = correction.to_count;
+                    r.corrections.push(correction.clone());
+                }
+            }
+            E::PeopleRescued {
+                casualty_id,
+                rescued,
+                ..
+            } => {
+                if let Some(r) = self.casualties.get_mut(casualty_id) {
+                    r.rescued = *rescued;
+                }
+            }
+            E::CasualtiesConfirmed { confirmation } => {
+                self.casualties_confirmed = Some(confirmation.clone());
             }
             E::PatrolSectionDefined { section } => {
                 let spans = self

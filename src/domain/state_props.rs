@@ -29,21 +29,25 @@ fn actor(i: u8) -> Actor {
         0 | 1 => Actor {
             role: Role::Dispatcher,
             team: None,
+            grid_worker: None,
             name: "desk".into(),
         },
         2 => Actor {
             role: Role::Field,
             team: Some(TeamId::from("T-1")),
+            grid_worker: None,
             name: "tablet-1".into(),
         },
         3 => Actor {
             role: Role::Field,
             team: Some(TeamId::from("T-2")),
+            grid_worker: None,
             name: "tablet-2".into(),
         },
         _ => Actor {
             role: Role::Observer,
             team: None,
+            grid_worker: None,
             name: "obs".into(),
         },
     }
@@ -126,6 +130,10 @@ fn command() -> impl Strategy<Value = Command> {
                     shelter_id: ShelterId::from("S-1"),
                     count,
                     allow_over_capacity: allow,
+                    evacuation_id: None,
+                    from_cell: None,
+                    from_village: None,
+                    vulnerable: VulnerableCounts::default(),
                 })
             }
         }),
@@ -393,8 +401,13 @@ fn extreme_command() -> impl Strategy<Value = Value> {
         (extreme_f64(), extreme_time()).prop_map(|(level_m, time_ms)| json!({
             "type": "record_reading", "gauge_id": "G-1", "level_m": level_m, "time_ms": time_ms
         })),
-        extreme_u32().prop_map(move |population| json!({
-            "type": "issue_evacuation_order", "name": "x", "zone": zone, "population": population
+        Just(json!({"type": "issue_evacuation_order", "name": "x", "zone": zone})),
+        (extreme_u32(), extreme_u32()).prop_map(|(count, elderly)| json!({
+            "type": "check_in", "shelter_id": "S-1", "count": count, "from_cell": "GC-1",
+            "allow_over_capacity": true, "vulnerable": {"elderly_alone": elderly}
+        })),
+        extreme_u32().prop_map(|count| json!({
+            "type": "record_self_evacuation", "cell_id": "GC-1", "count": count
         })),
         extreme_u32().prop_map(|count| json!({
             "type": "record_evacuation_progress", "evacuation_id": "EV-1", "count": count
@@ -414,7 +427,10 @@ fn extreme_world() -> State {
         {"type": "define_gauge", "id": "G-1", "name": "g", "position": [113.0, 27.6], "datum": "wusong",
          "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}},
         {"type": "define_levee", "id": "L-1", "name": "l", "line": [[113.0, 27.6], [113.0, 27.7]], "riverside": "left"},
-        {"type": "issue_evacuation_order", "name": "e", "population": 100,
+        {"type": "define_grid_cell", "id": "GC-1", "population": 100,
+         "ring": [[113.0, 27.6], [113.1, 27.6], [113.1, 27.7], [113.0, 27.6]],
+         "vulnerable": {"elderly_alone": 5}},
+        {"type": "issue_evacuation_order", "name": "e",
          "zone": [[113.0, 27.6], [113.1, 27.6], [113.1, 27.7], [113.0, 27.6]]},
     ]);
     let mut s = State::default();

@@ -245,6 +245,10 @@ macro_rules! count_type {
                 Self::from_whole(Whole::Pos(u64::from(n)))
             }
 
+            pub fn is_zero(&self) -> bool {
+                self.0 == 0
+            }
+
             pub fn get(self) -> u32 {
                 self.0
             }

@@ -4,7 +4,10 @@
 //!
 //! Each table is an exhaustive `match`: a new variant does not compile until it is named.
 
+use super::access::Role;
 use super::alerts::{AlertKind, AlertState};
+use super::casualties::CasualtyKind;
+use super::evacuation::{CellStatus, DepartureWay};
 use super::events::Layer;
 use super::incidents::{AssetKind, CommitmentState, Stage};
 use super::model::*;
@@ -216,6 +219,33 @@ named!(Layer, "layer", {
     Layer::Alerts => ("告警", "alerts"),
     Layer::ProtectedAssets => ("重要设施", "protected assets"),
     Layer::Incidents => ("现场指挥", "incidents"),
+    Layer::Casualties => ("人员伤亡", "casualties"),
+});
+
+named!(CasualtyKind, "casualty_kind", {
+    CasualtyKind::Dead => ("死亡", "dead"),
+    CasualtyKind::Missing => ("失踪", "missing"),
+    CasualtyKind::Injured => ("受伤", "injured"),
+    CasualtyKind::Trapped => ("被困", "trapped"),
+});
+
+named!(DepartureWay, "departure_way", {
+    DepartureWay::Shelter => ("安置点安置", "into a shelter"),
+    DepartureWay::SelfArranged => ("投亲靠友", "with relatives or friends"),
+    DepartureWay::Rescued => ("救援转移", "rescued"),
+});
+
+named!(CellStatus, "cell_status", {
+    CellStatus::Notified => ("已通知", "notified"),
+    CellStatus::Evacuating => ("转移中", "evacuating"),
+    CellStatus::Clear => ("已清空", "clear"),
+});
+
+named!(Role, "role", {
+    Role::Dispatcher => ("指挥调度", "dispatcher"),
+    Role::Field => ("现场队伍", "field team"),
+    Role::Observer => ("观察员", "observer"),
+    Role::GridWorker => ("网格员", "grid worker"),
 });
 
 /// The standard shelter supply items (items are free text; these are the ones the map stocks).
@@ -272,6 +302,10 @@ pub fn vocabulary() -> std::collections::BTreeMap<&'static str, Vec<Term>> {
         set::<WaterStage>(),
         set::<PointKind>(),
         set::<Layer>(),
+        set::<CasualtyKind>(),
+        set::<DepartureWay>(),
+        set::<CellStatus>(),
+        set::<Role>(),
         ("supply_item", SUPPLY_ITEMS.to_vec()),
     ]
     .into_iter()
@@ -285,7 +319,7 @@ mod tests {
     #[test]
     fn every_value_has_both_names_and_its_wire_value() {
         let v = vocabulary();
-        assert_eq!(v.len(), 20);
+        assert_eq!(v.len(), 24);
         for (set, terms) in &v {
             assert!(!terms.is_empty(), "{set}");
             for t in terms {

@@ -58,6 +58,7 @@ pub enum ErrorCode {
     OccupancyUnderflow,
     InsufficientStock,
     OverPopulation,
+    NoActiveOrder,
     InvalidValue,
     // HTTP only
     UnknownLayer,
@@ -87,6 +88,7 @@ impl From<&DomainError> for ErrorCode {
             DomainError::OccupancyUnderflow { .. } => ErrorCode::OccupancyUnderflow,
             DomainError::InsufficientStock { .. } => ErrorCode::InsufficientStock,
             DomainError::OverPopulation { .. } => ErrorCode::OverPopulation,
+            DomainError::NoActiveOrder(_) => ErrorCode::NoActiveOrder,
             DomainError::Invalid(_) => ErrorCode::InvalidValue,
             DomainError::Forbidden(_) => ErrorCode::Forbidden,
         }

@@ -42,6 +42,11 @@ fn geometry(state: &State, layer: Layer, id: &str) -> Option<Geometry> {
             .evacuations
             .get(id)
             .map(|e| Geometry::new_polygon([ring(&e.zone)])),
+        Layer::Casualties => state
+            .casualties
+            .get(id)
+            .and_then(|c| c.position)
+            .map(|p| Geometry::new_point(position(p))),
         Layer::GridCells => state
             .grid_cells
             .get(id)
@@ -159,7 +164,11 @@ mod tests {
                 .get(id)
                 .map(|c| json!({"type": "Polygon", "coordinates": [c.ring]})),
             // Layers that came after the hand-written version: not compared.
-            Layer::PatrolSections | Layer::Alerts | Layer::ProtectedAssets | Layer::Incidents => {
+            Layer::PatrolSections
+            | Layer::Alerts
+            | Layer::ProtectedAssets
+            | Layer::Incidents
+            | Layer::Casualties => {
                 return Value::Null;
             }
             Layer::Assignments | Layer::Response => None,
@@ -193,11 +202,12 @@ mod tests {
             json!({"type": "register_team", "id": "T-01", "name": "队", "kind": "militia", "headcount": 5, "travel_mode": "foot", "position": [113.02, 27.05]}),
             json!({"type": "register_team", "id": "T-02", "name": "队", "kind": "militia", "headcount": 5, "travel_mode": "foot"}),
             json!({"type": "report_hazard", "kind": "piping", "severity": "major", "position": [113.0005, 27.05]}),
-            json!({"type": "issue_evacuation_order", "name": "撤", "zone": [[113.0, 27.0], [113.1, 27.0], [113.1, 27.1], [113.0, 27.0]], "population": 100}),
+            json!({"type": "issue_evacuation_order", "name": "撤", "zone": [[113.0, 27.0], [113.1, 27.0], [113.1, 27.1], [113.0, 27.0]]}),
             json!({"type": "create_assignment", "team_id": "T-01", "target": {"kind": "shelter", "shelter_id": "S-1"}}),
             json!({"type": "set_response_level", "jurisdiction": "涪口区", "level": "IV"}),
             json!({"type": "define_protected_asset", "id": "PA-1", "name": "学校", "kind": "school", "priority": 2, "buffer_m": 300, "position": [113.0005, 27.06]}),
             json!({"type": "open_incident", "hazard_id": "HZ-1"}),
+            json!({"type": "record_casualty", "kind": "trapped", "count": 2, "position": [113.03, 27.04], "source": "网格员"}),
             json!({"type": "define_patrol_section", "id": "PS-1", "levee_id": "L-1", "from": 0, "to": 500,
                    "points": [{"id": "P-1", "chainage": 0}, {"id": "P-2", "chainage": 250}, {"id": "P-3", "chainage": 500}]}),
         ];
@@ -229,7 +239,10 @@ mod tests {
             );
             let text = layer_collection(&s, layer, 42).to_string();
             let got: Value = serde_json::from_str(&text).unwrap();
-            if matches!(layer, Layer::ProtectedAssets | Layer::Incidents) {
+            if matches!(
+                layer,
+                Layer::ProtectedAssets | Layer::Incidents | Layer::Casualties
+            ) {
                 assert_eq!(got["features"][0]["geometry"]["type"], "Point", "{got}");
                 continue;
             }

@@ -9,6 +9,7 @@ mod views;
 
 pub use queries::answer;
 mod patrols;
+pub mod people;
 pub use sitrep::sitrep;
 pub use views::{
     EntityView, entity_json, entity_position, entity_view, event_routes, layer_ids, view_of,

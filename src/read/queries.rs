@@ -74,6 +74,26 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
         Query::Vocabulary(_) => {
             serde_json::json!({ "seq": p.seq, "vocabulary": crate::domain::vocabulary::vocabulary() })
         }
+        Query::EvacuationStatus(q) => {
+            if let Some(id) = &q.evacuation_id
+                && !state.evacuations.contains_key(id)
+            {
+                return Err(WireError::new(
+                    ErrorCode::NotFound,
+                    format!("evacuation {id} does not exist"),
+                ));
+            }
+            serde_json::json!({ "seq": p.seq, "evacuation": super::people::evacuation(state, q.evacuation_id.as_ref()) })
+        }
+        Query::Casualties(_) => {
+            let records: Vec<_> = state
+                .casualties
+                .values()
+                .rev()
+                .map(|r| super::view_of(state, crate::domain::Layer::Casualties, r.id.as_str()))
+                .collect();
+            serde_json::json!({ "seq": p.seq, "casualties": super::people::casualties(state), "records": records })
+        }
         Query::Sitrep(_) => {
             serde_json::json!({ "seq": p.seq, "sitrep": super::sitrep(state) })
         }

@@ -40,15 +40,17 @@ pub fn sitrep(state: &State) -> Value {
             "eliminated": state.hazards.values().filter(|h| h.status == HazardStatus::Eliminated).count(),
             "by_kind_and_status": hazards,
         },
-        "evacuation": {
-            "orders_active": state.evacuations.values().filter(|e| e.status == EvacuationStatus::Active).count(),
-            "population_ordered": state.evacuations.values().map(|e| u64::from(e.population)).sum::<u64>(),
-            "people_evacuated": state.evacuations.values().map(|e| u64::from(e.evacuated)).sum::<u64>(),
-        },
+        "evacuation": super::people::evacuation(state, None),
+        "casualties": super::people::casualties(state),
         "shelters": {
             "open": open.len(),
             "capacity": open.iter().map(|s| u64::from(s.capacity)).sum::<u64>(),
             "occupancy": state.shelters.values().map(|s| u64::from(s.occupancy)).sum::<u64>(),
+            "by_shelter": state.shelters.values().filter(|s| s.open || s.occupancy > 0).map(|s| serde_json::json!({
+                "id": s.id, "name": s.name, "town": s.town, "open": s.open,
+                "capacity": s.capacity, "occupancy": s.occupancy,
+                "days_of_supply_left": s.days_of_supply_left(),
+            })).collect::<Vec<_>>(),
         },
         "teams": teams.into_iter().map(|(k, (n, people))| (k, serde_json::json!({"teams": n, "people": people}))).collect::<BTreeMap<_, _>>(),
         "response_levels": state.response.iter().map(|(j, h)| (j.to_string(), h.last().and_then(|c| c.level))).collect::<BTreeMap<_, _>>(),

@@ -48,14 +48,39 @@ pub enum EntityView<'a> {
     Hazard(&'a Hazard),
     Gauge(&'a Gauge),
     Assignment(&'a Assignment),
-    Evacuation(&'a EvacuationOrder),
-    GridCell(&'a GridCell),
+    Evacuation(EvacuationView<'a>),
+    GridCell(GridCellView<'a>),
+    Casualty(CasualtyView<'a>),
     Levee(LeveeView<'a>),
     Response(ResponseView<'a>),
     PatrolSection(SectionView<'a>),
     Alert(&'a crate::domain::alerts::Alert),
     Asset(AssetView<'a>),
     Incident(IncidentView<'a>),
+}
+
+/// An evacuation order with what is derived from its departures: the people still in the zone.
+#[derive(Serialize)]
+pub struct EvacuationView<'a> {
+    #[serde(flatten)]
+    order: &'a EvacuationOrder,
+    remaining: u32,
+}
+
+/// A grid cell with its grid worker's latest report.
+#[derive(Serialize)]
+pub struct GridCellView<'a> {
+    #[serde(flatten)]
+    cell: &'a GridCell,
+    report: Option<&'a crate::domain::evacuation::CellReport>,
+}
+
+/// A casualty record with the people still trapped in it.
+#[derive(Serialize)]
+pub struct CasualtyView<'a> {
+    #[serde(flatten)]
+    record: &'a crate::domain::casualties::CasualtyRecord,
+    still_trapped: u32,
 }
 
 /// A protected asset: a point (`position`) or a line (`line`, `chainage_origin_m`).
@@ -177,8 +202,24 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
         Layer::Hazards => EntityView::Hazard(state.hazards.get(id)?),
         Layer::Gauges => EntityView::Gauge(state.gauges.get(id)?),
         Layer::Assignments => EntityView::Assignment(state.assignments.get(id)?),
-        Layer::Evacuations => EntityView::Evacuation(state.evacuations.get(id)?),
-        Layer::GridCells => EntityView::GridCell(state.grid_cells.get(id)?),
+        Layer::Evacuations => {
+            let order = state.evacuations.get(id)?;
+            EntityView::Evacuation(EvacuationView {
+                order,
+                remaining: order.remaining(),
+            })
+        }
+        Layer::GridCells => EntityView::GridCell(GridCellView {
+            cell: state.grid_cells.get(id)?,
+            report: state.cell_reports.get(id),
+        }),
+        Layer::Casualties => {
+            let record = state.casualties.get(id)?;
+            EntityView::Casualty(CasualtyView {
+                record,
+                still_trapped: record.still_trapped(),
+            })
+        }
         Layer::Levees => {
             let l = state.levees.get(id)?;
             EntityView::Levee(LeveeView {
@@ -242,6 +283,7 @@ pub fn layer_ids(state: &State, layer: Layer) -> Vec<String> {
         Layer::Alerts => keys(&state.alerts),
         Layer::ProtectedAssets => keys(&state.assets),
         Layer::Incidents => keys(&state.incidents),
+        Layer::Casualties => keys(&state.casualties),
     }
 }
 
@@ -252,6 +294,7 @@ pub fn entity_position(state: &State, layer: Layer, id: &str) -> Option<LonLat> 
         Layer::Shelters => Some(state.shelters.get(id)?.position),
         Layer::Hazards => Some(state.hazards.get(id)?.position),
         Layer::Gauges => Some(state.gauges.get(id)?.position),
+        Layer::Casualties => state.casualties.get(id)?.position,
         _ => None,
     }
 }

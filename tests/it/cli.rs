@@ -245,17 +245,17 @@ async fn token_list_has_a_header_and_dates() {
 fn help_lists_the_roles() {
     let help = stdout(&crest(&["token", "issue", "-h"]));
     assert!(
-        help.contains("[possible values: dispatcher, field, observer]"),
+        help.contains("[possible values: dispatcher, field, observer, grid-worker]"),
         "{help}"
     );
     let help = stdout(&crest(&["token", "issue", "--help"]));
-    for role in ["dispatcher", "field", "observer"] {
+    for role in ["dispatcher", "field", "observer", "grid-worker"] {
         assert!(help.contains(&format!("- {role}:")), "{help}");
     }
     let out = crest(&["token", "issue", "--role", "admin"]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("[possible values: dispatcher, field, observer]"),
+        stderr(&out).contains("[possible values: dispatcher, field, observer, grid-worker]"),
         "{}",
         stderr(&out)
     );

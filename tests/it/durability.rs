@@ -37,7 +37,7 @@ async fn busy_day(d: &mut Client, f: &mut Client) {
     d.ok(json!({"type": "record_reading", "gauge_id": "G-XJ-LK", "level_m": 40.31}))
         .await;
     d.ok(json!({"type": "set_response_level", "jurisdiction": "fukou", "level": "II", "reason": "超警戒"})).await;
-    d.ok(json!({"type": "issue_evacuation_order", "name": "将军村", "zone": [[113.095, 27.63], [113.12, 27.63], [113.12, 27.655], [113.095, 27.63]], "population": 1240, "target_shelters": ["S-NZ-01"]})).await;
+    d.ok(json!({"type": "issue_evacuation_order", "name": "将军村", "zone": [[113.095, 27.63], [113.12, 27.63], [113.12, 27.655], [113.095, 27.63]], "target_shelters": ["S-NZ-01"]})).await;
 }
 
 /// Every layer's snapshot, without the envelope.

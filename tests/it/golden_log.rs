@@ -473,11 +473,13 @@ fn actor(role: &str) -> Actor {
         "field" => Actor {
             role: crest::domain::Role::Field,
             team: Some("T-07".into()),
+            grid_worker: None,
             name: "tablet-T-07".into(),
         },
         _ => Actor {
             role: crest::domain::Role::Dispatcher,
             team: None,
+            grid_worker: None,
             name: "desk 1".into(),
         },
     }

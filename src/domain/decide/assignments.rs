@@ -124,6 +124,19 @@ fn check_target(s: &State, t: &AssignmentTarget) -> Result<(), DomainError> {
         AssignmentTarget::Shelter { shelter_id } => {
             s.shelter(shelter_id)?;
         }
+        AssignmentTarget::Trapped { casualty_id } => {
+            let r = s
+                .casualties
+                .get(casualty_id)
+                .ok_or_else(|| not_found("casualty record", casualty_id))?;
+            if r.still_trapped() == 0 {
+                return Err(invalid(format!(
+                    "nobody is trapped in {casualty_id} (kind {}, {} brought out)",
+                    <&str>::from(r.kind),
+                    r.rescued
+                )));
+            }
+        }
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! `decide` never mutates; `State::apply` (in `state.rs`) never refuses.
 
 mod assignments;
+mod casualties;
 mod evacuations;
 mod gauges;
 mod hazards;
@@ -20,7 +21,7 @@ mod teams;
 #[cfg(test)]
 pub(crate) mod spec;
 
-use super::access::{Role, field_may_send};
+use super::access::{Role, field_may_send, grid_worker_may_send};
 use super::commands::Command;
 use super::error::DomainError;
 use super::events::Event;
@@ -42,7 +43,13 @@ impl State {
                     cmd.name()
                 )));
             }
-            Role::Field | Role::Dispatcher => {}
+            Role::GridWorker if !grid_worker_may_send(cmd) => {
+                return Err(forbidden(format!(
+                    "grid-worker tokens cannot send {}",
+                    cmd.name()
+                )));
+            }
+            Role::Field | Role::GridWorker | Role::Dispatcher => {}
         }
         use Command as C;
         use HazardStatus as H;
@@ -65,7 +72,7 @@ impl State {
             C::CancelAssignment(c) => assignments::cancel(self, c, ctx),
             C::OpenShelter(r) => shelters::set_open(self, r, true),
             C::CloseShelter(r) => shelters::set_open(self, r, false),
-            C::CheckIn(c) => shelters::check_in(self, c),
+            C::CheckIn(c) => shelters::check_in(self, c, ctx),
             C::CheckOut(c) => shelters::check_out(self, c),
             C::SetSupply(s) => shelters::set_supply(self, s),
             C::DeliverSupply(m) => shelters::move_supply(self, m, shelters::Movement::Deliver),
@@ -75,6 +82,12 @@ impl State {
             C::IssueEvacuationOrder(o) => evacuations::issue(self, o, ctx),
             C::RecordEvacuationProgress(p) => evacuations::record_progress(self, p),
             C::LiftEvacuationOrder(r) => evacuations::lift(self, r),
+            C::RecordSelfEvacuation(r) => evacuations::self_evacuation(self, r, ctx),
+            C::ReportCellStatus(r) => evacuations::report_cell_status(self, r, ctx),
+            C::RecordCasualty(r) => casualties::record(self, r, ctx),
+            C::CorrectCasualty(c) => casualties::correct(self, c, ctx),
+            C::RecordRescue(r) => casualties::rescue(self, r, ctx),
+            C::ConfirmCasualties(c) => casualties::confirm(self, c, ctx),
             C::DefinePatrolSection(d) => patrols::define_section(self, d, ctx),
             C::AssignPatrol(a) => patrols::assign(self, a, ctx),
             C::SetPatrolInterval(i) => patrols::set_interval(self, i, ctx),

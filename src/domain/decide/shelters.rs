@@ -1,12 +1,14 @@
 //! Shelters (安置点): opening and closing, occupancy (check-in and check-out) and supplies.
 
+use super::evacuations::{Leaving, Origin, departures};
 use super::{Decision, illegal, not_found};
-use crate::domain::bounds::{add_counts, moved_stock};
+use crate::domain::bounds::{add_counts, invalid, moved_stock};
 use crate::domain::commands::*;
 use crate::domain::error::DomainError;
+use crate::domain::evacuation::DepartureWay;
 use crate::domain::events::Event;
 use crate::domain::model::*;
-use crate::domain::state::State;
+use crate::domain::state::{Context, State};
 
 /// Whether a shelter is open, by its name in messages.
 #[derive(Clone, Copy, strum::IntoStaticStr)]
@@ -34,7 +36,10 @@ pub(super) fn set_open(s: &State, r: &ShelterRef, open: bool) -> Decision {
     }])
 }
 
-pub(super) fn check_in(s: &State, c: &CheckIn) -> Decision {
+/// People arriving at a shelter. Against an order (an order, cell or village named) they are also
+/// counted as evacuated, once; otherwise they only fill the shelter (a transfer from another
+/// shelter, people who first went to relatives, rescued people already counted).
+pub(super) fn check_in(s: &State, c: &CheckIn, _ctx: &Context<'_>) -> Decision {
     let sh = s.shelter(&c.shelter_id)?;
     if !sh.open {
         return Err(DomainError::ShelterClosed(sh.id.to_string()));
@@ -49,12 +54,35 @@ pub(super) fn check_in(s: &State, c: &CheckIn) -> Decision {
             requested: count,
         });
     }
-    Ok(vec![Event::EvacueesCheckedIn {
+    let mut events = vec![Event::EvacueesCheckedIn {
         shelter_id: sh.id.clone(),
         count,
         occupancy,
         over_capacity,
-    }])
+    }];
+    let origin = Origin {
+        evacuation: c.evacuation_id.as_ref(),
+        cell: c.from_cell.as_ref(),
+        village: c.from_village.as_ref().map(|v| v.as_str()),
+    };
+    if origin.evacuation.is_some() || origin.cell.is_some() || origin.village.is_some() {
+        events.extend(departures(
+            s,
+            &origin,
+            &Leaving {
+                way: DepartureWay::Shelter,
+                count,
+                vulnerable: c.vulnerable.get(),
+                shelter_id: Some(&sh.id),
+                casualty_id: None,
+            },
+        )?);
+    } else if !c.vulnerable.is_zero() {
+        return Err(invalid(
+            "vulnerable people are counted against an order: name where they come from",
+        ));
+    }
+    Ok(events)
 }
 
 pub(super) fn check_out(s: &State, c: &CheckOut) -> Decision {

@@ -188,6 +188,7 @@ pub fn dispatcher() -> Actor {
     Actor {
         role: Role::Dispatcher,
         team: None,
+        grid_worker: None,
         name: "desk-1".into(),
     }
 }
@@ -196,7 +197,17 @@ pub fn field(team: &str) -> Actor {
     Actor {
         role: Role::Field,
         team: Some(TeamId::from(team)),
+        grid_worker: None,
         name: format!("tablet-{team}"),
+    }
+}
+
+pub fn grid_worker(id: &str) -> Actor {
+    Actor {
+        role: Role::GridWorker,
+        team: None,
+        grid_worker: Some(GridWorkerId::from(id)),
+        name: format!("phone-{id}"),
     }
 }
 
@@ -204,6 +215,7 @@ pub fn observer() -> Actor {
     Actor {
         role: Role::Observer,
         team: None,
+        grid_worker: None,
         name: "obs".into(),
     }
 }
