@@ -297,3 +297,43 @@ async fn an_edited_map_feature_is_reported_as_changed() {
     );
     second.run(async {}).await.unwrap();
 }
+
+#[test]
+fn a_grid_workers_token_is_bound_to_a_grid_worker_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crest.db");
+    let issue = |args: &[&str]| {
+        let mut all = vec!["token", "issue", "--db", s(&db)];
+        all.extend_from_slice(args);
+        crest(&all)
+    };
+    let out = issue(&["--role", "grid-worker"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--grid-worker"), "{}", stderr(&out));
+    let out = issue(&["--role", "grid-worker", "--team", "T-01"]);
+    assert!(
+        !out.status.success(),
+        "a grid worker's token is not a team's"
+    );
+    let out = issue(&["--role", "field", "--grid-worker", "GW-017"]);
+    assert!(
+        !out.status.success(),
+        "--grid-worker is for grid-worker tokens"
+    );
+    let out = issue(&[
+        "--role",
+        "grid-worker",
+        "--grid-worker",
+        "GW-017",
+        "--label",
+        "phone",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("crest_"), "{}", stdout(&out));
+    let list = stdout(&crest(&["token", "list", "--db", s(&db)]));
+    let row = list.lines().nth(1).expect("one token");
+    assert!(
+        row.contains("grid_worker") && row.contains("GW-017"),
+        "{row}"
+    );
+}
