@@ -93,7 +93,13 @@ pub enum Query {
     PatrolGaps(PatrolGaps),
     PatrolHistory(PatrolHistory),
     Vocabulary(Vocabulary),
+    Materials(Materials),
 }
+
+/// Flood materials: every depot with its stock, the shipments not yet settled, the open requests.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Materials {}
 
 /// Chinese and English names of every enumerated value.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -464,6 +470,7 @@ impl Query {
             "patrol_gaps" => check::<PatrolGaps, D>(d),
             "patrol_history" => check::<PatrolHistory, D>(d),
             "vocabulary" => check::<Vocabulary, D>(d),
+            "materials" => check::<Materials, D>(d),
             _ => None,
         }
     }

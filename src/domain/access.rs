@@ -24,7 +24,8 @@ pub enum Role {
     /// Command-center staff: every command.
     Dispatcher,
     /// A field team's tablet: its own team's position, duty and assignments; hazard reports;
-    /// shelter check-ins and check-outs.
+    /// shelter check-ins and check-outs; its team's materials requests, and the delivery and
+    /// consumption of shipments its team receives.
     Field,
     /// Read-only: subscriptions and queries, no commands.
     Observer,
@@ -79,5 +80,8 @@ pub fn field_may_send(cmd: &Command) -> bool {
             | Command::CheckIn(_)
             | Command::CheckOut(_)
             | Command::CheckInPatrolPoint(_)
+            | Command::RequestMaterials(_)
+            | Command::DeliverMaterials(_)
+            | Command::ConsumeMaterials(_)
     )
 }

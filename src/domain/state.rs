@@ -95,6 +95,10 @@ pub struct State {
     pub hazard_incident: BTreeMap<HazardId, IncidentId>,
     #[serde(default)]
     pub next_incident: u64,
+
+    /// Flood materials: depots, shipments, requests (see `materials.rs` for what is kept).
+    #[serde(default)]
+    pub materials: super::materials::Materials,
 }
 
 /// Resolved alerts kept in the state (and shown in the `alerts` layer); older ones are in the log.
@@ -464,6 +468,16 @@ impl State {
                     }
                 }
             }
+            E::DepotDefined { .. }
+            | E::DepotRestocked { .. }
+            | E::MaterialsIssued { .. }
+            | E::MaterialsDelivered { .. }
+            | E::MaterialsConsumed { .. }
+            | E::MaterialsReturned { .. }
+            | E::MaterialsRequested { .. }
+            | E::MaterialRequestApproved { .. }
+            | E::MaterialRequestDeclined { .. }
+            | E::MaterialRequestFulfilled { .. } => self.materials.apply(event),
             E::AlertResolved { alert_id, at } => {
                 if let Some(a) = self.alerts.get_mut(alert_id)
                     && a.is_open()

@@ -7,6 +7,7 @@
 use super::alerts::{AlertKind, AlertState};
 use super::events::Layer;
 use super::incidents::{AssetKind, CommitmentState, Stage};
+use super::materials::{MaterialItem, RequestState, ShipmentState};
 use super::model::*;
 use super::patrol::{PointKind, WaterStage};
 use serde::Serialize;
@@ -160,6 +161,7 @@ named!(AlertKind, "alert_kind", {
     AlertKind::TeamSilent => ("队伍失联", "team silent"),
     AlertKind::AssignmentNotAccepted => ("任务未接受", "assignment not accepted"),
     AlertKind::GridCellUnstaffed => ("网格无网格员", "grid cell without a worker"),
+    AlertKind::DepotLowStock => ("防汛物资库存不足", "depot low on a material"),
 });
 
 named!(AlertState, "alert_state", {
@@ -216,6 +218,31 @@ named!(Layer, "layer", {
     Layer::Alerts => ("告警", "alerts"),
     Layer::ProtectedAssets => ("重要设施", "protected assets"),
     Layer::Incidents => ("现场指挥", "incidents"),
+    Layer::Depots => ("防汛物资仓库", "materials depots"),
+    Layer::Shipments => ("物资调运", "materials shipments"),
+    Layer::MaterialRequests => ("物资申请", "materials requests"),
+});
+
+named!(MaterialItem, "material_item", {
+    MaterialItem::Sandbags => ("编织袋", "sandbags"),
+    MaterialItem::Geotextile => ("土工布", "geotextile"),
+    MaterialItem::LifeJackets => ("救生衣", "life jackets"),
+    MaterialItem::RescueBoats => ("冲锋舟", "rescue boats"),
+    MaterialItem::Pumps => ("抽水泵", "pumps"),
+    MaterialItem::Stones => ("块石", "stones"),
+    MaterialItem::Lights => ("照明灯", "lights"),
+});
+
+named!(ShipmentState, "shipment_state", {
+    ShipmentState::Issued => ("已出库", "issued"),
+    ShipmentState::Delivered => ("已送达", "delivered"),
+});
+
+named!(RequestState, "material_request_state", {
+    RequestState::Requested => ("待审批", "requested"),
+    RequestState::Approved => ("已批准", "approved"),
+    RequestState::Declined => ("已拒绝", "declined"),
+    RequestState::Fulfilled => ("已送达", "fulfilled"),
 });
 
 /// The standard shelter supply items (items are free text; these are the ones the map stocks).
@@ -273,6 +300,9 @@ pub fn vocabulary() -> std::collections::BTreeMap<&'static str, Vec<Term>> {
         set::<PointKind>(),
         set::<Layer>(),
         ("supply_item", SUPPLY_ITEMS.to_vec()),
+        set::<MaterialItem>(),
+        set::<ShipmentState>(),
+        set::<RequestState>(),
     ]
     .into_iter()
     .collect()
@@ -285,7 +315,7 @@ mod tests {
     #[test]
     fn every_value_has_both_names_and_its_wire_value() {
         let v = vocabulary();
-        assert_eq!(v.len(), 20);
+        assert_eq!(v.len(), 23);
         for (set, terms) in &v {
             assert!(!terms.is_empty(), "{set}");
             for t in terms {

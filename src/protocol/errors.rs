@@ -58,6 +58,7 @@ pub enum ErrorCode {
     OccupancyUnderflow,
     InsufficientStock,
     OverPopulation,
+    ExceedsShipment,
     InvalidValue,
     // HTTP only
     UnknownLayer,
@@ -89,6 +90,8 @@ impl From<&DomainError> for ErrorCode {
             DomainError::OverPopulation { .. } => ErrorCode::OverPopulation,
             DomainError::Invalid(_) => ErrorCode::InvalidValue,
             DomainError::Forbidden(_) => ErrorCode::Forbidden,
+            DomainError::DepotStockShort { .. } => ErrorCode::InsufficientStock,
+            DomainError::ExceedsShipment { .. } => ErrorCode::ExceedsShipment,
         }
     }
 }
