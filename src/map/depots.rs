@@ -27,15 +27,13 @@ pub(super) fn check(
         let Some(town) = super::prop_str(f, "town") else {
             return Err(err("field `properties.town`: missing".into()));
         };
-        if features.contains_key("towns") {
-            let Some(t) = towns.get(town) else {
-                return Err(err(format!("field `properties.town`: unknown town {town}")));
-            };
-            if !zone_of(t).contains(p) {
-                return Err(err(format!(
-                    "field `geometry.coordinates`: {p} is not inside its town {town}"
-                )));
-            }
+        let Some(t) = towns.get(town) else {
+            return Err(err(format!("field `properties.town`: unknown town {town}")));
+        };
+        if !zone_of(t).contains(p) {
+            return Err(err(format!(
+                "field `geometry.coordinates`: {p} is not inside its town {town}"
+            )));
         }
         if let Some(d) = district
             && !zone_of(d).contains(p)

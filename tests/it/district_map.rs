@@ -67,8 +67,40 @@ fn the_loader_accepts_the_district() {
         "teams",
         "patrol_sections",
         "protected_assets",
+        "depots",
     ] {
         assert!(names.contains(&required), "layer {required} missing");
+    }
+}
+
+#[test]
+fn every_town_has_a_materials_depot_stocked_above_its_levels() {
+    let depots = layer("depots");
+    assert_eq!(depots.len(), 9, "the district reserve and one per town");
+    let towns: std::collections::BTreeSet<&str> = depots
+        .iter()
+        .map(|d| d["properties"]["town"].as_str().unwrap())
+        .collect();
+    assert_eq!(towns.len(), 8);
+    let items = [
+        "sandbags",
+        "geotextile",
+        "life_jackets",
+        "rescue_boats",
+        "pumps",
+        "stones",
+        "lights",
+    ];
+    for d in &depots {
+        let p = &d["properties"];
+        for item in items {
+            let (stock, low) = (p["stock"][item].as_u64(), p["low_stock"][item].as_u64());
+            assert!(
+                stock.zip(low).is_some_and(|(s, l)| 0 < l && l < s),
+                "{} {item}: {stock:?} / {low:?}",
+                p["id"]
+            );
+        }
     }
 }
 
