@@ -418,7 +418,7 @@ def protected_assets(railway, town_rings):
 # Flood-materials depots (防汛物资仓库): the district's reserve at 涪口 and one per town, on the
 # protected land by the town seat. By item (whole units: pieces, m², boats, units, m³): what the
 # district reserve, a riverside town's depot and an eastern town's depot hold at the start. The
-# low-stock level of every item is a quarter of the opening stock.
+# low-stock level of every item is a quarter of the opening stock (at least one unit).
 DEPOT_STOCK = {
     "sandbags": (200_000, 50_000, 15_000),
     "geotextile": (60_000, 15_000, 4_000),
@@ -445,7 +445,7 @@ def depots():
         assert not HAO[-1][0] <= x <= HAO[0][0] or abs(lat_at(HAO, x) - y) > HAO_LEVEE_OFFSET + 0.002, did
         stock = {item: counts[tier] for item, counts in DEPOT_STOCK.items()}
         out.append(feature("Point", pt(x, y), {"id": did, "name": name, "town": f"T-{tid}", "stock": stock,
-                                               "low_stock": {item: n // 4 for item, n in stock.items()}}))
+                                               "low_stock": {item: max(1, n // 4) for item, n in stock.items()}}))
     return out
 
 

@@ -982,7 +982,10 @@ fn depots_become_define_depot_commands_with_their_stock() {
     let stock: Vec<(MaterialItem, u32)> = d.stock.iter().collect();
     assert_eq!(
         stock,
-        [(MaterialItem::Sandbags, 5000), (MaterialItem::Geotextile, 800)]
+        [
+            (MaterialItem::Sandbags, 5000),
+            (MaterialItem::Geotextile, 800)
+        ]
     );
     assert_eq!(d.position, LonLat::new(113.15, 27.03).unwrap());
     assert_eq!(map.layer("depots").unwrap().features, 1);
@@ -991,7 +994,12 @@ fn depots_become_define_depot_commands_with_their_stock() {
 #[test]
 fn a_depot_stands_in_its_known_town_with_whole_stocks_of_known_items() {
     let e = broken_depot(|f| f["properties"]["town"] = json!("T-X"));
-    assert_names(&e, "depots", "(id D-B)", "`properties.town`: unknown town T-X");
+    assert_names(
+        &e,
+        "depots",
+        "(id D-B)",
+        "`properties.town`: unknown town T-X",
+    );
     let e = broken_depot(|f| {
         f["properties"].as_object_mut().unwrap().remove("town");
     });

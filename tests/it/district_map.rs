@@ -592,6 +592,7 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
                 "levees",
                 "patrol_sections",
                 "protected_assets",
+                "depots",
             ],
             None,
         )
@@ -638,6 +639,10 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
             .len(),
         layer("protected_assets").len()
     );
+    // The depots are live, with their stock; none starts low.
+    let depots = hazards["layers"]["depots"].as_array().unwrap();
+    assert_eq!(depots.len(), 9);
+    assert!(depots.iter().all(|d| d["low"] == json!([])), "{depots:?}");
     // A patrol stretch is a chainage interval on a levee.
     let start = h["levee"]["chainage_m"].as_f64().unwrap();
     d.ok(json!({"type": "create_assignment", "team_id": "T-01", "target": {"kind": "patrol_stretch", "levee_id": "XJ-E-NZ", "from_m": start - 500.0, "to_m": start + 500.0}})).await;
@@ -646,7 +651,7 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
     let index = http_get(&server, "/api/v1/map", &[]).await;
     assert_eq!(index.0, 200);
     let index: Value = serde_json::from_str(&index.2).unwrap();
-    assert_eq!(index["layers"].as_array().unwrap().len(), 14);
+    assert_eq!(index["layers"].as_array().unwrap().len(), 15);
     let (status, head, body) = http_get(&server, "/api/v1/map/towns", &[]).await;
     assert_eq!(status, 200);
     assert!(head.contains("content-type: application/geo+json"));
