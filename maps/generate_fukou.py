@@ -415,6 +415,40 @@ def protected_assets(railway, town_rings):
     return out
 
 
+# Flood-materials depots (防汛物资仓库): the district's reserve at 涪口 and one per town, on the
+# protected land by the town seat. By item (whole units: pieces, m², boats, units, m³): what the
+# district reserve, a riverside town's depot and an eastern town's depot hold at the start. The
+# low-stock level of every item is a quarter of the opening stock (at least one unit).
+DEPOT_STOCK = {
+    "sandbags": (200_000, 50_000, 15_000),
+    "geotextile": (60_000, 15_000, 4_000),
+    "life_jackets": (3_000, 800, 300),
+    "rescue_boats": (20, 6, 2),
+    "pumps": (40, 10, 4),
+    "stones": (20_000, 5_000, 1_000),
+    "lights": (300, 80, 30),
+}
+
+
+def depots():
+    """The depots layer: fixed places and numbers (no PRNG), so it never shifts with the rest."""
+    specs = [("D-FUKOU", "涪口区防汛物资储备中心", "LK", (0.014, -0.012), 0)]
+    specs += [(f"D-{tid}", name + "防汛物资仓库", tid, (0.006, -0.004), 1 if col == "W" else 2)
+              for tid, name, col, a, b, seat, count in TOWNS]
+    out = []
+    for did, name, tid, (dx, dy), tier in specs:
+        _, _, col, a, b, seat, _ = next(t for t in TOWNS if t[0] == tid)
+        x, y = seat[0] + dx, seat[1] + dy
+        assert contains(town_ring(col, a, b), x, y), did
+        # On the land the levees protect: east of the 湘江 east levee, and clear of the 濠江 levees.
+        assert x > xiang_levee_lon(y) + 0.003, did
+        assert not HAO[-1][0] <= x <= HAO[0][0] or abs(lat_at(HAO, x) - y) > HAO_LEVEE_OFFSET + 0.002, did
+        stock = {item: counts[tier] for item, counts in DEPOT_STOCK.items()}
+        out.append(feature("Point", pt(x, y), {"id": did, "name": name, "town": f"T-{tid}", "stock": stock,
+                                               "low_stock": {item: max(1, n // 4) for item, n in stock.items()}}))
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     district = district_ring()
@@ -630,6 +664,7 @@ def main():
     write("protected_assets.geojson", assets_out)
     write("roads.geojson", roads_out)
     write("teams.geojson", teams_out)
+    write("depots.geojson", depots())
 
     area = shoelace(district)
     assert abs(sum(shoelace(t[2]) for t in towns_out) - area) < 1e-9 * area

@@ -95,7 +95,13 @@ pub enum Query {
     Vocabulary(Vocabulary),
     EvacuationStatus(EvacuationStatusQuery),
     Casualties(CasualtiesQuery),
+    Materials(Materials),
 }
+
+/// Flood materials: every depot with its stock, the shipments not yet settled, the open requests.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Materials {}
 
 /// Chinese and English names of every enumerated value.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -482,6 +488,7 @@ impl Query {
             "vocabulary" => check::<Vocabulary, D>(d),
             "evacuation_status" => check::<EvacuationStatusQuery, D>(d),
             "casualties" => check::<CasualtiesQuery, D>(d),
+            "materials" => check::<Materials, D>(d),
             _ => None,
         }
     }

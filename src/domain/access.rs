@@ -24,7 +24,8 @@ pub enum Role {
     /// Command-center staff: every command.
     Dispatcher,
     /// A field team's tablet: its own team's position, duty and assignments; hazard reports;
-    /// shelter check-ins and check-outs.
+    /// shelter check-ins and check-outs; its team's materials requests, and the delivery and
+    /// consumption of shipments its team receives.
     Field,
     /// Read-only: subscriptions and queries, no commands.
     Observer,
@@ -88,6 +89,9 @@ pub fn field_may_send(cmd: &Command) -> bool {
             | Command::CheckInPatrolPoint(_)
             | Command::RecordCasualty(_)
             | Command::RecordRescue(_)
+            | Command::RequestMaterials(_)
+            | Command::DeliverMaterials(_)
+            | Command::ConsumeMaterials(_)
     )
 }
 

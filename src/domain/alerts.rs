@@ -48,6 +48,8 @@ pub enum AlertKind {
     AssignmentNotAccepted,
     /// A grid cell without a grid worker.
     GridCellUnstaffed,
+    /// A depot's stock of a flood material below its low-stock level (one alert per item).
+    DepotLowStock,
 }
 
 impl AlertKind {

@@ -49,6 +49,9 @@ pub const MAX_PATROL_POINTS: usize = 64;
 pub const MAX_QUERY_LIMIT: u32 = 100;
 /// Largest snapping tolerance of a `snap_to_levee` query, metres.
 pub const MAX_SNAP_TOLERANCE_M: f64 = 5_000.0;
+/// Flood materials: a depot's stock or low-stock level of an item, a quantity issued, consumed,
+/// returned or requested, and a stock after a restock or a return (whole units of the item).
+pub const MAX_MATERIAL: u32 = 1_000_000_000;
 
 pub(super) fn invalid(msg: impl Into<String>) -> DomainError {
     DomainError::Invalid(msg.into())

@@ -12,6 +12,7 @@
 use super::geo::LonLat;
 use super::ids::*;
 use super::levee::{Hand, Levee, LeveeError, LeveeSpec};
+use super::materials::{MaterialLines, MaterialSite, MaterialStocks};
 use super::model::*;
 use super::values::*;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -79,6 +80,16 @@ pub enum Command {
     CloseIncident(IncidentRef),
     // The watch's rules
     SetWatchRules(SetWatchRules),
+    // Flood materials (防汛物资)
+    DefineDepot(DefineDepot),
+    RestockDepot(RestockDepot),
+    IssueMaterials(IssueMaterials),
+    DeliverMaterials(ShipmentRef),
+    ConsumeMaterials(ConsumeMaterials),
+    ReturnMaterials(ReturnMaterials),
+    RequestMaterials(RequestMaterials),
+    ApproveMaterialRequest(ApproveMaterialRequest),
+    DeclineMaterialRequest(DeclineMaterialRequest),
 }
 
 impl Command {
@@ -140,6 +151,15 @@ impl Command {
             "advance_incident_stage" => check::<AdvanceIncidentStage, D>(d),
             "close_incident" => check::<IncidentRef, D>(d),
             "set_watch_rules" => check::<SetWatchRules, D>(d),
+            "define_depot" => check::<DefineDepot, D>(d),
+            "restock_depot" => check::<RestockDepot, D>(d),
+            "issue_materials" => check::<IssueMaterials, D>(d),
+            "deliver_materials" => check::<ShipmentRef, D>(d),
+            "consume_materials" => check::<ConsumeMaterials, D>(d),
+            "return_materials" => check::<ReturnMaterials, D>(d),
+            "request_materials" => check::<RequestMaterials, D>(d),
+            "approve_material_request" => check::<ApproveMaterialRequest, D>(d),
+            "decline_material_request" => check::<DeclineMaterialRequest, D>(d),
             _ => None,
         }
     }
@@ -829,6 +849,100 @@ impl Command {
     }
 }
 
+// ---------------------------------------------------------------- flood materials
+
+/// A flood-materials depot (dispatcher, or the map loader), with its stock and the levels below
+/// which it is low on an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefineDepot {
+    pub id: DepotId,
+    pub name: Text,
+    pub position: LonLat,
+    #[serde(default)]
+    pub town: Text,
+    #[serde(default)]
+    pub stock: MaterialStocks,
+    #[serde(default)]
+    pub low_stock: MaterialStocks,
+}
+
+/// Materials added to a depot's stock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestockDepot {
+    pub depot_id: DepotId,
+    pub items: MaterialLines,
+}
+
+/// A shipment from a depot to a site, optionally received there by a team.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueMaterials {
+    pub depot_id: DepotId,
+    pub site: MaterialSite,
+    pub items: MaterialLines,
+    #[serde(default)]
+    pub team_id: Option<TeamId>,
+    #[serde(default)]
+    pub note: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentRef {
+    pub shipment_id: ShipmentId,
+}
+
+/// Materials of a delivered shipment used up at its site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumeMaterials {
+    pub shipment_id: ShipmentId,
+    pub items: MaterialLines,
+}
+
+/// Unused materials of a delivered shipment back into a depot (the shipment's own when absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnMaterials {
+    pub shipment_id: ShipmentId,
+    pub items: MaterialLines,
+    #[serde(default)]
+    pub depot_id: Option<DepotId>,
+}
+
+/// A field team asks for materials for its place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestMaterials {
+    pub team_id: TeamId,
+    pub site: MaterialSite,
+    pub items: MaterialLines,
+    #[serde(default)]
+    pub note: Text,
+}
+
+/// A dispatcher fills a request with a shipment from a depot (the requested items when `items`
+/// is absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveMaterialRequest {
+    pub request_id: MaterialRequestId,
+    pub depot_id: DepotId,
+    #[serde(default)]
+    pub items: Option<MaterialLines>,
+    #[serde(default)]
+    pub note: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineMaterialRequest {
+    pub request_id: MaterialRequestId,
+    pub reason: Text,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -933,11 +1047,28 @@ mod tests {
                               "walk_max_speed_mps": 2},
                    "alerts": {"shelter_nearly_full_pct": 85, "supply_low_days": 2,
                               "team_silent_min": 15, "assignment_accept_min": 3}}),
+            json!({"type": "define_depot", "id": "D-1", "name": "区防汛物资仓库",
+                   "position": [113.0, 27.6], "town": "t",
+                   "stock": {"sandbags": 20000, "stones": 300}, "low_stock": {"sandbags": 5000}}),
+            json!({"type": "restock_depot", "depot_id": "D-1", "items": {"geotextile": 500}}),
+            json!({"type": "issue_materials", "depot_id": "D-1", "team_id": "T-1", "note": "n",
+                   "site": {"kind": "incident", "incident_id": "IN-1"},
+                   "items": {"sandbags": 2000, "life_jackets": 40}}),
+            json!({"type": "deliver_materials", "shipment_id": "MS-1"}),
+            json!({"type": "consume_materials", "shipment_id": "MS-1", "items": {"sandbags": 1500}}),
+            json!({"type": "return_materials", "shipment_id": "MS-1", "depot_id": "D-1",
+                   "items": {"sandbags": 500}}),
+            json!({"type": "request_materials", "team_id": "T-1", "note": "n",
+                   "site": {"kind": "levee_stretch", "levee_id": "L-1", "from": 2000, "to": 2500},
+                   "items": {"pumps": 2, "lights": 4}}),
+            json!({"type": "approve_material_request", "request_id": "MR-1", "depot_id": "D-1",
+                   "items": {"pumps": 1}, "note": "n"}),
+            json!({"type": "decline_material_request", "request_id": "MR-1", "reason": "r"}),
         ]
     }
 
     /// Objects whose keys are data (item names), not fields.
-    const MAPS: [&str; 1] = ["/supplies"];
+    const MAPS: [&str; 4] = ["/supplies", "/stock", "/low_stock", "/items"];
 
     /// JSON pointers of every object in `v` that is a struct (not a map).
     fn objects(v: &Value, at: String, out: &mut Vec<String>) {
@@ -1001,9 +1132,12 @@ mod tests {
             }
         }
         // Every command at its top level, plus the supplies, thresholds, assignment targets,
-        // patrol points, a hazard's asset reference, command posts, the two rule sets and the
-        // vulnerable people of a self-arranged departure.
-        assert_eq!(checked, examples().len() + 2 + 1 + 4 + 2 + 1 + 2 + 2 + 1);
+        // patrol points, a hazard's asset reference, command posts, the two rule sets, the
+        // vulnerable people of a self-arranged departure and the materials' sites (one of each).
+        assert_eq!(
+            checked,
+            examples().len() + 2 + 1 + 4 + 2 + 1 + 2 + 2 + 1 + 2
+        );
     }
 
     #[test]

@@ -54,4 +54,20 @@ pub enum DomainError {
     Invalid(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("depot {depot} has {stock} {item}, cannot issue {requested}")]
+    DepotStockShort {
+        depot: String,
+        item: String,
+        stock: u32,
+        requested: u32,
+    },
+    #[error(
+        "shipment {shipment} has {outstanding} {item} neither consumed nor returned, {requested} reported"
+    )]
+    ExceedsShipment {
+        shipment: String,
+        item: String,
+        outstanding: u32,
+        requested: u32,
+    },
 }

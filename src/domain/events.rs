@@ -7,9 +7,11 @@ use super::geo::LonLat;
 use super::ids::*;
 use super::incidents::{CommandPost, Commitment, Incident, ProtectedAsset, StageReached};
 use super::levee::Levee;
+use super::materials::{Depot, MaterialItem, MaterialRequest, Shipment};
 use super::model::*;
 use super::patrol::{Pass, PatrolRules, PatrolSection, PatrolShift, WaterStage};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -251,6 +253,71 @@ pub enum Event {
         alerts: AlertRules,
         at: TimeMs,
     },
+
+    // Flood materials (防汛物资)
+    DepotDefined {
+        depot: Depot,
+    },
+    /// Units added to a depot's stock (`items`), and its stock of those items after.
+    DepotRestocked {
+        depot_id: DepotId,
+        items: BTreeMap<MaterialItem, u32>,
+        stock: BTreeMap<MaterialItem, u32>,
+        at: TimeMs,
+        by: String,
+    },
+    /// A shipment `MS-<n>` leaves its depot; `stock` is the depot's stock of its items after.
+    MaterialsIssued {
+        shipment: Shipment,
+        stock: BTreeMap<MaterialItem, u32>,
+    },
+    MaterialsDelivered {
+        shipment_id: ShipmentId,
+        at: TimeMs,
+        by: String,
+    },
+    /// Units used up at the site (`items`), and the shipment's consumed units of those items
+    /// after.
+    MaterialsConsumed {
+        shipment_id: ShipmentId,
+        items: BTreeMap<MaterialItem, u32>,
+        consumed: BTreeMap<MaterialItem, u32>,
+        at: TimeMs,
+        by: String,
+    },
+    /// Unused units back into a depot's stock (`items`): the shipment's returned units of those
+    /// items after, and the depot's stock of them after.
+    MaterialsReturned {
+        shipment_id: ShipmentId,
+        depot_id: DepotId,
+        items: BTreeMap<MaterialItem, u32>,
+        returned: BTreeMap<MaterialItem, u32>,
+        stock: BTreeMap<MaterialItem, u32>,
+        at: TimeMs,
+        by: String,
+    },
+    /// A request `MR-<n>` from the field.
+    MaterialsRequested {
+        request: MaterialRequest,
+    },
+    MaterialRequestApproved {
+        request_id: MaterialRequestId,
+        shipment_id: ShipmentId,
+        at: TimeMs,
+        by: String,
+    },
+    MaterialRequestDeclined {
+        request_id: MaterialRequestId,
+        reason: String,
+        at: TimeMs,
+        by: String,
+    },
+    /// The shipment that fills the request was delivered.
+    MaterialRequestFulfilled {
+        request_id: MaterialRequestId,
+        shipment_id: ShipmentId,
+        at: TimeMs,
+    },
 }
 
 /// A team's fix on a levee with patrol sections.
@@ -313,6 +380,9 @@ pub enum Layer {
     ProtectedAssets,
     Incidents,
     Casualties,
+    Depots,
+    Shipments,
+    MaterialRequests,
 }
 
 impl Layer {
@@ -405,6 +475,18 @@ impl Event {
             | IncidentStageReached { incident_id, .. }
             | IncidentClosed { incident_id, .. } => (Layer::Incidents, incident_id.as_str()),
             WatchRulesSet { .. } => (Layer::PatrolSections, "rules"),
+            DepotDefined { depot } => (Layer::Depots, depot.id.as_str()),
+            DepotRestocked { depot_id, .. } => (Layer::Depots, depot_id.as_str()),
+            MaterialsIssued { shipment, .. } => (Layer::Shipments, shipment.id.as_str()),
+            MaterialsDelivered { shipment_id, .. }
+            | MaterialsConsumed { shipment_id, .. }
+            | MaterialsReturned { shipment_id, .. } => (Layer::Shipments, shipment_id.as_str()),
+            MaterialsRequested { request } => (Layer::MaterialRequests, request.id.as_str()),
+            MaterialRequestApproved { request_id, .. }
+            | MaterialRequestDeclined { request_id, .. }
+            | MaterialRequestFulfilled { request_id, .. } => {
+                (Layer::MaterialRequests, request_id.as_str())
+            }
         }
     }
 
@@ -430,6 +512,8 @@ impl Event {
             Event::EvacuationOrdered { order } => Some(order.id.as_str()),
             Event::IncidentOpened { incident } => Some(incident.id.as_str()),
             Event::CasualtyRecorded { record } => Some(record.id.as_str()),
+            Event::MaterialsIssued { shipment, .. } => Some(shipment.id.as_str()),
+            Event::MaterialsRequested { request } => Some(request.id.as_str()),
             _ => None,
         }
     }

@@ -18,6 +18,7 @@ pub mod geo;
 pub mod ids;
 pub mod incidents;
 pub mod levee;
+pub mod materials;
 pub mod model;
 pub mod patrol;
 pub mod state;

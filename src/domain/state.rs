@@ -113,6 +113,10 @@ pub struct State {
     /// evacuated, but under no order).
     #[serde(default)]
     pub rescued_outside_orders: u64,
+
+    /// Flood materials: depots, shipments, requests (see `materials.rs` for what is kept).
+    #[serde(default)]
+    pub materials: super::materials::Materials,
 }
 
 impl State {
@@ -561,6 +565,16 @@ impl State {
                     }
                 }
             }
+            E::DepotDefined { .. }
+            | E::DepotRestocked { .. }
+            | E::MaterialsIssued { .. }
+            | E::MaterialsDelivered { .. }
+            | E::MaterialsConsumed { .. }
+            | E::MaterialsReturned { .. }
+            | E::MaterialsRequested { .. }
+            | E::MaterialRequestApproved { .. }
+            | E::MaterialRequestDeclined { .. }
+            | E::MaterialRequestFulfilled { .. } => self.materials.apply(event),
             E::AlertResolved { alert_id, at } => {
                 if let Some(a) = self.alerts.get_mut(alert_id)
                     && a.is_open()

@@ -15,8 +15,8 @@
 
 use super::bounds::{
     DAILY_RATION, LEVEL_M, MAX_ACCURACY_M, MAX_BUFFER_M, MAX_CHAINAGE_M, MAX_COUNT,
-    MAX_INTERVAL_MIN, MAX_ITEM, MAX_QUANTITY, MAX_QUERY_LIMIT, MAX_SNAP_TOLERANCE_M, MAX_TEXT,
-    MIN_TIME_MS,
+    MAX_INTERVAL_MIN, MAX_ITEM, MAX_MATERIAL, MAX_QUANTITY, MAX_QUERY_LIMIT, MAX_SNAP_TOLERANCE_M,
+    MAX_TEXT, MIN_TIME_MS,
 };
 use super::geo::LonLat;
 use super::model::TimeMs;
@@ -288,6 +288,21 @@ count_type!(PositiveCount, 1, "a count");
 count_type!(QueryLimit, 1, MAX_QUERY_LIMIT, "a limit");
 count_type!(Minutes, 1, MAX_INTERVAL_MIN, "an interval in minutes");
 count_type!(Priority, 1, 3, "a priority");
+
+/// Flood materials in stock, or a low-stock level: whole units of the item (pieces, m², m³ …)
+/// from 0 to [`MAX_MATERIAL`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MaterialStock(u32);
+
+/// Flood materials that move (issued, delivered, consumed, returned, requested, restocked):
+/// whole units of the item from 1 to [`MAX_MATERIAL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MaterialQuantity(u32);
+
+count_type!(MaterialStock, 0, MAX_MATERIAL, "a stock of material");
+count_type!(MaterialQuantity, 1, MAX_MATERIAL, "a quantity of material");
 
 /// A sequence number of the log (a subscription's `resume_from`): a whole number from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -10,6 +10,7 @@ use super::casualties::CasualtyKind;
 use super::evacuation::{CellStatus, DepartureWay};
 use super::events::Layer;
 use super::incidents::{AssetKind, CommitmentState, Stage};
+use super::materials::{MaterialItem, RequestState, ShipmentState};
 use super::model::*;
 use super::patrol::{PointKind, WaterStage};
 use serde::Serialize;
@@ -163,6 +164,7 @@ named!(AlertKind, "alert_kind", {
     AlertKind::TeamSilent => ("队伍失联", "team silent"),
     AlertKind::AssignmentNotAccepted => ("任务未接受", "assignment not accepted"),
     AlertKind::GridCellUnstaffed => ("网格无网格员", "grid cell without a worker"),
+    AlertKind::DepotLowStock => ("防汛物资库存不足", "depot low on a material"),
 });
 
 named!(AlertState, "alert_state", {
@@ -220,6 +222,9 @@ named!(Layer, "layer", {
     Layer::ProtectedAssets => ("重要设施", "protected assets"),
     Layer::Incidents => ("现场指挥", "incidents"),
     Layer::Casualties => ("人员伤亡", "casualties"),
+    Layer::Depots => ("防汛物资仓库", "materials depots"),
+    Layer::Shipments => ("物资调运", "materials shipments"),
+    Layer::MaterialRequests => ("物资申请", "materials requests"),
 });
 
 named!(CasualtyKind, "casualty_kind", {
@@ -246,6 +251,28 @@ named!(Role, "role", {
     Role::Field => ("现场队伍", "field team"),
     Role::Observer => ("观察员", "observer"),
     Role::GridWorker => ("网格员", "grid worker"),
+});
+
+named!(MaterialItem, "material_item", {
+    MaterialItem::Sandbags => ("编织袋", "sandbags"),
+    MaterialItem::Geotextile => ("土工布", "geotextile"),
+    MaterialItem::LifeJackets => ("救生衣", "life jackets"),
+    MaterialItem::RescueBoats => ("冲锋舟", "rescue boats"),
+    MaterialItem::Pumps => ("抽水泵", "pumps"),
+    MaterialItem::Stones => ("块石", "stones"),
+    MaterialItem::Lights => ("照明灯", "lights"),
+});
+
+named!(ShipmentState, "shipment_state", {
+    ShipmentState::Issued => ("已出库", "issued"),
+    ShipmentState::Delivered => ("已送达", "delivered"),
+});
+
+named!(RequestState, "material_request_state", {
+    RequestState::Requested => ("待审批", "requested"),
+    RequestState::Approved => ("已批准", "approved"),
+    RequestState::Declined => ("已拒绝", "declined"),
+    RequestState::Fulfilled => ("已送达", "fulfilled"),
 });
 
 /// The standard shelter supply items (items are free text; these are the ones the map stocks).
@@ -307,6 +334,9 @@ pub fn vocabulary() -> std::collections::BTreeMap<&'static str, Vec<Term>> {
         set::<CellStatus>(),
         set::<Role>(),
         ("supply_item", SUPPLY_ITEMS.to_vec()),
+        set::<MaterialItem>(),
+        set::<ShipmentState>(),
+        set::<RequestState>(),
     ]
     .into_iter()
     .collect()
@@ -319,7 +349,7 @@ mod tests {
     #[test]
     fn every_value_has_both_names_and_its_wire_value() {
         let v = vocabulary();
-        assert_eq!(v.len(), 24);
+        assert_eq!(v.len(), 27);
         for (set, terms) in &v {
             assert!(!terms.is_empty(), "{set}");
             for t in terms {

@@ -180,6 +180,10 @@ impl State {
                         w.shelter(self, id);
                     }
                 }
+                Event::DepotDefined { depot } => w.depot(self, &depot.id),
+                Event::DepotRestocked { depot_id, .. }
+                | Event::MaterialsReturned { depot_id, .. } => w.depot(self, depot_id),
+                Event::MaterialsIssued { shipment, .. } => w.depot(self, &shipment.depot_id),
                 Event::GridCellDefined { cell } => {
                     let k = key(AlertKind::GridCellUnstaffed, cell.id.as_str(), "");
                     let message = format!("grid cell {} has no grid worker", cell.id);
@@ -483,6 +487,27 @@ impl Watch {
                 days.unwrap_or_default()
             )
         });
+    }
+
+    /// A depot's stock of each item against its low-stock level: one alert per item below it.
+    fn depot(&mut self, state: &mut State, id: &DepotId) {
+        let Some(d) = state.materials.depots.get(id) else {
+            return;
+        };
+        let levels: Vec<(super::materials::MaterialItem, u32, u32)> = d
+            .low_stock
+            .iter()
+            .map(|(item, level)| (*item, d.stock_of(*item), *level))
+            .collect();
+        for (item, stock, level) in levels {
+            let k = key(AlertKind::DepotLowStock, id.as_str(), item.name());
+            let (_, unit) = item.unit();
+            self.set(state, k, Layer::Depots, stock < level, || {
+                format!(
+                    "depot {id} has {stock} {unit} of {item}, below its low-stock level of {level}"
+                )
+            });
+        }
     }
 }
 

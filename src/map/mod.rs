@@ -4,14 +4,16 @@
 //! Everything is read and checked before anything is written, so the server never starts on half
 //! a map, nor on an empty one. A problem is reported with the file, the feature and the field.
 //! The live layers (levees, patrol sections, protected assets, shelters, gauges, grid cells,
-//! teams) become reference-data commands that go through the engine like any other command, with
+//! teams, depots) become reference-data commands that go through the engine like any other command, with
 //! a deterministic id per feature (`map:<layer>:<id>`): loading the same map again is a no-op, and
 //! a changed feature is reported instead of rewriting history. The static layers (district,
 //! towns, villages, rivers, water, railways, roads) are served as they are. Patrol sections are
 //! checked against the map's levees (`patrol`); their lines are for display, their commands carry
-//! chainages. Protected assets (`assets`) are points or lines.
+//! chainages. Protected assets (`assets`) are points or lines. Depots (`depots`) stand in their
+//! town.
 
 mod assets;
+mod depots;
 mod patrol;
 
 use crate::domain::levee::Levee;
@@ -100,7 +102,7 @@ const LINE: &[Geometry] = &[Geometry::LineString];
 const POLYGON: &[Geometry] = &[Geometry::Polygon];
 
 /// In import order: levees before the patrol sections and gauges that name them.
-const LAYERS: [LayerSpec; 14] = [
+const LAYERS: [LayerSpec; 15] = [
     LayerSpec::fixed("district", POLYGON),
     LayerSpec::fixed("towns", POLYGON),
     LayerSpec::fixed("villages", POINT),
@@ -124,6 +126,7 @@ const LAYERS: [LayerSpec; 14] = [
     LayerSpec::live("shelters", POINT, "define_shelter"),
     LayerSpec::live("gauges", POINT, "define_gauge"),
     LayerSpec::live("teams", POINT, "register_team"),
+    LayerSpec::live("depots", POINT, "define_depot"),
     LayerSpec::fixed("rivers", LINE),
     LayerSpec::fixed("water", POLYGON),
     LayerSpec::fixed("railways", LINE),
@@ -391,6 +394,7 @@ pub fn load(dir: &Path) -> Result<DistrictMap, MapError> {
     check_containment_and_population(&loader, &features)?;
     check_levees_on_land(&loader, &features)?;
     assets::check(&loader, features.get("protected_assets").map_or(&[], |l| l))?;
+    depots::check(&loader, &features)?;
     let mut levees = HashMap::new();
     for spec in &LAYERS {
         let Some(list) = features.get(spec.name) else {

@@ -946,3 +946,74 @@ fn live_features_get_their_geometry_under_the_field_its_type_names() {
     let cell = command("map:grid_cells:G-A");
     assert_eq!(cell["ring"][0], json!([113.04, 27.04]));
 }
+
+/// The valid map with a depot in town T-B.
+fn with_depot() -> HashMap<&'static str, Value> {
+    let mut m = valid();
+    m.insert(
+        "depots",
+        fc(vec![feat(
+            "Point",
+            json!([113.15, 27.03]),
+            json!({"id": "D-B", "name": "乙镇防汛物资仓库", "town": "T-B",
+                   "stock": {"sandbags": 5000, "土工布": 800}, "low_stock": {"sandbags": 1000}}),
+        )]),
+    );
+    m
+}
+
+fn broken_depot(edit: impl FnOnce(&mut Value)) -> MapError {
+    let mut layers = with_depot();
+    edit(&mut layers.get_mut("depots").unwrap()["features"][0]);
+    let dir = write(&layers);
+    load(dir.path()).expect_err("the broken depot is refused")
+}
+
+#[test]
+fn depots_become_define_depot_commands_with_their_stock() {
+    let dir = write(&with_depot());
+    let map = load(dir.path()).unwrap();
+    let last = map.commands.last().unwrap();
+    assert_eq!(last.command_id, "map:depots:D-B");
+    let Command::DefineDepot(d) = &last.command else {
+        panic!("{last:?}")
+    };
+    use crate::domain::materials::MaterialItem;
+    let stock: Vec<(MaterialItem, u32)> = d.stock.iter().collect();
+    assert_eq!(
+        stock,
+        [
+            (MaterialItem::Sandbags, 5000),
+            (MaterialItem::Geotextile, 800)
+        ]
+    );
+    assert_eq!(d.position, LonLat::new(113.15, 27.03).unwrap());
+    assert_eq!(map.layer("depots").unwrap().features, 1);
+}
+
+#[test]
+fn a_depot_stands_in_its_known_town_with_whole_stocks_of_known_items() {
+    let e = broken_depot(|f| f["properties"]["town"] = json!("T-X"));
+    assert_names(
+        &e,
+        "depots",
+        "(id D-B)",
+        "`properties.town`: unknown town T-X",
+    );
+    let e = broken_depot(|f| {
+        f["properties"].as_object_mut().unwrap().remove("town");
+    });
+    assert_names(&e, "depots", "(id D-B)", "`properties.town`: missing");
+    let e = broken_depot(|f| f["geometry"]["coordinates"] = json!([113.05, 27.03]));
+    assert_names(&e, "depots", "(id D-B)", "not inside its town T-B");
+    let e = broken_depot(|f| f["geometry"]["type"] = json!("LineString"));
+    assert_names(&e, "depots", "(id D-B)", "geometry");
+    let e = broken_depot(|f| f["properties"]["stock"] = json!({"sand": 5}));
+    assert_names(&e, "depots", "(id D-B)", "unknown variant `sand`");
+    let e = broken_depot(|f| f["properties"]["stock"] = json!({"sandbags": 2.5}));
+    assert_names(&e, "depots", "(id D-B)", "field `properties`");
+    let e = broken_depot(|f| f["properties"]["low_stock"] = json!({"sandbags": -1}));
+    assert_names(&e, "depots", "(id D-B)", "value out of bounds");
+    let e = broken_depot(|f| f["properties"]["colour"] = json!("red"));
+    assert_names(&e, "depots", "(id D-B)", "unknown field `colour`");
+}

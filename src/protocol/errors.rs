@@ -59,6 +59,7 @@ pub enum ErrorCode {
     InsufficientStock,
     OverPopulation,
     NoActiveOrder,
+    ExceedsShipment,
     InvalidValue,
     // HTTP only
     UnknownLayer,
@@ -91,6 +92,8 @@ impl From<&DomainError> for ErrorCode {
             DomainError::NoActiveOrder(_) => ErrorCode::NoActiveOrder,
             DomainError::Invalid(_) => ErrorCode::InvalidValue,
             DomainError::Forbidden(_) => ErrorCode::Forbidden,
+            DomainError::DepotStockShort { .. } => ErrorCode::InsufficientStock,
+            DomainError::ExceedsShipment { .. } => ErrorCode::ExceedsShipment,
         }
     }
 }

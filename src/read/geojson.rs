@@ -86,6 +86,20 @@ fn geometry(state: &State, layer: Layer, id: &str) -> Option<Geometry> {
             };
             Some(Geometry::new_point(position(p)))
         }
+        Layer::Depots => state
+            .materials
+            .depots
+            .get(id)
+            .map(|d| Geometry::new_point(position(d.position))),
+        // Drawn at their site.
+        Layer::Shipments => {
+            let site = &state.materials.shipments.get(id)?.site;
+            super::materials::site_position(state, site).map(|p| Geometry::new_point(position(p)))
+        }
+        Layer::MaterialRequests => {
+            let site = &state.materials.requests.get(id)?.site;
+            super::materials::site_position(state, site).map(|p| Geometry::new_point(position(p)))
+        }
         Layer::Assignments | Layer::Response => None,
     }
 }
@@ -168,7 +182,10 @@ mod tests {
             | Layer::Alerts
             | Layer::ProtectedAssets
             | Layer::Incidents
-            | Layer::Casualties => {
+            | Layer::Casualties
+            | Layer::Depots
+            | Layer::Shipments
+            | Layer::MaterialRequests => {
                 return Value::Null;
             }
             Layer::Assignments | Layer::Response => None,
@@ -210,6 +227,9 @@ mod tests {
             json!({"type": "record_casualty", "kind": "trapped", "count": 2, "position": [113.03, 27.04], "source": "网格员"}),
             json!({"type": "define_patrol_section", "id": "PS-1", "levee_id": "L-1", "from": 0, "to": 500,
                    "points": [{"id": "P-1", "chainage": 0}, {"id": "P-2", "chainage": 250}, {"id": "P-3", "chainage": 500}]}),
+            json!({"type": "define_depot", "id": "D-1", "name": "仓库", "position": [113.04, 27.05], "stock": {"sandbags": 100}}),
+            json!({"type": "issue_materials", "depot_id": "D-1", "site": {"kind": "incident", "incident_id": "IN-1"}, "items": {"sandbags": 10}}),
+            json!({"type": "request_materials", "team_id": "T-01", "site": {"kind": "levee_stretch", "levee_id": "L-1", "from": 0, "to": 200}, "items": {"块石": 10}}),
         ];
         let mut s = State::default();
         let actor = Actor::system();
@@ -241,7 +261,12 @@ mod tests {
             let got: Value = serde_json::from_str(&text).unwrap();
             if matches!(
                 layer,
-                Layer::ProtectedAssets | Layer::Incidents | Layer::Casualties
+                Layer::ProtectedAssets
+                    | Layer::Incidents
+                    | Layer::Casualties
+                    | Layer::Depots
+                    | Layer::Shipments
+                    | Layer::MaterialRequests
             ) {
                 assert_eq!(got["features"][0]["geometry"]["type"], "Point", "{got}");
                 continue;
@@ -272,5 +297,18 @@ mod tests {
         assert_eq!(levees["features"][0]["id"], "L-1");
         assert_eq!(levees["features"][0]["geometry"]["type"], "LineString");
         assert!(levees["features"][0]["properties"].get("line").is_none());
+        // A shipment is drawn at its incident, a request in the middle of its stretch.
+        let at = |layer| {
+            let v: Value =
+                serde_json::from_str(&layer_collection(&s, layer, 7).to_string()).unwrap();
+            v["features"][0]["geometry"]["coordinates"].clone()
+        };
+        assert_eq!(at(Layer::Shipments), json!([113.0005, 27.05]));
+        let mid = at(Layer::MaterialRequests);
+        assert_eq!(mid[0], json!(113.0));
+        assert!(
+            (mid[1].as_f64().unwrap() - (27.0 + 100.0 / 111_195.0)).abs() < 1e-5,
+            "{mid}"
+        );
     }
 }

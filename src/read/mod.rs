@@ -3,6 +3,7 @@
 //! endpoints both call it; neither builds a view of its own.
 
 pub mod geojson;
+mod materials;
 mod queries;
 mod sitrep;
 mod views;

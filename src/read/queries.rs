@@ -97,6 +97,11 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
         Query::Sitrep(_) => {
             serde_json::json!({ "seq": p.seq, "sitrep": super::sitrep(state) })
         }
+        Query::Materials(_) => {
+            let mut v = serde_json::json!(super::materials::board(state));
+            v["seq"] = p.seq.into();
+            v
+        }
     };
     Ok(v)
 }

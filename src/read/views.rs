@@ -57,6 +57,9 @@ pub enum EntityView<'a> {
     Alert(&'a crate::domain::alerts::Alert),
     Asset(AssetView<'a>),
     Incident(IncidentView<'a>),
+    Depot(super::materials::DepotView<'a>),
+    Shipment(super::materials::ShipmentView<'a>),
+    MaterialRequest(&'a crate::domain::materials::MaterialRequest),
 }
 
 /// An evacuation order with what is derived from its departures: the people still in the zone.
@@ -250,6 +253,13 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
                 open: i.is_open(),
             })
         }
+        Layer::Depots => EntityView::Depot(super::materials::depot_view(
+            state.materials.depots.get(id)?,
+        )),
+        Layer::Shipments => EntityView::Shipment(super::materials::shipment_view(
+            state.materials.shipments.get(id)?,
+        )),
+        Layer::MaterialRequests => EntityView::MaterialRequest(state.materials.requests.get(id)?),
     })
 }
 
@@ -284,6 +294,9 @@ pub fn layer_ids(state: &State, layer: Layer) -> Vec<String> {
         Layer::ProtectedAssets => keys(&state.assets),
         Layer::Incidents => keys(&state.incidents),
         Layer::Casualties => keys(&state.casualties),
+        Layer::Depots => keys(&state.materials.depots),
+        Layer::Shipments => keys(&state.materials.shipments),
+        Layer::MaterialRequests => keys(&state.materials.requests),
     }
 }
 
@@ -301,7 +314,7 @@ pub fn entity_position(state: &State, layer: Layer, id: &str) -> Option<LonLat> 
 
 /// The layer/entity pairs an event concerns: its subject, plus the team for assignment events
 /// (a team's status is derived from its assignment, so team subscribers must see them), plus the
-/// patrol board for walks and patrol requirements.
+/// patrol board for walks and patrol requirements, plus the depot whose stock a shipment moves.
 pub fn event_routes(event: &Event) -> impl Iterator<Item = (Layer, &str)> {
     let team = match event {
         Event::AssignmentCreated { assignment } => Some(assignment.team_id.as_str()),
@@ -317,7 +330,14 @@ pub fn event_routes(event: &Event) -> impl Iterator<Item = (Layer, &str)> {
         Event::PatrolRequirementChanged { levee_id, .. } => Some(levee_id.as_str()),
         _ => None,
     };
+    // A shipment leaving or coming back changes its depot's stock.
+    let depot = match event {
+        Event::MaterialsIssued { shipment, .. } => Some(shipment.depot_id.as_str()),
+        Event::MaterialsReturned { depot_id, .. } => Some(depot_id.as_str()),
+        _ => None,
+    };
     std::iter::once(event.subject())
         .chain(team.map(|id| (Layer::Teams, id)))
         .chain(board.map(|id| (Layer::PatrolSections, id)))
+        .chain(depot.map(|id| (Layer::Depots, id)))
 }

@@ -67,8 +67,40 @@ fn the_loader_accepts_the_district() {
         "teams",
         "patrol_sections",
         "protected_assets",
+        "depots",
     ] {
         assert!(names.contains(&required), "layer {required} missing");
+    }
+}
+
+#[test]
+fn every_town_has_a_materials_depot_stocked_above_its_levels() {
+    let depots = layer("depots");
+    assert_eq!(depots.len(), 9, "the district reserve and one per town");
+    let towns: std::collections::BTreeSet<&str> = depots
+        .iter()
+        .map(|d| d["properties"]["town"].as_str().unwrap())
+        .collect();
+    assert_eq!(towns.len(), 8);
+    let items = [
+        "sandbags",
+        "geotextile",
+        "life_jackets",
+        "rescue_boats",
+        "pumps",
+        "stones",
+        "lights",
+    ];
+    for d in &depots {
+        let p = &d["properties"];
+        for item in items {
+            let (stock, low) = (p["stock"][item].as_u64(), p["low_stock"][item].as_u64());
+            assert!(
+                stock.zip(low).is_some_and(|(s, l)| 0 < l && l < s),
+                "{} {item}: {stock:?} / {low:?}",
+                p["id"]
+            );
+        }
     }
 }
 
@@ -560,6 +592,7 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
                 "levees",
                 "patrol_sections",
                 "protected_assets",
+                "depots",
             ],
             None,
         )
@@ -606,6 +639,10 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
             .len(),
         layer("protected_assets").len()
     );
+    // The depots are live, with their stock; none starts low.
+    let depots = hazards["layers"]["depots"].as_array().unwrap();
+    assert_eq!(depots.len(), 9);
+    assert!(depots.iter().all(|d| d["low"] == json!([])), "{depots:?}");
     // A patrol stretch is a chainage interval on a levee.
     let start = h["levee"]["chainage_m"].as_f64().unwrap();
     d.ok(json!({"type": "create_assignment", "team_id": "T-01", "target": {"kind": "patrol_stretch", "levee_id": "XJ-E-NZ", "from_m": start - 500.0, "to_m": start + 500.0}})).await;
@@ -614,7 +651,7 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
     let index = http_get(&server, "/api/v1/map", &[]).await;
     assert_eq!(index.0, 200);
     let index: Value = serde_json::from_str(&index.2).unwrap();
-    assert_eq!(index["layers"].as_array().unwrap().len(), 14);
+    assert_eq!(index["layers"].as_array().unwrap().len(), 15);
     let (status, head, body) = http_get(&server, "/api/v1/map/towns", &[]).await;
     assert_eq!(status, 200);
     assert!(head.contains("content-type: application/geo+json"));

@@ -12,6 +12,7 @@ mod http;
 mod incidents;
 mod keepalive;
 mod live;
+mod materials;
 mod memory;
 mod patrols;
 mod people;

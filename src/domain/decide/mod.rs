@@ -13,6 +13,7 @@ mod evacuations;
 mod gauges;
 mod hazards;
 pub(crate) mod incidents;
+mod materials;
 mod patrols;
 mod reference;
 mod shelters;
@@ -100,6 +101,15 @@ impl State {
             C::AdvanceIncidentStage(a) => incidents::advance_stage(self, a, ctx),
             C::CloseIncident(r) => incidents::close(self, r, ctx),
             C::SetWatchRules(r) => patrols::set_rules(self, r, ctx),
+            C::DefineDepot(d) => materials::define_depot(self, d),
+            C::RestockDepot(r) => materials::restock(self, r, ctx),
+            C::IssueMaterials(i) => materials::issue_materials(self, i, ctx),
+            C::DeliverMaterials(r) => materials::deliver(self, r, ctx),
+            C::ConsumeMaterials(c) => materials::consume(self, c, ctx),
+            C::ReturnMaterials(r) => materials::return_materials(self, r, ctx),
+            C::RequestMaterials(r) => materials::request_materials(self, r, ctx),
+            C::ApproveMaterialRequest(a) => materials::approve(self, a, ctx),
+            C::DeclineMaterialRequest(d) => materials::decline(self, d, ctx),
         }
     }
 
