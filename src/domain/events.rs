@@ -1,6 +1,7 @@
 //! Events: the facts in the log. The state is the fold of these, in sequence order.
 
 use super::alerts::{Acknowledgement, Alert, AlertRules};
+use super::flood::{FloodRiskOverride, FloodZone};
 use super::geo::LonLat;
 use super::ids::*;
 use super::incidents::{CommandPost, Commitment, Incident, ProtectedAsset, StageReached};
@@ -82,6 +83,10 @@ pub enum Event {
     ShelterOpenChanged {
         shelter_id: ShelterId,
         open: bool,
+        /// Opened inside a breached levee's flood zone by a dispatcher's explicit decision: why,
+        /// and the zones. Absent otherwise (and in events logged before the field existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        flood_risk_override: Option<FloodRiskOverride>,
     },
     EvacueesCheckedIn {
         shelter_id: ShelterId,
@@ -205,6 +210,10 @@ pub enum Event {
         alerts: AlertRules,
         at: TimeMs,
     },
+
+    FloodZoneDefined {
+        zone: FloodZone,
+    },
 }
 
 /// A team's fix on a levee with patrol sections.
@@ -266,6 +275,7 @@ pub enum Layer {
     Alerts,
     ProtectedAssets,
     Incidents,
+    FloodZones,
 }
 
 impl Layer {
@@ -340,6 +350,7 @@ impl Event {
             | IncidentStageReached { incident_id, .. }
             | IncidentClosed { incident_id, .. } => (Layer::Incidents, incident_id.as_str()),
             WatchRulesSet { .. } => (Layer::PatrolSections, "rules"),
+            FloodZoneDefined { zone } => (Layer::FloodZones, zone.id.as_str()),
         }
     }
 

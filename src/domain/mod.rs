@@ -12,6 +12,7 @@ pub mod commands;
 mod decide;
 pub mod error;
 pub mod events;
+pub mod flood;
 pub mod geo;
 pub mod ids;
 pub mod incidents;

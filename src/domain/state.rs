@@ -95,6 +95,10 @@ pub struct State {
     pub hazard_incident: BTreeMap<HazardId, IncidentId>,
     #[serde(default)]
     pub next_incident: u64,
+
+    /// What a breach of each levee would flood (reference data).
+    #[serde(default)]
+    pub flood_zones: BTreeMap<FloodZoneId, super::flood::FloodZone>,
 }
 
 /// Resolved alerts kept in the state (and shown in the `alerts` layer); older ones are in the log.
@@ -243,7 +247,9 @@ impl State {
                     t.assignment = None;
                 }
             }
-            E::ShelterOpenChanged { shelter_id, open } => {
+            E::ShelterOpenChanged {
+                shelter_id, open, ..
+            } => {
                 if let Some(s) = self.shelters.get_mut(shelter_id) {
                     s.open = *open;
                 }
@@ -418,6 +424,9 @@ impl State {
             }
             E::ProtectedAssetDefined { asset } => {
                 self.assets.insert(asset.id.clone(), asset.clone());
+            }
+            E::FloodZoneDefined { zone } => {
+                self.flood_zones.insert(zone.id.clone(), zone.clone());
             }
             E::IncidentOpened { incident } => {
                 self.next_incident += 1;

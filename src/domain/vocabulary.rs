@@ -216,6 +216,7 @@ named!(Layer, "layer", {
     Layer::Alerts => ("告警", "alerts"),
     Layer::ProtectedAssets => ("重要设施", "protected assets"),
     Layer::Incidents => ("现场指挥", "incidents"),
+    Layer::FloodZones => ("溃口淹没区", "flood zones"),
 });
 
 /// The standard shelter supply items (items are free text; these are the ones the map stocks).

@@ -59,6 +59,7 @@ pub enum ErrorCode {
     InsufficientStock,
     OverPopulation,
     InvalidValue,
+    ShelterInFloodArea,
     // HTTP only
     UnknownLayer,
     EngineStopped,
@@ -87,6 +88,7 @@ impl From<&DomainError> for ErrorCode {
             DomainError::OccupancyUnderflow { .. } => ErrorCode::OccupancyUnderflow,
             DomainError::InsufficientStock { .. } => ErrorCode::InsufficientStock,
             DomainError::OverPopulation { .. } => ErrorCode::OverPopulation,
+            DomainError::ShelterInFloodArea { .. } => ErrorCode::ShelterInFloodArea,
             DomainError::Invalid(_) => ErrorCode::InvalidValue,
             DomainError::Forbidden(_) => ErrorCode::Forbidden,
         }

@@ -81,6 +81,10 @@ fn geometry(state: &State, layer: Layer, id: &str) -> Option<Geometry> {
             };
             Some(Geometry::new_point(position(p)))
         }
+        Layer::FloodZones => state
+            .flood_zones
+            .get(id)
+            .map(|z| Geometry::new_polygon([ring(&z.ring)])),
         Layer::Assignments | Layer::Response => None,
     }
 }
@@ -159,7 +163,11 @@ mod tests {
                 .get(id)
                 .map(|c| json!({"type": "Polygon", "coordinates": [c.ring]})),
             // Layers that came after the hand-written version: not compared.
-            Layer::PatrolSections | Layer::Alerts | Layer::ProtectedAssets | Layer::Incidents => {
+            Layer::PatrolSections
+            | Layer::Alerts
+            | Layer::ProtectedAssets
+            | Layer::Incidents
+            | Layer::FloodZones => {
                 return Value::Null;
             }
             Layer::Assignments | Layer::Response => None,
@@ -200,6 +208,8 @@ mod tests {
             json!({"type": "open_incident", "hazard_id": "HZ-1"}),
             json!({"type": "define_patrol_section", "id": "PS-1", "levee_id": "L-1", "from": 0, "to": 500,
                    "points": [{"id": "P-1", "chainage": 0}, {"id": "P-2", "chainage": 250}, {"id": "P-3", "chainage": 500}]}),
+            json!({"type": "define_flood_zone", "id": "FZ-1", "name": "淹没区", "levee_id": "L-1",
+                   "ring": [[113.0, 27.0], [113.02, 27.0], [113.02, 27.1], [113.0, 27.1], [113.0, 27.0]]}),
         ];
         let mut s = State::default();
         let actor = Actor::system();
@@ -231,6 +241,13 @@ mod tests {
             let got: Value = serde_json::from_str(&text).unwrap();
             if matches!(layer, Layer::ProtectedAssets | Layer::Incidents) {
                 assert_eq!(got["features"][0]["geometry"]["type"], "Point", "{got}");
+                continue;
+            }
+            if layer == Layer::FloodZones {
+                // Newer than the hand-written version: its polygon, its levee in properties.
+                assert_eq!(got["features"][0]["geometry"]["type"], "Polygon", "{got}");
+                assert_eq!(got["features"][0]["properties"]["levee_id"], "L-1", "{got}");
+                assert!(got["features"][0]["properties"].get("ring").is_none());
                 continue;
             }
             if layer == Layer::PatrolSections {

@@ -22,6 +22,9 @@ pub struct ShelterView<'a> {
     shelter: &'a Shelter,
     free_places: u32,
     days_of_supply_left: Option<f64>,
+    /// Whether it is safe from the flooding of a levee breach (the domain's answer).
+    #[serde(flatten)]
+    flood: crate::domain::flood::FloodSafety,
 }
 
 #[derive(Serialize)]
@@ -56,6 +59,7 @@ pub enum EntityView<'a> {
     Alert(&'a crate::domain::alerts::Alert),
     Asset(AssetView<'a>),
     Incident(IncidentView<'a>),
+    FloodZone(&'a crate::domain::flood::FloodZone),
 }
 
 /// A protected asset: a point (`position`) or a line (`line`, `chainage_origin_m`).
@@ -172,6 +176,7 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
                 shelter: s,
                 free_places: s.free_places(),
                 days_of_supply_left: s.days_of_supply_left(),
+                flood: state.shelter_flood_safety(s),
             })
         }
         Layer::Hazards => EntityView::Hazard(state.hazards.get(id)?),
@@ -209,6 +214,7 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
                 open: i.is_open(),
             })
         }
+        Layer::FloodZones => EntityView::FloodZone(state.flood_zones.get(id)?),
     })
 }
 
@@ -242,6 +248,7 @@ pub fn layer_ids(state: &State, layer: Layer) -> Vec<String> {
         Layer::Alerts => keys(&state.alerts),
         Layer::ProtectedAssets => keys(&state.assets),
         Layer::Incidents => keys(&state.incidents),
+        Layer::FloodZones => keys(&state.flood_zones),
     }
 }
 

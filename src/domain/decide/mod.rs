@@ -63,8 +63,8 @@ impl State {
             C::CreateAssignment(c) => assignments::create(self, c, ctx),
             C::AdvanceAssignment(a) => assignments::advance(self, a, ctx),
             C::CancelAssignment(c) => assignments::cancel(self, c, ctx),
-            C::OpenShelter(r) => shelters::set_open(self, r, true),
-            C::CloseShelter(r) => shelters::set_open(self, r, false),
+            C::OpenShelter(o) => shelters::open(self, o),
+            C::CloseShelter(r) => shelters::set_open(self, &r.shelter_id, false),
             C::CheckIn(c) => shelters::check_in(self, c),
             C::CheckOut(c) => shelters::check_out(self, c),
             C::SetSupply(s) => shelters::set_supply(self, s),
@@ -87,6 +87,7 @@ impl State {
             C::AdvanceIncidentStage(a) => incidents::advance_stage(self, a, ctx),
             C::CloseIncident(r) => incidents::close(self, r, ctx),
             C::SetWatchRules(r) => patrols::set_rules(self, r, ctx),
+            C::DefineFloodZone(d) => reference::define_flood_zone(self, d),
         }
     }
 

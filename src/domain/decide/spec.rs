@@ -275,6 +275,7 @@ pub fn shelter_defined() -> Event {
             )]),
             town: "南洲镇".into(),
             kind: "school".into(),
+            high_ground: false,
         },
     }
 }
