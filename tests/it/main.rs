@@ -14,5 +14,6 @@ mod keepalive;
 mod live;
 mod memory;
 mod patrols;
+mod shelter_flood;
 mod slow_client;
 mod write_faults;
