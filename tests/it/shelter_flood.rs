@@ -124,5 +124,12 @@ async fn a_breach_at_jiangjun_closes_its_flood_area_to_new_shelters_but_not_high
     assert_eq!(school["open"], true);
     assert_eq!(school["in_breach_flood_area"], true, "{school}");
     assert_eq!(shelter(&after, "S-NZ-01")["in_breach_flood_area"], false);
+    let sitrep = d.query(json!({"type": "sitrep"})).await;
+    assert_eq!(
+        sitrep["sitrep"]["flood_safety"],
+        json!({"breached_levees": ["XJ-E-NZ"], "shelters_not_flood_safe": 4,
+               "open_in_breach_flood_area": ["S-NZ-05"]}),
+        "{sitrep}"
+    );
     server.stop().await;
 }
