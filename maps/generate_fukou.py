@@ -132,9 +132,18 @@ assert sum(t[6] for t in TOWNS) == 139
 BREAKS = sorted({t[3] for t in TOWNS} | {t[4] for t in TOWNS})
 
 
+# The west edge has a vertex every 0.0025° of latitude (~280 m): where a grid cell's edge meets it,
+# the cell takes the nearest of these vertices, so every cell lies exactly inside the district
+# (a point computed on a slanted edge and rounded would be a hair outside or inside it).
+WEST_STEP = 0.0025
+
+
 def west_edge_points(a, b):
-    """West boundary from latitude a to b (inclusive), with every river vertex and break between."""
-    lats = sorted({a, b} | {y for _, y in XIANG if a < y < b} | {y for y in BREAKS if a < y < b})
+    """West boundary from latitude a to b (inclusive), with every river vertex and break between,
+    and a vertex every WEST_STEP."""
+    dense = {round(SOUTH + k * WEST_STEP, 6) for k in range(int(round((NORTH - SOUTH) / WEST_STEP)) + 1)}
+    lats = sorted({a, b} | {y for _, y in XIANG if a < y < b} | {y for y in BREAKS if a < y < b}
+                  | {y for y in dense if a < y < b})
     return [(west_edge(y), y) for y in lats]
 
 
@@ -174,6 +183,203 @@ def contains(ring, x, y):
 
 def shoelace(ring):
     return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:]))) / 2
+
+
+# ---------------------------------------------------------------- planar geometry for the grid cells
+#
+# Grid cells tile the district: per town, a Voronoi partition of the town polygon by its villages
+# (the town ring clipped by the perpendicular bisectors to every other village of the town,
+# measured in metres, not degrees), each village's region then cut into its 1–3 cells by straight
+# lines of equal area. Pure Python, so CI can re-run this file and diff its output.
+
+KX = DEG_LON_M / DEG_LAT_M  # a degree of longitude in degrees of latitude, for distances
+X0, Y0 = 113.15, 27.5       # local origin: keeps the half-plane constants small
+
+
+def clip(poly, a, b, c):
+    """Sutherland–Hodgman: the part of `poly` (open list of (x, y)) where a·(x−X0) + b·(y−Y0) ≤ c."""
+    def f(p):
+        return a * (p[0] - X0) + b * (p[1] - Y0) - c
+    out = []
+    n = len(poly)
+    for i in range(n):
+        s, e = poly[i - 1], poly[i]
+        fs, fe = f(s), f(e)
+        if fe <= 0:
+            if fs > 0:
+                t = fs / (fs - fe)
+                out.append((s[0] + t * (e[0] - s[0]), s[1] + t * (e[1] - s[1])))
+            out.append(e)
+        elif fs <= 0:
+            t = fs / (fs - fe)
+            out.append((s[0] + t * (e[0] - s[0]), s[1] + t * (e[1] - s[1])))
+    # consecutive duplicates (a vertex on the line) go
+    return [p for i, p in enumerate(out) if p != out[i - 1]] if len(out) > 1 else out
+
+
+def poly_area(poly):
+    """Signed shoelace area of an open ring, degrees²."""
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1])) / 2
+
+
+def voronoi_region(ring, site, others):
+    """The part of the town ring nearer (in metres) to `site` than to any of `others`."""
+    poly = [tuple(p) for p in ring[:-1]]
+    sx, sy = (site[0] - X0) * KX, site[1] - Y0
+    for o in others:
+        ox, oy = (o[0] - X0) * KX, o[1] - Y0
+        # |p − s|² ≤ |p − o|²  ⇔  2(o − s)·p ≤ |o|² − |s|², in scaled local coordinates
+        poly = clip(poly, 2 * (ox - sx) * KX, 2 * (oy - sy), ox * ox + oy * oy - sx * sx - sy * sy)
+    return poly
+
+
+def split_equal(poly, k):
+    """Cuts a region into k parts of equal area by straight lines across its longer side."""
+    xs, ys = [p[0] for p in poly], [p[1] for p in poly]
+    across_lon = (max(xs) - min(xs)) * KX >= max(ys) - min(ys)
+    lo, hi = (min(xs), max(xs)) if across_lon else (min(ys), max(ys))
+    a, b = (1.0, 0.0) if across_lon else (0.0, 1.0)
+    o = X0 if across_lon else Y0
+    total = abs(poly_area(poly))
+    cuts = []
+    for j in range(1, k):
+        l, h = lo, hi
+        for _ in range(80):
+            m = (l + h) / 2
+            if abs(poly_area(clip(poly, a, b, m - o))) < total * j / k:
+                l = m
+            else:
+                h = m
+        cuts.append((l + h) / 2)
+    parts, rest = [], poly
+    for c in cuts:
+        parts.append(clip(rest, a, b, c - o))
+        rest = clip(rest, -a, -b, -(c - o))
+    return parts + [rest]
+
+
+def seg_distance(p, a, b):
+    """Distance from p to segment ab (planar degrees) and where along it (0..1)."""
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    L = dx * dx + dy * dy
+    t = ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / L if L else 0.0
+    t = min(1.0, max(0.0, t))
+    qx, qy = a[0] + t * dx, a[1] + t * dy
+    return math.hypot(p[0] - qx, p[1] - qy), t
+
+
+def conforming(polys, west_edge):
+    """Makes the cells' rings share their vertices exactly, then rounds them.
+
+    A Voronoi vertex is computed once per cell that meets there, so its copies differ in the last
+    bits: they become one. A point where a cell's edge meets the slanted west edge of the district
+    takes the nearest vertex of that edge, so the cell stays exactly inside the district. A vertex
+    of one cell that lies on another's edge (where a village's region is cut into cells) is put
+    into that edge too. Then every shared edge is the same run of vertices in both cells, and
+    rounding to ROUND decimals keeps them equal: no gap, no overlap."""
+    eps = 1e-9
+    grid, canon = {}, {}
+
+    def key(p):
+        return (math.floor(p[0] / 1e-7), math.floor(p[1] / 1e-7))
+
+    def find(p):
+        kx, ky = key(p)
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for q in grid.get((kx + dx, ky + dy), ()):
+                    if abs(q[0] - p[0]) < eps and abs(q[1] - p[1]) < eps:
+                        return q
+        grid.setdefault((kx, ky), []).append(p)
+        return p
+
+    for v in west_edge:
+        find(tuple(v))
+    for poly in polys:
+        for p in poly:
+            canon[p] = find(p)
+    rings = []
+    for poly in polys:
+        ring = []
+        for p in poly:
+            if not ring or ring[-1] != canon[p]:
+                ring.append(canon[p])
+        while len(ring) > 1 and ring[0] == ring[-1]:
+            ring.pop()
+        rings.append(ring)
+    # T-junctions: vertices lying on another cell's edge.
+    verts = {q for ring in rings for q in ring}
+    buckets = {}
+    for q in verts:
+        buckets.setdefault((math.floor(q[0] / 0.01), math.floor(q[1] / 0.01)), []).append(q)
+    full_rings = []
+    for ring in rings:
+        full = []
+        for a, b in zip(ring, ring[1:] + ring[:1]):
+            full.append(a)
+            x0, x1 = sorted((a[0], b[0]))
+            y0, y1 = sorted((a[1], b[1]))
+            on = []
+            for bx in range(math.floor(x0 / 0.01), math.floor(x1 / 0.01) + 1):
+                for by in range(math.floor(y0 / 0.01), math.floor(y1 / 0.01) + 1):
+                    for q in buckets.get((bx, by), ()):
+                        if q == a or q == b or not (x0 - eps <= q[0] <= x1 + eps and y0 - eps <= q[1] <= y1 + eps):
+                            continue
+                        d, t = seg_distance(q, a, b)
+                        if d < eps and 0 < t < 1:
+                            on.append((t, q))
+            full.extend(q for _, q in sorted(on))
+        full_rings.append(full)
+    # Points on the slanted west edge take its nearest vertex.
+    west = [tuple(v) for v in west_edge]
+    snapped = {}
+    for q in verts:
+        if q in west:
+            continue
+        for a, b in zip(west, west[1:]):
+            d, t = seg_distance(q, a, b)
+            if d < eps:
+                snapped[q] = a if t < 0.5 else b
+                break
+    out = []
+    for full in full_rings:
+        rounded = []
+        for p in full:
+            x, y = snapped.get(p, p)
+            q = (r(x), r(y))
+            if not rounded or rounded[-1] != q:
+                rounded.append(q)
+        while rounded[0] == rounded[-1]:
+            rounded.pop()
+        out.append(rounded)
+    return out
+
+
+def simple(ring):
+    """True when no two non-adjacent edges of the open ring touch."""
+    def orient(p, q, s):
+        v = (q[0] - p[0]) * (s[1] - p[1]) - (q[1] - p[1]) * (s[0] - p[0])
+        return (v > 0) - (v < 0)
+
+    def on_seg(p, q, s):
+        return min(p[0], q[0]) <= s[0] <= max(p[0], q[0]) and min(p[1], q[1]) <= s[1] <= max(p[1], q[1])
+
+    def meet(p1, p2, p3, p4):
+        d1, d2, d3, d4 = orient(p3, p4, p1), orient(p3, p4, p2), orient(p1, p2, p3), orient(p1, p2, p4)
+        if d1 != d2 and d3 != d4:
+            return True
+        return (d1 == 0 and on_seg(p3, p4, p1)) or (d2 == 0 and on_seg(p3, p4, p2)) \
+            or (d3 == 0 and on_seg(p1, p2, p3)) or (d4 == 0 and on_seg(p1, p2, p4))
+
+    n = len(ring)
+    edges = [(ring[i], ring[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue
+            if meet(*edges[i], *edges[j]):
+                return False
+    return True
 
 
 # ---------------------------------------------------------------- villages and grid cells
@@ -469,48 +675,89 @@ def main():
         for i, (x, y) in enumerate(spots):
             vid = f"V-{tid}-{i + 1:02d}"
             if i == 0:
-                vname, kind, pop = name.replace("镇", "社区"), "community", rng.int(4200, 6800)
+                vname, kind, pop = name.replace("镇", "社区"), "community", rng.int(8000, 14000)
             elif tid == "NZ" and i == 1:
                 vname, kind, pop = "将军村", "village", 1860
             else:
-                vname, kind, pop = village_name(used_names), "village", rng.int(650, 2600)
+                vname, kind, pop = village_name(used_names), "village", rng.int(1050, 2750)
             town_pop += pop
             village_rows.append((tid, vid, vname, kind, x, y, pop))
         towns_out.append((tid, name, ring, seat, town_pop))
 
-    # Grid cells: 260 in all. The 18 largest villages get three cells, the next 85 two, the rest one.
+    # Grid cells: 260 in all, tiling the district. The 18 largest villages get three cells, the
+    # next 85 two, the rest one.
     ranked = sorted(village_rows, key=lambda v: (-v[6], v[1]))
     cells_per = {}
     for i, v in enumerate(ranked):
         cells_per[v[1]] = 3 if i < 18 else 2 if i < 18 + 85 else 1
     assert sum(cells_per.values()) == 260
-    # 76 workers cover two cells (the first two cells of 76 multi-cell villages): 260 - 76 = 184.
+    # Each village's region: the part of its town nearer to it than to any other of the town's
+    # villages; then cut into its cells.
+    parts = []  # (village row, cell index, open ring)
+    for tid, name, ring, seat, pop in towns_out:
+        rows = [v for v in village_rows if v[0] == tid]
+        for v in rows:
+            region = voronoi_region(ring, (v[4], v[5]), [(o[4], o[5]) for o in rows if o is not v])
+            for c, part in enumerate(split_equal(region, cells_per[v[1]])):
+                parts.append((v, c, part))
+    west = [(r(x), r(y)) for x, y in west_edge_points(SOUTH, NORTH)]
+    rings = conforming([p for _, _, p in parts], west)
+    # 76 workers cover two cells (the first two cells of 76 multi-cell villages, side by side):
+    # 260 - 76 = 184.
     shared = {v[1] for v in ranked if cells_per[v[1]] >= 2}
     shared = set(sorted(shared)[:76])
-    worker_no = 0
-    for tid, vid, vname, kind, x, y, pop in village_rows:
-        k = cells_per[vid]
-        x0, y0 = x - BLOCK_W / 2, y - BLOCK_H / 2
-        # split population and households exactly
-        weights = [rng.uniform(0.8, 1.2) for _ in range(k)]
-        pops = [int(pop * w / sum(weights)) for w in weights]
-        pops[-1] += pop - sum(pops)
-        worker = None
-        for c in range(k):
-            cx0, cx1 = x0 + BLOCK_W * c / k, x0 + BLOCK_W * (c + 1) / k
-            if worker is None or not (vid in shared and c == 1):
-                worker_no += 1
-                worker = f"GW-{worker_no:03d} {person()}"
-            cells_out.append(feature("Polygon", [close([(cx0, y0), (cx1, y0), (cx1, y0 + BLOCK_H), (cx0, y0 + BLOCK_H)])], {
-                "id": f"GC-{vid[2:]}-{c + 1}", "name": f"{vname}第{c + 1}网格", "town": f"T-{tid}", "village": vid,
-                "population": pops[c], "households": max(1, round(pops[c] / 2.9)), "grid_worker": worker,
-            }))
+    worker_no, worker, names = 0, None, {}
+    cell_area = {}
+    for (v, c, _), ring in zip(parts, rings):
+        tid, vid, vname, kind, x, y, pop = v
+        assert simple(ring), (vid, c)
+        ring = ccw([list(p) for p in ring] + [list(ring[0])])
+        if c == 0 or not (vid in shared and c == 1):
+            worker_no += 1
+            worker = (f"GW-{worker_no:03d}", person())
+        cells_out.append(feature("Polygon", [ring], {
+            "id": f"GC-{vid[2:]}-{c + 1}", "name": f"{vname}第{c + 1}网格", "town": f"T-{tid}", "village": vid,
+            "grid_worker_id": worker[0], "grid_worker": worker[1],
+        }))
+        names.setdefault(worker[0], worker[1])
+        cell_area[cells_out[-1]["properties"]["id"]] = shoelace(ring)
     assert worker_no == 184, worker_no
     assert len(cells_out) == 260
+    # Exactly tiled: every town's cells add up to the town, and every village lies inside exactly
+    # one cell, which names it.
+    for tid, name, ring, seat, pop in towns_out:
+        total = sum(cell_area[f["properties"]["id"]] for f in cells_out if f["properties"]["town"] == f"T-{tid}")
+        assert abs(total - shoelace(ring)) < 1e-9 * shoelace(ring), (tid, total, shoelace(ring))
+    for tid, vid, vname, kind, x, y, pop in village_rows:
+        holders = [f for f in cells_out if contains(f["geometry"]["coordinates"][0], *pt(x, y))]
+        assert [f["properties"]["village"] for f in holders] == [vid], (vid, [f["properties"]["id"] for f in holders])
+    # Population: the cell a village's houses cluster in holds more; households ~2.9 people; the
+    # vulnerable people (重点人群) ~3–5 % of a cell.
+    by_village = {}
+    for f in cells_out:
+        by_village.setdefault(f["properties"]["village"], []).append(f)
+    for tid, vid, vname, kind, x, y, pop in village_rows:
+        cells = by_village[vid]
+        weights = [rng.uniform(0.8, 1.2) * (1.6 if contains(f["geometry"]["coordinates"][0], *pt(x, y)) else 1.0)
+                   for f in cells]
+        pops = [int(pop * w / sum(weights)) for w in weights]
+        pops[-1] += pop - sum(pops)
+        for f, p in zip(cells, pops):
+            f["properties"].update({
+                "population": p, "households": max(1, round(p / 2.9)),
+                "vulnerable": {
+                    "elderly_alone": round(p * rng.uniform(0.015, 0.025)),
+                    "disabled": round(p * rng.uniform(0.006, 0.012)),
+                    "pregnant": round(p * rng.uniform(0.003, 0.007)),
+                    "unaccompanied_children": round(p * rng.uniform(0.001, 0.004)),
+                }})
 
     for tid, vid, vname, kind, x, y, pop in village_rows:
         villages_out.append(feature("Point", pt(x, y), {"id": vid, "name": vname, "kind": kind, "town": f"T-{tid}", "population": pop}))
     district_pop = sum(t[4] for t in towns_out)
+    assert 340_000 <= district_pop < 350_000, district_pop  # 近35万市民
+    vulnerable = sum(sum(f["properties"]["vulnerable"].values()) for f in cells_out)
+    assert 0.03 <= vulnerable / district_pop <= 0.05, vulnerable
 
     # Shelters: four per town — two schools, the town hall and a gym — in the larger villages.
     rates = {"water": (3.0, "L"), "instant_noodles": (2.0, "packs"), "bread": (1.0, "loaves"),
@@ -527,6 +774,13 @@ def main():
                 "id": f"S-{tid}-{i + 1:02d}", "name": sname, "kind": kind, "town": f"T-{tid}", "capacity": cap,
                 "open": False, "supplies": supplies,
             }))
+    # 将军村小学, between the 南洲 levee and the railway: a school the village would shelter in, and
+    # the first place a breach there floods.
+    cap = 200
+    shelters_out.append(feature("Point", pt(113.0975, 27.6555), {
+        "id": "S-NZ-05", "name": "将军村小学", "kind": "school", "town": "T-NZ", "capacity": cap, "open": False,
+        "supplies": {item: {"stock": float(cap * per * 3), "per_person_daily": per, "unit": unit}
+                     for item, (per, unit) in rates.items()}}))
     total_capacity = sum(s["properties"]["capacity"] for s in shelters_out)
     assert len(shelters_out) >= 30 and total_capacity > 9000, total_capacity
 
@@ -581,6 +835,50 @@ def main():
             "chainage_origin_m": 0.0, "length_m": round(line_length_m(coords), 1), "crest_elevation_m": 43.2, "design_flood_level_m": 41.5,
         }))
 
+    # Flood zones: what a breach of each levee would flood — the low land (圩垸) behind it, from
+    # the levee ~1.6–3 km inland, inside the district. Behind the 湘江 east levees a strip whose
+    # width varies along the bank; behind the west levees the polder out to the district's west
+    # edge (~2.1 km); north and south of the 濠江 a strip ~1.8 km wide that keeps east of the
+    # 湘江 east levee. Where polders meet (the 濠江 mouth) zones overlap: either levee floods it.
+    def inland(y):
+        return 0.016 + 0.014 * (0.5 + 0.5 * math.sin(y * 41.0))  # 0.016–0.030° of longitude
+
+    flood_out = []
+    for f in levees_out:
+        lp = f["properties"]
+        coords = [tuple(c) for c in f["geometry"]["coordinates"]]
+        lid = lp["id"]
+        if lid.startswith("XJ-E"):
+            keep = coords if lid != "XJ-E-LKN" else [c for c in coords if c[1] >= 27.73]
+            back = [(x + inland(y), y) for x, y in reversed(keep)]
+        elif lid.startswith("XJ-W"):
+            lo, hi = coords[0][1], coords[-1][1]
+            back = [(x, y) for x, y in reversed(district) if lo <= y <= hi and x < SPLIT]
+            back = sorted(set(back), key=lambda p: -p[1])
+        else:
+            sign = 1 if lid == "HJ-N" else -1
+            back = []
+            for x, y in reversed(coords[1:]):
+                yy = min(max(y + sign * 0.016, SOUTH + 0.001), NORTH - 0.0005)
+                back.append((max(x, xiang_levee_lon(yy) + 0.0005), yy))
+        ring = close(coords + back)
+        assert simple([tuple(p) for p in ring[:-1]]), lid
+        for x, y in ring:
+            assert contains(district, x, y) or (x, y) in [tuple(c) for c in district], (lid, x, y)
+        flood_out.append(feature("Polygon", [ring], {
+            "id": f"FZ-{lid}", "name": f"{lp['name']}溃口淹没区", "levee_id": lid}))
+    # Shelters in a flood zone: the town halls stand on the old towns' raised ground (老街高地) and
+    # stay usable when the levee breaks; the other shelters in a zone must not be opened while its
+    # levee is breached — 将军村小学, right behind the 南洲 levee, above all.
+    zone_rings = {z["properties"]["levee_id"]: z["geometry"]["coordinates"][0] for z in flood_out}
+    for s in shelters_out:
+        x, y = s["geometry"]["coordinates"]
+        flooded = [lid for lid, zr in zone_rings.items() if contains(zr, x, y)]
+        s["properties"]["high_ground"] = bool(flooded) and s["properties"]["kind"] == "town_hall"
+    in_nz = [s for s in shelters_out if contains(zone_rings["XJ-E-NZ"], *s["geometry"]["coordinates"])]
+    assert any(s["properties"]["high_ground"] for s in in_nz) and not all(s["properties"]["high_ground"] for s in in_nz), \
+        [(s["properties"]["id"], s["properties"]["high_ground"]) for s in in_nz]
+
     gauges_out = [
         feature("Point", pt(lon_at(XIANG, 27.709) + 0.0025, 27.709), {
             "id": "G-XJ-LK", "name": "湘江涪口站", "river": "湘江", "datum": "吴淞",
@@ -621,14 +919,17 @@ def main():
         feature("LineString", [pt(113.142, 27.706), pt(113.200, 27.703), pt(113.250, 27.700)], {"id": "RD-X033", "name": "涪口—雷打石公路", "kind": "county_road"}),
     ]
 
-    # Standing roster: where the rescue and patrol teams stage.
+    # Standing roster: where the rescue and patrol teams stage, in the units such forces turn out
+    # in (a company of armed police or militia ~100–120, a boat team ~24, a reserve battalion
+    # ~360). T-01 … T-20 keep the ids and kinds they had before the roster was enlarged.
     teams_out = []
     roster = [
-        ("armed_police", "武警抢险{}队", 60, ["engineering", "lighting"], "vehicle"),
-        ("fire_rescue", "消防救援冲锋舟{}队", 18, ["boat", "medical"], "boat"),
-        ("militia", "{}民兵巡堤队", 30, [], "foot"),
+        ("armed_police", "武警抢险{}队", 120, ["engineering", "lighting"], "vehicle"),
+        ("fire_rescue", "消防救援冲锋舟{}队", 24, ["boat", "medical"], "boat"),
+        ("militia", "{}民兵巡堤队", 120, [], "foot"),
     ]
     n = 0
+    seats = {tid: seat for tid, name, ring, seat, pop in towns_out}
     for tid, name, ring, seat, pop in towns_out:
         riverside = tid in ("ZH", "GT", "NZ", "LK")
         for kind, pattern, head, caps, mode in roster:
@@ -639,15 +940,46 @@ def main():
             teams_out.append(feature("Point", pt(seat[0] + 0.002 * (n % 3), seat[1] - 0.001 * (n % 2)), {
                 "id": f"T-{n:02d}", "name": pattern.format(label), "kind": kind, "headcount": head,
                 "capabilities": caps, "travel_mode": mode}))
-    for kind, tname, head, caps, mode, at in [
-        ("reserve_force", "预备役排涝大队", 40, ["pump", "heavy_machinery"], "vehicle", (113.150, 27.690)),
-        ("volunteers", "蓝天救援队", 25, ["boat", "medical", "communications"], "vehicle", (113.100, 27.600)),
-        ("cadres", "区防指机关干部突击队", 30, ["communications"], "vehicle", (113.146, 27.704)),
-        ("grid_workers", "涪口网格员应急分队", 20, [], "foot", (113.150, 27.712)),
-    ]:
+    workers_in = {tid: len({f["properties"]["grid_worker_id"] for f in cells_out if f["properties"]["town"] == f"T-{tid}"})
+                  for tid, *_ in towns_out}
+    assert sum(workers_in.values()) == 184
+    extra = [
+        ("reserve_force", "预备役排涝大队", 80, ["pump", "heavy_machinery"], "vehicle", (113.150, 27.690)),
+        ("volunteers", "蓝天救援队", 40, ["boat", "medical", "communications"], "vehicle", (113.100, 27.600)),
+        ("cadres", "区防指机关干部突击队", 50, ["communications"], "vehicle", (113.146, 27.704)),
+        ("grid_workers", "涪口网格员应急分队", workers_in["LK"], [], "foot", (113.150, 27.712)),
+        # From T-21: the district's reserves, staged at the seat and along G107.
+        ("armed_police", "武警机动支队一中队", 120, ["engineering", "lighting"], "vehicle", (113.152, 27.700)),
+        ("armed_police", "武警机动支队二中队", 120, ["engineering", "lighting"], "vehicle", (113.154, 27.698)),
+        ("armed_police", "武警交通工程抢险大队", 160, ["engineering", "heavy_machinery", "lighting"], "vehicle", (113.120, 27.640)),
+        ("reserve_force", "预备役步兵营", 360, ["engineering"], "vehicle", (113.156, 27.706)),
+        ("reserve_force", "预备役工兵连", 120, ["engineering", "heavy_machinery"], "vehicle", (113.125, 27.645)),
+        ("fire_rescue", "涪口区消防救援大队特勤站", 30, ["boat", "medical", "diving"], "vehicle", (113.148, 27.702)),
+        ("fire_rescue", "株洲市消防救援支队水域救援队", 40, ["boat", "diving", "medical"], "boat", (113.110, 27.630)),
+        ("volunteers", "涪口区红十字救援队", 40, ["medical"], "vehicle", (113.160, 27.702)),
+        ("volunteers", "涪口区青年志愿者服务队", 120, [], "foot", (113.144, 27.708)),
+        ("volunteers", "退役军人志愿服务队", 80, ["communications"], "vehicle", (113.100, 27.642)),
+    ]
+    # Per town: a second militia company, the town's cadres, and its grid workers (涪口's are T-20).
+    for tid, name, ring, seat, pop in towns_out:
+        extra.append(("militia", f"{name}应急民兵抢险连", 100, ["engineering"], "foot", (seat[0] - 0.002, seat[1] + 0.001)))
+        extra.append(("cadres", f"{name}机关干部突击队", 40, ["communications"], "vehicle", (seat[0] + 0.001, seat[1] + 0.002)))
+        if tid != "LK":
+            extra.append(("grid_workers", f"{name}网格员应急分队", workers_in[tid], [], "foot", (seat[0] - 0.001, seat[1] - 0.002)))
+    for kind, tname, head, caps, mode, at in extra:
         n += 1
         teams_out.append(feature("Point", pt(*at), {"id": f"T-{n:02d}", "name": tname, "kind": kind, "headcount": head,
-                                                   "capabilities": caps, "travel_mode": mode}))
+                                                   "capabilities": sorted(caps), "travel_mode": mode}))
+    roster_total = sum(t["properties"]["headcount"] for t in teams_out)
+    assert 3000 <= roster_total <= 8000, roster_total
+    assert sum(t["properties"]["headcount"] for t in teams_out if t["properties"]["kind"] == "grid_workers") == 184
+    # The 将军村 breach drew close to 1,000 rescuers: the armed police, reserves, militia, fire
+    # rescue and cadres staged within 20 km of it are more than that.
+    jj = pt(*jiangjun)
+    near_jj = sum(t["properties"]["headcount"] for t in teams_out
+                  if t["properties"]["kind"] in ("armed_police", "reserve_force", "militia", "fire_rescue", "cadres")
+                  and line_length_m([t["geometry"]["coordinates"], jj]) < 20_000)
+    assert near_jj >= 1000, near_jj
 
     write("district.geojson", [feature("Polygon", [district], {"id": "FUKOU", "name": "涪口区", "population": district_pop})])
     write("towns.geojson", [feature("Polygon", [ring], {"id": f"T-{tid}", "name": name, "seat": pt(*seat), "population": pop})
@@ -665,13 +997,16 @@ def main():
     write("roads.geojson", roads_out)
     write("teams.geojson", teams_out)
     write("depots.geojson", depots())
+    write("flood_zones.geojson", flood_out)
 
     area = shoelace(district)
     assert abs(sum(shoelace(t[2]) for t in towns_out) - area) < 1e-9 * area
     print(f"district population {district_pop}, {len(villages_out)} villages, {len(cells_out)} grid cells, "
           f"{worker_no} grid workers, {len(shelters_out)} shelters ({total_capacity} places), {len(levees_out)} levees, "
           f"{len(teams_out)} teams, {len(sections_out)} patrol sections "
-          f"({sum(len(s['properties']['points']) for s in sections_out)} points), {len(assets_out)} protected assets")
+          f"({sum(len(s['properties']['points']) for s in sections_out)} points), {len(assets_out)} protected assets, "
+          f"{len(flood_out)} flood zones ({sum(s['properties']['high_ground'] for s in shelters_out)} shelters on high ground), "
+          f"roster {roster_total} people ({near_jj} within 20 km of 将军村)")
 
 
 if __name__ == "__main__":

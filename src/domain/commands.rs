@@ -45,7 +45,7 @@ pub enum Command {
     AdvanceAssignment(AdvanceAssignment),
     CancelAssignment(CancelAssignment),
     // Shelters
-    OpenShelter(ShelterRef),
+    OpenShelter(OpenShelter),
     CloseShelter(ShelterRef),
     CheckIn(CheckIn),
     CheckOut(CheckOut),
@@ -90,6 +90,8 @@ pub enum Command {
     RequestMaterials(RequestMaterials),
     ApproveMaterialRequest(ApproveMaterialRequest),
     DeclineMaterialRequest(DeclineMaterialRequest),
+    // Flood zones (reference data: what a breach of a levee would flood)
+    DefineFloodZone(DefineFloodZone),
 }
 
 impl Command {
@@ -123,7 +125,8 @@ impl Command {
             "create_assignment" => check::<CreateAssignment, D>(d),
             "advance_assignment" => check::<AdvanceAssignment, D>(d),
             "cancel_assignment" => check::<CancelAssignment, D>(d),
-            "open_shelter" | "close_shelter" => check::<ShelterRef, D>(d),
+            "open_shelter" => check::<OpenShelter, D>(d),
+            "close_shelter" => check::<ShelterRef, D>(d),
             "check_in" => check::<CheckIn, D>(d),
             "check_out" => check::<CheckOut, D>(d),
             "set_supply" => check::<SetSupply, D>(d),
@@ -160,6 +163,7 @@ impl Command {
             "request_materials" => check::<RequestMaterials, D>(d),
             "approve_material_request" => check::<ApproveMaterialRequest, D>(d),
             "decline_material_request" => check::<DeclineMaterialRequest, D>(d),
+            "define_flood_zone" => check::<DefineFloodZone, D>(d),
             _ => None,
         }
     }
@@ -372,6 +376,23 @@ pub struct DefineShelter {
     /// What the building is: `school`, `town_hall`, `gym`, …
     #[serde(default)]
     pub kind: Text,
+    /// The building stands on high ground: a breach that floods the land around it does not
+    /// reach it, so it may be opened inside a breached levee's flood zone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub high_ground: bool,
+}
+
+/// The area a breach of a levee would flood (溃口淹没区): the low land behind it. Reference data,
+/// like a levee; a shelter inside it is not opened while the levee is breached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefineFloodZone {
+    pub id: FloodZoneId,
+    #[serde(default)]
+    pub name: Text,
+    /// The levee whose breach floods this area.
+    pub levee_id: LeveeId,
+    pub ring: Ring,
 }
 
 /// A supply as a client states it (`define_shelter`'s `supplies`).
@@ -562,6 +583,17 @@ pub struct CancelAssignment {
 #[serde(deny_unknown_fields)]
 pub struct ShelterRef {
     pub shelter_id: ShelterId,
+}
+
+/// Opens a shelter. One inside the flood zone of a breached levee is refused unless it stands on
+/// high ground or the dispatcher overrides the flood risk, saying why (recorded in the event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenShelter {
+    pub shelter_id: ShelterId,
+    /// Open it even inside a breached levee's flood zone, for this reason (not empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_flood_risk: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -957,7 +989,7 @@ mod tests {
                    "line": [[113.0, 27.6], [113.0, 27.7]], "chainage_origin_m": 0,
                    "riverside": "left", "crest_elevation_m": 44, "design_flood_level_m": 42.5}),
             json!({"type": "define_shelter", "id": "S-1", "name": "s", "position": [113.0, 27.6],
-                   "capacity": 10, "open": true, "town": "t", "kind": "school",
+                   "capacity": 10, "open": true, "town": "t", "kind": "school", "high_ground": true,
                    "supplies": {"water": {"stock": 1, "per_person_daily": 3, "unit": "L"},
                                 "rice": {"stock": 5, "per_person_daily": 0.5, "unit": "kg"}}}),
             json!({"type": "define_gauge", "id": "G-1", "name": "g", "river": "r",
@@ -993,7 +1025,7 @@ mod tests {
                    "target": {"kind": "shelter", "shelter_id": "S-1"}}),
             json!({"type": "advance_assignment", "assignment_id": "AS-1", "to": "accepted"}),
             json!({"type": "cancel_assignment", "assignment_id": "AS-1", "reason": "r"}),
-            json!({"type": "open_shelter", "shelter_id": "S-1"}),
+            json!({"type": "open_shelter", "shelter_id": "S-1", "override_flood_risk": "二楼以上可用"}),
             json!({"type": "close_shelter", "shelter_id": "S-1"}),
             json!({"type": "check_in", "shelter_id": "S-1", "count": 3, "allow_over_capacity": true}),
             json!({"type": "check_out", "shelter_id": "S-1", "count": 3}),
@@ -1036,6 +1068,8 @@ mod tests {
                    "post": {"position": [113.0, 27.6], "name": "前指", "commander": "王"}}),
             json!({"type": "set_command_post", "incident_id": "IN-1",
                    "post": {"position": [113.0, 27.6], "name": "前指", "commander": "王"}}),
+            json!({"type": "define_flood_zone", "id": "FZ-1", "name": "南洲溃口淹没区", "levee_id": "L-1",
+                   "ring": ring}),
             json!({"type": "commit_team", "incident_id": "IN-1", "team_id": "T-1", "state": "on_scene",
                    "headcount": 12}),
             json!({"type": "advance_incident_stage", "incident_id": "IN-1", "stage": "protect_ends"}),

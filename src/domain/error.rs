@@ -50,6 +50,14 @@ pub enum DomainError {
     },
     #[error("no active evacuation order covers {0}")]
     NoActiveOrder(String),
+    #[error(
+        "shelter {shelter} lies in the flood area of a breach of {levees} ({zones}) and is not on high ground; open it only with override_flood_risk and the reason"
+    )]
+    ShelterInFloodArea {
+        shelter: String,
+        zones: String,
+        levees: String,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]

@@ -3,6 +3,7 @@
 use super::alerts::{Acknowledgement, Alert, AlertRules};
 use super::casualties::{CasualtyConfirmation, CasualtyCorrection, CasualtyRecord};
 use super::evacuation::{CellReport, DepartureWay};
+use super::flood::{FloodRiskOverride, FloodZone};
 use super::geo::LonLat;
 use super::ids::*;
 use super::incidents::{CommandPost, Commitment, Incident, ProtectedAsset, StageReached};
@@ -86,6 +87,10 @@ pub enum Event {
     ShelterOpenChanged {
         shelter_id: ShelterId,
         open: bool,
+        /// Opened inside a breached levee's flood zone by a dispatcher's explicit decision: why,
+        /// and the zones. Absent otherwise (and in events logged before the field existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        flood_risk_override: Option<FloodRiskOverride>,
     },
     EvacueesCheckedIn {
         shelter_id: ShelterId,
@@ -318,6 +323,10 @@ pub enum Event {
         shipment_id: ShipmentId,
         at: TimeMs,
     },
+
+    FloodZoneDefined {
+        zone: FloodZone,
+    },
 }
 
 /// A team's fix on a levee with patrol sections.
@@ -383,6 +392,7 @@ pub enum Layer {
     Depots,
     Shipments,
     MaterialRequests,
+    FloodZones,
 }
 
 impl Layer {
@@ -487,6 +497,7 @@ impl Event {
             | MaterialRequestFulfilled { request_id, .. } => {
                 (Layer::MaterialRequests, request_id.as_str())
             }
+            FloodZoneDefined { zone } => (Layer::FloodZones, zone.id.as_str()),
         }
     }
 

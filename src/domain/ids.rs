@@ -114,6 +114,8 @@ id_type!(/// A request for flood materials from the field, assigned by Crest: `M
 id_type!(/// An incident (a breach or large hazard with its front command post), assigned by Crest:
     /// `IN-1`, …
     IncidentId);
+id_type!(/// The area a breach of one levee would flood (溃口淹没区), e.g. `FZ-XJ-E-NZ`.
+    FloodZoneId);
 
 #[cfg(test)]
 mod tests {

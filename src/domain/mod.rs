@@ -14,6 +14,7 @@ mod decide;
 pub mod error;
 pub mod evacuation;
 pub mod events;
+pub mod flood;
 pub mod geo;
 pub mod ids;
 pub mod incidents;

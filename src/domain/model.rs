@@ -415,6 +415,10 @@ pub struct Shelter {
     pub supplies: BTreeMap<String, Supply>,
     pub town: String,
     pub kind: String,
+    /// The building stands on high ground (a terrace, a raised campus): a breach that floods the
+    /// land around it does not reach it. Absent in logs written before step 4.
+    #[serde(default)]
+    pub high_ground: bool,
 }
 
 impl Shelter {

@@ -117,6 +117,10 @@ pub struct State {
     /// Flood materials: depots, shipments, requests (see `materials.rs` for what is kept).
     #[serde(default)]
     pub materials: super::materials::Materials,
+
+    /// What a breach of each levee would flood (reference data).
+    #[serde(default)]
+    pub flood_zones: BTreeMap<FloodZoneId, super::flood::FloodZone>,
 }
 
 impl State {
@@ -289,7 +293,9 @@ impl State {
                     t.assignment = None;
                 }
             }
-            E::ShelterOpenChanged { shelter_id, open } => {
+            E::ShelterOpenChanged {
+                shelter_id, open, ..
+            } => {
                 if let Some(s) = self.shelters.get_mut(shelter_id) {
                     s.open = *open;
                 }
@@ -519,6 +525,9 @@ impl State {
             }
             E::ProtectedAssetDefined { asset } => {
                 self.assets.insert(asset.id.clone(), asset.clone());
+            }
+            E::FloodZoneDefined { zone } => {
+                self.flood_zones.insert(zone.id.clone(), zone.clone());
             }
             E::IncidentOpened { incident } => {
                 self.next_incident += 1;

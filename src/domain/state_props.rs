@@ -167,6 +167,7 @@ fn world() -> (State, Vec<Event>) {
         supplies: BTreeMap::new(),
         town: Text::default(),
         kind: Text::default(),
+        high_ground: false,
     }));
     for c in cmds {
         for e in s

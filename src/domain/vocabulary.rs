@@ -225,6 +225,7 @@ named!(Layer, "layer", {
     Layer::Depots => ("防汛物资仓库", "materials depots"),
     Layer::Shipments => ("物资调运", "materials shipments"),
     Layer::MaterialRequests => ("物资申请", "materials requests"),
+    Layer::FloodZones => ("溃口淹没区", "flood zones"),
 });
 
 named!(CasualtyKind, "casualty_kind", {

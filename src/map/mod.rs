@@ -13,6 +13,7 @@
 //! town.
 
 mod assets;
+mod cells;
 mod depots;
 mod patrol;
 
@@ -101,8 +102,8 @@ const POINT: &[Geometry] = &[Geometry::Point];
 const LINE: &[Geometry] = &[Geometry::LineString];
 const POLYGON: &[Geometry] = &[Geometry::Polygon];
 
-/// In import order: levees before the patrol sections and gauges that name them.
-const LAYERS: [LayerSpec; 15] = [
+/// In import order: levees before the patrol sections, flood zones and gauges that name them.
+const LAYERS: [LayerSpec; 16] = [
     LayerSpec::fixed("district", POLYGON),
     LayerSpec::fixed("towns", POLYGON),
     LayerSpec::fixed("villages", POINT),
@@ -122,6 +123,7 @@ const LAYERS: [LayerSpec; 15] = [
         &[Geometry::Point, Geometry::LineString],
         "define_protected_asset",
     ),
+    LayerSpec::live("flood_zones", POLYGON, "define_flood_zone"),
     LayerSpec::live("grid_cells", POLYGON, "define_grid_cell"),
     LayerSpec::live("shelters", POINT, "define_shelter"),
     LayerSpec::live("gauges", POINT, "define_gauge"),
@@ -392,6 +394,7 @@ pub fn load(dir: &Path) -> Result<DistrictMap, MapError> {
     }
     check_references(&loader, &features)?;
     check_containment_and_population(&loader, &features)?;
+    cells::check(&loader, &features)?;
     check_levees_on_land(&loader, &features)?;
     assets::check(&loader, features.get("protected_assets").map_or(&[], |l| l))?;
     depots::check(&loader, &features)?;
@@ -461,6 +464,15 @@ fn parse_layer(loader: &Loader, spec: &LayerSpec, raw: &[u8]) -> Result<Vec<Feat
         }
         let shape = check_geometry(f.geometry.as_ref().map(|g| &g.value), spec)
             .map_err(|m| loader.err(name, location.clone(), m))?;
+        if spec.live.is_some() && shape.rings().len() > 1 {
+            return Err(loader.err(
+                name,
+                location,
+                format!(
+                    "field `geometry.coordinates`: holes are not supported in the {name} layer (its polygons are one ring)"
+                ),
+            ));
+        }
         out.push(Feature {
             index,
             id,
@@ -659,6 +671,17 @@ fn check_references(
             ));
         }
     }
+    for f in features.get("flood_zones").into_iter().flatten() {
+        if let Some(l) = prop_str(f, "levee_id")
+            && !levees.contains(l)
+        {
+            return Err(loader.ferr(
+                "flood_zones",
+                f,
+                format!("field `properties.levee_id`: unknown levee {l}"),
+            ));
+        }
+    }
     for f in features.get("gauges").into_iter().flatten() {
         for l in f
             .props
@@ -761,21 +784,29 @@ fn check_containment_and_population(
                 ));
             }
         }
-        for c in features.get("grid_cells").into_iter().flatten() {
-            let cell = zone_of(c);
-            if district.covers_zone(cell) {
-                continue;
+        for layer in ["grid_cells", "flood_zones"] {
+            for c in features.get(layer).into_iter().flatten() {
+                let cell = zone_of(c);
+                if district.covers_zone(cell) {
+                    continue;
+                }
+                let message = match c.shape.rings()[0].iter().find(|p| !district.covers(**p)) {
+                    Some(outside) => format!("{outside} is outside the district"),
+                    None => format!(
+                        "the {} reaches outside the district (across its edge or into a hole)",
+                        if layer == "grid_cells" {
+                            "cell"
+                        } else {
+                            "zone"
+                        }
+                    ),
+                };
+                return Err(loader.ferr(
+                    layer,
+                    c,
+                    format!("field `geometry.coordinates`: {message}"),
+                ));
             }
-            let message = match c.shape.rings()[0].iter().find(|p| !district.covers(**p)) {
-                Some(outside) => format!("{outside} is outside the district"),
-                None => "the cell reaches outside the district (across its edge or into a hole)"
-                    .to_string(),
-            };
-            return Err(loader.ferr(
-                "grid_cells",
-                c,
-                format!("field `geometry.coordinates`: {message}"),
-            ));
         }
     }
     if !village_pop.is_empty() {
@@ -840,16 +871,6 @@ fn to_command(
     let mut body = f.props.clone();
     for key in spec.map_only {
         body.remove(*key);
-    }
-    if f.shape.rings().len() > 1 {
-        return Err(loader.ferr(
-            spec.name,
-            f,
-            format!(
-                "field `geometry.coordinates`: holes are not supported in the {} layer (its polygons are one ring)",
-                spec.name
-            ),
-        ));
     }
     body.insert("type".into(), Value::String(live.command.into()));
     if live.sends_geometry {

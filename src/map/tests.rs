@@ -15,8 +15,9 @@ fn feat(kind: &str, coordinates: Value, props: Value) -> Value {
     json!({ "type": "Feature", "geometry": { "type": kind, "coordinates": coordinates }, "properties": props })
 }
 
-/// A valid little district: two towns side by side, a village in each, one grid cell per village,
-/// a levee, a shelter, a gauge and a team.
+/// A valid little district: two towns side by side, a village in each, one grid cell per village
+/// (each the whole of its town: the cells tile the district), a levee with its flood zone, a
+/// shelter, a gauge and a team.
 fn valid() -> HashMap<&'static str, Value> {
     HashMap::from([
         (
@@ -62,13 +63,15 @@ fn valid() -> HashMap<&'static str, Value> {
             fc(vec![
                 feat(
                     "Polygon",
-                    square(113.04, 27.04, 113.06, 27.06),
-                    json!({"id": "G-A", "town": "T-A", "village": "V-A", "population": 100}),
+                    square(113.0, 27.0, 113.1, 27.1),
+                    json!({"id": "G-A", "town": "T-A", "village": "V-A", "population": 100,
+                           "grid_worker_id": "GW-001", "grid_worker": "李"}),
                 ),
                 feat(
                     "Polygon",
-                    square(113.14, 27.04, 113.16, 27.06),
-                    json!({"id": "G-B", "town": "T-B", "village": "V-B", "population": 200}),
+                    square(113.1, 27.0, 113.2, 27.1),
+                    json!({"id": "G-B", "town": "T-B", "village": "V-B", "population": 200,
+                           "grid_worker_id": "GW-001", "grid_worker": "李"}),
                 ),
             ]),
         ),
@@ -127,6 +130,14 @@ fn valid() -> HashMap<&'static str, Value> {
                     json!({"id": "PA-S", "name": "变电站", "kind": "substation", "priority": 2, "buffer_m": 300}),
                 ),
             ]),
+        ),
+        (
+            "flood_zones",
+            fc(vec![feat(
+                "Polygon",
+                square(113.01, 27.0, 113.04, 27.1),
+                json!({"id": "FZ-1", "name": "堤后淹没区", "levee_id": "L-1"}),
+            )]),
         ),
         (
             "shelters",
@@ -209,6 +220,7 @@ fn the_valid_map_loads_with_levees_first() {
             "map:patrol_sections:PS-B",
             "map:protected_assets:PA-R",
             "map:protected_assets:PA-S",
+            "map:flood_zones:FZ-1",
             "map:grid_cells:G-A",
             "map:grid_cells:G-B",
             "map:shelters:S-1",
@@ -944,7 +956,168 @@ fn live_features_get_their_geometry_under_the_field_its_type_names() {
         assert!(section.get(field).is_none(), "{section}");
     }
     let cell = command("map:grid_cells:G-A");
-    assert_eq!(cell["ring"][0], json!([113.04, 27.04]));
+    assert_eq!(cell["ring"][0], json!([113.0, 27.0]));
+    assert_eq!(cell["grid_worker_id"], "GW-001");
+}
+
+/// The valid map with town B's cell cut in two at longitude `split`, each part naming a village
+/// with its population (G-A keeps V-A's 100 less what the parts give V-A).
+fn with_b_split(
+    m: &mut HashMap<&'static str, Value>,
+    split: f64,
+    (west_village, west_pop): (&str, u64),
+    (east_village, east_pop): (&str, u64),
+) {
+    m.get_mut("grid_cells").unwrap()["features"] = json!([
+        feat(
+            "Polygon",
+            square(113.0, 27.0, 113.1, 27.1),
+            json!({"id": "G-A", "town": "T-A", "village": "V-A", "population": 200 - west_pop - east_pop + 100})
+        ),
+        feat(
+            "Polygon",
+            square(113.1, 27.0, split, 27.1),
+            json!({"id": "G-B1", "town": "T-B", "village": west_village, "population": west_pop})
+        ),
+        feat(
+            "Polygon",
+            square(split, 27.0, 113.2, 27.1),
+            json!({"id": "G-B2", "town": "T-B", "village": east_village, "population": east_pop})
+        ),
+    ]);
+}
+
+#[test]
+fn grid_cells_must_not_overlap() {
+    let e = broken(|m| {
+        m.get_mut("grid_cells").unwrap()["features"][1]["geometry"]["coordinates"] =
+            square(113.09, 27.0, 113.2, 27.1)
+    });
+    assert_names(&e, "grid_cells", "(id G-B)", "overlaps grid cell G-A by");
+    // Sharing an edge, or touching at a corner, is no overlap.
+    let mut layers = valid();
+    with_b_split(&mut layers, 113.17, ("V-B", 100), ("V-B", 100));
+    load(write(&layers).path()).expect("cells side by side");
+}
+
+#[test]
+fn grid_cells_must_tile_the_whole_district() {
+    let e = broken(|m| {
+        m.get_mut("grid_cells").unwrap()["features"][1]["geometry"]["coordinates"] =
+            square(113.1, 27.0, 113.2, 27.09)
+    });
+    assert_names(
+        &e,
+        "grid_cells",
+        "file",
+        "the cells must tile the whole district (a gap of",
+    );
+}
+
+#[test]
+fn every_village_lies_in_exactly_one_cell_which_names_it() {
+    // V-B stands in the east part, which names V-A (populations still add up).
+    let e = broken(|m| {
+        m.get_mut("villages").unwrap()["features"][1]["geometry"]["coordinates"] =
+            json!([113.175, 27.05]);
+        with_b_split(m, 113.15, ("V-B", 200), ("V-A", 0));
+    });
+    assert_names(
+        &e,
+        "grid_cells",
+        "(id G-B2)",
+        "`properties.village`: the cell holds village V-B ([113.175, 27.05]) but names V-A",
+    );
+    // On the edge between two cells: in both, so in no one.
+    let e = broken(|m| {
+        m.get_mut("villages").unwrap()["features"][1]["geometry"]["coordinates"] =
+            json!([113.15, 27.05]);
+        with_b_split(m, 113.15, ("V-B", 100), ("V-B", 100));
+    });
+    assert_names(
+        &e,
+        "villages",
+        "(id V-B)",
+        "lies on the edge of grid cells G-B1, G-B2",
+    );
+    // In no cell at all (without a district, a gap is not refused as such).
+    let e = broken(|m| {
+        m.remove("district");
+        m.get_mut("grid_cells").unwrap()["features"][1]["geometry"]["coordinates"] =
+            square(113.1, 27.0, 113.2, 27.04)
+    });
+    assert_names(
+        &e,
+        "villages",
+        "(id V-B)",
+        "[113.15, 27.05] lies in no grid cell",
+    );
+}
+
+#[test]
+fn a_grid_worker_has_an_id_of_the_form_gw_017_and_one_name() {
+    for bad in [json!("GW-1"), json!("gw-001"), json!("GW-00x"), json!(17)] {
+        let e = broken(|m| {
+            m.get_mut("grid_cells").unwrap()["features"][0]["properties"]["grid_worker_id"] =
+                bad.clone()
+        });
+        assert_names(&e, "grid_cells", "(id G-A)", "`properties.grid_worker_id`");
+        assert!(e.message.contains("GW-017"), "{e}");
+    }
+    let e = broken(|m| {
+        m.get_mut("grid_cells").unwrap()["features"][1]["properties"]["grid_worker"] = json!("王")
+    });
+    assert_names(
+        &e,
+        "grid_cells",
+        "(id G-B)",
+        "`properties.grid_worker`: GW-001 is \"王\" here but \"李\" in grid cell G-A",
+    );
+    // A cell without an id (a map from before step 4) is still accepted.
+    let mut layers = valid();
+    for f in layers.get_mut("grid_cells").unwrap()["features"]
+        .as_array_mut()
+        .unwrap()
+    {
+        f["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("grid_worker_id");
+    }
+    load(write(&layers).path()).expect("no grid worker ids");
+}
+
+#[test]
+fn a_flood_zone_lies_behind_a_known_levee_inside_the_district() {
+    let e = broken(|m| {
+        m.get_mut("flood_zones").unwrap()["features"][0]["properties"]["levee_id"] = json!("L-9")
+    });
+    assert_names(
+        &e,
+        "flood_zones",
+        "(id FZ-1)",
+        "`properties.levee_id`: unknown levee L-9",
+    );
+    let e = broken(|m| {
+        m.get_mut("flood_zones").unwrap()["features"][0]["geometry"]["coordinates"] =
+            square(112.99, 27.0, 113.04, 27.1)
+    });
+    assert_names(&e, "flood_zones", "(id FZ-1)", "outside the district");
+    let e = broken(|m| {
+        m.get_mut("flood_zones").unwrap()["features"][0]["geometry"]["coordinates"] =
+            square_with_hole([113.01, 27.0, 113.04, 27.1], [113.02, 27.02, 113.03, 27.03])
+    });
+    assert_names(&e, "flood_zones", "(id FZ-1)", "holes are not supported");
+    let map = load(write(&valid()).path()).unwrap();
+    let zone = map
+        .commands
+        .iter()
+        .find(|c| c.command_id == "map:flood_zones:FZ-1")
+        .unwrap();
+    let Command::DefineFloodZone(z) = &zone.command else {
+        panic!("{:?}", zone.command)
+    };
+    assert_eq!((z.levee_id.as_str(), z.ring.points().len()), ("L-1", 5));
 }
 
 /// The valid map with a depot in town T-B.

@@ -61,6 +61,7 @@ pub enum ErrorCode {
     NoActiveOrder,
     ExceedsShipment,
     InvalidValue,
+    ShelterInFloodArea,
     // HTTP only
     UnknownLayer,
     EngineStopped,
@@ -90,6 +91,7 @@ impl From<&DomainError> for ErrorCode {
             DomainError::InsufficientStock { .. } => ErrorCode::InsufficientStock,
             DomainError::OverPopulation { .. } => ErrorCode::OverPopulation,
             DomainError::NoActiveOrder(_) => ErrorCode::NoActiveOrder,
+            DomainError::ShelterInFloodArea { .. } => ErrorCode::ShelterInFloodArea,
             DomainError::Invalid(_) => ErrorCode::InvalidValue,
             DomainError::Forbidden(_) => ErrorCode::Forbidden,
             DomainError::DepotStockShort { .. } => ErrorCode::InsufficientStock,

@@ -100,6 +100,10 @@ fn geometry(state: &State, layer: Layer, id: &str) -> Option<Geometry> {
             let site = &state.materials.requests.get(id)?.site;
             super::materials::site_position(state, site).map(|p| Geometry::new_point(position(p)))
         }
+        Layer::FloodZones => state
+            .flood_zones
+            .get(id)
+            .map(|z| Geometry::new_polygon([ring(&z.ring)])),
         Layer::Assignments | Layer::Response => None,
     }
 }
@@ -185,7 +189,8 @@ mod tests {
             | Layer::Casualties
             | Layer::Depots
             | Layer::Shipments
-            | Layer::MaterialRequests => {
+            | Layer::MaterialRequests
+            | Layer::FloodZones => {
                 return Value::Null;
             }
             Layer::Assignments | Layer::Response => None,
@@ -230,6 +235,8 @@ mod tests {
             json!({"type": "define_depot", "id": "D-1", "name": "仓库", "position": [113.04, 27.05], "stock": {"sandbags": 100}}),
             json!({"type": "issue_materials", "depot_id": "D-1", "site": {"kind": "incident", "incident_id": "IN-1"}, "items": {"sandbags": 10}}),
             json!({"type": "request_materials", "team_id": "T-01", "site": {"kind": "levee_stretch", "levee_id": "L-1", "from": 0, "to": 200}, "items": {"块石": 10}}),
+            json!({"type": "define_flood_zone", "id": "FZ-1", "name": "淹没区", "levee_id": "L-1",
+                   "ring": [[113.0, 27.0], [113.02, 27.0], [113.02, 27.1], [113.0, 27.1], [113.0, 27.0]]}),
         ];
         let mut s = State::default();
         let actor = Actor::system();
@@ -269,6 +276,13 @@ mod tests {
                     | Layer::MaterialRequests
             ) {
                 assert_eq!(got["features"][0]["geometry"]["type"], "Point", "{got}");
+                continue;
+            }
+            if layer == Layer::FloodZones {
+                // Newer than the hand-written version: its polygon, its levee in properties.
+                assert_eq!(got["features"][0]["geometry"]["type"], "Polygon", "{got}");
+                assert_eq!(got["features"][0]["properties"]["levee_id"], "L-1", "{got}");
+                assert!(got["features"][0]["properties"].get("ring").is_none());
                 continue;
             }
             if layer == Layer::PatrolSections {

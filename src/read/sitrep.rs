@@ -74,5 +74,25 @@ pub fn sitrep(state: &State) -> Value {
             "required": state.patrol_sections.values().filter(|s| s.interval_min.is_some()).count(),
         },
         "materials": super::materials::figures(state),
+        "flood_safety": flood_safety(state),
+    })
+}
+
+/// Shelters against the flooding of levee breaches: the levees breached now, how many shelters
+/// are not flood-safe, and the open ones that stand in a breach's flood area (sorted by id).
+fn flood_safety(state: &State) -> Value {
+    let views: Vec<_> = state
+        .shelters
+        .values()
+        .map(|s| (s, state.shelter_flood_safety(s)))
+        .collect();
+    serde_json::json!({
+        "breached_levees": state.breached_levees(),
+        "shelters_not_flood_safe": views.iter().filter(|(_, f)| !f.flood_safe).count(),
+        "open_in_breach_flood_area": views
+            .iter()
+            .filter(|(s, f)| s.open && f.in_breach_flood_area)
+            .map(|(s, _)| s.id.as_str())
+            .collect::<Vec<_>>(),
     })
 }

@@ -22,6 +22,9 @@ pub struct ShelterView<'a> {
     shelter: &'a Shelter,
     free_places: u32,
     days_of_supply_left: Option<f64>,
+    /// Whether it is safe from the flooding of a levee breach (the domain's answer).
+    #[serde(flatten)]
+    flood: crate::domain::flood::FloodSafety,
 }
 
 #[derive(Serialize)]
@@ -60,6 +63,7 @@ pub enum EntityView<'a> {
     Depot(super::materials::DepotView<'a>),
     Shipment(super::materials::ShipmentView<'a>),
     MaterialRequest(&'a crate::domain::materials::MaterialRequest),
+    FloodZone(&'a crate::domain::flood::FloodZone),
 }
 
 /// An evacuation order with what is derived from its departures: the people still in the zone.
@@ -200,6 +204,7 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
                 shelter: s,
                 free_places: s.free_places(),
                 days_of_supply_left: s.days_of_supply_left(),
+                flood: state.shelter_flood_safety(s),
             })
         }
         Layer::Hazards => EntityView::Hazard(state.hazards.get(id)?),
@@ -260,6 +265,7 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
             state.materials.shipments.get(id)?,
         )),
         Layer::MaterialRequests => EntityView::MaterialRequest(state.materials.requests.get(id)?),
+        Layer::FloodZones => EntityView::FloodZone(state.flood_zones.get(id)?),
     })
 }
 
@@ -297,6 +303,7 @@ pub fn layer_ids(state: &State, layer: Layer) -> Vec<String> {
         Layer::Depots => keys(&state.materials.depots),
         Layer::Shipments => keys(&state.materials.shipments),
         Layer::MaterialRequests => keys(&state.materials.requests),
+        Layer::FloodZones => keys(&state.flood_zones),
     }
 }
 

@@ -193,6 +193,12 @@ impl Spatial {
                 .filter(|c| Zone::from_ring(&c.ring).intersects_bbox(bbox))
                 .map(|c| c.id.to_string())
                 .collect(),
+            Layer::FloodZones => state
+                .flood_zones
+                .values()
+                .filter(|z| Zone::from_ring(&z.ring).intersects_bbox(bbox))
+                .map(|z| z.id.to_string())
+                .collect(),
             _ => Vec::new(),
         }
     }

@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use crate::http::{get as http_get, header};
-use crest::domain::geo::ring_contains;
+use crest::domain::geo::{Zone, ring_contains};
 use crest::domain::levee::Levee;
 use crest::domain::{Command, LonLat, Role};
 use serde_json::{Value, json};
@@ -68,6 +68,7 @@ fn the_loader_accepts_the_district() {
         "patrol_sections",
         "protected_assets",
         "depots",
+        "flood_zones",
     ] {
         assert!(names.contains(&required), "layer {required} missing");
     }
@@ -183,23 +184,218 @@ fn villages_lie_in_their_towns_and_grid_cells_in_the_district() {
     );
     let cells = layer("grid_cells");
     assert_eq!(cells.len(), 260);
+    let zone = Zone::from_ring(&district);
     for c in &cells {
-        for p in ring(c) {
-            assert!(
-                ring_contains(&district, p),
-                "grid cell {} has {p} outside the district",
-                c["properties"]["id"]
-            );
-        }
+        assert!(
+            zone.covers_zone(&Zone::from_ring(&ring(c))),
+            "grid cell {} reaches outside the district",
+            c["properties"]["id"]
+        );
     }
-    let workers: HashSet<&str> = cells
-        .iter()
-        .map(|c| c["properties"]["grid_worker"].as_str().unwrap())
-        .collect();
+    // One name per grid worker id, and 184 of them: some cover two cells.
+    let mut workers: HashMap<&str, &str> = HashMap::new();
+    for c in &cells {
+        let id = c["properties"]["grid_worker_id"].as_str().unwrap();
+        let name = c["properties"]["grid_worker"].as_str().unwrap();
+        assert!(id.starts_with("GW-") && id.len() == 6, "{id}");
+        assert!(!name.is_empty() && !name.contains("GW-"), "{name}");
+        assert_eq!(*workers.entry(id).or_insert(name), name, "{id}");
+    }
     assert_eq!(
         workers.len(),
         184,
         "184 grid workers, some covering two cells"
+    );
+}
+
+#[test]
+fn grid_cells_tile_the_whole_district_and_hold_every_village_once() {
+    let district = ring(&layer("district")[0]);
+    let cells: Vec<(String, String, Vec<LonLat>)> = layer("grid_cells")
+        .iter()
+        .map(|c| {
+            let p = &c["properties"];
+            (
+                p["id"].as_str().unwrap().to_string(),
+                p["village"].as_str().unwrap().to_string(),
+                ring(c),
+            )
+        })
+        .collect();
+    // Areas add up to the district's, river and west-bank polder included…
+    let total: f64 = cells.iter().map(|(_, _, r)| signed_area(r).abs()).sum();
+    let area = signed_area(&district).abs();
+    assert!((total - area).abs() < 1e-9 * area, "{total} vs {area}");
+    // …no two overlap (the loader's own measure: the area of their intersection)…
+    use geo::{Area, BooleanOps};
+    let zones: Vec<Zone> = cells.iter().map(|(_, _, r)| Zone::from_ring(r)).collect();
+    let mut worst: f64 = 0.0;
+    for (i, a) in zones.iter().enumerate() {
+        let (amin, amax) = a.bounding_box();
+        for b in &zones[i + 1..] {
+            let (bmin, bmax) = b.bounding_box();
+            if bmin[0] > amax[0] || bmax[0] < amin[0] || bmin[1] > amax[1] || bmax[1] < amin[1] {
+                continue;
+            }
+            worst = worst.max(a.polygon().intersection(b.polygon()).unsigned_area());
+        }
+    }
+    assert!(worst < 1e-12, "largest overlap {worst} deg²");
+    // …and every sample point of the district lies in exactly one cell.
+    let (min, max) = crest::domain::geo::envelope(&district);
+    let mut inside = 0;
+    for i in 0..100 {
+        for j in 0..160 {
+            let lon = min[0]
+                + (max[0] - min[0]) * (i as f64 + 0.5 + 0.1 * std::f64::consts::FRAC_1_SQRT_2)
+                    / 100.0;
+            let lat = min[1]
+                + (max[1] - min[1]) * (j as f64 + 0.5 + 0.1 * std::f64::consts::FRAC_1_PI) / 160.0;
+            let p = LonLat::new(lon, lat).unwrap();
+            let hits = zones.iter().filter(|z| z.contains(p)).count();
+            if ring_contains(&district, p) {
+                inside += 1;
+                assert_eq!(hits, 1, "{p} is in {hits} grid cells");
+            } else {
+                assert_eq!(hits, 0, "{p} is outside the district but in a cell");
+            }
+        }
+    }
+    assert!(inside > 9000, "the sample covers the district ({inside})");
+    // Every village lies in exactly one cell, which names it.
+    for v in layer("villages") {
+        let id = v["properties"]["id"].as_str().unwrap();
+        let holders: Vec<&str> = cells
+            .iter()
+            .zip(&zones)
+            .filter(|(_, z)| z.covers(point(&v)))
+            .map(|((c, _, _), _)| c.as_str())
+            .collect();
+        assert_eq!(holders.len(), 1, "{id} in {holders:?}");
+        let cell = cells.iter().find(|(c, _, _)| c == holders[0]).unwrap();
+        assert_eq!(cell.1, id, "{} holds {id}", cell.0);
+    }
+}
+
+#[test]
+fn the_district_is_of_the_briefs_size() {
+    // 近35万市民 in 8 towns and 139 villages.
+    let people = pop(&layer("district")[0]);
+    assert!((340_000..350_000).contains(&people), "{people}");
+    // Vulnerable people, counted per cell: 3–5 % of the population, and some in every cell.
+    let mut vulnerable = 0;
+    for c in layer("grid_cells") {
+        let v = &c["properties"]["vulnerable"];
+        let here: u64 = [
+            "elderly_alone",
+            "disabled",
+            "pregnant",
+            "unaccompanied_children",
+        ]
+        .iter()
+        .map(|k| v[k].as_u64().unwrap())
+        .sum();
+        assert!(here > 0 && here < pop(&c) / 10, "{}", c["properties"]["id"]);
+        vulnerable += here;
+    }
+    let share = vulnerable as f64 / people as f64;
+    assert!((0.03..=0.05).contains(&share), "{share}");
+    // A standing roster of several thousand, of every kind, in realistic units; close to 1,000
+    // can mass at the 将军村 breach from within 20 km.
+    let teams = layer("teams");
+    let headcount = |t: &Value| t["properties"]["headcount"].as_u64().unwrap();
+    let total: u64 = teams.iter().map(headcount).sum();
+    assert!((3_000..=8_000).contains(&total), "{total}");
+    for kind in [
+        "armed_police",
+        "reserve_force",
+        "militia",
+        "cadres",
+        "fire_rescue",
+        "volunteers",
+        "grid_workers",
+    ] {
+        assert!(
+            teams.iter().any(|t| t["properties"]["kind"] == kind),
+            "{kind}"
+        );
+    }
+    for t in &teams {
+        assert!(
+            (10..=400).contains(&headcount(t)),
+            "{}",
+            t["properties"]["id"]
+        );
+    }
+    let grid_workers: u64 = teams
+        .iter()
+        .filter(|t| t["properties"]["kind"] == "grid_workers")
+        .map(headcount)
+        .sum();
+    assert_eq!(grid_workers, 184);
+    let jiangjun = layer("villages")
+        .into_iter()
+        .find(|v| v["properties"]["name"] == "将军村")
+        .unwrap();
+    let near: u64 = teams
+        .iter()
+        .filter(|t| {
+            t["properties"]["kind"] != "volunteers" && t["properties"]["kind"] != "grid_workers"
+        })
+        .filter(|t| point(t).distance_m(point(&jiangjun)) < 20_000.0)
+        .map(headcount)
+        .sum();
+    assert!(near >= 1_000, "{near} within 20 km of 将军村");
+    assert_eq!(teams[0]["properties"]["id"], "T-01");
+    assert_eq!(teams[0]["properties"]["kind"], "armed_police");
+}
+
+#[test]
+fn every_levee_has_a_flood_zone_behind_it_and_some_shelters_stand_on_high_ground() {
+    let district = Zone::from_ring(&ring(&layer("district")[0]));
+    let zones = layer("flood_zones");
+    let levees = layer("levees");
+    assert_eq!(zones.len(), levees.len());
+    for l in &levees {
+        let id = l["properties"]["id"].as_str().unwrap();
+        let z = zones
+            .iter()
+            .find(|z| z["properties"]["levee_id"] == id)
+            .unwrap_or_else(|| panic!("{id} has a flood zone"));
+        let zone = Zone::from_ring(&ring(z));
+        assert!(
+            district.covers_zone(&zone),
+            "{id}'s zone lies in the district"
+        );
+        // A strip 1.5–3 km deep behind the levee: its area over the levee's length.
+        let m2 = zone.area_deg2() * 111_195.0 * 111_195.0 * 27.5_f64.to_radians().cos();
+        let depth = m2 / l["properties"]["length_m"].as_f64().unwrap();
+        assert!((1_200.0..=3_200.0).contains(&depth), "{id}: {depth} m deep");
+    }
+    // 将军村 lies in the 南洲 levee's zone: a breach there floods it.
+    let jiangjun = layer("villages")
+        .into_iter()
+        .find(|v| v["properties"]["name"] == "将军村")
+        .unwrap();
+    let nz = zones
+        .iter()
+        .find(|z| z["properties"]["levee_id"] == "XJ-E-NZ")
+        .unwrap();
+    assert!(Zone::from_ring(&ring(nz)).contains(point(&jiangjun)));
+    // Shelters: some in a flood zone on high ground, some in one below it, most outside.
+    let shelters = layer("shelters");
+    let in_zone = |s: &Value| {
+        zones
+            .iter()
+            .any(|z| Zone::from_ring(&ring(z)).covers(point(s)))
+    };
+    let high = |s: &Value| s["properties"]["high_ground"].as_bool().unwrap();
+    assert!(shelters.iter().any(|s| in_zone(s) && high(s)));
+    assert!(shelters.iter().any(|s| in_zone(s) && !high(s)));
+    assert!(shelters.iter().filter(|s| !in_zone(s)).count() > shelters.len() / 2);
+    assert!(
+        shelters.iter().all(|s| in_zone(s) || !high(s)),
+        "high ground only matters in a zone"
     );
 }
 
@@ -618,7 +814,7 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
         rail["chainage"].as_str().unwrap().starts_with("K166"),
         "{rail}"
     );
-    assert_eq!(hazards["layers"]["shelters"].as_array().unwrap().len(), 32);
+    assert_eq!(hazards["layers"]["shelters"].as_array().unwrap().len(), 33);
     assert_eq!(
         hazards["layers"]["grid_cells"].as_array().unwrap().len(),
         260
@@ -651,7 +847,7 @@ async fn the_server_runs_the_district_and_serves_its_layers() {
     let index = http_get(&server, "/api/v1/map", &[]).await;
     assert_eq!(index.0, 200);
     let index: Value = serde_json::from_str(&index.2).unwrap();
-    assert_eq!(index["layers"].as_array().unwrap().len(), 15);
+    assert_eq!(index["layers"].as_array().unwrap().len(), 16);
     let (status, head, body) = http_get(&server, "/api/v1/map/towns", &[]).await;
     assert_eq!(status, 200);
     assert!(head.contains("content-type: application/geo+json"));

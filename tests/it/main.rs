@@ -16,5 +16,6 @@ mod materials;
 mod memory;
 mod patrols;
 mod people;
+mod shelter_flood;
 mod slow_client;
 mod write_faults;

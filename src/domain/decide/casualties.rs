@@ -233,6 +233,7 @@ mod tests {
         w.push(Event::ShelterOpenChanged {
             shelter_id: ShelterId::from("S-1"),
             open: true,
+            flood_risk_override: None,
         });
         let order = given(&w)
             .when(

@@ -71,8 +71,8 @@ impl State {
             C::CreateAssignment(c) => assignments::create(self, c, ctx),
             C::AdvanceAssignment(a) => assignments::advance(self, a, ctx),
             C::CancelAssignment(c) => assignments::cancel(self, c, ctx),
-            C::OpenShelter(r) => shelters::set_open(self, r, true),
-            C::CloseShelter(r) => shelters::set_open(self, r, false),
+            C::OpenShelter(o) => shelters::open(self, o),
+            C::CloseShelter(r) => shelters::set_open(self, &r.shelter_id, false),
             C::CheckIn(c) => shelters::check_in(self, c, ctx),
             C::CheckOut(c) => shelters::check_out(self, c),
             C::SetSupply(s) => shelters::set_supply(self, s),
@@ -110,6 +110,7 @@ impl State {
             C::RequestMaterials(r) => materials::request_materials(self, r, ctx),
             C::ApproveMaterialRequest(a) => materials::approve(self, a, ctx),
             C::DeclineMaterialRequest(d) => materials::decline(self, d, ctx),
+            C::DefineFloodZone(d) => reference::define_flood_zone(self, d),
         }
     }
 

@@ -6,6 +6,7 @@ use super::{Decision, exists, not_found};
 use crate::domain::bounds::invalid;
 use crate::domain::commands::*;
 use crate::domain::events::Event;
+use crate::domain::flood::FloodZone;
 use crate::domain::levee::{Levee, LeveeSpec};
 use crate::domain::model::*;
 use crate::domain::state::{Context, State};
@@ -37,6 +38,7 @@ pub(super) fn define_shelter(s: &State, d: &DefineShelter) -> Decision {
                 .collect(),
             town: d.town.to_string(),
             kind: d.kind.to_string(),
+            high_ground: d.high_ground,
         },
     }])
 }
@@ -78,6 +80,26 @@ pub(super) fn define_grid_cell(s: &State, d: &DefineGridCell) -> Decision {
             village: d.village.to_string(),
             grid_worker_id: d.grid_worker_id.clone(),
             vulnerable: d.vulnerable.get(),
+        },
+    }])
+}
+
+pub(super) fn define_flood_zone(s: &State, d: &DefineFloodZone) -> Decision {
+    if s.flood_zones.contains_key(&d.id) {
+        return Err(exists("flood zone", &d.id));
+    }
+    if !s.levees.contains_key(&d.levee_id) {
+        return Err(not_found("levee", &d.levee_id));
+    }
+    if crate::domain::geo::Zone::from_ring(d.ring.points()).area_deg2() <= 0.0 {
+        return Err(invalid("ring: the flood zone's ring encloses no area"));
+    }
+    Ok(vec![Event::FloodZoneDefined {
+        zone: FloodZone {
+            id: d.id.clone(),
+            name: d.name.to_string(),
+            levee_id: d.levee_id.clone(),
+            ring: d.ring.points().to_vec(),
         },
     }])
 }

@@ -7,6 +7,8 @@ use crate::domain::commands::*;
 use crate::domain::error::DomainError;
 use crate::domain::evacuation::DepartureWay;
 use crate::domain::events::Event;
+use crate::domain::flood::{FloodRiskOverride, FloodZone};
+use crate::domain::ids::ShelterId;
 use crate::domain::model::*;
 use crate::domain::state::{Context, State};
 
@@ -24,8 +26,8 @@ impl From<bool> for Opening {
     }
 }
 
-pub(super) fn set_open(s: &State, r: &ShelterRef, open: bool) -> Decision {
-    let sh = s.shelter(&r.shelter_id)?;
+pub(super) fn set_open(s: &State, id: &ShelterId, open: bool) -> Decision {
+    let sh = s.shelter(id)?;
     if sh.open == open {
         let (from, to) = (Opening::from(sh.open), Opening::from(open));
         return Err(illegal("shelter", &sh.id, from.into(), to.into()));
@@ -33,7 +35,49 @@ pub(super) fn set_open(s: &State, r: &ShelterRef, open: bool) -> Decision {
     Ok(vec![Event::ShelterOpenChanged {
         shelter_id: sh.id.clone(),
         open,
+        flood_risk_override: None,
     }])
+}
+
+/// Opens a shelter. Inside the flood zone of a breached levee (an open breach, or an open
+/// incident, on it) a shelter that is not on high ground is refused — people would be sent into
+/// the flood — unless the command overrides the flood risk with a reason, which the event keeps
+/// with the zones it overrode.
+pub(super) fn open(s: &State, o: &OpenShelter) -> Decision {
+    let mut events = set_open(s, &o.shelter_id, true)?;
+    let sh = s.shelter(&o.shelter_id)?;
+    let zones = s.breach_flood_zones_at(sh);
+    if zones.is_empty() {
+        return Ok(events);
+    }
+    let reason = o
+        .override_flood_risk
+        .as_ref()
+        .map(|r| r.trim())
+        .unwrap_or("");
+    if reason.is_empty() {
+        let join = |f: fn(&FloodZone) -> &str| {
+            let mut v: Vec<&str> = zones.iter().map(|z| f(z)).collect();
+            v.dedup();
+            v.join(", ")
+        };
+        return Err(DomainError::ShelterInFloodArea {
+            shelter: sh.id.to_string(),
+            zones: join(|z| z.id.as_str()),
+            levees: join(|z| z.levee_id.as_str()),
+        });
+    }
+    if let Some(Event::ShelterOpenChanged {
+        flood_risk_override,
+        ..
+    }) = events.first_mut()
+    {
+        *flood_risk_override = Some(FloodRiskOverride {
+            reason: reason.to_string(),
+            flood_zones: zones.iter().map(|z| z.id.clone()).collect(),
+        });
+    }
+    Ok(events)
 }
 
 /// People arriving at a shelter. Against an order (an order, cell or village named) they are also
@@ -155,6 +199,7 @@ mod tests {
     use super::super::spec::*;
     use crate::domain::bounds::MAX_COUNT;
     use crate::domain::events::Event;
+    use crate::domain::flood::FloodRiskOverride;
     use crate::domain::ids::*;
     use crate::domain::model::*;
     use serde_json::{Value, json};
@@ -301,6 +346,7 @@ mod tests {
             .then(&[Event::ShelterOpenChanged {
                 shelter_id: s1(),
                 open: false,
+                flood_risk_override: None,
             }]);
         let closed = closed
             .when(&field("T-07"), check_in(1, false))
@@ -312,6 +358,7 @@ mod tests {
             .then(&[Event::ShelterOpenChanged {
                 shelter_id: s1(),
                 open: true,
+                flood_risk_override: None,
             }])
             .when(&d, json!({"type": "open_shelter", "shelter_id": "S-1"}))
             .then_error("illegal_transition");
@@ -392,5 +439,232 @@ mod tests {
         given(&world())
             .when(&d, supply("deliver_supply", "", 1))
             .then_error("invalid_value");
+    }
+
+    // ------------------------------------------------------------ flood safety (溃口淹没区)
+
+    /// FZ-1: what a breach of XJ-E1 floods — the 3 km strip east of it, where S-1 stands.
+    fn flood_zone() -> Value {
+        json!({"type": "define_flood_zone", "id": "FZ-1", "name": "一段溃口淹没区", "levee_id": "XJ-E1",
+               "ring": [[113.10, 27.60], [113.13, 27.60], [113.13, 27.70], [113.10, 27.70], [113.10, 27.60]]})
+    }
+
+    /// The world with FZ-1 and S-1 closed.
+    fn closed_in_zone() -> Given {
+        let d = dispatcher();
+        given(&world())
+            .when(&d, flood_zone())
+            .then_events(|e| assert!(matches!(e[0], Event::FloodZoneDefined { .. }), "{e:?}"))
+            .when(&d, json!({"type": "close_shelter", "shelter_id": "S-1"}))
+            .then_events(|_| {})
+    }
+
+    /// A hazard of `kind` on XJ-E1 (30 m off its line, landside), reported by the desk.
+    fn on_the_levee(kind: &str) -> Value {
+        json!({"type": "report_hazard", "kind": kind, "severity": "critical", "position": [113.1003, 27.64]})
+    }
+
+    fn open_s1() -> Value {
+        json!({"type": "open_shelter", "shelter_id": "S-1"})
+    }
+
+    fn opened(flood_risk_override: Option<FloodRiskOverride>) -> Event {
+        Event::ShelterOpenChanged {
+            shelter_id: s1(),
+            open: true,
+            flood_risk_override,
+        }
+    }
+
+    #[test]
+    fn a_flood_zone_names_a_known_levee_once() {
+        let d = dispatcher();
+        let g = given(&world()).when(&d, flood_zone()).then_events(|_| {});
+        assert_eq!(
+            g.state().flood_zones[&FloodZoneId::from("FZ-1")]
+                .levee_id
+                .as_str(),
+            "XJ-E1"
+        );
+        g.when(&d, flood_zone()).then_error("already_exists");
+        let mut elsewhere = flood_zone();
+        elsewhere["id"] = json!("FZ-2");
+        elsewhere["levee_id"] = json!("XJ-W9");
+        given(&world()).when(&d, elsewhere).then_error("not_found");
+        let mut flat = flood_zone();
+        flat["ring"] = json!([[113.1, 27.6], [113.2, 27.6], [113.15, 27.6], [113.1, 27.6]]);
+        given(&world()).when(&d, flat).then_error("invalid_value");
+        given(&world())
+            .when(&field("T-07"), flood_zone())
+            .then_error("forbidden");
+    }
+
+    #[test]
+    fn a_shelter_in_a_zone_opens_while_its_levee_holds() {
+        closed_in_zone()
+            .when(&dispatcher(), open_s1())
+            .then(&[opened(None)]);
+    }
+
+    #[test]
+    fn a_shelter_in_the_flood_area_of_an_open_breach_is_refused() {
+        let d = dispatcher();
+        let g = closed_in_zone()
+            .when(&d, on_the_levee("breach"))
+            .then_events(|e| {
+                assert!(
+                    matches!(&e[0], Event::HazardReported { hazard } if hazard.levee.is_some()),
+                    "{e:?}"
+                )
+            });
+        let refused = g.when(&d, open_s1()).then_error("shelter_in_flood_area");
+        let view = refused
+            .state()
+            .shelter_flood_safety(&refused.state().shelters[&s1()]);
+        assert!(!view.flood_safe && view.in_breach_flood_area, "{view:?}");
+        assert_eq!(view.flood_zones, [FloodZoneId::from("FZ-1")]);
+        // A blank reason is no override.
+        refused
+            .when(
+                &d,
+                json!({"type": "open_shelter", "shelter_id": "S-1", "override_flood_risk": "  "}),
+            )
+            .then_error("shelter_in_flood_area");
+    }
+
+    #[test]
+    fn an_explicit_override_opens_it_and_is_recorded() {
+        let d = dispatcher();
+        closed_in_zone()
+            .when(&d, on_the_levee("breach"))
+            .then_events(|_| {})
+            .when(
+                &d,
+                json!({"type": "open_shelter", "shelter_id": "S-1",
+                             "override_flood_risk": "教学楼三层以上可用，仅作临时避险"}),
+            )
+            .then(&[opened(Some(FloodRiskOverride {
+                reason: "教学楼三层以上可用，仅作临时避险".into(),
+                flood_zones: vec![FloodZoneId::from("FZ-1")],
+            }))]);
+    }
+
+    #[test]
+    fn a_shelter_on_high_ground_opens_in_the_flood_area() {
+        let d = dispatcher();
+        let g = given(&world())
+            .when(&d, flood_zone())
+            .then_events(|_| {})
+            .when(
+                &d,
+                json!({"type": "define_shelter", "id": "S-2", "name": "镇政府礼堂",
+                             "position": [113.11, 27.65], "capacity": 200, "high_ground": true}),
+            )
+            .then_events(|_| {})
+            .when(&d, on_the_levee("breach"))
+            .then_events(|_| {});
+        let s2 = &g.state().shelters[&ShelterId::from("S-2")];
+        let view = g.state().shelter_flood_safety(s2);
+        assert!(view.flood_safe && !view.in_breach_flood_area, "{view:?}");
+        assert_eq!(
+            view.flood_zones,
+            [FloodZoneId::from("FZ-1")],
+            "in the zone, above it"
+        );
+        g.when(&d, json!({"type": "open_shelter", "shelter_id": "S-2"}))
+            .then(&[Event::ShelterOpenChanged {
+                shelter_id: ShelterId::from("S-2"),
+                open: true,
+                flood_risk_override: None,
+            }]);
+    }
+
+    #[test]
+    fn a_shelter_outside_every_zone_is_flood_safe() {
+        let d = dispatcher();
+        let g = closed_in_zone()
+            .when(
+                &d,
+                json!({"type": "define_shelter", "id": "S-3", "name": "山上学校",
+                             "position": [113.2, 27.65], "capacity": 200}),
+            )
+            .then_events(|_| {})
+            .when(&d, on_the_levee("breach"))
+            .then_events(|_| {});
+        let view = g
+            .state()
+            .shelter_flood_safety(&g.state().shelters[&ShelterId::from("S-3")]);
+        assert!(view.flood_safe && view.flood_zones.is_empty(), "{view:?}");
+        g.when(&d, json!({"type": "open_shelter", "shelter_id": "S-3"}))
+            .then_events(|e| assert_eq!(e.len(), 1));
+    }
+
+    #[test]
+    fn a_breach_elsewhere_or_a_lesser_hazard_does_not_close_the_zone() {
+        let d = dispatcher();
+        // A breach off every levee (no levee it would flood behind) and piping on XJ-E1.
+        closed_in_zone()
+            .when(
+                &d,
+                json!({"type": "report_hazard", "kind": "breach", "severity": "critical",
+                             "position": [113.3, 27.64]}),
+            )
+            .then_events(|_| {})
+            .when(&d, on_the_levee("piping"))
+            .then_events(|_| {})
+            .when(&d, open_s1())
+            .then(&[opened(None)]);
+    }
+
+    #[test]
+    fn an_open_incident_on_the_levee_is_a_breach_until_it_closes() {
+        let d = dispatcher();
+        let g = closed_in_zone()
+            .when(&d, on_the_levee("piping"))
+            .then_events(|_| {})
+            .when(
+                &d,
+                json!({"type": "open_incident", "hazard_id": "HZ-1", "name": "管涌群"}),
+            )
+            .then_events(|_| {});
+        let g = g.when(&d, open_s1()).then_error("shelter_in_flood_area");
+        g.when(&d, json!({"type": "close_incident", "incident_id": "IN-1"}))
+            .then_events(|_| {})
+            .when(&d, open_s1())
+            .then(&[opened(None)]);
+    }
+
+    #[test]
+    fn an_eliminated_or_false_breach_opens_the_zone_again() {
+        let d = dispatcher();
+        for (closing, then) in [
+            ("mark_false_alarm", None),
+            ("eliminate_hazard", Some("start_hazard_handling")),
+        ] {
+            let mut g = closed_in_zone()
+                .when(&d, on_the_levee("breach"))
+                .then_events(|_| {})
+                .when(&d, json!({"type": "confirm_hazard", "hazard_id": "HZ-1"}))
+                .then_events(|_| {});
+            if let Some(step) = then {
+                g = g
+                    .when(&d, json!({"type": step, "hazard_id": "HZ-1"}))
+                    .then_events(|_| {});
+            }
+            // The breach's own incident (opened by the watch) still stands: close it too.
+            let g = g
+                .when(&d, json!({"type": closing, "hazard_id": "HZ-1"}))
+                .then_events(|_| {});
+            let g = if g.state().incidents.values().any(|i| i.is_open()) {
+                g.when(&d, open_s1())
+                    .then_error("shelter_in_flood_area")
+                    .when(&d, json!({"type": "close_incident", "incident_id": "IN-1"}))
+                    .then_events(|_| {})
+            } else {
+                g
+            };
+            assert!(g.state().breached_levees().is_empty(), "{closing}");
+            g.when(&d, open_s1()).then(&[opened(None)]);
+        }
     }
 }

@@ -287,6 +287,7 @@ pub fn shelter_defined() -> Event {
             )]),
             town: "南洲镇".into(),
             kind: "school".into(),
+            high_ground: false,
         },
     }
 }
