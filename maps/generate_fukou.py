@@ -708,6 +708,7 @@ def main():
     shared = set(sorted(shared)[:76])
     worker_no, worker, names = 0, None, {}
     cell_area = {}
+    town_names = {t[0]: t[1] for t in towns_out}
     for (v, c, _), ring in zip(parts, rings):
         tid, vid, vname, kind, x, y, pop = v
         assert simple(ring), (vid, c)
@@ -717,6 +718,7 @@ def main():
             worker = (f"GW-{worker_no:03d}", person())
         cells_out.append(feature("Polygon", [ring], {
             "id": f"GC-{vid[2:]}-{c + 1}", "name": f"{vname}第{c + 1}网格", "town": f"T-{tid}", "village": vid,
+            "town_name": town_names[tid], "village_name": vname,
             "grid_worker_id": worker[0], "grid_worker": worker[1],
         }))
         names.setdefault(worker[0], worker[1])

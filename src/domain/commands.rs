@@ -446,6 +446,11 @@ pub struct DefineGridCell {
     pub town: Text,
     #[serde(default)]
     pub village: Text,
+    /// Display names of the town and village (`town` and `village` are their ids in a map).
+    #[serde(default, skip_serializing_if = "Text::is_empty")]
+    pub town_name: Text,
+    #[serde(default, skip_serializing_if = "Text::is_empty")]
+    pub village_name: Text,
     /// The grid worker's id (`GW-017`); absent in logs written before step 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid_worker_id: Option<GridWorkerId>,

@@ -128,6 +128,10 @@ pub struct OrderCell {
     pub cell_id: GridCellId,
     pub town: String,
     pub village: String,
+    #[serde(default)]
+    pub town_name: String,
+    #[serde(default)]
+    pub village_name: String,
     /// The share of the cell's area inside the zone, 0 < share ≤ 1.
     pub share: f64,
     pub at_risk: u32,
@@ -208,6 +212,8 @@ pub fn cells_at_risk<'a>(zone: &Zone, cells: impl Iterator<Item = &'a GridCell>)
             cell_id: cell.id.clone(),
             town: cell.town.clone(),
             village: cell.village.clone(),
+            town_name: cell.town_name.clone(),
+            village_name: cell.village_name.clone(),
             share,
             at_risk,
             vulnerable_at_risk: Vulnerable {
@@ -313,6 +319,8 @@ mod tests {
             grid_worker: "王".into(),
             town: "南洲镇".into(),
             village: "将军村".into(),
+            town_name: String::new(),
+            village_name: String::new(),
             grid_worker_id: None,
             vulnerable: Vulnerable {
                 elderly_alone: elderly,

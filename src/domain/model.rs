@@ -623,6 +623,11 @@ pub struct GridCell {
     pub grid_worker: String,
     pub town: String,
     pub village: String,
+    /// Display names of the town and village, when `town` and `village` are ids.
+    #[serde(default)]
+    pub town_name: String,
+    #[serde(default)]
+    pub village_name: String,
     /// The grid worker (网格员) responsible for the cell; `None` in logs written before step 4.
     #[serde(default)]
     pub grid_worker_id: Option<GridWorkerId>,

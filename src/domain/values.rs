@@ -63,6 +63,10 @@ impl Text {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// The name of a supply item (`water`, `instant_noodles`, …): 1 to [`MAX_ITEM`] bytes. The

@@ -660,6 +660,12 @@ fn check_references(
             }
         }
     }
+    let name_of = |layer: &str, id: &str| {
+        features
+            .get(layer)
+            .and_then(|l| l.iter().find(|f| f.id == id))
+            .and_then(|f| prop_str(f, "name"))
+    };
     for f in features.get("grid_cells").into_iter().flatten() {
         if let Some(v) = prop_str(f, "village")
             && !villages.contains(v)
@@ -669,6 +675,24 @@ fn check_references(
                 f,
                 format!("field `properties.village`: unknown village {v}"),
             ));
+        }
+        // A cell's display names are those of its town and village.
+        for (key, layer, id_key) in [
+            ("town_name", "towns", "town"),
+            ("village_name", "villages", "village"),
+        ] {
+            if let (Some(name), Some(id)) = (prop_str(f, key), prop_str(f, id_key))
+                && name_of(layer, id).is_some_and(|n| n != name)
+            {
+                return Err(loader.ferr(
+                    "grid_cells",
+                    f,
+                    format!(
+                        "field `properties.{key}`: {name}, but {id_key} {id} is called {}",
+                        name_of(layer, id).unwrap_or_default()
+                    ),
+                ));
+            }
         }
     }
     for f in features.get("flood_zones").into_iter().flatten() {

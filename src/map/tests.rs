@@ -388,6 +388,21 @@ fn references_to_unknown_towns_villages_and_levees() {
         "(id G-B)",
         "`properties.village`: unknown village V-X",
     );
+    // A cell's display names are its town's and village's.
+    let e = broken(|m| {
+        m.get_mut("grid_cells").unwrap()["features"][0]["properties"]["village_name"] =
+            json!("将军村")
+    });
+    assert_names(
+        &e,
+        "grid_cells",
+        "(id G-A)",
+        "`properties.village_name`: 将军村, but village V-A is called a",
+    );
+    let e = broken(|m| {
+        m.get_mut("grid_cells").unwrap()["features"][0]["properties"]["town_name"] = json!("乙镇")
+    });
+    assert_names(&e, "grid_cells", "(id G-A)", "`properties.town_name`: 乙镇");
     let e = broken(|m| {
         m.get_mut("gauges").unwrap()["features"][0]["properties"]["levee_ids"] =
             json!(["L-1", "L-9"])

@@ -52,8 +52,8 @@ fn orders<'a>(state: &'a State, only: Option<&EvacuationId>) -> Vec<&'a Evacuati
 pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
     let orders = orders(state, only);
     let mut total = Tally::default();
-    let mut towns: BTreeMap<&str, Tally> = BTreeMap::new();
-    let mut villages: BTreeMap<(&str, &str), Tally> = BTreeMap::new();
+    let mut towns: BTreeMap<(&str, &str), Tally> = BTreeMap::new();
+    let mut villages: BTreeMap<(&str, &str, &str), Tally> = BTreeMap::new();
     let mut vulnerable: Vec<Value> = Vec::new();
     for o in &orders {
         // Orders from before step 4 have no cells: their typed figures count in the total.
@@ -65,16 +65,19 @@ pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
         }
         for c in &o.cells {
             total.add_cell(c);
-            towns.entry(&c.town).or_default().add_cell(c);
+            towns
+                .entry((&c.town, &c.town_name))
+                .or_default()
+                .add_cell(c);
             villages
-                .entry((&c.town, &c.village))
+                .entry((&c.town, &c.village, &c.village_name))
                 .or_default()
                 .add_cell(c);
             let left = c.vulnerable_remaining();
             if o.status == EvacuationStatus::Active && !left.is_zero() {
                 vulnerable.push(json!({
                     "evacuation_id": o.id, "cell_id": c.cell_id, "town": c.town,
-                    "village": c.village, "remaining": left, "total": left.total(),
+                    "village": c.village, "village_name": c.village_name, "remaining": left, "total": left.total(),
                 }));
             }
         }
@@ -89,8 +92,8 @@ pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
         "orders_lifted": orders.iter().filter(|o| o.status == EvacuationStatus::Lifted).count(),
         "total": total,
         "rescued_outside_orders": if only.is_none() { state.rescued_outside_orders } else { 0 },
-        "by_town": towns.into_iter().map(|(town, t)| json!({"town": town, "tally": t})).collect::<Vec<_>>(),
-        "by_village": villages.into_iter().map(|((town, village), t)| json!({"town": town, "village": village, "tally": t})).collect::<Vec<_>>(),
+        "by_town": towns.into_iter().map(|((town, name), t)| json!({"town": town, "name": name, "tally": t})).collect::<Vec<_>>(),
+        "by_village": villages.into_iter().map(|((town, village, name), t)| json!({"town": town, "village": village, "name": name, "tally": t})).collect::<Vec<_>>(),
         "vulnerable_remaining": vulnerable,
     });
     if let Some(o) = orders.first().filter(|_| only.is_some()) {

@@ -226,6 +226,8 @@ mod tests {
                 grid_worker: "王".into(),
                 town: "南洲镇".into(),
                 village: "将军村".into(),
+                town_name: String::new(),
+                village_name: String::new(),
                 grid_worker_id: Some(GridWorkerId::from("GW-1")),
                 vulnerable: Vulnerable::default(),
             },

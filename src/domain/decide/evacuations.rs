@@ -145,7 +145,7 @@ pub(super) fn departures(s: &State, origin: &Origin<'_>, l: &Leaving<'_>) -> Dec
     };
     let matches = |c: &OrderCell| match (origin.cell, origin.village) {
         (Some(cell), _) => &c.cell_id == cell,
-        (None, Some(v)) => c.village == v,
+        (None, Some(v)) => c.village == v || (!c.village_name.is_empty() && c.village_name == v),
         (None, None) => false,
     };
     let mut slots: Vec<(&EvacuationOrder, &OrderCell)> = Vec::new();
@@ -283,6 +283,8 @@ mod tests {
                 grid_worker: "网格员".into(),
                 town: "南洲镇".into(),
                 village: village.into(),
+                town_name: String::new(),
+                village_name: String::new(),
                 grid_worker_id: Some(GridWorkerId::from(worker)),
                 vulnerable: Vulnerable {
                     elderly_alone: elderly,
