@@ -49,6 +49,8 @@ pub const MAX_PATROL_POINTS: usize = 64;
 pub const MAX_QUERY_LIMIT: u32 = 100;
 /// Largest snapping tolerance of a `snap_to_levee` query, metres.
 pub const MAX_SNAP_TOLERANCE_M: f64 = 5_000.0;
+/// How far ahead of the server's clock a forecast peak may be expected, milliseconds (30 days).
+pub const MAX_FORECAST_AHEAD_MS: i64 = 30 * 24 * 3_600_000;
 
 pub(super) fn invalid(msg: impl Into<String>) -> DomainError {
     DomainError::Invalid(msg.into())

@@ -205,6 +205,16 @@ pub enum Event {
         alerts: AlertRules,
         at: TimeMs,
     },
+
+    /// A dispatcher entered a forecast peak for a gauge; it replaces the one before.
+    GaugeForecastEntered {
+        gauge_id: GaugeId,
+        forecast: super::hydrograph::Forecast,
+    },
+    /// Reference data corrected after it was defined: the old value, the new one, why, who, when.
+    ReferenceCorrected {
+        correction: super::corrections::Correction,
+    },
 }
 
 /// A team's fix on a levee with patrol sections.
@@ -340,6 +350,8 @@ impl Event {
             | IncidentStageReached { incident_id, .. }
             | IncidentClosed { incident_id, .. } => (Layer::Incidents, incident_id.as_str()),
             WatchRulesSet { .. } => (Layer::PatrolSections, "rules"),
+            GaugeForecastEntered { gauge_id, .. } => (Layer::Gauges, gauge_id.as_str()),
+            ReferenceCorrected { correction } => correction.change.subject(),
         }
     }
 

@@ -114,6 +114,8 @@ id_type!(/// A request for flood materials from the field, assigned by Crest: `M
 id_type!(/// An incident (a breach or large hazard with its front command post), assigned by Crest:
     /// `IN-1`, …
     IncidentId);
+id_type!(/// A correction of reference data (its audit record), assigned by Crest: `CR-1`, …
+    CorrectionId);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! Each table is an exhaustive `match`: a new variant does not compile until it is named.
 
 use super::alerts::{AlertKind, AlertState};
+use super::corrections::CorrectionField;
 use super::events::Layer;
 use super::incidents::{AssetKind, CommitmentState, Stage};
 use super::model::*;
@@ -218,6 +219,13 @@ named!(Layer, "layer", {
     Layer::Incidents => ("现场指挥", "incidents"),
 });
 
+named!(CorrectionField, "correction_field", {
+    CorrectionField::ShelterCapacity => ("安置点容量", "shelter capacity"),
+    CorrectionField::GaugeThresholds => ("水位站特征水位", "gauge thresholds"),
+    CorrectionField::TeamRoster => ("队伍名册与人数", "team roster and headcount"),
+    CorrectionField::AssetBuffer => ("重要设施防护范围", "protected asset buffer"),
+});
+
 /// The standard shelter supply items (items are free text; these are the ones the map stocks).
 pub const SUPPLY_ITEMS: [Term; 5] = [
     Term {
@@ -273,6 +281,7 @@ pub fn vocabulary() -> std::collections::BTreeMap<&'static str, Vec<Term>> {
         set::<PointKind>(),
         set::<Layer>(),
         ("supply_item", SUPPLY_ITEMS.to_vec()),
+        set::<CorrectionField>(),
     ]
     .into_iter()
     .collect()
@@ -285,7 +294,7 @@ mod tests {
     #[test]
     fn every_value_has_both_names_and_its_wire_value() {
         let v = vocabulary();
-        assert_eq!(v.len(), 20);
+        assert_eq!(v.len(), 21);
         for (set, terms) in &v {
             assert!(!terms.is_empty(), "{set}");
             for t in terms {

@@ -71,5 +71,6 @@ pub fn sitrep(state: &State) -> Value {
             "sections": state.patrol_sections.len(),
             "required": state.patrol_sections.values().filter(|s| s.interval_min.is_some()).count(),
         },
+        "gauges": super::gauges::sitrep(state),
     })
 }

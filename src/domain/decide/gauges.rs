@@ -2,9 +2,10 @@
 //! response level of each jurisdiction.
 
 use super::{Decision, illegal};
-use crate::domain::bounds::check_device_time;
+use crate::domain::bounds::{MAX_FORECAST_AHEAD_MS, check_device_time, invalid};
 use crate::domain::commands::*;
 use crate::domain::events::Event;
+use crate::domain::hydrograph::Forecast;
 use crate::domain::model::*;
 use crate::domain::state::{Context, State};
 
@@ -52,6 +53,29 @@ fn threshold_crossings(g: &Gauge, r: Reading) -> Vec<Event> {
             })
         })
         .collect()
+}
+
+/// A forecast peak for a gauge, replacing the one before. Its time may lie in the past (a crest
+/// entered after it passed) but not more than [`MAX_FORECAST_AHEAD_MS`] ahead.
+pub(super) fn enter_forecast(s: &State, f: &EnterGaugeForecast, ctx: &Context<'_>) -> Decision {
+    let g = s.gauge(&f.gauge_id)?;
+    let peak_at = f.peak_at.get();
+    if peak_at > ctx.now_ms.saturating_add(MAX_FORECAST_AHEAD_MS) {
+        return Err(invalid(format!(
+            "peak_at {peak_at} is more than 30 days ahead of the server's clock ({})",
+            ctx.now_ms
+        )));
+    }
+    Ok(vec![Event::GaugeForecastEntered {
+        gauge_id: g.id.clone(),
+        forecast: Forecast {
+            peak_m: f.peak_m.get(),
+            peak_at,
+            source: f.source.to_string(),
+            entered_at: ctx.now_ms,
+            entered_by: ctx.actor.name.clone(),
+        },
+    }])
 }
 
 /// A level's name in messages; no level is `none`.

@@ -8,6 +8,7 @@
 //! `decide` never mutates; `State::apply` (in `state.rs`) never refuses.
 
 mod assignments;
+mod corrections;
 mod evacuations;
 mod gauges;
 mod hazards;
@@ -87,6 +88,11 @@ impl State {
             C::AdvanceIncidentStage(a) => incidents::advance_stage(self, a, ctx),
             C::CloseIncident(r) => incidents::close(self, r, ctx),
             C::SetWatchRules(r) => patrols::set_rules(self, r, ctx),
+            C::EnterGaugeForecast(f) => gauges::enter_forecast(self, f, ctx),
+            C::CorrectShelterCapacity(c) => corrections::shelter_capacity(self, c, ctx),
+            C::CorrectGaugeThresholds(c) => corrections::gauge_thresholds(self, c, ctx),
+            C::CorrectTeamRoster(c) => corrections::team_roster(self, c, ctx),
+            C::CorrectAssetBuffer(c) => corrections::asset_buffer(self, c, ctx),
         }
     }
 
