@@ -291,3 +291,27 @@ async fn a_reference_data_correction_is_refused_for_non_dispatchers_and_audited(
     assert_eq!(team["members"], json!(["陈伟", "周强", "吴磊"]));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_xiang_gauge_at_fukou_is_compared_with_the_record_of_1994() {
+    let fukou = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("maps/fukou");
+    let server = TestServer::start_with(|c| {
+        c.map = Some(fukou);
+        c.tick_every = None;
+    })
+    .await;
+    let mut d = server.client(Role::Dispatcher, None).await;
+    d.ok(json!({"type": "record_reading", "gauge_id": "G-XJ-LK", "level_m": 41.2}))
+        .await;
+    let answer = d
+        .query(json!({"type": "hydrograph", "gauge_id": "G-XJ-LK"}))
+        .await;
+    assert_eq!(
+        answer["record"],
+        json!({"level_m": 44.58, "date": "1994", "station": "株洲"})
+    );
+    assert_eq!(answer["above_record_m"], -3.38);
+    assert_eq!(answer["above_warning_m"], 1.2);
+    assert_eq!(answer["rate_of_rise"], Value::Null, "one reading has no rate");
+    server.stop().await;
+}
