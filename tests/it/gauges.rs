@@ -312,6 +312,10 @@ async fn the_xiang_gauge_at_fukou_is_compared_with_the_record_of_1994() {
     );
     assert_eq!(answer["above_record_m"], -3.38);
     assert_eq!(answer["above_warning_m"], 1.2);
-    assert_eq!(answer["rate_of_rise"], Value::Null, "one reading has no rate");
+    assert_eq!(
+        answer["rate_of_rise"],
+        Value::Null,
+        "one reading has no rate"
+    );
     server.stop().await;
 }
