@@ -884,7 +884,9 @@ def main():
     gauges_out = [
         feature("Point", pt(lon_at(XIANG, 27.709) + 0.0025, 27.709), {
             "id": "G-XJ-LK", "name": "湘江涪口站", "river": "湘江", "datum": "吴淞",
-            "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}, "levee_ids": ["XJ-E-NZ", "XJ-E-LK", "XJ-E-LKN", "XJ-W-NZ", "XJ-W-LK"]}),
+            "thresholds": {"guard_m": 38.0, "warning_m": 40.0, "guaranteed_m": 42.5}, "levee_ids": ["XJ-E-NZ", "XJ-E-LK", "XJ-E-LKN", "XJ-W-NZ", "XJ-W-LK"],
+            # The brief's record flood for comparison: 44.58 m at 株洲 in 1994.
+            "record": {"level_m": 44.58, "date": "1994", "station": "株洲"}}),
         feature("Point", pt(lon_at(XIANG, 27.57) + 0.0025, 27.57), {
             "id": "G-XJ-GT", "name": "湘江淦田站", "river": "湘江", "datum": "吴淞",
             "thresholds": {"guard_m": 39.0, "warning_m": 41.0, "guaranteed_m": 43.5}, "levee_ids": ["XJ-E-ZH", "XJ-E-GT", "XJ-W-ZH", "XJ-W-GT"]}),

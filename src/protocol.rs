@@ -96,6 +96,46 @@ pub enum Query {
     EvacuationStatus(EvacuationStatusQuery),
     Casualties(CasualtiesQuery),
     Materials(Materials),
+    Hydrograph(Hydrograph),
+    Corrections(Corrections),
+}
+
+/// A gauge's readings in a time window, with the rate of rise, the time above each threshold,
+/// the forecast and the record (see `read::gauges`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hydrograph {
+    pub gauge_id: crate::domain::ids::GaugeId,
+    #[serde(default)]
+    pub from_ms: Option<crate::domain::values::DeviceTime>,
+    #[serde(default)]
+    pub until_ms: Option<crate::domain::values::DeviceTime>,
+}
+
+/// The audit trail of reference-data corrections, newest first.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Corrections {
+    /// Only those of this entity (a shelter, gauge, team or protected asset id).
+    #[serde(default, deserialize_with = "an_id")]
+    pub subject_id: Option<String>,
+    #[serde(default)]
+    pub field: Option<crate::domain::corrections::CorrectionField>,
+    #[serde(default = "a_hundred")]
+    pub limit: QueryLimit,
+}
+
+fn a_hundred() -> QueryLimit {
+    QueryLimit::new(100).expect("100 is a limit")
+}
+
+/// An id of any kind of entity, checked as every id is.
+fn an_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let id = Option::<String>::deserialize(d)?;
+    if let Some(id) = &id {
+        crate::domain::ids::validate_id(id).map_err(serde::de::Error::custom)?;
+    }
+    Ok(id)
 }
 
 /// Flood materials: every depot with its stock, the shipments not yet settled, the open requests.
@@ -489,6 +529,8 @@ impl Query {
             "evacuation_status" => check::<EvacuationStatusQuery, D>(d),
             "casualties" => check::<CasualtiesQuery, D>(d),
             "materials" => check::<Materials, D>(d),
+            "hydrograph" => check::<Hydrograph, D>(d),
+            "corrections" => check::<Corrections, D>(d),
             _ => None,
         }
     }

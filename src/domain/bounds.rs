@@ -52,6 +52,8 @@ pub const MAX_SNAP_TOLERANCE_M: f64 = 5_000.0;
 /// Flood materials: a depot's stock or low-stock level of an item, a quantity issued, consumed,
 /// returned or requested, and a stock after a restock or a return (whole units of the item).
 pub const MAX_MATERIAL: u32 = 1_000_000_000;
+/// How far ahead of the server's clock a forecast peak may be expected, milliseconds (30 days).
+pub const MAX_FORECAST_AHEAD_MS: i64 = 30 * 24 * 3_600_000;
 
 pub(super) fn invalid(msg: impl Into<String>) -> DomainError {
     DomainError::Invalid(msg.into())

@@ -92,6 +92,12 @@ pub enum Command {
     DeclineMaterialRequest(DeclineMaterialRequest),
     // Flood zones (reference data: what a breach of a levee would flood)
     DefineFloodZone(DefineFloodZone),
+    // Gauges over time, and corrections of reference data (dispatcher)
+    EnterGaugeForecast(EnterGaugeForecast),
+    CorrectShelterCapacity(CorrectShelterCapacity),
+    CorrectGaugeThresholds(CorrectGaugeThresholds),
+    CorrectTeamRoster(CorrectTeamRoster),
+    CorrectAssetBuffer(CorrectAssetBuffer),
 }
 
 impl Command {
@@ -164,6 +170,11 @@ impl Command {
             "approve_material_request" => check::<ApproveMaterialRequest, D>(d),
             "decline_material_request" => check::<DeclineMaterialRequest, D>(d),
             "define_flood_zone" => check::<DefineFloodZone, D>(d),
+            "enter_gauge_forecast" => check::<EnterGaugeForecast, D>(d),
+            "correct_shelter_capacity" => check::<CorrectShelterCapacity, D>(d),
+            "correct_gauge_thresholds" => check::<CorrectGaugeThresholds, D>(d),
+            "correct_team_roster" => check::<CorrectTeamRoster, D>(d),
+            "correct_asset_buffer" => check::<CorrectAssetBuffer, D>(d),
             _ => None,
         }
     }
@@ -428,6 +439,89 @@ pub struct DefineGauge {
     /// Levees whose patrols and alerts this gauge governs.
     #[serde(default)]
     pub levee_ids: Vec<LeveeId>,
+    /// The highest level on record, for comparison; added in step 4, left out when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordSpec>,
+}
+
+/// A gauge's record level as a client states it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSpec {
+    pub level_m: Level,
+    /// When: a year (`1994`) or a date, as written.
+    pub date: Text,
+    /// Where it was reached (`株洲`), which may be another station than the gauge.
+    #[serde(default)]
+    pub station: Text,
+}
+
+impl From<&RecordSpec> for crate::domain::hydrograph::RecordLevel {
+    fn from(r: &RecordSpec) -> Self {
+        Self {
+            level_m: r.level_m.get(),
+            date: r.date.to_string(),
+            station: r.station.to_string(),
+        }
+    }
+}
+
+/// A forecast crest for a gauge: the peak level and when it is expected; replaces the last one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnterGaugeForecast {
+    pub gauge_id: GaugeId,
+    pub peak_m: Level,
+    pub peak_at: DeviceTime,
+    /// Who issued the forecast.
+    #[serde(default)]
+    pub source: Text,
+}
+
+/// A shelter's capacity, corrected. Below the people already in it only with
+/// `allow_over_capacity`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectShelterCapacity {
+    pub shelter_id: ShelterId,
+    pub capacity: Count,
+    pub reason: Text,
+    #[serde(default)]
+    pub allow_over_capacity: bool,
+}
+
+/// A gauge's thresholds, corrected (strictly guard < warning < guaranteed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectGaugeThresholds {
+    pub gauge_id: GaugeId,
+    pub thresholds: ThresholdsSpec,
+    pub reason: Text,
+}
+
+/// A team's roster and headcount, corrected: the whole roster as it is now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectTeamRoster {
+    pub team_id: TeamId,
+    /// Everyone, the leader included; when `members` are named it must be their number (with
+    /// the leader), and may be left out.
+    #[serde(default)]
+    pub headcount: Option<PositiveCount>,
+    #[serde(default)]
+    pub leader: Option<Text>,
+    #[serde(default)]
+    pub members: Vec<Text>,
+    pub reason: Text,
+}
+
+/// A protected asset's buffer, corrected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectAssetBuffer {
+    pub asset_id: AssetId,
+    pub buffer_m: BufferM,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -999,7 +1093,8 @@ mod tests {
                                 "rice": {"stock": 5, "per_person_daily": 0.5, "unit": "kg"}}}),
             json!({"type": "define_gauge", "id": "G-1", "name": "g", "river": "r",
                    "position": [113.0, 27.6], "datum": "wusong", "levee_ids": ["L-1"],
-                   "thresholds": {"guard_m": 38, "warning_m": 40, "guaranteed_m": 42.5}}),
+                   "thresholds": {"guard_m": 38, "warning_m": 40, "guaranteed_m": 42.5},
+                   "record": {"level_m": 44.58, "date": "1994", "station": "株洲"}}),
             json!({"type": "define_grid_cell", "id": "GC-1", "name": "c", "ring": ring,
                    "population": 10, "households": 3, "grid_worker": "w", "town": "t",
                    "village": "v"}),
@@ -1103,6 +1198,15 @@ mod tests {
             json!({"type": "approve_material_request", "request_id": "MR-1", "depot_id": "D-1",
                    "items": {"pumps": 1}, "note": "n"}),
             json!({"type": "decline_material_request", "request_id": "MR-1", "reason": "r"}),
+            json!({"type": "enter_gauge_forecast", "gauge_id": "G-1", "peak_m": 44.2,
+                   "peak_at": 5, "source": "市水文局"}),
+            json!({"type": "correct_shelter_capacity", "shelter_id": "S-1", "capacity": 250,
+                   "reason": "二楼不可用", "allow_over_capacity": true}),
+            json!({"type": "correct_gauge_thresholds", "gauge_id": "G-1", "reason": "r",
+                   "thresholds": {"guard_m": 38.5, "warning_m": 40, "guaranteed_m": 42.5}}),
+            json!({"type": "correct_team_roster", "team_id": "T-1", "headcount": 3,
+                   "leader": "王", "members": ["李", "张"], "reason": "r"}),
+            json!({"type": "correct_asset_buffer", "asset_id": "PA-1", "buffer_m": 800, "reason": "r"}),
         ]
     }
 
@@ -1172,10 +1276,11 @@ mod tests {
         }
         // Every command at its top level, plus the supplies, thresholds, assignment targets,
         // patrol points, a hazard's asset reference, command posts, the two rule sets, the
-        // vulnerable people of a self-arranged departure and the materials' sites (one of each).
+        // vulnerable people of a self-arranged departure, the materials' sites (one of each), a
+        // gauge's record and corrected thresholds.
         assert_eq!(
             checked,
-            examples().len() + 2 + 1 + 4 + 2 + 1 + 2 + 2 + 1 + 2
+            examples().len() + 2 + 1 + 4 + 2 + 1 + 2 + 2 + 1 + 2 + 1 + 1
         );
     }
 

@@ -58,6 +58,14 @@ pub enum DomainError {
         zones: String,
         levees: String,
     },
+    #[error(
+        "shelter {shelter} holds {occupancy} people, more than a capacity of {capacity}; set allow_over_capacity to correct it anyway"
+    )]
+    CapacityBelowOccupancy {
+        shelter: String,
+        occupancy: u32,
+        capacity: u32,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]

@@ -327,6 +327,16 @@ pub enum Event {
     FloodZoneDefined {
         zone: FloodZone,
     },
+
+    /// A dispatcher entered a forecast peak for a gauge; it replaces the one before.
+    GaugeForecastEntered {
+        gauge_id: GaugeId,
+        forecast: super::hydrograph::Forecast,
+    },
+    /// Reference data corrected after it was defined: the old value, the new one, why, who, when.
+    ReferenceCorrected {
+        correction: super::corrections::Correction,
+    },
 }
 
 /// A team's fix on a levee with patrol sections.
@@ -498,6 +508,8 @@ impl Event {
                 (Layer::MaterialRequests, request_id.as_str())
             }
             FloodZoneDefined { zone } => (Layer::FloodZones, zone.id.as_str()),
+            GaugeForecastEntered { gauge_id, .. } => (Layer::Gauges, gauge_id.as_str()),
+            ReferenceCorrected { correction } => correction.change.subject(),
         }
     }
 

@@ -116,6 +116,8 @@ id_type!(/// An incident (a breach or large hazard with its front command post),
     IncidentId);
 id_type!(/// The area a breach of one levee would flood (溃口淹没区), e.g. `FZ-XJ-E-NZ`.
     FloodZoneId);
+id_type!(/// A correction of reference data (its audit record), assigned by Crest: `CR-1`, …
+    CorrectionId);
 
 #[cfg(test)]
 mod tests {

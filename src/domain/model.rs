@@ -294,6 +294,12 @@ pub struct Team {
     /// Where the last fix lay on a levee with patrol sections, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_levee: Option<crate::domain::events::OnLevee>,
+    /// The team's leader (队长), once a roster was entered (`correct_team_roster`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
+    /// The members named by the roster, the leader not among them; `headcount` counts everyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
 }
 
 // ---------------------------------------------------------------- assignments
@@ -524,6 +530,12 @@ pub struct Gauge {
     pub thresholds: Thresholds,
     pub levee_ids: Vec<LeveeId>,
     pub last: Option<Reading>,
+    /// The highest level on record, for comparison (湘江 at 株洲: 44.58 m in 1994).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<crate::domain::hydrograph::RecordLevel>,
+    /// The forecast peak a dispatcher entered last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<crate::domain::hydrograph::Forecast>,
 }
 
 // ---------------------------------------------------------------- response levels

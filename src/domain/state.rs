@@ -11,6 +11,7 @@
 use super::access::Actor;
 use super::alerts::{Alert, AlertKey, AlertRules, AlertState};
 use super::casualties::{CasualtyConfirmation, CasualtyRecord};
+use super::corrections::{CORRECTIONS_KEPT, Change, Correction};
 use super::evacuation::{CellReport, plus};
 use super::events::Event;
 use super::geo::LonLat;
@@ -20,7 +21,7 @@ use super::levee::{Levee, LeveeLocation};
 use super::model::*;
 use super::patrol::{PatrolRules, PatrolSection, SECTION_SHIFTS, WaterStage};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Finds the levee a point lies on. Implemented by the spatial projection (indexed) and by a
 /// brute-force scan in tests; the domain only needs the answer.
@@ -121,6 +122,18 @@ pub struct State {
     /// What a breach of each levee would flood (reference data).
     #[serde(default)]
     pub flood_zones: BTreeMap<FloodZoneId, super::flood::FloodZone>,
+
+    /// Each gauge's readings in time order, the newest
+    /// [`READINGS_KEPT`](super::hydrograph::READINGS_KEPT) by time (see
+    /// `hydrograph::keep` for late readings); the log keeps every one.
+    #[serde(default)]
+    pub gauge_readings: BTreeMap<GaugeId, VecDeque<Reading>>,
+    /// Corrections of reference data, oldest first: the newest [`CORRECTIONS_KEPT`] (the log
+    /// keeps them all).
+    #[serde(default)]
+    pub corrections: VecDeque<Correction>,
+    #[serde(default)]
+    pub next_correction: u64,
 }
 
 impl State {
@@ -338,10 +351,14 @@ impl State {
                 }
             }
             E::ReadingRecorded { gauge_id, reading } => {
-                if let Some(g) = self.gauges.get_mut(gauge_id)
-                    && g.last.is_none_or(|l| reading.time_ms >= l.time_ms)
-                {
-                    g.last = Some(*reading);
+                if let Some(g) = self.gauges.get_mut(gauge_id) {
+                    if g.last.is_none_or(|l| reading.time_ms >= l.time_ms) {
+                        g.last = Some(*reading);
+                    }
+                    super::hydrograph::keep(
+                        self.gauge_readings.entry(gauge_id.clone()).or_default(),
+                        *reading,
+                    );
                 }
             }
             E::ThresholdCrossed { .. } => {}
@@ -584,6 +601,12 @@ impl State {
             | E::MaterialRequestApproved { .. }
             | E::MaterialRequestDeclined { .. }
             | E::MaterialRequestFulfilled { .. } => self.materials.apply(event),
+            E::GaugeForecastEntered { gauge_id, forecast } => {
+                if let Some(g) = self.gauges.get_mut(gauge_id) {
+                    g.forecast = Some(forecast.clone());
+                }
+            }
+            E::ReferenceCorrected { correction } => self.correct(correction),
             E::AlertResolved { alert_id, at } => {
                 if let Some(a) = self.alerts.get_mut(alert_id)
                     && a.is_open()
@@ -605,6 +628,41 @@ impl State {
                     }
                 }
             }
+        }
+    }
+
+    /// Applies a correction of reference data and keeps its record.
+    fn correct(&mut self, c: &Correction) {
+        self.next_correction += 1;
+        match &c.change {
+            Change::ShelterCapacity {
+                shelter_id, new, ..
+            } => {
+                if let Some(s) = self.shelters.get_mut(shelter_id) {
+                    s.capacity = *new;
+                }
+            }
+            Change::GaugeThresholds { gauge_id, new, .. } => {
+                if let Some(g) = self.gauges.get_mut(gauge_id) {
+                    g.thresholds = *new;
+                }
+            }
+            Change::TeamRoster { team_id, new, .. } => {
+                if let Some(t) = self.teams.get_mut(team_id) {
+                    t.headcount = new.headcount;
+                    t.leader = new.leader.clone();
+                    t.members = new.members.clone();
+                }
+            }
+            Change::AssetBuffer { asset_id, new, .. } => {
+                if let Some(a) = self.assets.get_mut(asset_id) {
+                    a.buffer_m = *new;
+                }
+            }
+        }
+        self.corrections.push_back(c.clone());
+        if self.corrections.len() > CORRECTIONS_KEPT {
+            self.corrections.pop_front();
         }
     }
 

@@ -333,8 +333,8 @@ fn extreme_position() -> impl Strategy<Value = LonLat> {
 }
 
 /// Every command that carries a number, with extreme numbers, as a client sends it (JSON), over a
-/// world of one team (T-1), one shelter (S-1, with water), one gauge (G-1), one levee (L-1) and
-/// one evacuation (EV-1). What does not parse is refused before the decider.
+/// world of one team (T-1), one shelter (S-1, with water), one gauge (G-1), one levee (L-1), one
+/// protected asset (PA-1) and one evacuation (EV-1). What does not parse is refused before the decider.
 fn extreme_command() -> impl Strategy<Value = Value> {
     let zone = json!([[113.0, 27.6], [113.1, 27.6], [113.1, 27.7], [113.0, 27.6]]);
     prop_oneof![
@@ -417,6 +417,23 @@ fn extreme_command() -> impl Strategy<Value = Value> {
             "type": "create_assignment", "team_id": "T-1",
             "target": {"kind": "patrol_stretch", "levee_id": "L-1", "from_m": from_m, "to_m": to_m}
         })),
+        (extreme_f64(), extreme_time()).prop_map(|(peak_m, peak_at)| json!({
+            "type": "enter_gauge_forecast", "gauge_id": "G-1", "peak_m": peak_m, "peak_at": peak_at
+        })),
+        (extreme_u32(), any::<bool>()).prop_map(|(capacity, allow_over_capacity)| json!({
+            "type": "correct_shelter_capacity", "shelter_id": "S-1", "capacity": capacity,
+            "reason": "r", "allow_over_capacity": allow_over_capacity
+        })),
+        (extreme_f64(), extreme_f64(), extreme_f64()).prop_map(|(g, w, c)| json!({
+            "type": "correct_gauge_thresholds", "gauge_id": "G-1", "reason": "r",
+            "thresholds": {"guard_m": g, "warning_m": w, "guaranteed_m": c}
+        })),
+        extreme_u32().prop_map(|headcount| json!({
+            "type": "correct_team_roster", "team_id": "T-1", "headcount": headcount, "reason": "r"
+        })),
+        extreme_f64().prop_map(|buffer_m| json!({
+            "type": "correct_asset_buffer", "asset_id": "PA-1", "buffer_m": buffer_m, "reason": "r"
+        })),
     ]
 }
 
@@ -431,6 +448,8 @@ fn extreme_world() -> State {
         {"type": "define_grid_cell", "id": "GC-1", "population": 100,
          "ring": [[113.0, 27.6], [113.1, 27.6], [113.1, 27.7], [113.0, 27.6]],
          "vulnerable": {"elderly_alone": 5}},
+        {"type": "define_protected_asset", "id": "PA-1", "name": "a", "kind": "school", "priority": 2,
+         "buffer_m": 300, "position": [113.01, 27.6]},
         {"type": "issue_evacuation_order", "name": "e",
          "zone": [[113.0, 27.6], [113.1, 27.6], [113.1, 27.7], [113.0, 27.6]]},
     ]);

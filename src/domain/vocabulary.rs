@@ -7,6 +7,7 @@
 use super::access::Role;
 use super::alerts::{AlertKind, AlertState};
 use super::casualties::CasualtyKind;
+use super::corrections::CorrectionField;
 use super::evacuation::{CellStatus, DepartureWay};
 use super::events::Layer;
 use super::incidents::{AssetKind, CommitmentState, Stage};
@@ -276,6 +277,13 @@ named!(RequestState, "material_request_state", {
     RequestState::Fulfilled => ("已送达", "fulfilled"),
 });
 
+named!(CorrectionField, "correction_field", {
+    CorrectionField::ShelterCapacity => ("安置点容量", "shelter capacity"),
+    CorrectionField::GaugeThresholds => ("水位站特征水位", "gauge thresholds"),
+    CorrectionField::TeamRoster => ("队伍名册与人数", "team roster and headcount"),
+    CorrectionField::AssetBuffer => ("重要设施防护范围", "protected asset buffer"),
+});
+
 /// The standard shelter supply items (items are free text; these are the ones the map stocks).
 pub const SUPPLY_ITEMS: [Term; 5] = [
     Term {
@@ -338,6 +346,7 @@ pub fn vocabulary() -> std::collections::BTreeMap<&'static str, Vec<Term>> {
         set::<MaterialItem>(),
         set::<ShipmentState>(),
         set::<RequestState>(),
+        set::<CorrectionField>(),
     ]
     .into_iter()
     .collect()
@@ -350,7 +359,7 @@ mod tests {
     #[test]
     fn every_value_has_both_names_and_its_wire_value() {
         let v = vocabulary();
-        assert_eq!(v.len(), 27);
+        assert_eq!(v.len(), 28);
         for (set, terms) in &v {
             assert!(!terms.is_empty(), "{set}");
             for t in terms {

@@ -135,17 +135,7 @@ impl State {
                             hazard.id.as_str(),
                             near.asset_id.as_str(),
                         );
-                        let message = format!(
-                            "hazard {} ({}) is {:.0} m from {}{}",
-                            hazard.id,
-                            hazard.kind.as_ref(),
-                            near.distance_m,
-                            near.asset_name,
-                            near.chainage
-                                .as_ref()
-                                .map(|c| format!(" at {c}"))
-                                .unwrap_or_default()
-                        );
+                        let message = threat_message(hazard, near);
                         w.raise_with(self, k, Layer::Hazards, message, Some(near.clone()));
                     }
                     if hazard.kind == HazardKind::Breach {
@@ -184,6 +174,7 @@ impl State {
                 Event::DepotRestocked { depot_id, .. }
                 | Event::MaterialsReturned { depot_id, .. } => w.depot(self, depot_id),
                 Event::MaterialsIssued { shipment, .. } => w.depot(self, &shipment.depot_id),
+                Event::ReferenceCorrected { correction } => w.corrected(self, &correction.change),
                 Event::GridCellDefined { cell } => {
                     let k = key(AlertKind::GridCellUnstaffed, cell.id.as_str(), "");
                     let message = format!("grid cell {} has no grid worker", cell.id);
@@ -218,6 +209,21 @@ impl State {
             .max()
             .unwrap_or_default()
     }
+}
+
+/// The message of an `asset_threatened` alert.
+fn threat_message(hazard: &Hazard, near: &super::alerts::AssetProximity) -> String {
+    format!(
+        "hazard {} ({}) is {:.0} m from {}{}",
+        hazard.id,
+        hazard.kind.as_ref(),
+        near.distance_m,
+        near.asset_name,
+        near.chainage
+            .as_ref()
+            .map(|c| format!(" at {c}"))
+            .unwrap_or_default()
+    )
 }
 
 fn key(kind: AlertKind, subject: &str, qualifier: &str) -> AlertKey {
@@ -319,6 +325,79 @@ impl Watch {
                 self.emit(state, Event::AlertResolved { alert_id, at });
             }
             _ => {}
+        }
+    }
+
+    /// What follows from a correction of reference data: the shelter's alerts under its new
+    /// capacity; a gauge's threshold alerts and its levees' patrol requirement under the new
+    /// thresholds; the `asset_threatened` alerts of every open hazard under an asset's new buffer.
+    /// A roster changes no alert.
+    fn corrected(&mut self, state: &mut State, change: &super::corrections::Change) {
+        use super::corrections::Change;
+        match change {
+            Change::ShelterCapacity { shelter_id, .. } => self.shelter(state, shelter_id),
+            Change::GaugeThresholds { gauge_id, .. } => {
+                self.threshold_alerts(state, gauge_id);
+                self.water(state, gauge_id);
+            }
+            Change::TeamRoster { .. } => {}
+            Change::AssetBuffer { asset_id, .. } => self.asset_threats(state, asset_id),
+        }
+    }
+
+    /// A gauge's threshold alerts, one per threshold: open while its last level is at or above.
+    fn threshold_alerts(&mut self, state: &mut State, gauge_id: &GaugeId) {
+        let Some(g) = state.gauges.get(gauge_id) else {
+            return;
+        };
+        let (last, thresholds) = (g.last, g.thresholds);
+        for (kind, threshold_m) in thresholds.iter() {
+            let qualifier: &'static str = kind.into();
+            let k = key(AlertKind::GaugeThreshold, gauge_id.as_str(), qualifier);
+            let level = last.map(|r| r.level_m);
+            let above = level.is_some_and(|l| l >= threshold_m);
+            let message = || {
+                format!(
+                    "{gauge_id} at {:.2} m: {qualifier} level {threshold_m:.2} m (threshold corrected)",
+                    level.unwrap_or_default()
+                )
+            };
+            self.set(state, k, Layer::Gauges, above, message);
+        }
+    }
+
+    /// Every open hazard against an asset's buffer: an alert for each one within it, none for
+    /// those outside.
+    fn asset_threats(&mut self, state: &mut State, asset_id: &AssetId) {
+        let Some(asset) = state.assets.get(asset_id) else {
+            return;
+        };
+        let found: Vec<(AlertKey, Option<(super::alerts::AssetProximity, String)>)> = state
+            .hazards
+            .values()
+            .filter(|h| !h.status.is_closed())
+            .map(|h| {
+                let near = asset.proximity(h.position);
+                let k = key(AlertKind::AssetThreatened, h.id.as_str(), asset_id.as_str());
+                let within = (near.distance_m <= asset.buffer_m).then(|| {
+                    let message = threat_message(h, &near);
+                    (near, message)
+                });
+                (k, within)
+            })
+            .collect();
+        for (k, within) in found {
+            match (state.open_alerts.get(&k), within) {
+                (None, Some((near, message))) => {
+                    self.raise(state, k, Layer::Hazards, message, Some(near))
+                }
+                (Some(id), None) => {
+                    let alert_id = id.clone();
+                    let at = self.now;
+                    self.emit(state, Event::AlertResolved { alert_id, at });
+                }
+                _ => {}
+            }
         }
     }
 

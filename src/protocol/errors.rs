@@ -86,7 +86,9 @@ impl From<&DomainError> for ErrorCode {
             DomainError::TeamBusy { .. } => ErrorCode::TeamBusy,
             DomainError::TeamOffDuty(_) => ErrorCode::TeamOffDuty,
             DomainError::ShelterClosed(_) => ErrorCode::ShelterClosed,
-            DomainError::OverCapacity { .. } => ErrorCode::OverCapacity,
+            DomainError::OverCapacity { .. } | DomainError::CapacityBelowOccupancy { .. } => {
+                ErrorCode::OverCapacity
+            }
             DomainError::OccupancyUnderflow { .. } => ErrorCode::OccupancyUnderflow,
             DomainError::InsufficientStock { .. } => ErrorCode::InsufficientStock,
             DomainError::OverPopulation { .. } => ErrorCode::OverPopulation,

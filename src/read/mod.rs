@@ -2,6 +2,7 @@
 //! the situation report, the live layers as GeoJSON — computed from the projection. The WebSocket session and the HTTP
 //! endpoints both call it; neither builds a view of its own.
 
+mod gauges;
 pub mod geojson;
 mod materials;
 mod queries;
@@ -11,6 +12,7 @@ mod views;
 pub use queries::answer;
 mod patrols;
 pub mod people;
+pub use gauges::hydrograph;
 pub use sitrep::sitrep;
 pub use views::{
     EntityView, entity_json, entity_position, entity_view, event_routes, layer_ids, view_of,

@@ -94,6 +94,20 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
                 .collect();
             serde_json::json!({ "seq": p.seq, "casualties": super::people::casualties(state), "records": records })
         }
+        Query::Hydrograph(q) => super::gauges::hydrograph(
+            state,
+            p.seq,
+            q.gauge_id.as_str(),
+            q.from_ms.map(|t| t.get()),
+            q.until_ms.map(|t| t.get()),
+        )?,
+        Query::Corrections(q) => super::gauges::corrections(
+            state,
+            p.seq,
+            q.subject_id.as_deref(),
+            q.field,
+            q.limit.as_usize(),
+        ),
         Query::Sitrep(_) => {
             serde_json::json!({ "seq": p.seq, "sitrep": super::sitrep(state) })
         }

@@ -73,6 +73,7 @@ pub fn sitrep(state: &State) -> Value {
             "sections": state.patrol_sections.len(),
             "required": state.patrol_sections.values().filter(|s| s.interval_min.is_some()).count(),
         },
+        "gauges": super::gauges::sitrep(state),
         "materials": super::materials::figures(state),
         "flood_safety": flood_safety(state),
     })

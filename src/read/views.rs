@@ -49,7 +49,7 @@ pub enum EntityView<'a> {
     Team(TeamView<'a>),
     Shelter(ShelterView<'a>),
     Hazard(&'a Hazard),
-    Gauge(&'a Gauge),
+    Gauge(super::gauges::GaugeView<'a>),
     Assignment(&'a Assignment),
     Evacuation(EvacuationView<'a>),
     GridCell(GridCellView<'a>),
@@ -208,7 +208,7 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
             })
         }
         Layer::Hazards => EntityView::Hazard(state.hazards.get(id)?),
-        Layer::Gauges => EntityView::Gauge(state.gauges.get(id)?),
+        Layer::Gauges => EntityView::Gauge(super::gauges::view(state, state.gauges.get(id)?)),
         Layer::Assignments => EntityView::Assignment(state.assignments.get(id)?),
         Layer::Evacuations => {
             let order = state.evacuations.get(id)?;

@@ -25,6 +25,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/map", get(map_index))
         .route("/api/v1/vocabulary", get(vocabulary))
         .route("/api/v1/map/{layer}", get(map_layer))
+        .route("/api/v1/gauges/{id}/hydrograph", get(gauge_hydrograph))
         .route(
             "/api/v1/tokens/{id}/revoke",
             axum::routing::post(revoke_token),
@@ -282,6 +283,76 @@ async fn layer(
         body,
     )
         .into_response()
+}
+
+/// `GET /api/v1/gauges/{id}/hydrograph?from_ms=…&until_ms=…`: the `hydrograph` query's answer
+/// over HTTP, for any role's token, like the live layers.
+#[derive(Deserialize)]
+struct HydrographParams {
+    token: Option<String>,
+    from_ms: Option<i64>,
+    until_ms: Option<i64>,
+}
+
+async fn gauge_hydrograph(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    q: Result<Query<HydrographParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            "the query string takes `from_ms` and `until_ms` (whole milliseconds since the epoch) and at most one `token`",
+        );
+    };
+    let token = TokenParam {
+        token: q.token.clone(),
+    };
+    match authenticate(&app, presented_token(&headers, &token)).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthenticated,
+                "send Authorization: Bearer <token>",
+            );
+        }
+        Err(resp) => return resp,
+    }
+    if let Some(t) = [q.from_ms, q.until_ms]
+        .into_iter()
+        .flatten()
+        .find(|t| *t < 0)
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidValue,
+            format!("time {t} is before the Unix epoch"),
+        );
+    }
+    let answer = {
+        let p = app.live.read();
+        crate::read::hydrograph(&p.state, p.seq, &id, q.from_ms, q.until_ms)
+    };
+    match answer {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body.to_string(),
+        )
+            .into_response(),
+        Err(e) => {
+            let status = match e.code {
+                ErrorCode::NotFound => StatusCode::NOT_FOUND,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            error(status, e.code, e.message)
+        }
+    }
 }
 
 /// Revokes a token at once: its open sessions are told before this answers, and close (1008) as

@@ -6,6 +6,7 @@ mod cli;
 mod connections;
 mod district_map;
 mod durability;
+mod gauges;
 mod golden_log;
 mod harness;
 mod http;

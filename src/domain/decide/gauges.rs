@@ -2,9 +2,10 @@
 //! response level of each jurisdiction.
 
 use super::{Decision, illegal};
-use crate::domain::bounds::check_device_time;
+use crate::domain::bounds::{MAX_FORECAST_AHEAD_MS, check_device_time, invalid};
 use crate::domain::commands::*;
 use crate::domain::events::Event;
+use crate::domain::hydrograph::Forecast;
 use crate::domain::model::*;
 use crate::domain::state::{Context, State};
 
@@ -52,6 +53,29 @@ fn threshold_crossings(g: &Gauge, r: Reading) -> Vec<Event> {
             })
         })
         .collect()
+}
+
+/// A forecast peak for a gauge, replacing the one before. Its time may lie in the past (a crest
+/// entered after it passed) but not more than [`MAX_FORECAST_AHEAD_MS`] ahead.
+pub(super) fn enter_forecast(s: &State, f: &EnterGaugeForecast, ctx: &Context<'_>) -> Decision {
+    let g = s.gauge(&f.gauge_id)?;
+    let peak_at = f.peak_at.get();
+    if peak_at > ctx.now_ms.saturating_add(MAX_FORECAST_AHEAD_MS) {
+        return Err(invalid(format!(
+            "peak_at {peak_at} is more than 30 days ahead of the server's clock ({})",
+            ctx.now_ms
+        )));
+    }
+    Ok(vec![Event::GaugeForecastEntered {
+        gauge_id: g.id.clone(),
+        forecast: Forecast {
+            peak_m: f.peak_m.get(),
+            peak_at,
+            source: f.source.to_string(),
+            entered_at: ctx.now_ms,
+            entered_by: ctx.actor.name.clone(),
+        },
+    }])
 }
 
 /// A level's name in messages; no level is `none`.
@@ -223,5 +247,130 @@ mod tests {
         assert_eq!(g.state().response[&j].len(), 3);
         assert_eq!(g.state().response_level(&j), None);
         assert!(I > IV);
+    }
+
+    fn forecast(peak_m: f64, peak_at: i64, source: &str) -> Value {
+        json!({"type": "enter_gauge_forecast", "gauge_id": "G-XJ", "peak_m": peak_m,
+               "peak_at": peak_at, "source": source})
+    }
+
+    fn forecast_entered(peak_m: f64, peak_at: i64, source: &str) -> Event {
+        Event::GaugeForecastEntered {
+            gauge_id: GaugeId::from("G-XJ"),
+            forecast: crate::domain::hydrograph::Forecast {
+                peak_m,
+                peak_at,
+                source: source.into(),
+                entered_at: NOW,
+                entered_by: "desk-1".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_dispatcher_enters_a_forecast_peak_and_the_next_one_replaces_it() {
+        let d = dispatcher();
+        let g = given(&world())
+            .when(&d, forecast(44.2, NOW + 3_600_000, "市水文局"))
+            .then(&[forecast_entered(44.2, NOW + 3_600_000, "市水文局")])
+            .when(&d, forecast(44.6, NOW + 7_200_000, ""))
+            .then(&[forecast_entered(44.6, NOW + 7_200_000, "")]);
+        let f = g.state().gauges[&GaugeId::from("G-XJ")]
+            .forecast
+            .clone()
+            .unwrap();
+        assert_eq!((f.peak_m, f.peak_at), (44.6, NOW + 7_200_000));
+    }
+
+    #[test]
+    fn a_forecast_needs_a_dispatcher_a_known_gauge_and_a_plausible_time() {
+        let d = dispatcher();
+        given(&world())
+            .when(&field("T-07"), forecast(44.2, NOW, ""))
+            .then_error("forbidden");
+        given(&world())
+            .when(&observer(), forecast(44.2, NOW, ""))
+            .then_error("forbidden");
+        given(&world())
+            .when(
+                &d,
+                json!({"type": "enter_gauge_forecast", "gauge_id": "G-X", "peak_m": 44.0,
+                       "peak_at": NOW}),
+            )
+            .then_error("not_found");
+        let month = crate::domain::bounds::MAX_FORECAST_AHEAD_MS;
+        given(&world())
+            .when(&d, forecast(44.2, NOW + month + 1, ""))
+            .then_error("invalid_value");
+        given(&world())
+            .when(&d, forecast(44.2, NOW + month, ""))
+            .then_events(|e| assert_eq!(e.len(), 1));
+        for bad in [forecast(1e300, NOW, ""), forecast(44.0, -1, "")] {
+            given(&world()).when(&d, bad).then_error("invalid_value");
+        }
+        given(&world())
+            .when(
+                &d,
+                json!({"type": "enter_gauge_forecast", "gauge_id": "G-XJ", "peak_m": 44.0}),
+            )
+            .then_error("missing_field");
+    }
+
+    #[test]
+    fn every_reading_is_kept_in_time_order_and_late_ones_find_their_place() {
+        let d = dispatcher();
+        let g = given(&world())
+            .when(&d, read(37.0, Some(10)))
+            .then(&[recorded(37.0, 10)])
+            .when(&d, read(37.4, Some(30)))
+            .then(&[recorded(37.4, 30)])
+            // Late: kept at its time, no alert, `last` stays the newest.
+            .when(&d, read(37.2, Some(20)))
+            .then(&[recorded(37.2, 20)])
+            // Same time again: the resend replaces the kept reading.
+            .when(&d, read(37.5, Some(30)))
+            .then(&[recorded(37.5, 30)]);
+        let kept: Vec<(i64, f64)> = g.state().gauge_readings[&GaugeId::from("G-XJ")]
+            .iter()
+            .map(|r| (r.time_ms, r.level_m))
+            .collect();
+        assert_eq!(kept, [(10, 37.0), (20, 37.2), (30, 37.5)]);
+        assert_eq!(
+            g.state().gauges[&GaugeId::from("G-XJ")].last,
+            Some(Reading {
+                level_m: 37.5,
+                time_ms: 30
+            })
+        );
+    }
+
+    #[test]
+    fn a_gauge_is_defined_with_its_record_level() {
+        let defined = json!({"type": "define_gauge", "id": "G-ZZ", "name": "株洲", "river": "湘江",
+                             "position": [113.13, 27.83], "datum": "吴淞",
+                             "thresholds": {"guard_m": 38, "warning_m": 40, "guaranteed_m": 42.5},
+                             "record": {"level_m": 44.58, "date": "1994", "station": "株洲"}});
+        let g = given(&world())
+            .when(&dispatcher(), defined)
+            .then_events(|_| {});
+        let record = g.state().gauges[&GaugeId::from("G-ZZ")]
+            .record
+            .clone()
+            .unwrap();
+        assert_eq!(
+            (
+                record.level_m,
+                record.date.as_str(),
+                record.station.as_str()
+            ),
+            (44.58, "1994", "株洲")
+        );
+        let bad = json!({"type": "define_gauge", "id": "G-ZZ", "name": "株洲",
+                         "position": [113.13, 27.83], "datum": "吴淞",
+                         "thresholds": {"guard_m": 38, "warning_m": 40, "guaranteed_m": 42.5},
+                         "record": {"level_m": 44.58}});
+        given(&world())
+            .when(&dispatcher(), bad)
+            .then_error("missing_field");
     }
 }

@@ -9,6 +9,7 @@
 
 mod assignments;
 mod casualties;
+mod corrections;
 mod evacuations;
 mod gauges;
 mod hazards;
@@ -111,6 +112,11 @@ impl State {
             C::ApproveMaterialRequest(a) => materials::approve(self, a, ctx),
             C::DeclineMaterialRequest(d) => materials::decline(self, d, ctx),
             C::DefineFloodZone(d) => reference::define_flood_zone(self, d),
+            C::EnterGaugeForecast(f) => gauges::enter_forecast(self, f, ctx),
+            C::CorrectShelterCapacity(c) => corrections::shelter_capacity(self, c, ctx),
+            C::CorrectGaugeThresholds(c) => corrections::gauge_thresholds(self, c, ctx),
+            C::CorrectTeamRoster(c) => corrections::team_roster(self, c, ctx),
+            C::CorrectAssetBuffer(c) => corrections::asset_buffer(self, c, ctx),
         }
     }
 

@@ -60,6 +60,8 @@ pub(super) fn define_gauge(s: &State, d: &DefineGauge) -> Decision {
             thresholds: d.thresholds.into(),
             levee_ids: d.levee_ids.clone(),
             last: None,
+            record: d.record.as_ref().map(Into::into),
+            forecast: None,
         },
     }])
 }
@@ -128,6 +130,8 @@ pub(super) fn register_team(s: &State, r: &RegisterTeam, ctx: &Context<'_>) -> D
             on_levee: None,
             fix,
             assignment: None,
+            leader: None,
+            members: Vec::new(),
         },
     }])
 }

@@ -263,6 +263,8 @@ pub fn team_registered(id: &str, travel_mode: TravelMode, caps: &[Capability]) -
                 accuracy_m: 0.0,
             }),
             assignment: None,
+            leader: None,
+            members: Vec::new(),
         },
     }
 }
@@ -308,6 +310,8 @@ pub fn gauge_defined() -> Event {
             },
             levee_ids: vec![LeveeId::from("XJ-E1")],
             last: None,
+            record: None,
+            forecast: None,
         },
     }
 }
