@@ -13,6 +13,7 @@
 
 use crate::clock::Clock;
 use crate::codec;
+use crate::domain::error::Bilingual;
 use crate::domain::events::Event;
 use crate::domain::{Actor, Command, Context, DomainError, State};
 use crate::metrics::Metrics;
@@ -54,14 +55,21 @@ pub enum SubmitError {
     #[error("command id {0} was already used for a different command")]
     Conflict(String),
     #[error("the event log is unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Bilingual),
 }
 
 impl SubmitError {
     fn unwritable(fault: Fault) -> SubmitError {
-        SubmitError::Unavailable(format!(
-            "the log cannot be written ({fault}); nothing was recorded, send the command again later"
+        SubmitError::Unavailable(Bilingual::new(
+            format!(
+                "the log cannot be written ({fault}); nothing was recorded, send the command again later"
+            ),
+            format!("事件日志无法写入（{fault}）；未记录任何内容，请稍后重发该指令"),
         ))
+    }
+
+    fn engine_stopped() -> SubmitError {
+        SubmitError::Unavailable(Bilingual::new("engine stopped", "引擎已停止"))
     }
 }
 
@@ -113,10 +121,10 @@ impl EngineHandle {
             .await;
         if sent.is_err() {
             self.metrics.engine_queue_depth.dec();
-            return Err(SubmitError::Unavailable("engine stopped".into()));
+            return Err(SubmitError::engine_stopped());
         }
         rx.await
-            .unwrap_or_else(|_| Err(SubmitError::Unavailable("engine stopped".into())))
+            .unwrap_or_else(|_| Err(SubmitError::engine_stopped()))
     }
 
     pub fn is_running(&self) -> bool {
@@ -861,7 +869,7 @@ mod tests {
             .submit(actor.clone(), "reg3".into(), register("T-3"))
             .await;
         assert!(
-            matches!(&c, Err(SubmitError::Unavailable(m)) if m.contains("disk_full")),
+            matches!(&c, Err(SubmitError::Unavailable(m)) if m.en.contains("disk_full") && m.zh.contains("disk_full")),
             "{c:?}"
         );
 

@@ -72,6 +72,18 @@ pub enum LeveeError {
     EmptyId,
 }
 
+impl LeveeError {
+    /// The Chinese message.
+    pub fn zh(&self) -> &'static str {
+        match self {
+            LeveeError::TooFewVertices => "堤线至少需要两个顶点",
+            LeveeError::ZeroLength => "堤线长度必须大于零",
+            LeveeError::BadOrigin => "桩号起点必须是非负的有限数",
+            LeveeError::EmptyId => "堤防编号不能为空",
+        }
+    }
+}
+
 impl TryFrom<LeveeSpec> for Levee {
     type Error = LeveeError;
 

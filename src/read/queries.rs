@@ -27,6 +27,7 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
                 WireError::new(
                     ErrorCode::NotFound,
                     format!("levee {levee_id} does not exist"),
+                    format!("堤防{levee_id}不存在"),
                 )
             })?;
             let point = levee.point_at(chainage.metres()).ok_or_else(|| {
@@ -34,6 +35,11 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
                     ErrorCode::InvalidValue,
                     format!(
                         "{chainage} is outside levee {levee_id} ({:.0}..{:.0} m)",
+                        levee.start_chainage_m(),
+                        levee.end_chainage_m()
+                    ),
+                    format!(
+                        "{chainage}超出堤防{levee_id}（{:.0}..{:.0} 米）",
                         levee.start_chainage_m(),
                         levee.end_chainage_m()
                     ),
@@ -49,6 +55,7 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
                 return Err(WireError::new(
                     ErrorCode::NotFound,
                     format!("levee {} does not exist", q.levee_id),
+                    format!("堤防{}不存在", q.levee_id),
                 ));
             }
             let sections: Vec<Value> = state
@@ -65,6 +72,7 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
                 WireError::new(
                     ErrorCode::NotFound,
                     format!("patrol section {} does not exist", q.section_id),
+                    format!("巡查责任段{}不存在", q.section_id),
                 )
             })?;
             let from = q.from_ms.map_or(i64::MIN, |t| t.get());

@@ -32,9 +32,14 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// A JSON error body: `{"code": …, "message": …}`.
-pub(super) fn error(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({ "code": code, "message": message.into() });
+/// A JSON error body: `{"code": …, "message": …, "message_zh": …}`.
+pub(super) fn error(
+    status: StatusCode,
+    code: ErrorCode,
+    message: impl Into<String>,
+    message_zh: impl Into<String>,
+) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message.into(), "message_zh": message_zh.into() });
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -80,6 +85,7 @@ async fn authenticate(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidToken,
             "the Authorization header must be `Bearer <token>`",
+            "Authorization 请求头必须是 `Bearer <token>`",
         )
     })?;
     let Some(token) = token else { return Ok(None) };
@@ -91,6 +97,7 @@ async fn authenticate(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::RevokedToken,
                 "this token was revoked",
+                "此令牌已被吊销",
             ))
         }
         Err(AuthError::Store(e)) => {
@@ -99,6 +106,7 @@ async fn authenticate(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::StoreUnavailable,
                 "cannot check tokens right now",
+                "暂时无法核验令牌",
             ))
         }
         Err(e) => {
@@ -107,6 +115,7 @@ async fn authenticate(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidToken,
                 "unknown token",
+                "未知令牌",
             ))
         }
     }
@@ -122,6 +131,7 @@ fn token_param(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidField,
             "the query string must hold at most one `token`",
+            "查询字符串最多只能有一个 `token`",
         ))
     })
 }
@@ -140,6 +150,7 @@ async fn websocket(
                 rejection.status(),
                 ErrorCode::InvalidMessage,
                 "this path takes a WebSocket upgrade: GET with `Connection: Upgrade`, `Upgrade: websocket` and `Sec-WebSocket-Version: 13`",
+                "此路径只接受 WebSocket 升级：GET 请求，带 `Connection: Upgrade`、`Upgrade: websocket` 和 `Sec-WebSocket-Version: 13`",
             );
         }
     };
@@ -190,6 +201,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::EngineStopped,
             "the engine is not running",
+            "引擎未运行",
         );
     }
     if let LogHealth::Unwritable { fault, since_ms } = app.engine.log_health() {
@@ -199,6 +211,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
             format!(
                 "the event log cannot be written ({fault}) since {since_ms} ms after the epoch; commands are refused until a write succeeds"
             ),
+            format!("事件日志自纪元后{since_ms}毫秒起无法写入（{fault}）；写入恢复前拒绝一切指令"),
         );
     }
     match app.store.ping().await {
@@ -216,6 +229,7 @@ fn database_down() -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::StoreUnavailable,
         "the database does not answer",
+        "数据库无响应",
     )
 }
 
@@ -244,6 +258,7 @@ async fn layer(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated,
                 "send Authorization: Bearer <token>",
+                "请发送 Authorization: Bearer <token>",
             );
         }
         Err(resp) => return resp,
@@ -254,6 +269,7 @@ async fn layer(
             StatusCode::NOT_FOUND,
             ErrorCode::UnknownLayer,
             format!("no layer {name:?}; the layers are {}", valid.join(", ")),
+            format!("没有图层 {name:?}；图层有 {}", valid.join(", ")),
         );
     };
     let (etag, body) = {
@@ -304,6 +320,7 @@ async fn revoke_token(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated,
                 "send Authorization: Bearer <token>",
+                "请发送 Authorization: Bearer <token>",
             );
         }
         Err(resp) => return resp,
@@ -313,6 +330,7 @@ async fn revoke_token(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
             "only a dispatcher may revoke tokens",
+            "只有调度员可以吊销令牌",
         );
     }
     match app.store.revoke_token(&id, crate::clock::now_ms()).await {
@@ -329,6 +347,7 @@ async fn revoke_token(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
             format!("no active token {id}"),
+            format!("没有有效的令牌{id}"),
         ),
         Err(e) => {
             tracing::error!(error = %e, "revoking a token failed");
@@ -375,6 +394,7 @@ async fn map_layer(
                 "the map has no layer {name:?}; its layers are {}",
                 valid.join(", ")
             ),
+            format!("地图没有图层 {name:?}；其图层有 {}", valid.join(", ")),
         );
     };
     let cache = [

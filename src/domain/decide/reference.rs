@@ -14,7 +14,7 @@ pub(super) fn define_levee(s: &State, d: &DefineLevee) -> Decision {
     if s.levees.contains_key(&d.id) {
         return Err(exists("levee", &d.id));
     }
-    let levee = Levee::try_from(LeveeSpec::from(d)).map_err(|e| invalid(e.to_string()))?;
+    let levee = Levee::try_from(LeveeSpec::from(d)).map_err(|e| invalid(e.to_string(), e.zh()))?;
     Ok(vec![Event::LeveeDefined { levee }])
 }
 
