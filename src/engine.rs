@@ -197,6 +197,62 @@ pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
     })
 }
 
+/// How far into the log [`fold_until`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Every event.
+    End,
+    /// The events up to this seq.
+    Seq(u64),
+    /// The events up to the first one logged after this time (ms since the epoch): the prefix
+    /// of the log whose times are not later than it.
+    Time(i64),
+}
+
+/// A state folded from a prefix of the log, with the seq and time of its last event.
+#[derive(Debug, Clone)]
+pub struct Folded {
+    pub state: State,
+    pub seq: u64,
+    /// The time of the last folded event; `None` when no event was folded.
+    pub last_time_ms: Option<i64>,
+}
+
+/// Folds the log in `store` up to `until`, without an engine (`crest sitrep`). Reads from the
+/// first event (a snapshot may lie beyond the point asked for), a page at a time.
+pub async fn fold_until(store: &dyn Store, until: Until) -> Result<Folded, StoreError> {
+    let mut folded = Folded {
+        state: State::default(),
+        seq: 0,
+        last_time_ms: None,
+    };
+    loop {
+        let page = store.events_after(folded.seq, REPLAY_PAGE).await?;
+        if page.is_empty() {
+            return Ok(folded);
+        }
+        for e in &page {
+            let past = match until {
+                Until::End => false,
+                Until::Seq(seq) => e.seq > seq,
+                Until::Time(t) => e.time_ms > t,
+            };
+            if past {
+                return Ok(folded);
+            }
+            if e.seq != folded.seq + 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "event log gap: {} follows {}",
+                    e.seq, folded.seq
+                )));
+            }
+            folded.state.apply(&codec::decode_event(e)?.event);
+            folded.seq = e.seq;
+            folded.last_time_ms = Some(e.time_ms);
+        }
+    }
+}
+
 /// The newest snapshot's state and seq, or `None` when there is none or it cannot be used.
 /// Only a failing database is an error; an unreadable snapshot is logged and skipped.
 async fn usable_snapshot(store: &dyn Store) -> Result<Option<(State, u64)>, StoreError> {

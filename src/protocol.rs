@@ -166,9 +166,16 @@ pub struct InBbox {
     pub bbox: BBox,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The situation report: its figures as JSON (the default) or a report in Markdown, in Chinese
+/// (the default) or English.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Sitrep {}
+pub struct Sitrep {
+    #[serde(default)]
+    pub format: crate::domain::vocabulary::SitrepFormat,
+    #[serde(default)]
+    pub lang: crate::domain::vocabulary::Lang,
+}
 
 fn one_place() -> Count {
     Count::new(1).expect("1 is a count")

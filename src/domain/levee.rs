@@ -10,8 +10,19 @@ use super::ids::LeveeId;
 use serde::{Deserialize, Serialize};
 
 /// Which side of a levee a point lies on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum BankSide {
     /// 临水: the water side.
     Riverside,

@@ -10,6 +10,7 @@ mod views;
 pub use queries::answer;
 mod patrols;
 pub use sitrep::sitrep;
+pub mod sitrep_markdown;
 pub use views::{
     EntityView, entity_json, entity_position, entity_view, event_routes, layer_ids, view_of,
 };

@@ -5,8 +5,14 @@ use crate::protocol::{ChainageToPoint, ErrorCode, InBbox, Query, WireError};
 use serde_json::Value;
 
 /// The `result` of a query, or why it cannot be answered.
-/// `now` is the engine's clock (what "overdue" is judged against).
-pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError> {
+/// `now` is the engine's clock (what "overdue" is judged against); `district` the district map's
+/// name, for the title of the situation report.
+pub fn answer(
+    p: &Projection,
+    query: Query,
+    now: i64,
+    district: Option<&str>,
+) -> Result<Value, WireError> {
     let (state, spatial) = (&p.state, &p.spatial);
     let v = match query {
         Query::NearestTeams(q) => {
@@ -82,8 +88,13 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
         Query::Vocabulary(_) => {
             serde_json::json!({ "seq": p.seq, "vocabulary": crate::domain::vocabulary::vocabulary() })
         }
-        Query::Sitrep(_) => {
-            serde_json::json!({ "seq": p.seq, "sitrep": super::sitrep(state) })
+        Query::Sitrep(q) => {
+            let header = super::sitrep_markdown::Header {
+                district: district.map(str::to_string),
+                at_ms: now,
+                seq: p.seq,
+            };
+            super::sitrep_markdown::report(state, &header, q.format, q.lang)
         }
     };
     Ok(v)

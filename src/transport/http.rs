@@ -24,6 +24,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/layers/{layer}", get(layer))
         .route("/api/v1/map", get(map_index))
         .route("/api/v1/vocabulary", get(vocabulary))
+        .route("/api/v1/sitrep", get(sitrep))
         .route("/api/v1/map/{layer}", get(map_layer))
         .route(
             "/api/v1/tokens/{id}/revoke",
@@ -354,6 +355,80 @@ async fn revoke_token(
             database_down()
         }
     }
+}
+
+/// `GET /api/v1/sitrep`'s query string.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SitrepParams {
+    token: Option<String>,
+    #[serde(default)]
+    lang: crate::domain::vocabulary::Lang,
+    #[serde(default)]
+    format: crate::domain::vocabulary::SitrepFormat,
+}
+
+/// The situation report, as the `sitrep` query gives it: JSON, or the Markdown report itself
+/// (`text/markdown`). Needs a token, like the live layers.
+async fn sitrep(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    q: Result<Query<SitrepParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            "the query string takes `lang` (zh or en), `format` (json or markdown) and `token`, each at most once",
+            "查询字符串只接受 `lang`（zh 或 en）、`format`（json 或 markdown）和 `token`，各至多一次",
+        );
+    };
+    let token = TokenParam {
+        token: q.token.clone(),
+    };
+    match authenticate(&app, presented_token(&headers, &token)).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthenticated,
+                "send Authorization: Bearer <token>",
+                "请发送 Authorization: Bearer <token>",
+            );
+        }
+        Err(resp) => return resp,
+    }
+    let now = app.clock.now_ms();
+    let district = app.district_name();
+    let report = {
+        let p = app.live.read();
+        let header = crate::read::sitrep_markdown::Header {
+            district,
+            at_ms: now,
+            seq: p.seq,
+        };
+        match q.format {
+            crate::domain::vocabulary::SitrepFormat::Json => {
+                crate::read::sitrep_markdown::report(&p.state, &header, q.format, q.lang)
+                    .to_string()
+            }
+            crate::domain::vocabulary::SitrepFormat::Markdown => {
+                crate::read::sitrep_markdown::markdown(&p.state, &header, q.lang)
+            }
+        }
+    };
+    let content_type = match q.format {
+        crate::domain::vocabulary::SitrepFormat::Json => "application/json",
+        crate::domain::vocabulary::SitrepFormat::Markdown => "text/markdown; charset=utf-8",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        report,
+    )
+        .into_response()
 }
 
 /// Chinese and English names of every enumerated value. Public, like the map: labels only.

@@ -89,7 +89,8 @@ impl Session {
                     return self.error(None, e);
                 }
                 let now = self.app.clock.now_ms();
-                let answer = read::answer(&self.app.live.read(), query, now);
+                let district = self.app.district_name();
+                let answer = read::answer(&self.app.live.read(), query, now, district.as_deref());
                 match answer {
                     Ok(result) => self.send_message(ServerMessage::Answer {
                         id: &id,
