@@ -14,5 +14,6 @@ mod keepalive;
 mod live;
 mod memory;
 mod patrols;
+mod sitrep;
 mod slow_client;
 mod write_faults;
