@@ -659,6 +659,16 @@ mod tests {
         let (en, zh) = refusal(r#"{"type":"auth","token":5}"#);
         assert_eq!(en, "token: invalid type: integer `5`, expected a string");
         assert_eq!(zh, "token：类型无效：整数 5，应为 a string");
+        let (en, zh) = refusal(
+            r#"{"type":"command","id":"c","command":{"type":"check_in","shelter_id":"S-1","count":0}}"#,
+        );
+        assert_eq!(
+            (en.as_str(), zh.as_str()),
+            (
+                "command.count: value out of bounds: a count 0 is outside 1 to 10000000",
+                "command.count：数值无效：a count 0 is outside 1 to 10000000"
+            )
+        );
         let (_, zh) = refusal(r#"{"type":"command","id":"c","command":{"type":"fly"}}"#);
         assert_eq!(zh, "未知的指令类型 \"fly\"");
         for text in [
