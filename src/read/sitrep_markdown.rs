@@ -429,10 +429,20 @@ fn incidents(r: &Report<'_>) -> Option<Section> {
             || r.t("未开始", "not started").to_string(),
             |s| r.name(s).to_string(),
         );
+        // The name the watch gives a breach's incident is English; say it in the report's.
+        let name = if i.name == format!("breach {}", i.hazard_id) && r.lang == Lang::Zh {
+            format!("{}溃口抢险", i.hazard_id)
+        } else {
+            i.name.clone()
+        };
+        let post = i.post.as_ref().map_or(String::new(), |p| match r.lang {
+            Lang::Zh => format!("；现场指挥部：{}，指挥长：{}", p.name, p.commander),
+            Lang::En => format!("; command post: {}, commander: {}", p.name, p.commander),
+        });
         let line = match r.lang {
             Lang::Zh => format!(
-                "- {}（{}，{}{}）：在现场 {} 人（{} 支队伍），增援途中 {} 支；进展：{}",
-                i.name,
+                "- {}（{}，{}{}）：在现场 {} 人（{} 支队伍），增援途中 {} 支；进展：{}{post}",
+                name,
                 i.id,
                 kind,
                 i.hazard_id,
@@ -442,8 +452,8 @@ fn incidents(r: &Report<'_>) -> Option<Section> {
                 stage
             ),
             Lang::En => format!(
-                "- {} ({}, {} {}): {} people on scene ({}), {} coming; stage: {}",
-                i.name,
+                "- {} ({}, {} {}): {} people on scene ({}), {} coming; stage: {}{post}",
+                name,
                 i.id,
                 kind,
                 i.hazard_id,
@@ -868,6 +878,10 @@ mod tests {
             (
                 60,
                 json!({"type": "advance_incident_stage", "incident_id": "IN-1", "stage": "protect_ends"}),
+            ),
+            (
+                62,
+                json!({"type": "set_command_post", "incident_id": "IN-1", "post": {"position": [113.1, 27.646], "name": "将军村抢险指挥部", "commander": "张建国"}}),
             ),
             (
                 65,
