@@ -1,4 +1,4 @@
-//! The command line: `crest serve` and `crest token …`.
+//! The command line: `crest serve`, `crest token …` and `crest sitrep`.
 
 use crate::auth;
 use crate::domain::Role;
@@ -30,6 +30,39 @@ pub enum Cmd {
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Print the situation report (汛情快报) folded from a database's event log, without
+    /// starting a server.
+    Sitrep(SitrepArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SitrepArgs {
+    /// SQLite database file of a Crest server (it is only read).
+    #[arg(long, env = "CREST_DB")]
+    pub db: PathBuf,
+    /// Language of the report.
+    #[arg(long, value_enum, default_value = "zh")]
+    pub lang: LangArg,
+    /// The moment to report: an RFC 3339 time (`2026-07-15T08:00:00+08:00`) folds the events
+    /// logged up to it; a whole number folds the events up to that seq. Default: the whole log,
+    /// reported at the time of its last event.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Print the figures as JSON (as the `sitrep` query answers) instead of the Markdown report.
+    #[arg(long)]
+    pub json: bool,
+    /// The district's name for the title (a server takes it from its map).
+    #[arg(long)]
+    pub district: Option<String>,
+}
+
+/// The report's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    /// Chinese: 汛情快报.
+    Zh,
+    /// English.
+    En,
 }
 
 #[derive(Args, Debug)]
@@ -205,6 +238,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     .unwrap_or_default()
             );
         }
+        Cmd::Sitrep(a) => print!("{}", sitrep(&a).await?),
         Cmd::Token(TokenCmd::List { db }) => {
             let store = open_store(&db).await?;
             print!("{}", token_table(&store.tokens().await?));
@@ -240,6 +274,44 @@ async fn check_team(
         "team {team} is not known in {} ({known})",
         db.display()
     )))
+}
+
+/// `crest sitrep`: the report of the log in `--db` up to `--at`.
+pub async fn sitrep(a: &SitrepArgs) -> Result<String, Box<dyn std::error::Error>> {
+    use crate::domain::vocabulary::{Lang, SitrepFormat};
+    use crate::engine::Until;
+    if !a.db.is_file() {
+        return Err(format!("no database file {}", a.db.display()).into());
+    }
+    let until = match a.at.as_deref() {
+        None => Until::End,
+        Some(at) if !at.is_empty() && at.bytes().all(|b| b.is_ascii_digit()) => {
+            Until::Seq(at.parse().map_err(|_| format!("--at {at}: not a seq"))?)
+        }
+        Some(at) => Until::Time(crate::clock::parse_rfc3339(at).map_err(|e| format!("--at: {e}"))?),
+    };
+    let store = open_store(&a.db).await?;
+    let folded = crate::engine::fold_until(&store, until).await?;
+    let at_ms = match until {
+        Until::Time(t) => t,
+        Until::End | Until::Seq(_) => folded.last_time_ms.unwrap_or(0),
+    };
+    let header = crate::read::sitrep_markdown::Header {
+        district: a.district.clone(),
+        at_ms,
+        seq: folded.seq,
+    };
+    let lang = match a.lang {
+        LangArg::Zh => Lang::Zh,
+        LangArg::En => Lang::En,
+    };
+    Ok(if a.json {
+        let report =
+            crate::read::sitrep_markdown::report(&folded.state, &header, SitrepFormat::Json, lang);
+        format!("{report}\n")
+    } else {
+        crate::read::sitrep_markdown::markdown(&folded.state, &header, lang)
+    })
 }
 
 /// `token list`: a header, then one line per token, columns aligned; times in UTC.
@@ -294,24 +366,8 @@ pub fn token_table(tokens: &[TokenRecord]) -> String {
 
 /// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` in UTC.
 pub fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let (year, month, day, h, m, s) = crate::clock::civil(ms, 0);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02}")
 }
 
 async fn shutdown_signal() {

@@ -13,6 +13,7 @@
 
 use crate::clock::Clock;
 use crate::codec;
+use crate::domain::error::Bilingual;
 use crate::domain::events::Event;
 use crate::domain::{Actor, Command, Context, DomainError, State};
 use crate::metrics::Metrics;
@@ -54,14 +55,21 @@ pub enum SubmitError {
     #[error("command id {0} was already used for a different command")]
     Conflict(String),
     #[error("the event log is unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Bilingual),
 }
 
 impl SubmitError {
     fn unwritable(fault: Fault) -> SubmitError {
-        SubmitError::Unavailable(format!(
-            "the log cannot be written ({fault}); nothing was recorded, send the command again later"
+        SubmitError::Unavailable(Bilingual::new(
+            format!(
+                "the log cannot be written ({fault}); nothing was recorded, send the command again later"
+            ),
+            format!("事件日志无法写入（{fault}）；未记录任何内容，请稍后重发该指令"),
         ))
+    }
+
+    fn engine_stopped() -> SubmitError {
+        SubmitError::Unavailable(Bilingual::new("engine stopped", "引擎已停止"))
     }
 }
 
@@ -113,10 +121,10 @@ impl EngineHandle {
             .await;
         if sent.is_err() {
             self.metrics.engine_queue_depth.dec();
-            return Err(SubmitError::Unavailable("engine stopped".into()));
+            return Err(SubmitError::engine_stopped());
         }
         rx.await
-            .unwrap_or_else(|_| Err(SubmitError::Unavailable("engine stopped".into())))
+            .unwrap_or_else(|_| Err(SubmitError::engine_stopped()))
     }
 
     pub fn is_running(&self) -> bool {
@@ -187,6 +195,62 @@ pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
         seq,
         replayed: seq - start,
     })
+}
+
+/// How far into the log [`fold_until`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Every event.
+    End,
+    /// The events up to this seq.
+    Seq(u64),
+    /// The events up to the first one logged after this time (ms since the epoch): the prefix
+    /// of the log whose times are not later than it.
+    Time(i64),
+}
+
+/// A state folded from a prefix of the log, with the seq and time of its last event.
+#[derive(Debug, Clone)]
+pub struct Folded {
+    pub state: State,
+    pub seq: u64,
+    /// The time of the last folded event; `None` when no event was folded.
+    pub last_time_ms: Option<i64>,
+}
+
+/// Folds the log in `store` up to `until`, without an engine (`crest sitrep`). Reads from the
+/// first event (a snapshot may lie beyond the point asked for), a page at a time.
+pub async fn fold_until(store: &dyn Store, until: Until) -> Result<Folded, StoreError> {
+    let mut folded = Folded {
+        state: State::default(),
+        seq: 0,
+        last_time_ms: None,
+    };
+    loop {
+        let page = store.events_after(folded.seq, REPLAY_PAGE).await?;
+        if page.is_empty() {
+            return Ok(folded);
+        }
+        for e in &page {
+            let past = match until {
+                Until::End => false,
+                Until::Seq(seq) => e.seq > seq,
+                Until::Time(t) => e.time_ms > t,
+            };
+            if past {
+                return Ok(folded);
+            }
+            if e.seq != folded.seq + 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "event log gap: {} follows {}",
+                    e.seq, folded.seq
+                )));
+            }
+            folded.state.apply(&codec::decode_event(e)?.event);
+            folded.seq = e.seq;
+            folded.last_time_ms = Some(e.time_ms);
+        }
+    }
 }
 
 /// The newest snapshot's state and seq, or `None` when there is none or it cannot be used.
@@ -861,7 +925,7 @@ mod tests {
             .submit(actor.clone(), "reg3".into(), register("T-3"))
             .await;
         assert!(
-            matches!(&c, Err(SubmitError::Unavailable(m)) if m.contains("disk_full")),
+            matches!(&c, Err(SubmitError::Unavailable(m)) if m.en.contains("disk_full") && m.zh.contains("disk_full")),
             "{c:?}"
         );
 

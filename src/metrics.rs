@@ -524,7 +524,10 @@ mod tests {
         // A labelled family without any series is not rendered at all: give each one.
         m.command_accepted("report_hazard");
         m.command_duplicate("report_hazard");
-        m.command_rejected("report_hazard", &DomainError::Invalid("x".into()));
+        m.command_rejected(
+            "report_hazard",
+            &DomainError::Invalid(crate::domain::error::Bilingual::new("x", "x")),
+        );
         m.client_error(ErrorCode::RateLimited);
         let text = m.render();
         let rendered: BTreeSet<String> = text

@@ -214,9 +214,16 @@ pub struct InBbox {
     pub bbox: BBox,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The situation report: its figures as JSON (the default) or a report in Markdown, in Chinese
+/// (the default) or English.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Sitrep {}
+pub struct Sitrep {
+    #[serde(default)]
+    pub format: crate::domain::vocabulary::SitrepFormat,
+    #[serde(default)]
+    pub lang: crate::domain::vocabulary::Lang,
+}
 
 /// Evacuation figures: by town, village and cell, by way of leaving, vulnerable people remaining.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -254,22 +261,58 @@ fn classify(text: &str, err: &serde_json::Error) -> WireError {
             return WireError::new(
                 ErrorCode::InvalidNumber,
                 format!("{e}: numbers must be finite"),
+                format!(
+                    "数字超出范围（第{}行第{}列）：数字必须是有限数",
+                    e.line(),
+                    e.column()
+                ),
             );
         }
-        Err(e) => return WireError::new(ErrorCode::MalformedJson, e.to_string()),
+        Err(e) => {
+            return WireError::new(
+                ErrorCode::MalformedJson,
+                e.to_string(),
+                format!(
+                    "{}（第{}行第{}列）",
+                    ErrorCode::MalformedJson.zh(),
+                    e.line(),
+                    e.column()
+                ),
+            );
+        }
     };
     let Some(obj) = value.as_object() else {
-        return WireError::new(ErrorCode::InvalidMessage, "a message must be a JSON object");
+        return WireError::new(
+            ErrorCode::InvalidMessage,
+            "a message must be a JSON object",
+            "消息必须是 JSON 对象",
+        );
     };
     let kind = match obj.get("type") {
-        None => return WireError::new(ErrorCode::MissingField, "missing field `type`"),
+        None => {
+            return WireError::new(
+                ErrorCode::MissingField,
+                "missing field `type`",
+                "缺少字段 `type`",
+            );
+        }
         Some(Value::String(t)) => t.as_str(),
-        Some(_) => return WireError::new(ErrorCode::InvalidField, "`type` must be a string"),
+        Some(_) => {
+            return WireError::new(
+                ErrorCode::InvalidField,
+                "`type` must be a string",
+                "`type` 必须是字符串",
+            );
+        }
     };
     match locate::client_message(kind, obj) {
         Err(fault) => fault.into_wire(),
         // The walk found nothing that serde_json refused: say what serde_json said.
-        Ok(()) => WireError::new(ErrorCode::InvalidField, err.to_string()),
+        Ok(()) => WireError::new(
+            ErrorCode::InvalidField,
+            err.to_string(),
+            format!("{}：{err}", ErrorCode::InvalidField.zh()),
+        ),
     }
 }
 
@@ -294,19 +337,47 @@ mod locate {
     use serde_value::{DeserializerError, ValueDeserializer};
     use strum::VariantNames;
 
-    /// What was wrong, and the path of the field where it was (`command.supplies.water.unit`).
+    /// What was wrong, in English and in Chinese, and the path of the field where it was
+    /// (`command.supplies.water.unit`).
     pub struct Fault {
         path: String,
         code: ErrorCode,
         message: String,
+        message_zh: String,
+    }
+
+    /// A value serde met where it expected another, in Chinese.
+    fn unexpected_zh(got: serde::de::Unexpected<'_>) -> String {
+        use serde::de::Unexpected as U;
+        match got {
+            U::Bool(b) => format!("布尔值 {b}"),
+            U::Unsigned(n) => format!("整数 {n}"),
+            U::Signed(n) => format!("整数 {n}"),
+            U::Float(f) => format!("小数 {f}"),
+            U::Char(c) => format!("字符 {c:?}"),
+            U::Str(s) => format!("字符串 {s:?}"),
+            U::Bytes(_) => "字节串".into(),
+            U::Unit => "null".into(),
+            U::Option => "可选值".into(),
+            U::NewtypeStruct => "newtype 结构".into(),
+            U::Seq => "数组".into(),
+            U::Map => "对象".into(),
+            U::Enum => "枚举".into(),
+            U::UnitVariant => "单元变体".into(),
+            U::NewtypeVariant => "newtype 变体".into(),
+            U::TupleVariant => "元组变体".into(),
+            U::StructVariant => "结构变体".into(),
+            U::Other(o) => o.to_string(),
+        }
     }
 
     impl Fault {
-        fn new(path: &str, code: ErrorCode, message: String) -> Fault {
+        fn new(path: &str, code: ErrorCode, message: String, message_zh: String) -> Fault {
             Fault {
                 path: path.to_string(),
                 code,
                 message,
+                message_zh,
             }
         }
 
@@ -319,24 +390,50 @@ mod locate {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            let (code, message) = match error {
+            // A bound or a coordinate is refused by the value's own type with an English
+            // detail (the value and its bound): the Chinese message is the code's meaning
+            // followed by that detail.
+            let detail = |code: ErrorCode, m: &str, marker: &str| {
+                let rest = m
+                    .find(marker)
+                    .map_or(m, |at| m[at + marker.len()..].trim_start_matches(": "));
+                format!("{}：{rest}", code.zh())
+            };
+            let (code, message, message_zh) = match error {
                 E::Custom(m) if m.contains(INVALID_COORDINATES) => {
-                    (ErrorCode::InvalidCoordinates, m)
+                    let zh = detail(ErrorCode::InvalidCoordinates, &m, INVALID_COORDINATES);
+                    (ErrorCode::InvalidCoordinates, m, zh)
                 }
-                E::Custom(m) if m.starts_with(OUT_OF_BOUNDS) => (ErrorCode::InvalidValue, m),
-                E::Custom(m) => (ErrorCode::InvalidField, m),
-                E::MissingField(f) => (ErrorCode::MissingField, format!("missing field `{f}`")),
+                E::Custom(m) if m.starts_with(OUT_OF_BOUNDS) => {
+                    let zh = detail(ErrorCode::InvalidValue, &m, OUT_OF_BOUNDS);
+                    (ErrorCode::InvalidValue, m, zh)
+                }
+                E::Custom(m) => {
+                    let zh = detail(ErrorCode::InvalidField, &m, "");
+                    (ErrorCode::InvalidField, m, zh)
+                }
+                E::MissingField(f) => (
+                    ErrorCode::MissingField,
+                    format!("missing field `{f}`"),
+                    format!("缺少字段 `{f}`"),
+                ),
                 E::UnknownField(f, expected) => (
                     ErrorCode::UnknownField,
                     format!("unknown field `{f}`, expected one of {}", quote(expected)),
+                    format!("未知字段 `{f}`，应为以下之一：{}", quote(expected)),
                 ),
                 E::UnknownVariant(v, expected) => (
                     ErrorCode::InvalidField,
                     format!("unknown variant `{v}`, expected one of {}", quote(expected)),
+                    format!("未知取值 `{v}`，应为以下之一：{}", quote(expected)),
                 ),
                 E::InvalidType(got, expected) => (
                     ErrorCode::InvalidField,
                     format!("invalid type: {}, expected {expected}", got.to_unexpected()),
+                    format!(
+                        "类型无效：{}，应为 {expected}",
+                        unexpected_zh(got.to_unexpected())
+                    ),
                 ),
                 E::InvalidValue(got, expected) => (
                     ErrorCode::InvalidField,
@@ -344,25 +441,39 @@ mod locate {
                         "invalid value: {}, expected {expected}",
                         got.to_unexpected()
                     ),
+                    format!(
+                        "取值无效：{}，应为 {expected}",
+                        unexpected_zh(got.to_unexpected())
+                    ),
                 ),
                 E::InvalidLength(n, expected) => (
                     ErrorCode::InvalidField,
                     format!("invalid length {n}, expected {expected}"),
+                    format!("长度 {n} 无效，应为 {expected}"),
                 ),
-                E::DuplicateField(f) => (ErrorCode::InvalidField, format!("duplicate field `{f}`")),
+                E::DuplicateField(f) => (
+                    ErrorCode::InvalidField,
+                    format!("duplicate field `{f}`"),
+                    format!("字段 `{f}` 重复"),
+                ),
             };
             Fault {
                 path,
                 code,
                 message,
+                message_zh,
             }
         }
 
         pub fn into_wire(self) -> WireError {
             if self.path.is_empty() {
-                WireError::new(self.code, self.message)
+                WireError::new(self.code, self.message, self.message_zh)
             } else {
-                WireError::new(self.code, format!("{}: {}", self.path, self.message))
+                WireError::new(
+                    self.code,
+                    format!("{}: {}", self.path, self.message),
+                    format!("{}：{}", self.path, self.message_zh),
+                )
             }
         }
     }
@@ -401,6 +512,7 @@ mod locate {
                 payload,
                 ErrorCode::InvalidField,
                 "must be an object".into(),
+                "必须是对象".into(),
             ));
         };
         let kind = match obj.get("type") {
@@ -409,6 +521,7 @@ mod locate {
                     payload,
                     ErrorCode::MissingField,
                     "missing field `type`".into(),
+                    "缺少字段 `type`".into(),
                 ));
             }
             Some(Value::String(kind)) => kind.as_str(),
@@ -417,6 +530,7 @@ mod locate {
                     &format!("{payload}.type"),
                     ErrorCode::InvalidField,
                     "must be a string".into(),
+                    "必须是字符串".into(),
                 ));
             }
         };
@@ -425,16 +539,25 @@ mod locate {
             ValueDeserializer::<DeserializerError>::new(fields(obj)),
             &mut track,
         );
-        let (checked, unknown) = if payload == "command" {
-            (Command::check_fields(kind, d), ErrorCode::UnknownCommand)
+        let (checked, unknown, payload_zh) = if payload == "command" {
+            (
+                Command::check_fields(kind, d),
+                ErrorCode::UnknownCommand,
+                "指令",
+            )
         } else {
-            (Query::check_fields(kind, d), ErrorCode::InvalidField)
+            (
+                Query::check_fields(kind, d),
+                ErrorCode::InvalidField,
+                "查询",
+            )
         };
         match checked {
             None => Err(Fault::new(
                 "",
                 unknown,
                 format!("unknown {payload} type {kind:?}"),
+                format!("未知的{payload_zh}类型 {kind:?}"),
             )),
             Some(Ok(())) => Ok(()),
             Some(Err(e)) => Err(Fault::from_serde(join(payload, &track.path()), e)),
@@ -452,6 +575,7 @@ mod locate {
                 "",
                 ErrorCode::UnknownMessage,
                 format!("unknown message type {kind:?}"),
+                format!("未知的消息类型 {kind:?}"),
             ));
         }
         let body = fields(obj);
@@ -489,6 +613,7 @@ mod locate {
                 "",
                 ErrorCode::UnknownField,
                 format!("unknown field `{key}`, expected `id` or `{payload}`"),
+                format!("未知字段 `{key}`，应为 `id` 或 `{payload}`"),
             ));
         }
         if !obj.contains_key(payload) {
@@ -496,6 +621,7 @@ mod locate {
                 "",
                 ErrorCode::MissingField,
                 format!("missing field `{payload}`"),
+                format!("缺少字段 `{payload}`"),
             ));
         }
         let id = obj.get("id").map(|id| ("id".to_string(), id.clone()));
@@ -542,6 +668,7 @@ pub fn check_request_id(id: &str) -> Result<(), WireError> {
         return Err(WireError::new(
             ErrorCode::InvalidRequestId,
             format!("id must be 1 to {MAX_REQUEST_ID} bytes without control characters"),
+            format!("编号须为1至{MAX_REQUEST_ID}字节，且不含控制字符"),
         ));
     }
     if id.starts_with(crate::engine::CLOCK_ID_PREFIX) {
@@ -549,6 +676,10 @@ pub fn check_request_id(id: &str) -> Result<(), WireError> {
             ErrorCode::InvalidRequestId,
             format!(
                 "ids starting with {:?} are the server's own",
+                crate::engine::CLOCK_ID_PREFIX
+            ),
+            format!(
+                "以 {:?} 开头的编号为服务器专用",
                 crate::engine::CLOCK_ID_PREFIX
             ),
         ));
@@ -562,6 +693,66 @@ mod tests {
 
     fn code(text: &str) -> &'static str {
         parse_client_message(text).unwrap_err().code.as_str()
+    }
+
+    #[test]
+    fn every_refusal_says_it_in_chinese_with_the_same_path_and_values() {
+        let refusal = |text: &str| {
+            let e = parse_client_message(text).unwrap_err();
+            (e.message, e.message_zh)
+        };
+        let (en, zh) = refusal(
+            r#"{"type":"command","id":"c","command":{"type":"report_hazard","kind":"tsunami","severity":"general","position":[113,27]}}"#,
+        );
+        assert!(
+            en.starts_with("command.kind: unknown variant `tsunami`"),
+            "{en}"
+        );
+        assert!(
+            zh.starts_with("command.kind：未知取值 `tsunami`，应为以下之一：`piping`"),
+            "{zh}"
+        );
+        let (en, zh) = refusal(
+            r#"{"type":"command","id":"c","command":{"type":"update_position","team_id":"T","position":[190,27]}}"#,
+        );
+        assert!(
+            en.starts_with("command.position: invalid coordinates"),
+            "{en}"
+        );
+        assert!(
+            zh.starts_with("command.position：坐标超出范围：") && zh.contains("190"),
+            "{zh}"
+        );
+        let (en, zh) = refusal(r#"{"type":"auth","token":5}"#);
+        assert_eq!(en, "token: invalid type: integer `5`, expected a string");
+        assert_eq!(zh, "token：类型无效：整数 5，应为 a string");
+        let (en, zh) = refusal(
+            r#"{"type":"command","id":"c","command":{"type":"check_in","shelter_id":"S-1","count":0}}"#,
+        );
+        assert_eq!(
+            (en.as_str(), zh.as_str()),
+            (
+                "command.count: value out of bounds: a count 0 is outside 1 to 10000000",
+                "command.count：数值无效：a count 0 is outside 1 to 10000000"
+            )
+        );
+        let (_, zh) = refusal(r#"{"type":"command","id":"c","command":{"type":"fly"}}"#);
+        assert_eq!(zh, "未知的指令类型 \"fly\"");
+        for text in [
+            "{not json",
+            "[1,2]",
+            r#"{"token":"x"}"#,
+            r#"{"type":"dance"}"#,
+            r#"{"type":"auth","token":"t","extra":1}"#,
+            r#"{"type":"subscribe","layers":["teams"],"viewport":[1,2,3]}"#,
+            r#"{"type":"command","id":"c","command":{"type":"update_position","team_id":"T","position":[1e999,27]}}"#,
+        ] {
+            let (_, zh) = refusal(text);
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{text}: {zh}"
+            );
+        }
     }
 
     #[test]

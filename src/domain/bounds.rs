@@ -55,15 +55,19 @@ pub const MAX_MATERIAL: u32 = 1_000_000_000;
 /// How far ahead of the server's clock a forecast peak may be expected, milliseconds (30 days).
 pub const MAX_FORECAST_AHEAD_MS: i64 = 30 * 24 * 3_600_000;
 
-pub(super) fn invalid(msg: impl Into<String>) -> DomainError {
-    DomainError::Invalid(msg.into())
+/// A value the domain refuses: the message in English and in Chinese, with the same numbers.
+pub(super) fn invalid(en: impl Into<String>, zh: impl Into<String>) -> DomainError {
+    DomainError::Invalid(super::error::Bilingual::new(en, zh))
 }
 
 /// `a + b` as a count: refused when it would exceed [`MAX_COUNT`].
 pub fn add_counts(field: &str, a: u32, b: u32) -> Result<u32, DomainError> {
-    a.checked_add(b)
-        .filter(|n| *n <= MAX_COUNT)
-        .ok_or_else(|| invalid(format!("{field} would exceed {MAX_COUNT}")))
+    a.checked_add(b).filter(|n| *n <= MAX_COUNT).ok_or_else(|| {
+        invalid(
+            format!("{field} would exceed {MAX_COUNT}"),
+            format!("{field}将超过{MAX_COUNT}"),
+        )
+    })
 }
 
 /// `stock + delta` as a stock: refused when not finite or above [`MAX_QUANTITY`]. A negative
@@ -71,7 +75,10 @@ pub fn add_counts(field: &str, a: u32, b: u32) -> Result<u32, DomainError> {
 pub fn moved_stock(stock: f64, delta: f64) -> Result<f64, DomainError> {
     let s = stock + delta;
     if !s.is_finite() || s > MAX_QUANTITY {
-        return Err(invalid(format!("the stock would exceed {MAX_QUANTITY}")));
+        return Err(invalid(
+            format!("the stock would exceed {MAX_QUANTITY}"),
+            format!("库存将超过{MAX_QUANTITY}"),
+        ));
     }
     Ok(s)
 }
@@ -79,13 +86,22 @@ pub fn moved_stock(stock: f64, delta: f64) -> Result<f64, DomainError> {
 /// A device's time: not before the epoch, not more than [`MAX_CLOCK_SKEW_MS`] after `now`.
 pub fn check_device_time(field: &str, t: TimeMs, now: TimeMs) -> Result<(), DomainError> {
     if t < MIN_TIME_MS {
-        return Err(invalid(format!("{field} {t} is before the Unix epoch")));
+        return Err(invalid(
+            format!("{field} {t} is before the Unix epoch"),
+            format!("{field} {t}早于Unix纪元"),
+        ));
     }
     if t > now.saturating_add(MAX_CLOCK_SKEW_MS) {
-        return Err(invalid(format!(
-            "{field} {t} is more than {} s ahead of the server's clock ({now}); check the device's clock",
-            MAX_CLOCK_SKEW_MS / 1000
-        )));
+        return Err(invalid(
+            format!(
+                "{field} {t} is more than {} s ahead of the server's clock ({now}); check the device's clock",
+                MAX_CLOCK_SKEW_MS / 1000
+            ),
+            format!(
+                "{field} {t}比服务器时钟（{now}）快{}秒以上；请检查设备时钟",
+                MAX_CLOCK_SKEW_MS / 1000
+            ),
+        ));
     }
     Ok(())
 }

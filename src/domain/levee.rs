@@ -10,8 +10,19 @@ use super::ids::LeveeId;
 use serde::{Deserialize, Serialize};
 
 /// Which side of a levee a point lies on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum BankSide {
     /// 临水: the water side.
     Riverside,
@@ -70,6 +81,18 @@ pub enum LeveeError {
     BadOrigin,
     #[error("levee id must not be empty")]
     EmptyId,
+}
+
+impl LeveeError {
+    /// The Chinese message.
+    pub fn zh(&self) -> &'static str {
+        match self {
+            LeveeError::TooFewVertices => "堤线至少需要两个顶点",
+            LeveeError::ZeroLength => "堤线长度必须大于零",
+            LeveeError::BadOrigin => "桩号起点必须是非负的有限数",
+            LeveeError::EmptyId => "堤防编号不能为空",
+        }
+    }
 }
 
 impl TryFrom<LeveeSpec> for Levee {

@@ -284,6 +284,85 @@ named!(CorrectionField, "correction_field", {
     CorrectionField::AssetBuffer => ("重要设施防护范围", "protected asset buffer"),
 });
 
+// ---------------------------------------------------------------- the situation report (issue 9 §6)
+
+named!(super::levee::BankSide, "bank_side", {
+    super::levee::BankSide::Riverside => ("临水侧", "riverside"),
+    super::levee::BankSide::Landside => ("背水侧", "landside"),
+});
+
+/// The language of a text Crest writes for people (the situation report).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// `zh` or `en`, whichever is this language.
+    pub fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    /// The display name of `value` in this language.
+    pub fn name<T: Named>(self, value: T) -> &'static str {
+        match self {
+            Lang::Zh => value.zh(),
+            Lang::En => value.en(),
+        }
+    }
+}
+
+named!(Lang, "lang", {
+    Lang::Zh => ("中文", "Chinese"),
+    Lang::En => ("英文", "English"),
+});
+
+/// How the situation report is written: the figures as JSON, or a report for people.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum SitrepFormat {
+    #[default]
+    Json,
+    Markdown,
+}
+
+named!(SitrepFormat, "sitrep_format", {
+    SitrepFormat::Json => ("数据（JSON）", "data (JSON)"),
+    SitrepFormat::Markdown => ("快报（Markdown）", "report (Markdown)"),
+});
+
 /// The standard shelter supply items (items are free text; these are the ones the map stocks).
 pub const SUPPLY_ITEMS: [Term; 5] = [
     Term {
@@ -347,6 +426,9 @@ pub fn vocabulary() -> std::collections::BTreeMap<&'static str, Vec<Term>> {
         set::<ShipmentState>(),
         set::<RequestState>(),
         set::<CorrectionField>(),
+        set::<super::levee::BankSide>(),
+        set::<Lang>(),
+        set::<SitrepFormat>(),
     ]
     .into_iter()
     .collect()
@@ -359,7 +441,7 @@ mod tests {
     #[test]
     fn every_value_has_both_names_and_its_wire_value() {
         let v = vocabulary();
-        assert_eq!(v.len(), 28);
+        assert_eq!(v.len(), 31);
         for (set, terms) in &v {
             assert!(!terms.is_empty(), "{set}");
             for t in terms {

@@ -46,6 +46,7 @@ pub enum ServerMessage<'a> {
         id: Option<&'a str>,
         code: ErrorCode,
         message: &'a str,
+        message_zh: &'a str,
     },
     /// A committed event; `event` is its JSON exactly as logged. Written by [`Self::to_text`]
     /// without re-parsing it (this message is built once per event on the hot path).
@@ -164,10 +165,12 @@ mod tests {
             id: None,
             code: ErrorCode::NotFound,
             message: "team T-9 does not exist",
+            message_zh: "队伍T-9不存在",
         });
         assert_eq!(error["type"], "error");
         assert_eq!(error["id"], Value::Null);
         assert_eq!(error["code"], "not_found");
+        assert_eq!(error["message_zh"], "队伍T-9不存在");
         let layers = Map::new();
         let snapshot = parsed(ServerMessage::Snapshot {
             seq: 7,

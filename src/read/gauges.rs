@@ -104,6 +104,7 @@ pub fn hydrograph(
         WireError::new(
             ErrorCode::NotFound,
             format!("gauge {gauge_id} does not exist"),
+            format!("水位站{gauge_id}不存在"),
         )
     })?;
     if let (Some(f), Some(u)) = (from, until)
@@ -112,6 +113,7 @@ pub fn hydrograph(
         return Err(WireError::new(
             ErrorCode::InvalidValue,
             format!("from_ms {f} is after until_ms {u}"),
+            format!("from_ms {f} 晚于 until_ms {u}"),
         ));
     }
     let empty = std::collections::VecDeque::new();

@@ -14,6 +14,7 @@ mod patrols;
 pub mod people;
 pub use gauges::hydrograph;
 pub use sitrep::sitrep;
+pub mod sitrep_markdown;
 pub use views::{
     EntityView, entity_json, entity_position, entity_view, event_routes, layer_ids, view_of,
 };

@@ -5,8 +5,14 @@ use crate::protocol::{ChainageToPoint, ErrorCode, InBbox, Query, WireError};
 use serde_json::Value;
 
 /// The `result` of a query, or why it cannot be answered.
-/// `now` is the engine's clock (what "overdue" is judged against).
-pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError> {
+/// `now` is the engine's clock (what "overdue" is judged against); `district` the district map's
+/// name, for the title of the situation report.
+pub fn answer(
+    p: &Projection,
+    query: Query,
+    now: i64,
+    district: Option<&str>,
+) -> Result<Value, WireError> {
     let (state, spatial) = (&p.state, &p.spatial);
     let v = match query {
         Query::NearestTeams(q) => {
@@ -27,6 +33,7 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
                 WireError::new(
                     ErrorCode::NotFound,
                     format!("levee {levee_id} does not exist"),
+                    format!("堤防{levee_id}不存在"),
                 )
             })?;
             let point = levee.point_at(chainage.metres()).ok_or_else(|| {
@@ -34,6 +41,11 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
                     ErrorCode::InvalidValue,
                     format!(
                         "{chainage} is outside levee {levee_id} ({:.0}..{:.0} m)",
+                        levee.start_chainage_m(),
+                        levee.end_chainage_m()
+                    ),
+                    format!(
+                        "{chainage}超出堤防{levee_id}（{:.0}..{:.0} 米）",
                         levee.start_chainage_m(),
                         levee.end_chainage_m()
                     ),
@@ -49,6 +61,7 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
                 return Err(WireError::new(
                     ErrorCode::NotFound,
                     format!("levee {} does not exist", q.levee_id),
+                    format!("堤防{}不存在", q.levee_id),
                 ));
             }
             let sections: Vec<Value> = state
@@ -65,6 +78,7 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
                 WireError::new(
                     ErrorCode::NotFound,
                     format!("patrol section {} does not exist", q.section_id),
+                    format!("巡查责任段{}不存在", q.section_id),
                 )
             })?;
             let from = q.from_ms.map_or(i64::MIN, |t| t.get());
@@ -81,6 +95,7 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
                 return Err(WireError::new(
                     ErrorCode::NotFound,
                     format!("evacuation {id} does not exist"),
+                    format!("转移令{id}不存在"),
                 ));
             }
             serde_json::json!({ "seq": p.seq, "evacuation": super::people::evacuation(state, q.evacuation_id.as_ref()) })
@@ -108,8 +123,13 @@ pub fn answer(p: &Projection, query: Query, now: i64) -> Result<Value, WireError
             q.field,
             q.limit.as_usize(),
         ),
-        Query::Sitrep(_) => {
-            serde_json::json!({ "seq": p.seq, "sitrep": super::sitrep(state) })
+        Query::Sitrep(q) => {
+            let header = super::sitrep_markdown::Header {
+                district: district.map(str::to_string),
+                at_ms: now,
+                seq: p.seq,
+            };
+            super::sitrep_markdown::report(state, &header, q.format, q.lang)
         }
         Query::Materials(_) => {
             let mut v = serde_json::json!(super::materials::board(state));

@@ -24,6 +24,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/layers/{layer}", get(layer))
         .route("/api/v1/map", get(map_index))
         .route("/api/v1/vocabulary", get(vocabulary))
+        .route("/api/v1/sitrep", get(sitrep))
         .route("/api/v1/map/{layer}", get(map_layer))
         .route("/api/v1/gauges/{id}/hydrograph", get(gauge_hydrograph))
         .route(
@@ -33,9 +34,14 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// A JSON error body: `{"code": …, "message": …}`.
-pub(super) fn error(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({ "code": code, "message": message.into() });
+/// A JSON error body: `{"code": …, "message": …, "message_zh": …}`.
+pub(super) fn error(
+    status: StatusCode,
+    code: ErrorCode,
+    message: impl Into<String>,
+    message_zh: impl Into<String>,
+) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message.into(), "message_zh": message_zh.into() });
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -81,6 +87,7 @@ async fn authenticate(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidToken,
             "the Authorization header must be `Bearer <token>`",
+            "Authorization 请求头必须是 `Bearer <token>`",
         )
     })?;
     let Some(token) = token else { return Ok(None) };
@@ -92,6 +99,7 @@ async fn authenticate(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::RevokedToken,
                 "this token was revoked",
+                "此令牌已被吊销",
             ))
         }
         Err(AuthError::Store(e)) => {
@@ -100,6 +108,7 @@ async fn authenticate(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::StoreUnavailable,
                 "cannot check tokens right now",
+                "暂时无法核验令牌",
             ))
         }
         Err(e) => {
@@ -108,6 +117,7 @@ async fn authenticate(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidToken,
                 "unknown token",
+                "未知令牌",
             ))
         }
     }
@@ -123,6 +133,7 @@ fn token_param(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidField,
             "the query string must hold at most one `token`",
+            "查询字符串最多只能有一个 `token`",
         ))
     })
 }
@@ -141,6 +152,7 @@ async fn websocket(
                 rejection.status(),
                 ErrorCode::InvalidMessage,
                 "this path takes a WebSocket upgrade: GET with `Connection: Upgrade`, `Upgrade: websocket` and `Sec-WebSocket-Version: 13`",
+                "此路径只接受 WebSocket 升级：GET 请求，带 `Connection: Upgrade`、`Upgrade: websocket` 和 `Sec-WebSocket-Version: 13`",
             );
         }
     };
@@ -191,6 +203,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::EngineStopped,
             "the engine is not running",
+            "引擎未运行",
         );
     }
     if let LogHealth::Unwritable { fault, since_ms } = app.engine.log_health() {
@@ -200,6 +213,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
             format!(
                 "the event log cannot be written ({fault}) since {since_ms} ms after the epoch; commands are refused until a write succeeds"
             ),
+            format!("事件日志自纪元后{since_ms}毫秒起无法写入（{fault}）；写入恢复前拒绝一切指令"),
         );
     }
     match app.store.ping().await {
@@ -217,6 +231,7 @@ fn database_down() -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::StoreUnavailable,
         "the database does not answer",
+        "数据库无响应",
     )
 }
 
@@ -245,6 +260,7 @@ async fn layer(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated,
                 "send Authorization: Bearer <token>",
+                "请发送 Authorization: Bearer <token>",
             );
         }
         Err(resp) => return resp,
@@ -255,6 +271,7 @@ async fn layer(
             StatusCode::NOT_FOUND,
             ErrorCode::UnknownLayer,
             format!("no layer {name:?}; the layers are {}", valid.join(", ")),
+            format!("没有图层 {name:?}；图层有 {}", valid.join(", ")),
         );
     };
     let (etag, body) = {
@@ -305,6 +322,7 @@ async fn gauge_hydrograph(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidField,
             "the query string takes `from_ms` and `until_ms` (whole milliseconds since the epoch) and at most one `token`",
+            "查询串只接受 `from_ms` 和 `until_ms`（自纪元起的整毫秒数）及至多一个 `token`",
         );
     };
     let token = TokenParam {
@@ -317,6 +335,7 @@ async fn gauge_hydrograph(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated,
                 "send Authorization: Bearer <token>",
+                "请发送 Authorization: Bearer <token>",
             );
         }
         Err(resp) => return resp,
@@ -330,6 +349,7 @@ async fn gauge_hydrograph(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidValue,
             format!("time {t} is before the Unix epoch"),
+            format!("时间 {t} 早于 Unix 纪元"),
         );
     }
     let answer = {
@@ -350,7 +370,7 @@ async fn gauge_hydrograph(
                 ErrorCode::NotFound => StatusCode::NOT_FOUND,
                 _ => StatusCode::BAD_REQUEST,
             };
-            error(status, e.code, e.message)
+            error(status, e.code, e.message, e.message_zh)
         }
     }
 }
@@ -375,6 +395,7 @@ async fn revoke_token(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated,
                 "send Authorization: Bearer <token>",
+                "请发送 Authorization: Bearer <token>",
             );
         }
         Err(resp) => return resp,
@@ -384,6 +405,7 @@ async fn revoke_token(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
             "only a dispatcher may revoke tokens",
+            "只有调度员可以吊销令牌",
         );
     }
     match app.store.revoke_token(&id, crate::clock::now_ms()).await {
@@ -400,12 +422,87 @@ async fn revoke_token(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
             format!("no active token {id}"),
+            format!("没有有效的令牌{id}"),
         ),
         Err(e) => {
             tracing::error!(error = %e, "revoking a token failed");
             database_down()
         }
     }
+}
+
+/// `GET /api/v1/sitrep`'s query string.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SitrepParams {
+    token: Option<String>,
+    #[serde(default)]
+    lang: crate::domain::vocabulary::Lang,
+    #[serde(default)]
+    format: crate::domain::vocabulary::SitrepFormat,
+}
+
+/// The situation report, as the `sitrep` query gives it: JSON, or the Markdown report itself
+/// (`text/markdown`). Needs a token, like the live layers.
+async fn sitrep(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    q: Result<Query<SitrepParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            "the query string takes `lang` (zh or en), `format` (json or markdown) and `token`, each at most once",
+            "查询字符串只接受 `lang`（zh 或 en）、`format`（json 或 markdown）和 `token`，各至多一次",
+        );
+    };
+    let token = TokenParam {
+        token: q.token.clone(),
+    };
+    match authenticate(&app, presented_token(&headers, &token)).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthenticated,
+                "send Authorization: Bearer <token>",
+                "请发送 Authorization: Bearer <token>",
+            );
+        }
+        Err(resp) => return resp,
+    }
+    let now = app.clock.now_ms();
+    let district = app.district_name();
+    let report = {
+        let p = app.live.read();
+        let header = crate::read::sitrep_markdown::Header {
+            district,
+            at_ms: now,
+            seq: p.seq,
+        };
+        match q.format {
+            crate::domain::vocabulary::SitrepFormat::Json => {
+                crate::read::sitrep_markdown::report(&p.state, &header, q.format, q.lang)
+                    .to_string()
+            }
+            crate::domain::vocabulary::SitrepFormat::Markdown => {
+                crate::read::sitrep_markdown::markdown(&p.state, &header, q.lang)
+            }
+        }
+    };
+    let content_type = match q.format {
+        crate::domain::vocabulary::SitrepFormat::Json => "application/json",
+        crate::domain::vocabulary::SitrepFormat::Markdown => "text/markdown; charset=utf-8",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        report,
+    )
+        .into_response()
 }
 
 /// Chinese and English names of every enumerated value. Public, like the map: labels only.
@@ -446,6 +543,7 @@ async fn map_layer(
                 "the map has no layer {name:?}; its layers are {}",
                 valid.join(", ")
             ),
+            format!("地图没有图层 {name:?}；其图层有 {}", valid.join(", ")),
         );
     };
     let cache = [

@@ -355,6 +355,7 @@ fn too_many_connections() -> Response<Body> {
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::TooManyConnections,
         "the server is at its connection limit; retry later",
+        "服务器连接数已达上限，请稍后重试",
     );
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -107,3 +107,15 @@ pub struct App {
     /// The connection caps and their counters.
     pub gate: Arc<listener::Gate>,
 }
+
+impl App {
+    /// The district's name from the map's `district` layer (its first feature's `name`), for the
+    /// title of the situation report; `None` without a map. Read from the layer as loaded, when
+    /// asked: a report is rare and the layer small.
+    pub fn district_name(&self) -> Option<String> {
+        let layer = self.map.layer("district")?;
+        let collection: serde_json::Value = serde_json::from_slice(&layer.body).ok()?;
+        let name = collection["features"][0]["properties"]["name"].as_str()?;
+        Some(name.to_string())
+    }
+}

@@ -337,3 +337,117 @@ fn a_grid_workers_token_is_bound_to_a_grid_worker_only() {
         "{row}"
     );
 }
+
+/// `crest sitrep` folds a server's database without a server: the whole log, or up to a time
+/// or a seq, as the Chinese or English report or the JSON figures.
+#[tokio::test]
+async fn crest_sitrep_reports_the_log_up_to_a_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crest.db");
+    let server = TestServer::start_on(&db, |_| {}).await;
+    let mut d = server.client(crest::domain::Role::Dispatcher, None).await;
+    d.ok(serde_json::json!({"type": "record_reading", "gauge_id": "G-XJ-LK", "level_m": 40.62}))
+        .await;
+    let ack = d
+        .ok(serde_json::json!({"type": "set_response_level", "jurisdiction": "fukou", "level": "III", "reason": "超警戒"}))
+        .await;
+    let seq_before_breach = ack["seqs"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    let half_an_hour_later = server.clock.now_ms() + 1_800_000;
+    server.clock.advance(3_600_000);
+    d.ok(serde_json::json!({"type": "report_hazard", "kind": "breach", "severity": "critical", "position": [113.094, 27.645], "description": "将军村溃口"}))
+        .await;
+    d.ok(serde_json::json!({"type": "issue_evacuation_order", "name": "将军村", "zone": [[113.095, 27.63], [113.12, 27.63], [113.12, 27.655], [113.095, 27.655], [113.095, 27.63]], "target_shelters": ["S-NZ-01"]}))
+        .await;
+    // 800 leave the order's one cell: 540 into the shelter, 260 to relatives.
+    d.ok(serde_json::json!({"type": "check_in", "shelter_id": "S-NZ-01", "count": 540, "from_cell": "NZ-JJ-01"}))
+        .await;
+    d.ok(
+        serde_json::json!({"type": "record_self_evacuation", "cell_id": "NZ-JJ-01", "count": 260}),
+    )
+    .await;
+    server.stop().await;
+
+    let out = crest(&["sitrep", "--db", s(&db), "--district", "涪口区"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let zh = stdout(&out);
+    assert!(zh.starts_with("# 涪口区汛情快报\n\n截至"), "{zh}");
+    for part in [
+        "Ⅲ级应急响应",
+        "溃口",
+        "已转移 800 人",
+        "| 湘江涪口站（G-XJ-LK） | 湘江 | 40.62 |",
+    ] {
+        assert!(zh.contains(part), "{part:?} missing:\n{zh}");
+    }
+
+    // Half an hour after the reading: the response level, not yet the breach.
+    let (y, mo, day, h, mi, sec) = crest::clock::civil(half_an_hour_later, 0);
+    let at = format!(
+        "{y:04}-{mo:02}-{day:02}T{h:02}:{mi:02}:{sec:02}.{:03}Z",
+        half_an_hour_later.rem_euclid(1000)
+    );
+    let out = crest(&["sitrep", "--db", s(&db), "--at", &at]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let earlier = stdout(&out);
+    assert!(
+        earlier.contains(&format!("事件日志第 {seq_before_breach} 号")),
+        "{earlier}"
+    );
+    assert!(
+        earlier.contains("Ⅲ级应急响应") && earlier.contains("未发现险情"),
+        "{earlier}"
+    );
+    // The same moment by its seq.
+    let out = crest(&[
+        "sitrep",
+        "--db",
+        s(&db),
+        "--at",
+        &seq_before_breach.to_string(),
+    ]);
+    assert!(stdout(&out).contains("未发现险情"), "{}", stdout(&out));
+
+    let out = crest(&[
+        "sitrep",
+        "--db",
+        s(&db),
+        "--lang",
+        "en",
+        "--district",
+        "涪口区",
+    ]);
+    assert!(
+        stdout(&out).starts_with("# Flood situation report: 涪口区\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = crest(&["sitrep", "--db", s(&db), "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        json["sitrep"]["evacuation"]["total"]["evacuated"], 800,
+        "{json}"
+    );
+
+    // A time that is not RFC 3339, and a database that is not there (not created).
+    let out = crest(&["sitrep", "--db", s(&db), "--at", "yesterday"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("RFC 3339"),
+        "{}",
+        stderr(&out)
+    );
+    let missing = dir.path().join("no-such.db");
+    let out = crest(&["sitrep", "--db", s(&missing)]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("no database file"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!missing.exists());
+}

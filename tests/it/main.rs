@@ -18,5 +18,6 @@ mod memory;
 mod patrols;
 mod people;
 mod shelter_flood;
+mod sitrep;
 mod slow_client;
 mod write_faults;

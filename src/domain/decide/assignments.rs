@@ -10,6 +10,7 @@ use crate::domain::events::Event;
 use crate::domain::ids::AssignmentId;
 use crate::domain::model::*;
 use crate::domain::state::{Context, State};
+use crate::domain::vocabulary::Named;
 
 pub(super) fn create(s: &State, c: &CreateAssignment, ctx: &Context<'_>) -> Decision {
     let team = s.team(&c.team_id)?;
@@ -43,13 +44,16 @@ pub(super) fn create(s: &State, c: &CreateAssignment, ctx: &Context<'_>) -> Deci
 pub(super) fn advance(s: &State, a: &AdvanceAssignment, ctx: &Context<'_>) -> Decision {
     let asg = s.assignment(&a.assignment_id)?;
     if ctx.actor.role == Role::Field && !ctx.actor.is_field_of(&asg.team_id) {
-        return Err(forbidden(format!(
-            "assignment {} belongs to another team",
-            asg.id
-        )));
+        return Err(forbidden(
+            format!("assignment {} belongs to another team", asg.id),
+            format!("任务{}属于其他队伍", asg.id),
+        ));
     }
     if a.to == AssignmentState::Cancelled {
-        return Err(invalid("use cancel_assignment to cancel"));
+        return Err(invalid(
+            "use cancel_assignment to cancel",
+            "取消任务请用 cancel_assignment",
+        ));
     }
     transition(asg, a.to, String::new(), ctx)
 }
@@ -58,15 +62,16 @@ pub(super) fn cancel(s: &State, c: &CancelAssignment, ctx: &Context<'_>) -> Deci
     let asg = s.assignment(&c.assignment_id)?;
     if ctx.actor.role == Role::Field {
         if !ctx.actor.is_field_of(&asg.team_id) {
-            return Err(forbidden(format!(
-                "assignment {} belongs to another team",
-                asg.id
-            )));
+            return Err(forbidden(
+                format!("assignment {} belongs to another team", asg.id),
+                format!("任务{}属于其他队伍", asg.id),
+            ));
         }
         // A team may decline what it was offered; once accepted, only command cancels.
         if asg.state != AssignmentState::Proposed {
             return Err(forbidden(
                 "a field team can only decline a proposed assignment",
+                "现场队伍只能拒绝待接受的任务",
             ));
         }
     }
@@ -94,10 +99,13 @@ fn check_target(s: &State, t: &AssignmentTarget) -> Result<(), DomainError> {
         AssignmentTarget::Hazard { hazard_id } => {
             let h = s.hazard(hazard_id)?;
             if h.status.is_closed() {
-                return Err(invalid(format!(
-                    "hazard {hazard_id} is closed ({})",
-                    h.status.as_ref()
-                )));
+                return Err(invalid(
+                    format!("hazard {hazard_id} is closed ({})", h.status.as_ref()),
+                    format!(
+                        "险情{hazard_id}已结束（{}）",
+                        crate::domain::vocabulary::Named::zh(h.status)
+                    ),
+                ));
             }
         }
         AssignmentTarget::PatrolStretch {
@@ -111,11 +119,18 @@ fn check_target(s: &State, t: &AssignmentTarget) -> Result<(), DomainError> {
                 .ok_or_else(|| not_found("levee", levee_id))?;
             let range = l.start_chainage_m()..=l.end_chainage_m() + 0.5;
             if !(from_m < to_m && range.contains(from_m) && range.contains(to_m)) {
-                return Err(invalid(format!(
-                    "patrol stretch {from_m}..{to_m} must be increasing and within the levee's chainage {:.0}..{:.0}",
-                    l.start_chainage_m(),
-                    l.end_chainage_m()
-                )));
+                return Err(invalid(
+                    format!(
+                        "patrol stretch {from_m}..{to_m} must be increasing and within the levee's chainage {:.0}..{:.0}",
+                        l.start_chainage_m(),
+                        l.end_chainage_m()
+                    ),
+                    format!(
+                        "巡查段{from_m}..{to_m}须由小到大且在堤防桩号{:.0}..{:.0}之内",
+                        l.start_chainage_m(),
+                        l.end_chainage_m()
+                    ),
+                ));
             }
         }
         AssignmentTarget::EvacuationZone { evacuation_id } => {
@@ -130,11 +145,18 @@ fn check_target(s: &State, t: &AssignmentTarget) -> Result<(), DomainError> {
                 .get(casualty_id)
                 .ok_or_else(|| not_found("casualty record", casualty_id))?;
             if r.still_trapped() == 0 {
-                return Err(invalid(format!(
-                    "nobody is trapped in {casualty_id} (kind {}, {} brought out)",
-                    <&str>::from(r.kind),
-                    r.rescued
-                )));
+                return Err(invalid(
+                    format!(
+                        "nobody is trapped in {casualty_id} (kind {}, {} brought out)",
+                        <&str>::from(r.kind),
+                        r.rescued
+                    ),
+                    format!(
+                        "{casualty_id}没有被困人员（类别{}，已救出{}人）",
+                        r.kind.zh(),
+                        r.rescued
+                    ),
+                ));
             }
         }
     }

@@ -8,12 +8,13 @@ use crate::domain::access::Role;
 use crate::domain::bounds::{check_device_time, invalid};
 use crate::domain::casualties::*;
 use crate::domain::commands::*;
-use crate::domain::error::DomainError;
+use crate::domain::error::{Bilingual, DomainError};
 use crate::domain::evacuation::DepartureWay;
 use crate::domain::events::Event;
 use crate::domain::ids::*;
 use crate::domain::model::Vulnerable;
 use crate::domain::state::{Context, State};
+use crate::domain::vocabulary::Named;
 
 impl State {
     fn casualty(&self, id: &CasualtyId) -> Result<&CasualtyRecord, DomainError> {
@@ -25,10 +26,16 @@ impl State {
 
 pub(super) fn record(s: &State, r: &RecordCasualty, ctx: &Context<'_>) -> Decision {
     if r.position.is_none() && r.place.as_str().trim().is_empty() {
-        return Err(invalid("say where: a position, a place, or both"));
+        return Err(invalid(
+            "say where: a position, a place, or both",
+            "请写明地点：位置坐标或地名，或两者",
+        ));
     }
     if r.source.as_str().trim().is_empty() {
-        return Err(invalid("source must say who reported it"));
+        return Err(invalid(
+            "source must say who reported it",
+            "source 须写明报告来源",
+        ));
     }
     let occurred_at = match r.occurred_at {
         Some(t) => {
@@ -60,23 +67,32 @@ pub(super) fn record(s: &State, r: &RecordCasualty, ctx: &Context<'_>) -> Decisi
 pub(super) fn correct(s: &State, c: &CorrectCasualty, ctx: &Context<'_>) -> Decision {
     let r = s.casualty(&c.casualty_id)?;
     if c.reason.as_str().trim().is_empty() {
-        return Err(invalid("a correction needs its reason"));
+        return Err(invalid("a correction needs its reason", "更正须写明理由"));
     }
     let to_kind = c.kind.unwrap_or(r.kind);
     let to_count = c.count.map_or(r.count, |n| n.get());
     if (to_kind, to_count) == (r.kind, r.count) {
-        return Err(invalid(format!(
-            "casualty record {} already says {} {}",
-            r.id,
-            to_count,
-            <&str>::from(to_kind)
-        )));
+        return Err(invalid(
+            format!(
+                "casualty record {} already says {} {}",
+                r.id,
+                to_count,
+                <&str>::from(to_kind)
+            ),
+            format!("伤亡记录{}已是{}{}人", r.id, to_kind.zh(), to_count),
+        ));
     }
     if r.rescued > 0 && (to_kind != CasualtyKind::Trapped || to_count < r.rescued) {
-        return Err(invalid(format!(
-            "{} people were already brought out of {}: it stays a trapped record of at least {}",
-            r.rescued, r.id, r.rescued
-        )));
+        return Err(invalid(
+            format!(
+                "{} people were already brought out of {}: it stays a trapped record of at least {}",
+                r.rescued, r.id, r.rescued
+            ),
+            format!(
+                "{}已有{}人被救出：它仍是被困记录，人数不少于{}",
+                r.id, r.rescued, r.rescued
+            ),
+        ));
     }
     Ok(vec![Event::CasualtyCorrected {
         casualty_id: r.id.clone(),
@@ -98,11 +114,18 @@ pub(super) fn correct(s: &State, c: &CorrectCasualty, ctx: &Context<'_>) -> Deci
 pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision {
     let rec = s.casualty(&r.casualty_id)?;
     if rec.kind != CasualtyKind::Trapped {
-        return Err(invalid(format!(
-            "casualty record {} is of people {}, not trapped",
-            rec.id,
-            <&str>::from(rec.kind)
-        )));
+        return Err(invalid(
+            format!(
+                "casualty record {} is of people {}, not trapped",
+                rec.id,
+                <&str>::from(rec.kind)
+            ),
+            format!(
+                "伤亡记录{}记的是{}人员，不是被困人员",
+                rec.id,
+                rec.kind.zh()
+            ),
+        ));
     }
     if ctx.actor.role == Role::Field {
         match &r.team_id {
@@ -110,6 +133,7 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
             _ => {
                 return Err(forbidden(
                     "a field tablet records the rescues of its own team: set team_id to it",
+                    "现场终端只能记录本队的救援：team_id 须为本队",
                 ));
             }
         }
@@ -120,7 +144,10 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
     let count = r.count.get();
     if count > rec.still_trapped() {
         return Err(DomainError::OverPopulation {
-            id: rec.id.to_string(),
+            place: Bilingual::new(
+                format!("trapped record {}", rec.id),
+                format!("被困记录{}", rec.id),
+            ),
             remaining: rec.still_trapped(),
             requested: count,
         });

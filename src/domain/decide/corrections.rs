@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 fn corrected(s: &State, change: Change, reason: &Text, ctx: &Context<'_>) -> Decision {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(invalid("a correction needs a reason"));
+        return Err(invalid("a correction needs a reason", "更正须写明理由"));
     }
     Ok(vec![Event::ReferenceCorrected {
         correction: Correction {
@@ -36,9 +36,20 @@ fn corrected(s: &State, change: Change, reason: &Text, ctx: &Context<'_>) -> Dec
 }
 
 fn unchanged(what: &str, id: &str) -> DomainError {
-    invalid(format!(
-        "the {what} of {id} is already that: nothing to correct"
-    ))
+    invalid(
+        format!("the {what} of {id} is already that: nothing to correct"),
+        format!("{id}的{}已是该值，无需更正", what_zh(what)),
+    )
+}
+
+fn what_zh(what: &str) -> &str {
+    match what {
+        "capacity" => "容量",
+        "thresholds" => "特征水位",
+        "roster" => "花名册",
+        "buffer" => "保护范围",
+        other => other,
+    }
 }
 
 /// A capacity below the people already sheltered is refused unless `allow_over_capacity`: then
@@ -80,6 +91,7 @@ pub(super) fn gauge_thresholds(
     if !(new.guard_m < new.warning_m && new.warning_m < new.guaranteed_m) {
         return Err(invalid(
             "corrected thresholds must be in strict order guard < warning < guaranteed",
+            "更正后的特征水位须满足 设防 < 警戒 < 保证",
         ));
     }
     if new == g.thresholds {
@@ -97,7 +109,10 @@ pub(super) fn gauge_thresholds(
 fn name(field: &str, t: &Text) -> Result<String, DomainError> {
     let n = t.trim();
     if n.is_empty() {
-        return Err(invalid(format!("{field}: a name must not be blank")));
+        return Err(invalid(
+            format!("{field}: a name must not be blank"),
+            format!("{field}：姓名不能为空"),
+        ));
     }
     Ok(n.to_string())
 }
@@ -116,9 +131,10 @@ pub(super) fn team_roster(s: &State, c: &CorrectTeamRoster, ctx: &Context<'_>) -
         .collect::<Result<Vec<_>, _>>()?;
     let named = members.len() + usize::from(leader.is_some());
     if named > MAX_ROSTER_NAMES {
-        return Err(invalid(format!(
-            "a roster names at most {MAX_ROSTER_NAMES} people, not {named}"
-        )));
+        return Err(invalid(
+            format!("a roster names at most {MAX_ROSTER_NAMES} people, not {named}"),
+            format!("花名册最多{MAX_ROSTER_NAMES}人，而不是{named}人"),
+        ));
     }
     let mut seen = BTreeSet::new();
     if let Some(twice) = leader
@@ -126,22 +142,32 @@ pub(super) fn team_roster(s: &State, c: &CorrectTeamRoster, ctx: &Context<'_>) -
         .chain(&members)
         .find(|n| !seen.insert(n.as_str()))
     {
-        return Err(invalid(format!("{twice} is named twice on the roster")));
+        return Err(invalid(
+            format!("{twice} is named twice on the roster"),
+            format!("{twice}在花名册上出现两次"),
+        ));
     }
     let headcount = match (c.headcount.map(|h| h.get()), members.is_empty()) {
         (Some(h), true) => h,
         (None, true) => {
             return Err(invalid(
                 "give the headcount, or name the members (the headcount is then their number)",
+                "请给出人数，或列出队员姓名（人数即为姓名数）",
             ));
         }
         (given, false) => {
             let counted = named as u32; // at most MAX_ROSTER_NAMES
             if given.is_some_and(|h| h != counted) {
-                return Err(invalid(format!(
-                    "headcount {} does not match the {counted} people the roster names",
-                    given.unwrap_or_default()
-                )));
+                return Err(invalid(
+                    format!(
+                        "headcount {} does not match the {counted} people the roster names",
+                        given.unwrap_or_default()
+                    ),
+                    format!(
+                        "人数{}与花名册所列{counted}人不符",
+                        given.unwrap_or_default()
+                    ),
+                ));
             }
             counted
         }

@@ -5,7 +5,7 @@ use super::{Decision, forbidden, illegal, not_found};
 use crate::domain::access::Role;
 use crate::domain::bounds::{add_counts, invalid};
 use crate::domain::commands::*;
-use crate::domain::error::DomainError;
+use crate::domain::error::{Bilingual, DomainError};
 use crate::domain::evacuation::{DepartureWay, Misfit, OrderCell, allocate, cells_at_risk, minus};
 use crate::domain::events::Event;
 use crate::domain::geo::Zone;
@@ -17,6 +17,7 @@ pub(super) fn issue(s: &State, o: &IssueEvacuationOrder, ctx: &Context<'_>) -> D
     if o.population.is_some() {
         return Err(invalid(
             "population is computed from the grid cells the zone covers; leave it out",
+            "转移人口由转移区覆盖的网格计算得出，请勿填写 population",
         ));
     }
     for shelter in &o.target_shelters {
@@ -47,6 +48,7 @@ pub(super) fn issue(s: &State, o: &IssueEvacuationOrder, ctx: &Context<'_>) -> D
     if cells.is_empty() {
         return Err(invalid(
             "the zone covers no people: no populated grid cell lies in it, or all of its people are under active orders already",
+            "转移区内没有需转移的人员：没有有人口的网格，或其人员已在生效的转移令之下",
         ));
     }
     let mut population = 0u32;
@@ -80,10 +82,16 @@ fn active(o: &EvacuationOrder, to: &'static str) -> Result<(), DomainError> {
 /// Progress is no longer typed in: it is counted from check-ins, self-arranged records and
 /// rescues. The command stays known so that its resends from old logs are still duplicates.
 pub(super) fn record_progress(_: &State, p: &RecordEvacuationProgress) -> Decision {
-    Err(invalid(format!(
-        "evacuation {}: progress is counted from check-ins against the order, self-arranged evacuees and rescues; record those instead",
-        p.evacuation_id
-    )))
+    Err(invalid(
+        format!(
+            "evacuation {}: progress is counted from check-ins against the order, self-arranged evacuees and rescues; record those instead",
+            p.evacuation_id
+        ),
+        format!(
+            "转移令{}：转移进度由按转移令入住安置点、投亲靠友和救援转移的记录统计，请记录这些",
+            p.evacuation_id
+        ),
+    ))
 }
 
 pub(super) fn lift(s: &State, r: &EvacuationRef) -> Decision {
@@ -115,11 +123,18 @@ pub(super) struct Leaving<'a> {
 /// the origin or when more people (or vulnerable people) leave than remain there.
 pub(super) fn departures(s: &State, origin: &Origin<'_>, l: &Leaving<'_>) -> Decision {
     if l.vulnerable.total() > l.count {
-        return Err(invalid(format!(
-            "{} vulnerable people among {} is more than all of them",
-            l.vulnerable.total(),
-            l.count
-        )));
+        return Err(invalid(
+            format!(
+                "{} vulnerable people among {} is more than all of them",
+                l.vulnerable.total(),
+                l.count
+            ),
+            format!(
+                "{}人中有{}名重点人员，多于总人数",
+                l.count,
+                l.vulnerable.total()
+            ),
+        ));
     }
     if let Some(cell) = origin.cell
         && !s.grid_cells.contains_key(cell)
@@ -135,11 +150,12 @@ pub(super) fn departures(s: &State, origin: &Origin<'_>, l: &Leaving<'_>) -> Dec
         None => s.active_orders().collect(),
     };
     let place = match (origin.cell, origin.village) {
-        (Some(c), _) => format!("cell {c}"),
-        (None, Some(v)) => format!("village {v}"),
+        (Some(c), _) => Bilingual::new(format!("cell {c}"), format!("网格{c}")),
+        (None, Some(v)) => Bilingual::new(format!("village {v}"), format!("村{v}")),
         (None, None) => {
             return Err(invalid(
                 "name the grid cell (from_cell) or village (from_village) the people come from",
+                "请写明转移人员来自的网格（from_cell）或村（from_village）",
             ));
         }
     };
@@ -154,23 +170,35 @@ pub(super) fn departures(s: &State, origin: &Origin<'_>, l: &Leaving<'_>) -> Dec
     }
     if slots.is_empty() {
         return Err(match origin.evacuation {
-            Some(id) => invalid(format!("{place} is not in evacuation {id}'s zone")),
+            Some(id) => invalid(
+                format!("{place} is not in evacuation {id}'s zone"),
+                format!("{}不在转移令{id}的转移区内", place.zh),
+            ),
             None => DomainError::NoActiveOrder(place),
         });
     }
     let cells: Vec<&OrderCell> = slots.iter().map(|(_, c)| *c).collect();
     let placed = allocate(&cells, l.count, &l.vulnerable).map_err(|m| match m {
         Misfit::People(remaining) => DomainError::OverPopulation {
-            id: match origin.evacuation {
-                Some(id) => format!("{id} ({place})"),
-                None => place.clone(),
+            place: match origin.evacuation {
+                Some(id) => Bilingual::new(
+                    format!("evacuation {id} ({place})"),
+                    format!("转移令{id}（{}）", place.zh),
+                ),
+                None => Bilingual::new(
+                    format!("{place} under the active orders"),
+                    format!("生效转移令下的{}", place.zh),
+                ),
             },
             remaining,
             requested: l.count,
         },
-        Misfit::Vulnerable => invalid(format!(
-            "more vulnerable people of some kind than remain in {place} under active orders"
-        )),
+        Misfit::Vulnerable => invalid(
+            format!(
+                "more vulnerable people of some kind than remain in {place} under active orders"
+            ),
+            format!("某类重点人员多于生效转移令下{}尚未转移的人数", place.zh),
+        ),
     })?;
     let mut evacuated: std::collections::BTreeMap<&EvacuationId, u32> =
         orders.iter().map(|o| (&o.id, o.evacuated)).collect();
@@ -224,9 +252,10 @@ pub(super) fn own_cell(s: &State, cell: &GridCellId, ctx: &Context<'_>) -> Resul
     if ctx.actor.role == Role::GridWorker
         && (ctx.actor.grid_worker.is_none() || c.grid_worker_id != ctx.actor.grid_worker)
     {
-        return Err(forbidden(format!(
-            "grid cell {cell} is not one of this grid worker's cells"
-        )));
+        return Err(forbidden(
+            format!("grid cell {cell} is not one of this grid worker's cells"),
+            format!("网格{cell}不是本网格员负责的网格"),
+        ));
     }
     Ok(())
 }
@@ -238,6 +267,7 @@ pub(super) fn report_cell_status(s: &State, r: &ReportCellStatus, ctx: &Context<
     {
         return Err(invalid(
             "a clear cell has nobody remaining; report `evacuating` while people remain",
+            "已清空的网格不应有留守人员；尚有人员时请报告“转移中”",
         ));
     }
     Ok(vec![Event::CellStatusReported {

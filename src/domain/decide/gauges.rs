@@ -61,10 +61,16 @@ pub(super) fn enter_forecast(s: &State, f: &EnterGaugeForecast, ctx: &Context<'_
     let g = s.gauge(&f.gauge_id)?;
     let peak_at = f.peak_at.get();
     if peak_at > ctx.now_ms.saturating_add(MAX_FORECAST_AHEAD_MS) {
-        return Err(invalid(format!(
-            "peak_at {peak_at} is more than 30 days ahead of the server's clock ({})",
-            ctx.now_ms
-        )));
+        return Err(invalid(
+            format!(
+                "peak_at {peak_at} is more than 30 days ahead of the server's clock ({})",
+                ctx.now_ms
+            ),
+            format!(
+                "洪峰时间 peak_at {peak_at} 超过服务器时钟（{}）30天以后",
+                ctx.now_ms
+            ),
+        ));
     }
     Ok(vec![Event::GaugeForecastEntered {
         gauge_id: g.id.clone(),

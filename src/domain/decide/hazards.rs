@@ -22,15 +22,22 @@ pub(super) fn report(s: &State, r: &ReportHazard, ctx: &Context<'_>) -> Decision
                 .get(&at.asset_id)
                 .ok_or_else(|| super::not_found("protected asset", &at.asset_id))?;
             asset.point_at(at.chainage.metres()).ok_or_else(|| {
-                invalid(format!(
-                    "{} is not on {} (a point asset has no kilometre posts, or the post is beyond its ends)",
-                    at.chainage, at.asset_id
-                ))
+                invalid(
+                    format!(
+                        "{} is not on {} (a point asset has no kilometre posts, or the post is beyond its ends)",
+                        at.chainage, at.asset_id
+                    ),
+                    format!(
+                        "{}不在{}上（点状设施没有公里桩，或该桩号超出设施两端）",
+                        at.chainage, at.asset_id
+                    ),
+                )
             })?
         }
         _ => {
             return Err(invalid(
                 "give the hazard's position, or at_asset with a kilometre post, not both",
+                "请给出险情位置，或给出 at_asset 及公里桩，二者只能选其一",
             ));
         }
     };

@@ -22,13 +22,18 @@ pub(super) fn define_asset(s: &State, d: &DefineProtectedAsset) -> Decision {
         },
         (None, Some(line)) => {
             let origin = d.chainage_origin_m.map_or(0.0, |c| c.get());
-            let course = ProtectedAsset::course(&d.id, line.clone(), origin)
-                .ok_or_else(|| invalid("a line asset needs at least 2 distinct positions"))?;
+            let course = ProtectedAsset::course(&d.id, line.clone(), origin).ok_or_else(|| {
+                invalid(
+                    "a line asset needs at least 2 distinct positions",
+                    "线状设施至少需要2个不同的位置",
+                )
+            })?;
             AssetPlace::Line { course }
         }
         _ => {
             return Err(invalid(
                 "an asset is a point (`position`) or a line (`line`, with `chainage_origin_m`)",
+                "设施为点（`position`）或线（`line`，并给出 `chainage_origin_m`）",
             ));
         }
     };
@@ -60,7 +65,10 @@ pub(super) fn open(s: &State, o: &OpenIncident, ctx: &Context<'_>) -> Decision {
         return Err(exists("incident of hazard", format!("{} ({i})", h.id)));
     }
     if h.status.is_closed() {
-        return Err(invalid(format!("hazard {} is closed", h.id)));
+        return Err(invalid(
+            format!("hazard {} is closed", h.id),
+            format!("险情{}已结束", h.id),
+        ));
     }
     Ok(vec![Event::IncidentOpened {
         incident: new_incident(s, &h.id, &o.name, o.post.as_ref().map(post), ctx.now_ms),

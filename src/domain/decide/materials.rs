@@ -48,9 +48,13 @@ fn added(depot: &DepotId, item: MaterialItem, stock: u32, n: u32) -> Result<u32,
         .checked_add(n)
         .filter(|s| *s <= MAX_MATERIAL)
         .ok_or_else(|| {
-            invalid(format!(
-                "depot {depot} would hold more than {MAX_MATERIAL} {item}"
-            ))
+            invalid(
+                format!("depot {depot} would hold more than {MAX_MATERIAL} {item}"),
+                format!(
+                    "仓库{depot}的{}将超过{MAX_MATERIAL}",
+                    crate::domain::vocabulary::Named::zh(item)
+                ),
+            )
         })
 }
 
@@ -64,7 +68,10 @@ fn check_site(s: &State, site: &MaterialSite) -> Result<(), DomainError> {
                 .get(incident_id)
                 .ok_or_else(|| not_found("incident", incident_id))?;
             if !i.is_open() {
-                return Err(invalid(format!("incident {incident_id} is closed")));
+                return Err(invalid(
+                    format!("incident {incident_id} is closed"),
+                    format!("现场指挥{incident_id}已关闭"),
+                ));
             }
         }
         MaterialSite::LeveeStretch { levee_id, from, to } => {
@@ -75,9 +82,14 @@ fn check_site(s: &State, site: &MaterialSite) -> Result<(), DomainError> {
             let (start, end) = (l.start_chainage_m(), l.end_chainage_m());
             let (a, b) = (from.metres(), to.metres());
             if a >= b || a < start - STRETCH_SLACK_M || b > end + STRETCH_SLACK_M {
-                return Err(invalid(format!(
-                    "stretch {from}–{to} must run forward within levee {levee_id} ({start:.0}–{end:.0} m)"
-                )));
+                return Err(invalid(
+                    format!(
+                        "stretch {from}–{to} must run forward within levee {levee_id} ({start:.0}–{end:.0} m)"
+                    ),
+                    format!(
+                        "堤段{from}–{to}须在堤防{levee_id}（{start:.0}–{end:.0} 米）内且由小到大"
+                    ),
+                ));
             }
         }
     }
@@ -92,10 +104,10 @@ fn check_receiver(sh: &Shipment, ctx: &Context<'_>) -> Result<(), DomainError> {
             .as_ref()
             .is_some_and(|t| ctx.actor.is_field_of(t))
     {
-        return Err(forbidden(format!(
-            "shipment {} is not received by this tablet's team",
-            sh.id
-        )));
+        return Err(forbidden(
+            format!("shipment {} is not received by this tablet's team", sh.id),
+            format!("物资调运单{}的接收队伍不是本终端的队伍", sh.id),
+        ));
     }
     Ok(())
 }
@@ -300,6 +312,7 @@ pub(super) fn request_materials(s: &State, r: &RequestMaterials, ctx: &Context<'
     if ctx.actor.role == Role::Field && !ctx.actor.is_field_of(&r.team_id) {
         return Err(forbidden(
             "a field tablet requests materials for its own team",
+            "现场终端只能为本队申请物资",
         ));
     }
     let team = s.team(&r.team_id)?;
@@ -338,8 +351,8 @@ pub(super) fn approve(s: &State, a: &ApproveMaterialRequest, ctx: &Context<'_>) 
     let items = match &a.items {
         Some(items) => items,
         None => {
-            requested =
-                MaterialLines::from_units(&req.items).map_err(|e| invalid(e.to_string()))?;
+            requested = MaterialLines::from_units(&req.items)
+                .map_err(|e| invalid(e.to_string(), format!("申请的物资数量无效：{e}")))?;
             &requested
         }
     };
@@ -375,7 +388,10 @@ pub(super) fn decline(s: &State, d: &DeclineMaterialRequest, ctx: &Context<'_>) 
         ));
     }
     if d.reason.trim().is_empty() {
-        return Err(invalid("a declined request needs a reason"));
+        return Err(invalid(
+            "a declined request needs a reason",
+            "拒绝申请须写明理由",
+        ));
     }
     Ok(vec![Event::MaterialRequestDeclined {
         request_id: req.id.clone(),

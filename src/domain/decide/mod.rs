@@ -38,18 +38,23 @@ impl State {
     /// Validates `cmd` for `ctx.actor` against the current state and returns the events it causes.
     pub fn decide(&self, cmd: &Command, ctx: &Context<'_>) -> Decision {
         match ctx.actor.role {
-            Role::Observer => return Err(forbidden("observers cannot send commands")),
+            Role::Observer => {
+                return Err(forbidden(
+                    "observers cannot send commands",
+                    "观察员不能发送指令",
+                ));
+            }
             Role::Field if !field_may_send(cmd) => {
-                return Err(forbidden(format!(
-                    "field tokens cannot send {}",
-                    cmd.name()
-                )));
+                return Err(forbidden(
+                    format!("field tokens cannot send {}", cmd.name()),
+                    format!("现场令牌不能发送 {}", cmd.name()),
+                ));
             }
             Role::GridWorker if !grid_worker_may_send(cmd) => {
-                return Err(forbidden(format!(
-                    "grid-worker tokens cannot send {}",
-                    cmd.name()
-                )));
+                return Err(forbidden(
+                    format!("grid-worker tokens cannot send {}", cmd.name()),
+                    format!("网格员令牌不能发送 {}", cmd.name()),
+                ));
             }
             Role::Field | Role::GridWorker | Role::Dispatcher => {}
         }
@@ -165,8 +170,9 @@ fn exists(kind: &'static str, id: impl ToString) -> DomainError {
     }
 }
 
-fn forbidden(msg: impl Into<String>) -> DomainError {
-    DomainError::Forbidden(msg.into())
+/// Outside the actor's rights: the message in English and in Chinese, with the same ids.
+fn forbidden(en: impl Into<String>, zh: impl Into<String>) -> DomainError {
+    DomainError::Forbidden(crate::domain::error::Bilingual::new(en, zh))
 }
 
 fn illegal(

@@ -26,23 +26,36 @@ pub(super) fn define_section(s: &State, d: &DefinePatrolSection, ctx: &Context<'
     let (from, to) = (d.from.metres(), d.to.metres());
     let (start, end) = (levee.start_chainage_m(), levee.end_chainage_m());
     if from < start - 1.0 || to > end + 1.0 {
-        return Err(invalid(format!(
-            "section {}–{} is outside levee {} ({start:.0}–{end:.0} m)",
-            d.from, d.to, d.levee_id
-        )));
+        return Err(invalid(
+            format!(
+                "section {}–{} is outside levee {} ({start:.0}–{end:.0} m)",
+                d.from, d.to, d.levee_id
+            ),
+            format!(
+                "责任段{}–{}超出堤防{}（{start:.0}–{end:.0} 米）",
+                d.from, d.to, d.levee_id
+            ),
+        ));
     }
     if to <= from {
-        return Err(invalid(format!(
-            "section ends ({}) before it starts ({})",
-            d.to, d.from
-        )));
+        return Err(invalid(
+            format!("section ends ({}) before it starts ({})", d.to, d.from),
+            format!("责任段终点（{}）在起点（{}）之前", d.to, d.from),
+        ));
     }
     if to - from > rules.max_section_m {
-        return Err(invalid(format!(
-            "section of {:.0} m is longer than {:.0} m (one group's responsibility)",
-            to - from,
-            rules.max_section_m
-        )));
+        return Err(invalid(
+            format!(
+                "section of {:.0} m is longer than {:.0} m (one group's responsibility)",
+                to - from,
+                rules.max_section_m
+            ),
+            format!(
+                "责任段长{:.0} 米，超过{:.0} 米（一个巡查组的责任范围）",
+                to - from,
+                rules.max_section_m
+            ),
+        ));
     }
     // Adjacent sections overlap by at least the rule (接头), so no metre is nobody's. A section
     // that misses its neighbour by less than one point spacing is taken for a mistake (a gap
@@ -51,21 +64,37 @@ pub(super) fn define_section(s: &State, d: &DefinePatrolSection, ctx: &Context<'
     for other in s.sections_along(&d.levee_id, from - near, to + near) {
         let overlap = to.min(other.to_m) - from.max(other.from_m);
         if overlap < rules.min_overlap_m {
-            return Err(invalid(format!(
-                "section meets {} ({:.0}–{:.0} m) with an overlap of {:.0} m; adjacent sections overlap by at least {:.0} m",
-                other.id,
-                other.from_m,
-                other.to_m,
-                overlap.max(0.0),
-                rules.min_overlap_m
-            )));
+            return Err(invalid(
+                format!(
+                    "section meets {} ({:.0}–{:.0} m) with an overlap of {:.0} m; adjacent sections overlap by at least {:.0} m",
+                    other.id,
+                    other.from_m,
+                    other.to_m,
+                    overlap.max(0.0),
+                    rules.min_overlap_m
+                ),
+                format!(
+                    "责任段与{}（{:.0}–{:.0} 米）的搭接为{:.0} 米；相邻责任段至少搭接{:.0} 米",
+                    other.id,
+                    other.from_m,
+                    other.to_m,
+                    overlap.max(0.0),
+                    rules.min_overlap_m
+                ),
+            ));
         }
     }
     if d.points.len() < 2 || d.points.len() > MAX_PATROL_POINTS {
-        return Err(invalid(format!(
-            "a section has 2 to {MAX_PATROL_POINTS} patrol points, not {}",
-            d.points.len()
-        )));
+        return Err(invalid(
+            format!(
+                "a section has 2 to {MAX_PATROL_POINTS} patrol points, not {}",
+                d.points.len()
+            ),
+            format!(
+                "一个责任段有2至{MAX_PATROL_POINTS}个巡查点，而不是{}个",
+                d.points.len()
+            ),
+        ));
     }
     let mut ids = BTreeSet::new();
     let mut points = Vec::with_capacity(d.points.len());
@@ -73,27 +102,44 @@ pub(super) fn define_section(s: &State, d: &DefinePatrolSection, ctx: &Context<'
     for (i, p) in d.points.iter().enumerate() {
         let c = p.chainage.metres();
         if !ids.insert(&p.id) {
-            return Err(invalid(format!("patrol point {} appears twice", p.id)));
+            return Err(invalid(
+                format!("patrol point {} appears twice", p.id),
+                format!("巡查点{}出现了两次", p.id),
+            ));
         }
         if c < from || c > to {
-            return Err(invalid(format!(
-                "patrol point {} at {} is outside the section",
-                p.id, p.chainage
-            )));
+            return Err(invalid(
+                format!(
+                    "patrol point {} at {} is outside the section",
+                    p.id, p.chainage
+                ),
+                format!("位于{}的巡查点{}在责任段之外", p.chainage, p.id),
+            ));
         }
         if i > 0 && c <= previous {
-            return Err(invalid(format!(
-                "patrol point {} is not after the one before it: points go by chainage",
-                p.id
-            )));
+            return Err(invalid(
+                format!(
+                    "patrol point {} is not after the one before it: points go by chainage",
+                    p.id
+                ),
+                format!("巡查点{}不在前一个点之后：巡查点须按桩号排列", p.id),
+            ));
         }
         if c - previous > rules.max_point_spacing_m {
-            return Err(invalid(format!(
-                "{:.0} m without a patrol point before {}; at most {:.0} m",
-                c - previous,
-                p.id,
-                rules.max_point_spacing_m
-            )));
+            return Err(invalid(
+                format!(
+                    "{:.0} m without a patrol point before {}; at most {:.0} m",
+                    c - previous,
+                    p.id,
+                    rules.max_point_spacing_m
+                ),
+                format!(
+                    "巡查点{}之前有{:.0} 米没有巡查点；最多{:.0} 米",
+                    p.id,
+                    c - previous,
+                    rules.max_point_spacing_m
+                ),
+            ));
         }
         previous = c;
         points.push(PatrolPoint {
@@ -105,11 +151,18 @@ pub(super) fn define_section(s: &State, d: &DefinePatrolSection, ctx: &Context<'
         });
     }
     if to - previous > rules.max_point_spacing_m {
-        return Err(invalid(format!(
-            "{:.0} m without a patrol point at the section's end; at most {:.0} m",
-            to - previous,
-            rules.max_point_spacing_m
-        )));
+        return Err(invalid(
+            format!(
+                "{:.0} m without a patrol point at the section's end; at most {:.0} m",
+                to - previous,
+                rules.max_point_spacing_m
+            ),
+            format!(
+                "责任段末端有{:.0} 米没有巡查点；最多{:.0} 米",
+                to - previous,
+                rules.max_point_spacing_m
+            ),
+        ));
     }
     let mut section = PatrolSection {
         id: d.id.clone(),
@@ -173,6 +226,7 @@ pub(super) fn set_rules(s: &State, r: &SetWatchRules, ctx: &Context<'_>) -> Deci
     if patrol.warning_interval_min > patrol.guard_interval_min {
         return Err(invalid(
             "the interval at 警戒 (warning) cannot be longer than at 设防 (guard)",
+            "警戒水位时的巡查间隔不能长于设防水位时",
         ));
     }
     if patrol.min_overlap_m >= patrol.max_section_m
@@ -181,6 +235,7 @@ pub(super) fn set_rules(s: &State, r: &SetWatchRules, ctx: &Context<'_>) -> Deci
     {
         return Err(invalid(
             "rules must keep overlap < section length, point spacing <= section length and pass radius <= point spacing",
+            "规则须满足：搭接长度 < 责任段长度，巡查点间距 <= 责任段长度，到点半径 <= 巡查点间距",
         ));
     }
     Ok(vec![Event::WatchRulesSet {
@@ -199,23 +254,38 @@ pub(super) fn assign(s: &State, a: &AssignPatrol, ctx: &Context<'_>) -> Decision
     let from = a.from_ms.map_or(ctx.now_ms, |t| t.get());
     let until = a.until_ms.get();
     if until <= from || until - from > MAX_SHIFT_MS {
-        return Err(invalid(format!(
-            "a shift ends after it starts and lasts at most {} h",
-            MAX_SHIFT_MS / 3_600_000
-        )));
+        return Err(invalid(
+            format!(
+                "a shift ends after it starts and lasts at most {} h",
+                MAX_SHIFT_MS / 3_600_000
+            ),
+            format!(
+                "班次须在开始之后结束，且最长{}小时",
+                MAX_SHIFT_MS / 3_600_000
+            ),
+        ));
     }
     if until <= ctx.now_ms {
-        return Err(invalid("the shift has already ended"));
+        return Err(invalid("the shift has already ended", "该班次已经结束"));
     }
     if from > ctx.now_ms.saturating_add(MAX_SHIFT_AHEAD_MS) {
-        return Err(invalid("a shift starts at most 7 days ahead"));
+        return Err(invalid(
+            "a shift starts at most 7 days ahead",
+            "班次最多提前7天安排",
+        ));
     }
     if section.shifts.len() >= SECTION_SHIFTS && section.shifts.iter().all(|sh| sh.until_ms > from)
     {
-        return Err(invalid(format!(
-            "section {} already has {SECTION_SHIFTS} shifts that have not ended by this one's start",
-            section.id
-        )));
+        return Err(invalid(
+            format!(
+                "section {} already has {SECTION_SHIFTS} shifts that have not ended by this one's start",
+                section.id
+            ),
+            format!(
+                "责任段{}已有{SECTION_SHIFTS}个在本班次开始时尚未结束的班次",
+                section.id
+            ),
+        ));
     }
     Ok(vec![Event::PatrolShiftAssigned {
         section_id: section.id.clone(),
@@ -251,10 +321,10 @@ pub(super) fn check_in(s: &State, c: &CheckInPatrolPoint, ctx: &Context<'_>) -> 
         .ok_or_else(|| not_found("patrol point", &c.point_id))?;
     let team = s.team(&c.team_id)?;
     if ctx.actor.role == Role::Field && !ctx.actor.is_field_of(&team.id) {
-        return Err(forbidden(format!(
-            "this token may only check in its own team, not {}",
-            team.id
-        )));
+        return Err(forbidden(
+            format!("this token may only check in its own team, not {}", team.id),
+            format!("此令牌只能为本队打卡，不能为队伍{}打卡", team.id),
+        ));
     }
     let at = c.time_ms.map_or(ctx.now_ms, |t| t.get());
     check_device_time("time_ms", at, ctx.now_ms)?;

@@ -15,7 +15,7 @@ pub(super) fn define_levee(s: &State, d: &DefineLevee) -> Decision {
     if s.levees.contains_key(&d.id) {
         return Err(exists("levee", &d.id));
     }
-    let levee = Levee::try_from(LeveeSpec::from(d)).map_err(|e| invalid(e.to_string()))?;
+    let levee = Levee::try_from(LeveeSpec::from(d)).map_err(|e| invalid(e.to_string(), e.zh()))?;
     Ok(vec![Event::LeveeDefined { levee }])
 }
 
@@ -96,7 +96,10 @@ pub(super) fn define_flood_zone(s: &State, d: &DefineFloodZone) -> Decision {
         return Err(not_found("levee", &d.levee_id));
     }
     if crate::domain::geo::Zone::from_ring(d.ring.points()).area_deg2() <= 0.0 {
-        return Err(invalid("ring: the flood zone's ring encloses no area"));
+        return Err(invalid(
+            "ring: the flood zone's ring encloses no area",
+            "ring：淹没区边界未围成面积",
+        ));
     }
     Ok(vec![Event::FloodZoneDefined {
         zone: FloodZone {

@@ -124,6 +124,7 @@ pub(super) fn check_in(s: &State, c: &CheckIn, _ctx: &Context<'_>) -> Decision {
     } else if !c.vulnerable.is_zero() {
         return Err(invalid(
             "vulnerable people are counted against an order: name where they come from",
+            "重点人员按转移令统计：请写明他们来自哪里",
         ));
     }
     Ok(events)

@@ -25,10 +25,10 @@ impl From<bool> for Duty {
 
 fn own_team_only(actor: &Actor, team: &Team, what: &str) -> Result<(), DomainError> {
     if actor.role == Role::Field && !actor.is_field_of(&team.id) {
-        return Err(forbidden(format!(
-            "this token may only {what} its own team, not {}",
-            team.id
-        )));
+        return Err(forbidden(
+            format!("this token may only {what} its own team, not {}", team.id),
+            format!("此令牌只能操作本队，不能操作队伍{}", team.id),
+        ));
     }
     Ok(())
 }
@@ -52,10 +52,16 @@ pub(super) fn update_position(s: &State, u: &UpdatePosition, ctx: &Context<'_>) 
         && prev.time_ms <= now.saturating_add(MAX_CLOCK_SKEW_MS)
         && fix.time_ms < prev.time_ms
     {
-        return Err(invalid(format!(
-            "fix at {} is older than the team's last fix at {}",
-            fix.time_ms, prev.time_ms
-        )));
+        return Err(invalid(
+            format!(
+                "fix at {} is older than the team's last fix at {}",
+                fix.time_ms, prev.time_ms
+            ),
+            format!(
+                "时间为{}的定位早于该队上一次定位的时间{}",
+                fix.time_ms, prev.time_ms
+            ),
+        ));
     }
     let on_levee = on_levee(s, team, &fix, ctx);
     Ok(vec![Event::TeamMoved {

@@ -38,6 +38,7 @@ impl Session {
                 WireError::new(
                     ErrorCode::InvalidField,
                     "subscribe needs at least one layer",
+                    "订阅至少需要一个图层",
                 ),
             );
         }
@@ -89,6 +90,7 @@ impl Session {
                         WireError::new(
                             ErrorCode::Unavailable,
                             "cannot read the log right now; subscribe again without resume_from",
+                            "暂时无法读取事件日志；请不带 resume_from 重新订阅",
                         ),
                     );
                 }
@@ -143,6 +145,7 @@ impl Session {
                 WireError::new(
                     ErrorCode::NotSubscribed,
                     "subscribe before setting a viewport",
+                    "请先订阅再设置视口",
                 ),
             );
         }

@@ -31,6 +31,7 @@ impl Session {
                 WireError::new(
                     ErrorCode::FrameTooLarge,
                     format!("message of {} bytes exceeds {max}", text.len()),
+                    format!("消息长{}字节，超过上限{max}字节", text.len()),
                 ),
             );
         }
@@ -88,7 +89,8 @@ impl Session {
                     return self.error(None, e);
                 }
                 let now = self.app.clock.now_ms();
-                let answer = read::answer(&self.app.live.read(), query, now);
+                let district = self.app.district_name();
+                let answer = read::answer(&self.app.live.read(), query, now, district.as_deref());
                 match answer {
                     Ok(result) => self.send_message(ServerMessage::Answer {
                         id: &id,
@@ -118,10 +120,13 @@ impl Session {
         // This drop is answered; the window counts the ones after it.
         self.dropped = Some((now, 0));
         let rate = self.app.limits.messages_per_second;
-        let earlier = if before > 0 {
-            format!(" ({before} more were dropped unanswered in the window before)")
+        let (earlier, earlier_zh) = if before > 0 {
+            (
+                format!(" ({before} more were dropped unanswered in the window before)"),
+                format!("（上一时间窗内另有{before}条消息被丢弃且未答复）"),
+            )
         } else {
-            String::new()
+            (String::new(), String::new())
         };
         self.error(
             None,
@@ -129,6 +134,9 @@ impl Session {
                 ErrorCode::RateLimited,
                 format!(
                     "more than {rate} messages per second: this message and any others in the next second are dropped, answered by this one error{earlier}"
+                ),
+                format!(
+                    "每秒超过{rate}条消息：本条及此后一秒内的其他消息均被丢弃，仅以本条错误答复{earlier_zh}"
                 ),
             ),
         );
@@ -140,6 +148,7 @@ impl Session {
             WireError::new(
                 ErrorCode::Unauthenticated,
                 "send {\"type\":\"auth\",\"token\":…} first",
+                "请先发送 {\"type\":\"auth\",\"token\":…} 进行认证",
             ),
         );
     }
@@ -151,6 +160,7 @@ impl Session {
                 WireError::new(
                     ErrorCode::AlreadyAuthenticated,
                     "this connection is already authenticated",
+                    "本连接已经认证",
                 ),
             );
         }
@@ -177,13 +187,17 @@ impl Session {
                 tracing::info!(reason = %e, "authentication failed");
                 self.auth_failures += 1;
                 let err = match e {
-                    AuthError::Revoked(_) => {
-                        WireError::new(ErrorCode::RevokedToken, "this token was revoked")
-                    }
-                    AuthError::Store(_) => {
-                        WireError::new(ErrorCode::StoreUnavailable, "cannot check tokens right now")
-                    }
-                    _ => WireError::new(ErrorCode::InvalidToken, "unknown token"),
+                    AuthError::Revoked(_) => WireError::new(
+                        ErrorCode::RevokedToken,
+                        "this token was revoked",
+                        "此令牌已被吊销",
+                    ),
+                    AuthError::Store(_) => WireError::new(
+                        ErrorCode::StoreUnavailable,
+                        "cannot check tokens right now",
+                        "暂时无法核验令牌",
+                    ),
+                    _ => WireError::new(ErrorCode::InvalidToken, "unknown token", "未知令牌"),
                 };
                 self.error(None, err);
                 if self.auth_failures >= MAX_AUTH_FAILURES {

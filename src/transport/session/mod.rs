@@ -154,7 +154,7 @@ async fn serve(
                 match incoming {
                     Some(Ok(Message::Text(text))) => s.on_text(&text, &mut in_flight).await,
                     Some(Ok(Message::Binary(_))) if s.actor.is_none() => s.unauthenticated(),
-                    Some(Ok(Message::Binary(_))) => s.error(None, WireError::new(ErrorCode::UnsupportedFrame, "binary frames are not part of the protocol; send JSON text")),
+                    Some(Ok(Message::Binary(_))) => s.error(None, WireError::new(ErrorCode::UnsupportedFrame, "binary frames are not part of the protocol; send JSON text", "协议不使用二进制帧；请发送 JSON 文本")),
                     Some(Ok(Message::Close(_))) => {
                         // The WebSocket layer has queued the reply (echoing the client's code);
                         // flush it, or the client sees a dropped connection (1006), not a close.
@@ -285,6 +285,7 @@ impl Session {
             id,
             code: e.code,
             message: &e.message,
+            message_zh: &e.message_zh,
         });
     }
 
