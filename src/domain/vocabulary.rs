@@ -13,7 +13,7 @@ use super::events::Layer;
 use super::incidents::{AssetKind, CommitmentState, Stage};
 use super::materials::{MaterialItem, RequestState, ShipmentState};
 use super::model::*;
-use super::patrol::{PointKind, WaterStage};
+use super::patrol::{PassHow, PointKind, WaterStage};
 use serde::Serialize;
 
 /// A value with its display names.
@@ -363,6 +363,16 @@ named!(SitrepFormat, "sitrep_format", {
     SitrepFormat::Markdown => ("快报（Markdown）", "report (Markdown)"),
 });
 
+named!(Direction, "direction", {
+    Direction::Rising => ("上涨", "rising"),
+    Direction::Falling => ("回落", "falling"),
+});
+
+named!(PassHow, "pass_how", {
+    PassHow::Walked => ("巡查经过", "walked over"),
+    PassHow::CheckedIn => ("签到", "checked in"),
+});
+
 /// The standard shelter supply items (items are free text; these are the ones the map stocks).
 pub const SUPPLY_ITEMS: [Term; 5] = [
     Term {
@@ -417,6 +427,8 @@ pub fn vocabulary() -> std::collections::BTreeMap<&'static str, Vec<Term>> {
         set::<WaterStage>(),
         set::<PointKind>(),
         set::<Layer>(),
+        set::<Direction>(),
+        set::<PassHow>(),
         set::<CasualtyKind>(),
         set::<DepartureWay>(),
         set::<CellStatus>(),
@@ -441,7 +453,7 @@ mod tests {
     #[test]
     fn every_value_has_both_names_and_its_wire_value() {
         let v = vocabulary();
-        assert_eq!(v.len(), 31);
+        assert_eq!(v.len(), 33);
         for (set, terms) in &v {
             assert!(!terms.is_empty(), "{set}");
             for t in terms {
@@ -458,5 +470,52 @@ mod tests {
         );
         assert_eq!(ResponseLevel::I.zh(), "Ⅰ级应急响应");
         assert_eq!(v["layer"].len(), Layer::ALL.len());
+    }
+
+    /// Every enumerated value of the domain (an enum with `strum::VariantArray`, the derive every
+    /// wire enum has) is a set of the vocabulary: a new enum without names fails here, a new
+    /// variant of a listed enum does not compile unnamed.
+    #[test]
+    fn every_enumerated_value_of_the_domain_is_in_the_vocabulary() {
+        fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    rust_files(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
+        let mut files = Vec::new();
+        rust_files(&root, &mut files);
+        let me = std::fs::read_to_string(root.join("vocabulary.rs")).unwrap();
+        let mut enums = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            // The code, not its tests.
+            let text = text.split("#[cfg(test)]").next().unwrap();
+            // The derive's last entry: `strum::VariantArray,` then `)]`, or `strum::VariantArray)]`.
+            for (i, _) in text.match_indices("strum::VariantArray") {
+                let rest = &text[i + "strum::VariantArray".len()..];
+                let closes = rest.trim_start_matches(',').trim_start().starts_with(")]");
+                let Some(at) = rest.find("pub enum ").filter(|at| closes && *at < 400) else {
+                    continue;
+                };
+                let name = rest[at + 9..]
+                    .split(|c: char| !c.is_alphanumeric())
+                    .next()
+                    .unwrap();
+                enums.push(name.to_string());
+            }
+        }
+        assert!(enums.len() >= 30, "{enums:?}");
+        for name in enums {
+            assert!(
+                me.contains(&format!("set::<{name}>()")) || me.contains(&format!("::{name}>()")),
+                "{name} has no set in the vocabulary"
+            );
+        }
     }
 }
