@@ -744,6 +744,10 @@ pub struct RecordCasualty {
     pub position: Option<LonLat>,
     #[serde(default)]
     pub place: Text,
+    /// The grid cell, when the place is known but not its position (found from `position`
+    /// otherwise; both given must agree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell_id: Option<GridCellId>,
     /// When it happened or was found (device clock); now when left out.
     #[serde(default)]
     pub occurred_at: Option<DeviceTime>,

@@ -238,9 +238,10 @@ pub enum Misfit {
     Vulnerable,
 }
 
-/// Splits `count` people (with `vulnerable` among them) over `cells` in the order given, filling
-/// each cell's remaining count before the next; returns (index into `cells`, people, vulnerable
-/// people) per cell used.
+/// Splits `count` people (with `vulnerable` among them) over `cells` in the order given; returns
+/// (index into `cells`, people, vulnerable people) per cell used. The vulnerable people go first,
+/// each kind to the first cells with that kind of person still there; then the rest fill each
+/// cell's remaining count before the next.
 pub fn allocate(
     cells: &[&OrderCell],
     count: u32,
@@ -252,42 +253,47 @@ pub fn allocate(
     if count > remaining {
         return Err(Misfit::People(remaining));
     }
-    let mut left = count;
-    let mut v_left = *vulnerable;
-    let mut out = Vec::new();
+    let mut people: Vec<u32> = vec![0; cells.len()];
+    let mut vul: Vec<Vulnerable> = vec![Vulnerable::default(); cells.len()];
+    // The vulnerable people, kind by kind, where such people remain and there is room.
+    let kinds: [fn(&mut Vulnerable) -> &mut u32; 4] = [
+        |v| &mut v.elderly_alone,
+        |v| &mut v.disabled,
+        |v| &mut v.pregnant,
+        |v| &mut v.unaccompanied_children,
+    ];
+    for kind in kinds {
+        let mut want = *kind(&mut vulnerable.clone());
+        for (i, c) in cells.iter().enumerate() {
+            if want == 0 {
+                break;
+            }
+            let room_kind = *kind(&mut c.vulnerable_remaining()) - *kind(&mut vul[i]);
+            let room = c.remaining() - people[i];
+            let t = want.min(room_kind).min(room);
+            *kind(&mut vul[i]) += t;
+            people[i] += t;
+            want -= t;
+        }
+        if want > 0 {
+            return Err(Misfit::Vulnerable);
+        }
+    }
+    // Everyone else, filling the cells in order.
+    let mut left = count - vulnerable.total();
     for (i, c) in cells.iter().enumerate() {
-        let n = c.remaining().min(left);
-        if n == 0 {
-            continue;
-        }
-        let room = c.vulnerable_remaining();
-        let mut budget = n;
-        let mut take = |want: &mut u32, room: u32| {
-            let t = (*want).min(room).min(budget);
-            *want -= t;
-            budget -= t;
-            t
-        };
-        let v = Vulnerable {
-            elderly_alone: take(&mut v_left.elderly_alone, room.elderly_alone),
-            disabled: take(&mut v_left.disabled, room.disabled),
-            pregnant: take(&mut v_left.pregnant, room.pregnant),
-            unaccompanied_children: take(
-                &mut v_left.unaccompanied_children,
-                room.unaccompanied_children,
-            ),
-        };
-        left -= n;
-        out.push((i, n, v));
-        if left == 0 {
-            break;
-        }
+        let t = left.min(c.remaining() - people[i]);
+        people[i] += t;
+        left -= t;
     }
-    if v_left.is_zero() {
-        Ok(out)
-    } else {
-        Err(Misfit::Vulnerable)
-    }
+    debug_assert_eq!(left, 0, "count ≤ remaining, checked above");
+    Ok(people
+        .into_iter()
+        .zip(vul)
+        .enumerate()
+        .filter(|(_, (n, _))| *n > 0)
+        .map(|(i, (n, v))| (i, n, v))
+        .collect())
 }
 
 #[cfg(test)]
@@ -377,6 +383,20 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!((got[0].0, got[0].1, got[0].2.elderly_alone), (0, 10, 2));
         assert_eq!((got[1].0, got[1].1, got[1].2.elderly_alone), (1, 2, 1));
+        // Two people, one of them elderly: the elderly person goes where elderly people remain,
+        // even when the first cell has room for both.
+        let a_without = cells_at_risk(
+            &zone,
+            [cell("A", 113.00, 10, 0), cell("B", 113.01, 5, 1)].iter(),
+        );
+        let one_elderly = Vulnerable {
+            elderly_alone: 1,
+            ..Vulnerable::default()
+        };
+        let got = allocate(&a_without.iter().collect::<Vec<_>>(), 2, &one_elderly).unwrap();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!((got[0].0, got[0].1, got[0].2.elderly_alone), (0, 1, 0));
+        assert_eq!((got[1].0, got[1].1, got[1].2.elderly_alone), (1, 1, 1));
         assert_eq!(
             allocate(&both, 16, &Vulnerable::default()),
             Err(Misfit::People(15))

@@ -162,6 +162,12 @@ pub enum Event {
         casualty_id: Option<CasualtyId>,
         /// The order's people evacuated after this (0 without an order).
         evacuated: u32,
+        /// The note of a self-arranged departure (where they went), if any.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+        /// Who recorded it, and when.
+        by: String,
+        at: TimeMs,
     },
     /// A grid worker's report on a cell.
     CellStatusReported {
@@ -182,6 +188,11 @@ pub enum Event {
         count: u32,
         /// People brought out of this record so far.
         rescued: u32,
+        /// Of `count`, people not counted as evacuated: their cell had nobody left under the
+        /// active orders (they were counted as gone another way already — a miscount to put
+        /// right), so counting them would count them twice.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        uncounted: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         team_id: Option<TeamId>,
         at: TimeMs,
@@ -337,6 +348,10 @@ pub enum Event {
     ReferenceCorrected {
         correction: super::corrections::Correction,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A team's fix on a levee with patrol sections.

@@ -114,6 +114,10 @@ pub struct State {
     /// evacuated, but under no order).
     #[serde(default)]
     pub rescued_outside_orders: u64,
+    /// Of those, the ones whose cell is known, by cell: they have left it, and a later order
+    /// over the cell does not count them again.
+    #[serde(default)]
+    pub rescued_outside_by_cell: BTreeMap<GridCellId, u32>,
 
     /// Flood materials: depots, shipments, requests (see `materials.rs` for what is kept).
     #[serde(default)]
@@ -414,7 +418,13 @@ impl State {
                         c.vulnerable_left = plus(&c.vulnerable_left, vulnerable);
                     }
                 }
-                None => self.rescued_outside_orders += u64::from(*count),
+                None => {
+                    self.rescued_outside_orders += u64::from(*count);
+                    if let Some(c) = cell_id {
+                        let n = self.rescued_outside_by_cell.entry(c.clone()).or_default();
+                        *n = n.saturating_add(*count);
+                    }
+                }
             },
             E::CellStatusReported { cell_id, report } => {
                 self.cell_reports.insert(cell_id.clone(), report.clone());

@@ -893,7 +893,8 @@ mod tests {
         given(&[])
             .when(&dispatcher(), json!({"type": "define_grid_cell", "id": "GC-1", "ring": ring, "population": 10}))
             .then_watched(|_, alerts| assert_eq!(raised(alerts), [(AlertKind::GridCellUnstaffed, "GC-1".into())]))
-            .when(&dispatcher(), json!({"type": "define_grid_cell", "id": "GC-2", "ring": ring, "population": 10, "grid_worker": "GW-1 李"}))
+            .when(&dispatcher(), json!({"type": "define_grid_cell", "id": "GC-2", "population": 10, "grid_worker": "GW-1 李",
+                                        "ring": [[113.1, 27.6], [113.2, 27.6], [113.2, 27.7], [113.1, 27.6]]}))
             .then_watched(|_, alerts| assert!(alerts.is_empty()));
     }
 

@@ -23,12 +23,20 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add_cell(&mut self, c: &OrderCell) {
-        self.at_risk += u64::from(c.at_risk);
-        self.evacuated += u64::from(c.left.total());
-        self.remaining += u64::from(c.remaining());
+    /// A cell of an active order: its people at risk, gone and remaining. A cell of a lifted
+    /// order: only the people who left under it (the others were released with the order, and a
+    /// later order over the cell counts them), so no person is at risk twice in a tally.
+    fn add_cell(&mut self, c: &OrderCell, active: bool) {
+        let left = u64::from(c.left.total());
+        if active {
+            self.at_risk += u64::from(c.at_risk);
+            self.remaining += u64::from(c.remaining());
+            self.vulnerable_remaining += u64::from(c.vulnerable_remaining().total());
+        } else {
+            self.at_risk += left;
+        }
+        self.evacuated += left;
         self.add_departures(&c.left);
-        self.vulnerable_remaining += u64::from(c.vulnerable_remaining().total());
     }
 
     fn add_departures(&mut self, d: &Departures) {
@@ -63,16 +71,17 @@ pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
             total.remaining += u64::from(o.remaining());
             continue;
         }
+        let active = o.status == EvacuationStatus::Active;
         for c in &o.cells {
-            total.add_cell(c);
+            total.add_cell(c, active);
             towns
                 .entry((&c.town, &c.town_name))
                 .or_default()
-                .add_cell(c);
+                .add_cell(c, active);
             villages
                 .entry((&c.town, &c.village, &c.village_name))
                 .or_default()
-                .add_cell(c);
+                .add_cell(c, active);
             let left = c.vulnerable_remaining();
             if o.status == EvacuationStatus::Active && !left.is_zero() {
                 vulnerable.push(json!({
@@ -107,7 +116,7 @@ pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
             .iter()
             .map(|c| {
                 let mut t = Tally::default();
-                t.add_cell(c);
+                t.add_cell(c, o.status == EvacuationStatus::Active);
                 json!({
                     "cell_id": c.cell_id, "town": c.town, "village": c.village, "share": c.share,
                     "tally": t, "vulnerable_at_risk": c.vulnerable_at_risk,

@@ -31,6 +31,20 @@ pub(super) fn record(s: &State, r: &RecordCasualty, ctx: &Context<'_>) -> Decisi
             "请写明地点：位置坐标或地名，或两者",
         ));
     }
+    let from_position = r.position.and_then(|p| s.cell_at(p)).map(|c| c.id.clone());
+    let cell_id = match (&r.cell_id, from_position) {
+        (Some(c), _) if !s.grid_cells.contains_key(c) => {
+            return Err(not_found("grid cell", c));
+        }
+        (Some(c), Some(p)) if *c != p => {
+            return Err(invalid(
+                format!("position lies in grid cell {p}, not {c}"),
+                format!("位置在网格{p}内，不在{c}内"),
+            ));
+        }
+        (Some(c), _) => Some(c.clone()),
+        (None, p) => p,
+    };
     if r.source.as_str().trim().is_empty() {
         return Err(invalid(
             "source must say who reported it",
@@ -53,7 +67,7 @@ pub(super) fn record(s: &State, r: &RecordCasualty, ctx: &Context<'_>) -> Decisi
             rescued: 0,
             position: r.position,
             place: r.place.to_string(),
-            cell_id: r.position.and_then(|p| s.cell_at(p)).map(|c| c.id.clone()),
+            cell_id,
             occurred_at,
             source: r.source.to_string(),
             note: r.note.to_string(),
@@ -152,10 +166,26 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
             requested: count,
         });
     }
+    let covered = rec.cell_id.as_ref().filter(|c| {
+        s.active_orders()
+            .any(|o| o.cells.iter().any(|x| &x.cell_id == *c))
+    });
+    // Under the active orders a cell cannot lose more people than remain in it: the rest were
+    // counted as gone another way already, and are recorded as rescued but not counted again.
+    let counted = match covered {
+        Some(cell) => count.min(
+            s.active_orders()
+                .flat_map(|o| &o.cells)
+                .filter(|x| &x.cell_id == cell)
+                .fold(0u32, |n, x| n.saturating_add(x.remaining())),
+        ),
+        None => count,
+    };
     let mut events = vec![Event::PeopleRescued {
         casualty_id: rec.id.clone(),
         count,
         rescued: rec.rescued + count,
+        uncounted: count - counted,
         team_id: r.team_id.clone(),
         at: ctx.now_ms,
     }];
@@ -175,17 +205,15 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
         )?);
     }
     let leaving = Leaving {
+        note: "",
         way: DepartureWay::Rescued,
-        count,
+        count: counted,
         vulnerable: Vulnerable::default(),
         shelter_id: r.shelter_id.as_ref(),
         casualty_id: Some(&rec.id),
     };
-    let covered = rec.cell_id.as_ref().filter(|c| {
-        s.active_orders()
-            .any(|o| o.cells.iter().any(|x| &x.cell_id == *c))
-    });
     match covered {
+        Some(_) if counted == 0 => {}
         Some(cell) => events.extend(departures(
             s,
             &Origin {
@@ -194,6 +222,7 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
                 village: None,
             },
             &leaving,
+            ctx,
         )?),
         None => events.push(Event::EvacueesLeft {
             evacuation_id: None,
@@ -204,6 +233,9 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
             shelter_id: r.shelter_id.clone(),
             casualty_id: Some(rec.id.clone()),
             evacuated: 0,
+            note: String::new(),
+            by: ctx.actor.name.clone(),
+            at: ctx.now_ms,
         }),
     }
     Ok(events)

@@ -25,14 +25,27 @@ pub(super) fn issue(s: &State, o: &IssueEvacuationOrder, ctx: &Context<'_>) -> D
     }
     let zone = Zone::from_ring(o.zone.points());
     let mut cells = cells_at_risk(&zone, s.grid_cells.values());
-    // A cell's people are at risk under one active order at most: a later order covering a cell
-    // already under one takes only the people beyond it.
+    // A person is counted once: a cell's people already at risk under an active order, already
+    // gone under a lifted one, or already rescued from it outside any order, are not at risk
+    // again; a later order over the cell takes only the people beyond them.
     for c in &mut cells {
-        let (mut taken, mut taken_v) = (0u32, Vulnerable::default());
-        for other in s.active_orders().flat_map(|e| &e.cells) {
-            if other.cell_id == c.cell_id {
-                taken = taken.saturating_add(other.at_risk);
-                taken_v = crate::domain::evacuation::plus(&taken_v, &other.vulnerable_at_risk);
+        let (mut taken, mut taken_v) = (
+            s.rescued_outside_by_cell
+                .get(&c.cell_id)
+                .copied()
+                .unwrap_or(0),
+            Vulnerable::default(),
+        );
+        for order in s.evacuations.values() {
+            let active = order.status == EvacuationStatus::Active;
+            for other in order.cells.iter().filter(|o| o.cell_id == c.cell_id) {
+                let (n, v) = if active {
+                    (other.at_risk, other.vulnerable_at_risk)
+                } else {
+                    (other.left.total(), other.vulnerable_left)
+                };
+                taken = taken.saturating_add(n);
+                taken_v = crate::domain::evacuation::plus(&taken_v, &v);
             }
         }
         let cell = &s.grid_cells[&c.cell_id];
@@ -47,8 +60,8 @@ pub(super) fn issue(s: &State, o: &IssueEvacuationOrder, ctx: &Context<'_>) -> D
     cells.retain(|c| c.at_risk > 0);
     if cells.is_empty() {
         return Err(invalid(
-            "the zone covers no people: no populated grid cell lies in it, or all of its people are under active orders already",
-            "转移区内没有需转移的人员：没有有人口的网格，或其人员已在生效的转移令之下",
+            "the zone covers no people: no populated grid cell lies in it, or all of its people are under active orders or have left already",
+            "转移区内没有需转移的人员：没有有人口的网格，或其人员已在生效的转移令之下或已转移",
         ));
     }
     let mut population = 0u32;
@@ -111,6 +124,7 @@ pub(super) struct Origin<'a> {
 
 /// Who and how: everything of a departure but where it is from.
 pub(super) struct Leaving<'a> {
+    pub note: &'a str,
     pub way: DepartureWay,
     pub count: u32,
     pub vulnerable: Vulnerable,
@@ -121,7 +135,12 @@ pub(super) struct Leaving<'a> {
 /// The events of people leaving from `origin`: one `evacuees_left` per (order, cell) they are
 /// counted in, filling the oldest active order's cells first. Refused when no active order covers
 /// the origin or when more people (or vulnerable people) leave than remain there.
-pub(super) fn departures(s: &State, origin: &Origin<'_>, l: &Leaving<'_>) -> Decision {
+pub(super) fn departures(
+    s: &State,
+    origin: &Origin<'_>,
+    l: &Leaving<'_>,
+    ctx: &Context<'_>,
+) -> Decision {
     if l.vulnerable.total() > l.count {
         return Err(invalid(
             format!(
@@ -218,6 +237,9 @@ pub(super) fn departures(s: &State, origin: &Origin<'_>, l: &Leaving<'_>) -> Dec
             shelter_id: l.shelter_id.cloned(),
             casualty_id: l.casualty_id.cloned(),
             evacuated: *total,
+            note: l.note.to_string(),
+            by: ctx.actor.name.clone(),
+            at: ctx.now_ms,
         });
     }
     Ok(events)
@@ -239,7 +261,9 @@ pub(super) fn self_evacuation(s: &State, r: &RecordSelfEvacuation, ctx: &Context
             vulnerable: r.vulnerable.get(),
             shelter_id: None,
             casualty_id: None,
+            note: r.note.as_str(),
         },
+        ctx,
     )
 }
 
@@ -475,6 +499,9 @@ mod tests {
                     shelter_id: Some(ShelterId::from("S-1")),
                     casualty_id: None,
                     evacuated: 300,
+                    note: String::new(),
+                    by: "desk-1".into(),
+                    at: NOW,
                 },
             ]);
         assert_eq!((order(&g).evacuated, order(&g).remaining()), (300, 900));
@@ -581,6 +608,9 @@ mod tests {
                 shelter_id: None,
                 casualty_id: None,
                 evacuated: 200,
+                note: "投亲靠友 到株洲市区".into(),
+                by: "phone-GW-2".into(),
+                at: NOW,
             }]);
         assert_eq!(
             order(&g).cells[1].left,
@@ -703,5 +733,100 @@ mod tests {
             .then_error("forbidden")
             .when(&field("T-07"), report("GC-A", "clear", None))
             .then_error("forbidden");
+    }
+
+    #[test]
+    fn a_person_is_at_risk_once_across_lifted_orders_and_rescues_outside_them() {
+        let d = dispatcher();
+        let whole_a = json!([
+            [113.0, 27.0],
+            [113.01, 27.0],
+            [113.01, 27.01],
+            [113.0, 27.01],
+            [113.0, 27.0]
+        ]);
+        // 300 leave GC-A under EV-1, which is lifted; EV-2 over GC-A takes the 700 others.
+        let g = given(&people())
+            .and(&[ordered()])
+            .when(
+                &d,
+                check_in(
+                    300,
+                    json!({"from_cell": "GC-A", "vulnerable": {"elderly_alone": 4}}),
+                ),
+            )
+            .then_events(|_| {})
+            .when(
+                &d,
+                json!({"type": "lift_evacuation_order", "evacuation_id": "EV-1"}),
+            )
+            .then_events(|_| {})
+            .when(&d, issue(whole_a.clone()))
+            .then_events(|events| {
+                let [Event::EvacuationOrdered { order }] = events else {
+                    panic!("{events:?}")
+                };
+                assert_eq!((order.cells[0].at_risk, order.population), (700, 700));
+                assert_eq!(order.cells[0].vulnerable_at_risk.elderly_alone, 6);
+            });
+        assert_eq!(g.state().evacuations.len(), 2);
+        // Two people rescued from GC-A while no order covers it have left it too.
+        let rescued_outside = given(&people())
+            .when(
+                &d,
+                json!({"type": "record_casualty", "kind": "trapped", "count": 2,
+                       "position": [113.005, 27.005], "source": "GW-1"}),
+            )
+            .then_events(|_| {})
+            .when(
+                &d,
+                json!({"type": "record_rescue", "casualty_id": "CA-1", "count": 2}),
+            )
+            .then_events(|_| {})
+            .when(&d, issue(whole_a))
+            .then_events(|events| {
+                let [Event::EvacuationOrdered { order }] = events else {
+                    panic!("{events:?}")
+                };
+                assert_eq!(order.cells[0].at_risk, 998);
+            });
+        assert_eq!(rescued_outside.state().rescued_outside_orders, 2);
+    }
+
+    #[test]
+    fn a_rescue_from_a_cell_already_counted_empty_is_recorded_but_not_counted_again() {
+        let d = dispatcher();
+        // GC-B's 200 under EV-1 are all recorded as gone to relatives; then a boat brings 3 out.
+        given(&people())
+            .and(&[ordered()])
+            .when(
+                &grid_worker("GW-2"),
+                json!({"type": "record_self_evacuation", "cell_id": "GC-B", "count": 200}),
+            )
+            .then_events(|_| {})
+            .when(
+                &d,
+                json!({"type": "record_casualty", "kind": "trapped", "count": 3,
+                       "position": [113.012, 27.005], "source": "GW-2"}),
+            )
+            .then_events(|_| {})
+            .when(
+                &d,
+                json!({"type": "record_rescue", "casualty_id": "CA-1", "count": 3}),
+            )
+            .then_events(|events| {
+                assert!(
+                    matches!(
+                        events,
+                        [Event::PeopleRescued {
+                            count: 3,
+                            rescued: 3,
+                            uncounted: 3,
+                            ..
+                        }]
+                    ),
+                    "{events:?}"
+                );
+            });
     }
 }

@@ -70,6 +70,30 @@ pub(super) fn define_grid_cell(s: &State, d: &DefineGridCell) -> Decision {
     if s.grid_cells.contains_key(&d.id) {
         return Err(exists("grid cell", &d.id));
     }
+    // Cells tile the district: a person lives in one cell, so two cells that overlap would
+    // count the people of the overlap twice in every evacuation order over it.
+    let zone = crate::domain::geo::Zone::from_ring(d.ring.points());
+    let (lo, hi) = zone.bounding_box();
+    let area = zone.area_deg2();
+    for other in s.grid_cells.values() {
+        let (olo, ohi) = crate::domain::geo::envelope(&other.ring);
+        if olo[0] >= hi[0] || ohi[0] <= lo[0] || olo[1] >= hi[1] || ohi[1] <= lo[1] {
+            continue;
+        }
+        let shape = crate::domain::geo::Zone::from_ring(&other.ring);
+        let shared = zone.intersection_area_deg2(&shape);
+        if shared > 1e-9 * area.min(shape.area_deg2()).max(f64::MIN_POSITIVE) {
+            return Err(invalid(
+                format!(
+                    "grid cell {} overlaps grid cell {} ({:.1} % of it): cells must not overlap",
+                    d.id,
+                    other.id,
+                    shared / area.max(f64::MIN_POSITIVE) * 100.0
+                ),
+                format!("网格{}与网格{}重叠：网格之间不得重叠", d.id, other.id),
+            ));
+        }
+    }
     Ok(vec![Event::GridCellDefined {
         cell: GridCell {
             id: d.id.clone(),
@@ -475,5 +499,22 @@ mod tests {
                 ),
             ])
         );
+    }
+
+    #[test]
+    fn grid_cells_do_not_overlap() {
+        let d = dispatcher();
+        let cell = |id: &str, x: f64| {
+            json!({"type": "define_grid_cell", "id": id, "population": 10,
+                   "ring": [[x, 27.6], [x + 0.1, 27.6], [x + 0.1, 27.7], [x, 27.7], [x, 27.6]]})
+        };
+        given(&[])
+            .when(&d, cell("GC-1", 113.0))
+            .then_events(|e| assert_eq!(e.len(), 1))
+            // Side by side: sharing an edge is no overlap.
+            .when(&d, cell("GC-2", 113.1))
+            .then_events(|e| assert_eq!(e.len(), 1))
+            .when(&d, cell("GC-3", 113.05))
+            .then_error("invalid_value");
     }
 }

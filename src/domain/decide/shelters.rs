@@ -83,7 +83,7 @@ pub(super) fn open(s: &State, o: &OpenShelter) -> Decision {
 /// People arriving at a shelter. Against an order (an order, cell or village named) they are also
 /// counted as evacuated, once; otherwise they only fill the shelter (a transfer from another
 /// shelter, people who first went to relatives, rescued people already counted).
-pub(super) fn check_in(s: &State, c: &CheckIn, _ctx: &Context<'_>) -> Decision {
+pub(super) fn check_in(s: &State, c: &CheckIn, ctx: &Context<'_>) -> Decision {
     let sh = s.shelter(&c.shelter_id)?;
     if !sh.open {
         return Err(DomainError::ShelterClosed(sh.id.to_string()));
@@ -119,7 +119,9 @@ pub(super) fn check_in(s: &State, c: &CheckIn, _ctx: &Context<'_>) -> Decision {
                 vulnerable: c.vulnerable.get(),
                 shelter_id: Some(&sh.id),
                 casualty_id: None,
+                note: "",
             },
+            ctx,
         )?);
     } else if !c.vulnerable.is_zero() {
         return Err(invalid(
