@@ -29,10 +29,15 @@ pub enum ServerMessage<'a> {
         authenticated: bool,
         role: Option<Role>,
         team: Option<&'a TeamId>,
+        /// The grid worker a grid-worker token is bound to (absent for other tokens).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        grid_worker: Option<&'a crate::domain::ids::GridWorkerId>,
     },
     Authenticated {
         role: Role,
         team: Option<&'a TeamId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        grid_worker: Option<&'a crate::domain::ids::GridWorkerId>,
         name: &'a str,
     },
     Ack {

@@ -118,7 +118,8 @@ pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
                 let mut t = Tally::default();
                 t.add_cell(c, o.status == EvacuationStatus::Active);
                 json!({
-                    "cell_id": c.cell_id, "town": c.town, "village": c.village, "share": c.share,
+                    "cell_id": c.cell_id, "town": c.town, "village": c.village,
+                    "town_name": c.town_name, "village_name": c.village_name, "share": c.share,
                     "tally": t, "vulnerable_at_risk": c.vulnerable_at_risk,
                     "vulnerable_remaining": c.vulnerable_remaining(),
                     "report": state.cell_reports.get(&c.cell_id),

@@ -101,10 +101,11 @@ pub fn answer(
             serde_json::json!({ "seq": p.seq, "evacuation": super::people::evacuation(state, q.evacuation_id.as_ref()) })
         }
         Query::Casualties(_) => {
-            let records: Vec<_> = state
-                .casualties
-                .values()
-                .rev()
+            // Newest first: by the number Crest gave them (CA-10 after CA-9, not after CA-1).
+            let mut all: Vec<_> = state.casualties.values().collect();
+            all.sort_by_key(|r| std::cmp::Reverse((r.id.as_str().len(), r.id.as_str())));
+            let records: Vec<_> = all
+                .into_iter()
                 .map(|r| super::view_of(state, crate::domain::Layer::Casualties, r.id.as_str()))
                 .collect();
             serde_json::json!({ "seq": p.seq, "casualties": super::people::casualties(state), "records": records })

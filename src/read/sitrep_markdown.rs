@@ -722,7 +722,9 @@ fn evacuation(r: &Report<'_>) -> Option<Section> {
         }
         body.push('\n');
     }
-    for o in s.evacuations.values() {
+    let mut orders: Vec<&EvacuationOrder> = s.evacuations.values().collect();
+    orders.sort_by_key(|o| (o.id.as_str().len(), o.id.as_str()));
+    for o in orders {
         let targets: Vec<String> = o
             .target_shelters
             .iter()
@@ -1029,7 +1031,9 @@ fn teams(r: &Report<'_>) -> Option<Section> {
 
 /// Open alerts by kind and state.
 fn alerts(r: &Report<'_>) -> Option<Section> {
-    let open: Vec<_> = r.state.alerts.values().filter(|a| a.is_open()).collect();
+    let mut open: Vec<_> = r.state.alerts.values().filter(|a| a.is_open()).collect();
+    // In the order they were raised: by number (AL-10 after AL-9).
+    open.sort_by_key(|a| (a.id.as_str().len(), a.id.as_str()));
     if open.is_empty() {
         return Some(Section {
             heading: r.t("告警", "Alerts").into(),
@@ -1090,6 +1094,12 @@ fn qualifier(r: &Report<'_>, q: &str) -> String {
         .find(|t| Into::<&'static str>::into(**t) == q)
     {
         return r.name(*t).to_string();
+    }
+    if let Some(m) = crate::domain::materials::MaterialItem::VARIANTS
+        .iter()
+        .find(|m| Into::<&'static str>::into(**m) == q)
+    {
+        return r.name(*m).to_string();
     }
     crate::domain::vocabulary::SUPPLY_ITEMS
         .iter()
@@ -1229,6 +1239,25 @@ mod tests {
                 110,
                 json!({"type": "confirm_casualties", "note": "各镇均已上报"}),
             ),
+            (
+                20,
+                json!({"type": "define_depot", "id": "D-NZ", "name": "南洲镇防汛物资仓库", "position": [113.12, 27.64],
+                       "stock": {"sandbags": 20000, "geotextile": 3000, "life_jackets": 200, "rescue_boats": 4},
+                       "low_stock": {"sandbags": 15000, "rescue_boats": 2}}),
+            ),
+            (
+                66,
+                json!({"type": "issue_materials", "depot_id": "D-NZ", "site": {"kind": "incident", "incident_id": "IN-1"},
+                       "items": {"sandbags": 8000, "geotextile": 1200, "rescue_boats": 3}}),
+            ),
+            (
+                85,
+                json!({"type": "deliver_materials", "shipment_id": "MS-1"}),
+            ),
+            (
+                105,
+                json!({"type": "consume_materials", "shipment_id": "MS-1", "items": {"sandbags": 5000, "geotextile": 800}}),
+            ),
         ];
         let mut script: Vec<(i64, Command)> = script
             .into_iter()
@@ -1336,6 +1365,11 @@ mod tests {
         assert!(zh.contains("## 一、应急响应\n\n未启动应急响应。"), "{zh}");
         assert!(zh.contains("## 二、险情\n\n未发现险情。"), "{zh}");
         assert!(!zh.contains("安置点") && !zh.contains("转移"), "{zh}");
+        // Casualties are always reported: zero is a fact, and whether it was confirmed is said.
+        assert!(
+            zh.contains("## 三、人员伤亡\n\n死亡 0 人，失踪 0 人，受伤 0 人，被困 0 人（已救出 0 人）。数字尚未经核实。"),
+            "{zh}"
+        );
     }
 
     #[test]

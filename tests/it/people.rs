@@ -87,7 +87,19 @@ async fn people_leave_an_order_by_three_ways_and_are_counted_once() {
     );
 
     // 2. Self-arranged (投亲靠友), from the grid worker's phone bound to GC-1 and GC-2.
-    let mut gw = server.client(Role::GridWorker, Some("GW-017")).await;
+    // The phone is told which grid worker it stands for.
+    let token = server.token(Role::GridWorker, Some("GW-017")).await;
+    let mut gw = Client::connect(&server.ws_url()).await;
+    gw.send(json!({"type": "auth", "token": token})).await;
+    let authenticated = gw.next().await;
+    assert_eq!(
+        (
+            authenticated["role"].as_str(),
+            authenticated["grid_worker"].as_str()
+        ),
+        (Some("grid_worker"), Some("GW-017")),
+        "{authenticated}"
+    );
     gw.ok(
         json!({"type": "record_self_evacuation", "cell_id": "GC-2", "count": 120,
                  "note": "投亲靠友 株洲市区"}),
@@ -215,8 +227,24 @@ async fn casualty_corrections_are_audited_and_the_sitrep_reports_every_figure_ze
                 "reason": "李某 found alive at relatives"}),
     )
     .await;
+    // Ten more records: the newest comes first, by number (CA-11 before CA-2).
+    for _ in 0..10 {
+        d.ok(
+            json!({"type": "record_casualty", "kind": "injured", "count": 1, "place": "石门村",
+                    "source": "南洲镇卫生院"}),
+        )
+        .await;
+    }
     let answer = d.query(json!({"type": "casualties"})).await;
-    let record = &answer["records"][0];
+    let ids: Vec<&str> = answer["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids[..3], ["CA-11", "CA-10", "CA-9"], "{ids:?}");
+    assert_eq!(ids[10], "CA-1");
+    let record = &answer["records"][10];
     assert_eq!(record["count"], 1, "{answer}");
     let c = &record["corrections"][0];
     assert_eq!(
@@ -224,6 +252,7 @@ async fn casualty_corrections_are_audited_and_the_sitrep_reports_every_figure_ze
         (Some(2), Some(1))
     );
     assert_eq!(c["reason"], "李某 found alive at relatives");
+    assert!(c["by"].is_string() && c["at"].is_i64(), "{c}");
     assert_eq!(answer["casualties"]["figures"]["missing"], 1);
     // The confirmation was of the figures before the record: no longer current.
     assert_eq!(answer["casualties"]["confirmed_figures_current"], false);

@@ -169,6 +169,7 @@ impl Session {
                 let msg = ServerMessage::Authenticated {
                     role: actor.role,
                     team: actor.team.as_ref(),
+                    grid_worker: actor.grid_worker.as_ref(),
                     name: &actor.name,
                 }
                 .to_text();

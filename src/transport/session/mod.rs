@@ -299,6 +299,7 @@ impl Session {
             authenticated: actor.is_some(),
             role: actor.as_ref().map(|a| a.role),
             team: actor.as_ref().and_then(|a| a.team.as_ref()),
+            grid_worker: actor.as_ref().and_then(|a| a.grid_worker.as_ref()),
         });
     }
 }
