@@ -172,14 +172,20 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
     });
     // Under the active orders a cell cannot lose more people than remain in it: the rest were
     // counted as gone another way already, and are recorded as rescued but not counted again.
-    let counted = match covered {
-        Some(cell) => count.min(
+    // Outside every active order, a cell cannot lose more people than it has not counted yet
+    // (gone under a lifted order, rescued before).
+    let counted = match (covered, &rec.cell_id) {
+        (Some(cell), _) => count.min(
             s.active_orders()
                 .flat_map(|o| &o.cells)
                 .filter(|x| &x.cell_id == cell)
                 .fold(0u32, |n, x| n.saturating_add(x.remaining())),
         ),
-        None => count,
+        (None, Some(cell)) => {
+            let population = s.grid_cells.get(cell).map_or(0, |c| c.population);
+            count.min(population.saturating_sub(super::evacuations::counted_in_cell(s, cell).0))
+        }
+        (None, None) => count,
     };
     let mut events = vec![Event::PeopleRescued {
         casualty_id: rec.id.clone(),
@@ -213,7 +219,7 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
         casualty_id: Some(&rec.id),
     };
     match covered {
-        Some(_) if counted == 0 => {}
+        _ if counted == 0 => {}
         Some(cell) => events.extend(departures(
             s,
             &Origin {
@@ -228,7 +234,7 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
             evacuation_id: None,
             cell_id: rec.cell_id.clone(),
             way: DepartureWay::Rescued,
-            count,
+            count: counted,
             vulnerable: Vulnerable::default(),
             shelter_id: r.shelter_id.clone(),
             casualty_id: Some(rec.id.clone()),

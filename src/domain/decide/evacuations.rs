@@ -29,25 +29,7 @@ pub(super) fn issue(s: &State, o: &IssueEvacuationOrder, ctx: &Context<'_>) -> D
     // gone under a lifted one, or already rescued from it outside any order, are not at risk
     // again; a later order over the cell takes only the people beyond them.
     for c in &mut cells {
-        let (mut taken, mut taken_v) = (
-            s.rescued_outside_by_cell
-                .get(&c.cell_id)
-                .copied()
-                .unwrap_or(0),
-            Vulnerable::default(),
-        );
-        for order in s.evacuations.values() {
-            let active = order.status == EvacuationStatus::Active;
-            for other in order.cells.iter().filter(|o| o.cell_id == c.cell_id) {
-                let (n, v) = if active {
-                    (other.at_risk, other.vulnerable_at_risk)
-                } else {
-                    (other.left.total(), other.vulnerable_left)
-                };
-                taken = taken.saturating_add(n);
-                taken_v = crate::domain::evacuation::plus(&taken_v, &v);
-            }
-        }
+        let (taken, taken_v) = counted_in_cell(s, &c.cell_id);
         let cell = &s.grid_cells[&c.cell_id];
         c.at_risk = c.at_risk.min(cell.population.saturating_sub(taken));
         let free_v = minus(&cell.vulnerable, &taken_v);
@@ -83,6 +65,27 @@ pub(super) fn issue(s: &State, o: &IssueEvacuationOrder, ctx: &Context<'_>) -> D
             departures: Default::default(),
         },
     }])
+}
+
+/// The people of a cell already counted: at risk under an active order, gone under a lifted one,
+/// or rescued from it outside any order (and the vulnerable people among them). The rest of its
+/// people may be counted once more, no further.
+pub(super) fn counted_in_cell(s: &State, cell: &GridCellId) -> (u32, Vulnerable) {
+    let mut taken = s.rescued_outside_by_cell.get(cell).copied().unwrap_or(0);
+    let mut taken_v = Vulnerable::default();
+    for order in s.evacuations.values() {
+        let active = order.status == EvacuationStatus::Active;
+        for other in order.cells.iter().filter(|o| &o.cell_id == cell) {
+            let (n, v) = if active {
+                (other.at_risk, other.vulnerable_at_risk)
+            } else {
+                (other.left.total(), other.vulnerable_left)
+            };
+            taken = taken.saturating_add(n);
+            taken_v = crate::domain::evacuation::plus(&taken_v, &v);
+        }
+    }
+    (taken, taken_v)
 }
 
 fn active(o: &EvacuationOrder, to: &'static str) -> Result<(), DomainError> {
