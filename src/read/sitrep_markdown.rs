@@ -976,6 +976,41 @@ fn shelters(r: &Report<'_>) -> Option<Section> {
         ],
     };
     body.push_str(&table(&header, &rows));
+    // Open shelters that a breach now floods: the command must move people out of them.
+    let breached = s.breached_levees();
+    if !breached.is_empty() {
+        let flooded: Vec<String> = s
+            .shelters
+            .values()
+            .filter(|sh| sh.open && s.shelter_flood_safety(sh).in_breach_flood_area)
+            .map(|sh| format!("{}{}{}{}", sh.name, r.t("（", " ("), sh.id, r.t("）", ")")))
+            .collect();
+        let levees: Vec<&str> = breached.iter().map(|l| l.as_str()).collect();
+        let _ = write!(
+            body,
+            "\n{}",
+            match (r.lang, flooded.is_empty()) {
+                (Lang::Zh, true) => format!(
+                    "溃口堤防：{}；开放的安置点均不在其淹没区内。\n",
+                    levees.join("、")
+                ),
+                (Lang::Zh, false) => format!(
+                    "溃口堤防：{}；位于其淹没区内的开放安置点：{}。\n",
+                    levees.join("、"),
+                    flooded.join("、")
+                ),
+                (Lang::En, true) => format!(
+                    "Breached levees: {}; no open shelter lies in their flood areas.\n",
+                    levees.join(", ")
+                ),
+                (Lang::En, false) => format!(
+                    "Breached levees: {}; open shelters in their flood areas: {}.\n",
+                    levees.join(", "),
+                    flooded.join(", ")
+                ),
+            }
+        );
+    }
     Some(Section {
         heading: r.t("安置点", "Shelters").into(),
         body,
