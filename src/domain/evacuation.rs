@@ -145,10 +145,35 @@ impl OrderCell {
         self.at_risk.saturating_sub(self.left.total())
     }
 
+    /// Vulnerable people still there: never more than the people still there (a check-in that
+    /// declared none of them may have taken some along).
     pub fn vulnerable_remaining(&self) -> Vulnerable {
-        minus(&self.vulnerable_at_risk, &self.vulnerable_left)
+        cap_total(
+            minus(&self.vulnerable_at_risk, &self.vulnerable_left),
+            self.remaining(),
+        )
     }
 }
+
+/// `v` with at most `n` people in all: the kinds later in the list give way first.
+pub fn cap_total(mut v: Vulnerable, n: u32) -> Vulnerable {
+    let mut over = v.total().saturating_sub(n);
+    for k in [
+        &mut v.unaccompanied_children,
+        &mut v.pregnant,
+        &mut v.disabled,
+        &mut v.elderly_alone,
+    ] {
+        let t = over.min(*k);
+        *k -= t;
+        over -= t;
+    }
+    v
+}
+
+/// The tolerance of "no overlap" between grid cells: a shared area at most this share of the
+/// smaller cell is rounding along a shared edge (the map loader uses the same).
+pub const CELL_OVERLAP_TOLERANCE: f64 = 1e-6;
 
 /// `a − b` per category, never below zero.
 pub fn minus(a: &Vulnerable, b: &Vulnerable) -> Vulnerable {
@@ -207,7 +232,7 @@ pub fn cells_at_risk<'a>(zone: &Zone, cells: impl Iterator<Item = &'a GridCell>)
         }
         let at_risk = share_of(cell.population, share);
         let v = &cell.vulnerable;
-        let cap = |n: u32| share_of(n, share).min(at_risk);
+        let cap = |n: u32| share_of(n, share);
         out.push(OrderCell {
             cell_id: cell.id.clone(),
             town: cell.town.clone(),
@@ -216,12 +241,15 @@ pub fn cells_at_risk<'a>(zone: &Zone, cells: impl Iterator<Item = &'a GridCell>)
             village_name: cell.village_name.clone(),
             share,
             at_risk,
-            vulnerable_at_risk: Vulnerable {
-                elderly_alone: cap(v.elderly_alone),
-                disabled: cap(v.disabled),
-                pregnant: cap(v.pregnant),
-                unaccompanied_children: cap(v.unaccompanied_children),
-            },
+            vulnerable_at_risk: cap_total(
+                Vulnerable {
+                    elderly_alone: cap(v.elderly_alone),
+                    disabled: cap(v.disabled),
+                    pregnant: cap(v.pregnant),
+                    unaccompanied_children: cap(v.unaccompanied_children),
+                },
+                at_risk,
+            ),
             left: Departures::default(),
             vulnerable_left: Vulnerable::default(),
         });
@@ -279,12 +307,22 @@ pub fn allocate(
             return Err(Misfit::Vulnerable);
         }
     }
-    // Everyone else, filling the cells in order.
+    // Everyone else: first where only people who are not vulnerable remain, cell by cell, then
+    // (people who did not say they are vulnerable may be) wherever anyone remains.
     let mut left = count - vulnerable.total();
-    for (i, c) in cells.iter().enumerate() {
-        let t = left.min(c.remaining() - people[i]);
-        people[i] += t;
-        left -= t;
+    for plain_only in [true, false] {
+        for (i, c) in cells.iter().enumerate() {
+            let room = c.remaining() - people[i];
+            let room = if plain_only {
+                let vul_room = minus(&c.vulnerable_remaining(), &vul[i]).total();
+                room.saturating_sub(vul_room)
+            } else {
+                room
+            };
+            let t = left.min(room);
+            people[i] += t;
+            left -= t;
+        }
     }
     debug_assert_eq!(left, 0, "count ≤ remaining, checked above");
     Ok(people

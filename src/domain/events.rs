@@ -166,7 +166,9 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         note: String,
         /// Who recorded it, and when.
+        #[serde(default)]
         by: String,
+        #[serde(default)]
         at: TimeMs,
     },
     /// A grid worker's report on a cell.

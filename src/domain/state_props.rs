@@ -354,15 +354,23 @@ fn extreme_command() -> impl Strategy<Value = Value> {
             "position": [113.0, 27.6], "datum": "wusong",
             "thresholds": {"guard_m": g, "warning_m": w, "guaranteed_m": c}
         })),
-        (extreme_u32(), extreme_u32()).prop_map({
-            let zone = zone.clone();
-            move |(population, households)| {
-                json!({
-                    "type": "define_grid_cell", "id": format!("GC-{population}-{households}"),
-                    "ring": zone, "population": population, "households": households
-                })
-            }
+        // Beside GC-1, each on a spot of its own (cells may not overlap), so that extreme
+        // populations reach an order over them and the check-ins from them.
+        (extreme_u32(), extreme_u32(), 0..8u32).prop_map(|(population, households, spot)| {
+            let x = 113.2 + 0.01 * f64::from(spot);
+            json!({
+                "type": "define_grid_cell", "id": format!("GC-X{spot}"),
+                "ring": [[x, 27.6], [x + 0.01, 27.6], [x + 0.01, 27.61], [x, 27.61], [x, 27.6]],
+                "population": population, "households": households,
+                "vulnerable": {"elderly_alone": households}
+            })
         }),
+        Just(json!({"type": "issue_evacuation_order", "name": "x",
+                    "zone": [[113.2, 27.6], [113.28, 27.6], [113.28, 27.61], [113.2, 27.61], [113.2, 27.6]]})),
+        (extreme_u32(), 0..8u32).prop_map(|(count, spot)| json!({
+            "type": "check_in", "shelter_id": "S-1", "count": count, "from_cell": format!("GC-X{spot}"),
+            "allow_over_capacity": true
+        })),
         (extreme_u32(), extreme_position()).prop_map(|(headcount, position)| json!({
             "type": "register_team", "id": format!("T-{headcount}"), "name": "x",
             "kind": "militia", "headcount": headcount, "travel_mode": "boat", "position": position
@@ -592,8 +600,21 @@ fn people_command() -> impl Strategy<Value = Value> {
             }
             cmd
         }),
-        (0..3usize, 1..70u32).prop_map(
-            move |(c, n)| json!({"type": "record_self_evacuation", "cell_id": cells[c], "count": n})
+        (0..3usize, 1..70u32, 0..3u32).prop_map(move |(c, n, ev)| {
+            let mut cmd =
+                json!({"type": "record_self_evacuation", "cell_id": cells[c], "count": n});
+            if ev > 0 {
+                cmd["evacuation_id"] = json!(format!("EV-{ev}"));
+            }
+            cmd
+        }),
+        (1..4u32, 1..40u32).prop_map(
+            |(ev, n)| json!({"type": "check_in", "shelter_id": "S-1", "count": n,
+            "evacuation_id": format!("EV-{ev}")})
+        ),
+        (0..3usize, 1..10u32).prop_map(
+            move |(c, n)| json!({"type": "record_casualty", "kind": "trapped", "count": n,
+            "cell_id": cells[c], "place": "屋顶", "source": "s"})
         ),
         (0..4usize, 1..10u32).prop_map(
             |(c, n)| json!({"type": "record_casualty", "kind": "trapped", "count": n,
@@ -617,14 +638,23 @@ proptest! {
     fn nobody_is_counted_twice(steps in prop::collection::vec(people_command(), 1..60)) {
         let mut s = people_world();
         let d = Actor::system();
+        let (mut rescued, mut uncounted) = (0u64, 0u64);
         for (i, c) in steps.iter().enumerate() {
             let cmd: Command = serde_json::from_value(c.clone()).unwrap();
             let ctx = Context { now_ms: NOW + i as i64, actor: &d, snapper: &NoLevees };
             if let Ok(events) = s.decide(&cmd, &ctx) {
                 for e in &events {
+                    if let Event::PeopleRescued { count, uncounted: u, .. } = e {
+                        rescued += u64::from(*count);
+                        uncounted += u64::from(*u);
+                    }
                     s.apply(e);
                 }
             }
+            // Everyone rescued is accounted for: under an order, outside any, or not counted
+            // again because already counted.
+            let under_orders: u64 = s.evacuations.values().map(|o| u64::from(o.departures.rescued)).sum();
+            prop_assert_eq!(rescued, under_orders + s.rescued_outside_orders + uncounted, "{}", c);
             for cell in s.grid_cells.values() {
                 let mut counted = u64::from(s.rescued_outside_by_cell.get(&cell.id).copied().unwrap_or(0));
                 for o in s.evacuations.values() {
@@ -637,6 +667,17 @@ proptest! {
                     }
                 }
                 prop_assert!(counted <= u64::from(cell.population), "{} counts {counted} of {}: {c}", cell.id, cell.population);
+                let mut elderly = 0u32;
+                for o in s.evacuations.values() {
+                    for oc in o.cells.iter().filter(|oc| oc.cell_id == cell.id) {
+                        elderly += if o.status == EvacuationStatus::Active {
+                            oc.vulnerable_at_risk.elderly_alone
+                        } else {
+                            oc.vulnerable_left.elderly_alone
+                        };
+                    }
+                }
+                prop_assert!(elderly <= cell.vulnerable.elderly_alone, "{}: {elderly} elderly counted: {c}", cell.id);
             }
             for o in s.evacuations.values() {
                 let mut left = 0u32;
@@ -644,6 +685,8 @@ proptest! {
                     prop_assert!(oc.left.total() <= oc.at_risk, "{}/{}: {c}", o.id, oc.cell_id);
                     prop_assert!(super::evacuation::within(&oc.vulnerable_left, &oc.vulnerable_at_risk));
                     prop_assert!(oc.vulnerable_left.total() <= oc.left.total());
+                    prop_assert!(oc.vulnerable_at_risk.total() <= oc.at_risk);
+                    prop_assert!(oc.vulnerable_remaining().total() <= oc.remaining());
                     left += oc.left.total();
                 }
                 prop_assert_eq!(o.evacuated, left);

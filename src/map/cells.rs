@@ -14,7 +14,7 @@ use std::collections::HashMap;
 /// Two cells overlap when their intersection is larger than this share of the smaller cell
 /// (1e-6 of a 7 km² cell is 7 m²: far above the rounding of shared vertices, far below any
 /// real overlap).
-const OVERLAP_TOLERANCE: f64 = 1e-6;
+const OVERLAP_TOLERANCE: f64 = crate::domain::evacuation::CELL_OVERLAP_TOLERANCE;
 
 /// The cells' areas must add up to the district's within this relative tolerance.
 const TILING_TOLERANCE: f64 = 1e-6;

@@ -66,9 +66,12 @@ pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
     for o in &orders {
         // Orders from before step 4 have no cells: their typed figures count in the total.
         if o.cells.is_empty() {
-            total.at_risk += u64::from(o.population);
+            let active = o.status == EvacuationStatus::Active;
+            total.at_risk += u64::from(if active { o.population } else { o.evacuated });
             total.evacuated += u64::from(o.evacuated);
-            total.remaining += u64::from(o.remaining());
+            if active {
+                total.remaining += u64::from(o.remaining());
+            }
             continue;
         }
         let active = o.status == EvacuationStatus::Active;
@@ -92,7 +95,8 @@ pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
         }
     }
     if only.is_none() {
-        // Rescued outside every order: evacuated, under no order.
+        // Rescued outside every order: at risk and evacuated, under no order.
+        total.at_risk += state.rescued_outside_orders;
         total.evacuated += state.rescued_outside_orders;
         total.rescued += state.rescued_outside_orders;
     }
@@ -108,7 +112,10 @@ pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
     if let Some(o) = orders.first().filter(|_| only.is_some()) {
         out["order"] = json!({
             "id": o.id, "name": o.name, "status": o.status, "issued_at": o.issued_at,
-            "population": o.population, "evacuated": o.evacuated, "remaining": o.remaining(),
+            "population": o.population, "evacuated": o.evacuated,
+            // Lifted: nobody remains under it (the people who had not left were released).
+            "remaining": if o.status == EvacuationStatus::Active { o.remaining() } else { 0 },
+            "released": if o.status == EvacuationStatus::Active { 0 } else { o.remaining() },
             "departures": o.departures,
         });
         out["cells"] = o

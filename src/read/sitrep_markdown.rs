@@ -798,6 +798,21 @@ fn casualties(r: &Report<'_>) -> Option<Section> {
     };
     body.push_str(&confirmed);
     body.push('\n');
+    let uncounted = uncounted_rescues(s);
+    if uncounted > 0 {
+        let _ = writeln!(
+            body,
+            "{}",
+            match r.lang {
+                Lang::Zh => format!(
+                    "\n（已救出人员中 {uncounted} 人未计入转移人数：其所在网格已无未转移人员，系他处已计入，请核对。）"
+                ),
+                Lang::En => format!(
+                    "\n({uncounted} of the rescued are not counted as evacuated: their cell had nobody left to move, so they were counted another way already; please check.)"
+                ),
+            }
+        );
+    }
     let mut records: Vec<&crate::domain::casualties::CasualtyRecord> =
         s.casualties.values().filter(|c| c.count > 0).collect();
     records.sort_by_key(|c| (c.recorded_at, c.id.as_str().len(), c.id.as_str()));
@@ -842,6 +857,19 @@ fn casualties(r: &Report<'_>) -> Option<Section> {
         heading: r.t("人员伤亡", "Casualties").into(),
         body,
     })
+}
+
+/// People rescued but not counted as evacuated (the sum of `people_rescued.uncounted`): everyone
+/// brought out, less the rescues the departures counted.
+fn uncounted_rescues(s: &State) -> u64 {
+    let rescued: u64 = s.casualties.values().map(|c| u64::from(c.rescued)).sum();
+    let counted: u64 = s
+        .evacuations
+        .values()
+        .map(|o| u64::from(o.departures.rescued))
+        .sum::<u64>()
+        + s.rescued_outside_orders;
+    rescued.saturating_sub(counted)
 }
 
 /// Flood materials: per item, in the depots now, sent out, used up, still out; depots low.
@@ -890,13 +918,19 @@ fn materials(r: &Report<'_>) -> Option<Section> {
             let item =
                 serde_json::from_value::<crate::domain::materials::MaterialItem>(l["item"].clone())
                     .map_or("?", |i| r.name(i));
-            let _ = writeln!(
-                body,
-                "- {name}：{item} {}（{} {}）",
-                n(&l["stock"]),
-                r.t("警戒库存", "low below"),
-                n(&l["low_stock"])
-            );
+            let line = match r.lang {
+                Lang::Zh => format!(
+                    "- {name}：{item} {}（警戒库存 {}）",
+                    n(&l["stock"]),
+                    n(&l["low_stock"])
+                ),
+                Lang::En => format!(
+                    "- {name}: {item} {} (low below {})",
+                    n(&l["stock"]),
+                    n(&l["low_stock"])
+                ),
+            };
+            let _ = writeln!(body, "{line}");
         }
     }
     Some(Section {
@@ -985,7 +1019,21 @@ fn shelters(r: &Report<'_>) -> Option<Section> {
             .filter(|sh| sh.open && s.shelter_flood_safety(sh).in_breach_flood_area)
             .map(|sh| format!("{}{}{}{}", sh.name, r.t("（", " ("), sh.id, r.t("）", ")")))
             .collect();
-        let levees: Vec<&str> = breached.iter().map(|l| l.as_str()).collect();
+        let levees: Vec<String> = breached
+            .iter()
+            .map(|l| match s.levees.get(*l) {
+                Some(levee) if !levee.spec().name.is_empty() => {
+                    format!(
+                        "{}{}{}{}",
+                        levee.spec().name,
+                        r.t("（", " ("),
+                        l,
+                        r.t("）", ")")
+                    )
+                }
+                _ => l.to_string(),
+            })
+            .collect();
         let _ = write!(
             body,
             "\n{}",

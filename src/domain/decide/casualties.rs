@@ -25,7 +25,7 @@ impl State {
 }
 
 pub(super) fn record(s: &State, r: &RecordCasualty, ctx: &Context<'_>) -> Decision {
-    if r.position.is_none() && r.place.as_str().trim().is_empty() {
+    if r.position.is_none() && r.cell_id.is_none() && r.place.as_str().trim().is_empty() {
         return Err(invalid(
             "say where: a position, a place, or both",
             "请写明地点：位置坐标或地名，或两者",
@@ -40,6 +40,12 @@ pub(super) fn record(s: &State, r: &RecordCasualty, ctx: &Context<'_>) -> Decisi
             return Err(invalid(
                 format!("position lies in grid cell {p}, not {c}"),
                 format!("位置在网格{p}内，不在{c}内"),
+            ));
+        }
+        (Some(c), None) if r.position.is_some() => {
+            return Err(invalid(
+                format!("position lies in no grid cell, not in {c}"),
+                format!("位置不在任何网格内，不在{c}内"),
             ));
         }
         (Some(c), _) => Some(c.clone()),
@@ -166,32 +172,30 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
             requested: count,
         });
     }
-    let covered = rec.cell_id.as_ref().filter(|c| {
-        s.active_orders()
-            .any(|o| o.cells.iter().any(|x| &x.cell_id == *c))
-    });
-    // Under the active orders a cell cannot lose more people than remain in it: the rest were
-    // counted as gone another way already, and are recorded as rescued but not counted again.
-    // Outside every active order, a cell cannot lose more people than it has not counted yet
-    // (gone under a lifted order, rescued before).
-    let counted = match (covered, &rec.cell_id) {
-        (Some(cell), _) => count.min(
-            s.active_orders()
+    // Counted once: first under the active orders covering the cell, up to the people who
+    // remain there; then, outside every order, up to the cell's people nobody has counted yet
+    // (not at risk under an active order, not gone under a lifted one, not rescued before).
+    // Beyond that they were counted as gone another way already: recorded, not counted again.
+    // Without a cell they count district-wide only.
+    let (under_orders, outside) = match &rec.cell_id {
+        Some(cell) => {
+            let remaining = s
+                .active_orders()
                 .flat_map(|o| &o.cells)
                 .filter(|x| &x.cell_id == cell)
-                .fold(0u32, |n, x| n.saturating_add(x.remaining())),
-        ),
-        (None, Some(cell)) => {
+                .fold(0u32, |n, x| n.saturating_add(x.remaining()));
+            let a = count.min(remaining);
             let population = s.grid_cells.get(cell).map_or(0, |c| c.population);
-            count.min(population.saturating_sub(super::evacuations::counted_in_cell(s, cell).0))
+            let free = population.saturating_sub(super::evacuations::counted_in_cell(s, cell).0);
+            (a, (count - a).min(free))
         }
-        (None, None) => count,
+        None => (0, count),
     };
     let mut events = vec![Event::PeopleRescued {
         casualty_id: rec.id.clone(),
         count,
         rescued: rec.rescued + count,
-        uncounted: count - counted,
+        uncounted: count - under_orders - outside,
         team_id: r.team_id.clone(),
         at: ctx.now_ms,
     }];
@@ -210,31 +214,31 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
             ctx,
         )?);
     }
-    let leaving = Leaving {
-        note: "",
-        way: DepartureWay::Rescued,
-        count: counted,
-        vulnerable: Vulnerable::default(),
-        shelter_id: r.shelter_id.as_ref(),
-        casualty_id: Some(&rec.id),
-    };
-    match covered {
-        _ if counted == 0 => {}
-        Some(cell) => events.extend(departures(
+    if let (Some(cell), true) = (&rec.cell_id, under_orders > 0) {
+        events.extend(departures(
             s,
             &Origin {
                 evacuation: None,
                 cell: Some(cell),
                 village: None,
             },
-            &leaving,
+            &Leaving {
+                note: "",
+                way: DepartureWay::Rescued,
+                count: under_orders,
+                vulnerable: Vulnerable::default(),
+                shelter_id: r.shelter_id.as_ref(),
+                casualty_id: Some(&rec.id),
+            },
             ctx,
-        )?),
-        None => events.push(Event::EvacueesLeft {
+        )?);
+    }
+    if outside > 0 {
+        events.push(Event::EvacueesLeft {
             evacuation_id: None,
             cell_id: rec.cell_id.clone(),
             way: DepartureWay::Rescued,
-            count: counted,
+            count: outside,
             vulnerable: Vulnerable::default(),
             shelter_id: r.shelter_id.clone(),
             casualty_id: Some(rec.id.clone()),
@@ -242,7 +246,7 @@ pub(super) fn rescue(s: &State, r: &RecordRescue, ctx: &Context<'_>) -> Decision
             note: String::new(),
             by: ctx.actor.name.clone(),
             at: ctx.now_ms,
-        }),
+        });
     }
     Ok(events)
 }

@@ -38,6 +38,8 @@ pub(super) fn issue(s: &State, o: &IssueEvacuationOrder, ctx: &Context<'_>) -> D
         v.disabled = v.disabled.min(free_v.disabled);
         v.pregnant = v.pregnant.min(free_v.pregnant);
         v.unaccompanied_children = v.unaccompanied_children.min(free_v.unaccompanied_children);
+        c.vulnerable_at_risk =
+            crate::domain::evacuation::cap_total(c.vulnerable_at_risk, c.at_risk);
     }
     cells.retain(|c| c.at_risk > 0);
     if cells.is_empty() {
@@ -174,17 +176,24 @@ pub(super) fn departures(
     let place = match (origin.cell, origin.village) {
         (Some(c), _) => Bilingual::new(format!("cell {c}"), format!("网格{c}")),
         (None, Some(v)) => Bilingual::new(format!("village {v}"), format!("村{v}")),
-        (None, None) => {
-            return Err(invalid(
-                "name the grid cell (from_cell) or village (from_village) the people come from",
-                "请写明转移人员来自的网格（from_cell）或村（from_village）",
-            ));
-        }
+        (None, None) => match origin.evacuation {
+            Some(id) => Bilingual::new(
+                format!("the zone of evacuation {id}"),
+                format!("转移令{id}的转移区"),
+            ),
+            None => {
+                return Err(invalid(
+                    "name the order (evacuation_id), or the grid cell (from_cell) or village (from_village) the people come from",
+                    "请写明转移令（evacuation_id），或转移人员来自的网格（from_cell）或村（from_village）",
+                ));
+            }
+        },
     };
     let matches = |c: &OrderCell| match (origin.cell, origin.village) {
         (Some(cell), _) => &c.cell_id == cell,
         (None, Some(v)) => c.village == v || (!c.village_name.is_empty() && c.village_name == v),
-        (None, None) => false,
+        // The order alone: any of its cells, in order.
+        (None, None) => true,
     };
     let mut slots: Vec<(&EvacuationOrder, &OrderCell)> = Vec::new();
     for o in &orders {
@@ -562,11 +571,12 @@ mod tests {
             .and(&[ordered()])
             .when(&d, check_in(5, json!({"from_cell": "GC-404"})))
             .then_error("not_found");
-        // An order alone does not say which cell the people leave.
-        given(&people())
+        // The order alone: its cells in order (GC-A first).
+        let g = given(&people())
             .and(&[ordered()])
             .when(&d, check_in(5, json!({"evacuation_id": "EV-1"})))
-            .then_error("invalid_value");
+            .then_events(|e| assert_eq!(e.len(), 2));
+        assert_eq!(order(&g).cells[0].remaining(), 995);
     }
 
     #[test]
@@ -799,19 +809,19 @@ mod tests {
     #[test]
     fn a_rescue_from_a_cell_already_counted_empty_is_recorded_but_not_counted_again() {
         let d = dispatcher();
-        // GC-B's 200 under EV-1 are all recorded as gone to relatives; then a boat brings 3 out.
+        let trapped = |x: f64| {
+            json!({"type": "record_casualty", "kind": "trapped", "count": 3,
+                   "position": [x, 27.005], "source": "GW"})
+        };
+        // All of GC-A (under EV-1) is recorded as gone to relatives; then a boat brings 3 out.
         given(&people())
             .and(&[ordered()])
             .when(
-                &grid_worker("GW-2"),
-                json!({"type": "record_self_evacuation", "cell_id": "GC-B", "count": 200}),
+                &grid_worker("GW-1"),
+                json!({"type": "record_self_evacuation", "cell_id": "GC-A", "count": 1000}),
             )
             .then_events(|_| {})
-            .when(
-                &d,
-                json!({"type": "record_casualty", "kind": "trapped", "count": 3,
-                       "position": [113.012, 27.005], "source": "GW-2"}),
-            )
+            .when(&d, trapped(113.005))
             .then_events(|_| {})
             .when(
                 &d,
@@ -827,6 +837,37 @@ mod tests {
                             uncounted: 3,
                             ..
                         }]
+                    ),
+                    "{events:?}"
+                );
+            });
+        // GC-B's 200 under EV-1 are gone too, but its other 200 are under no order: 3 rescued
+        // there are counted, outside any order.
+        given(&people())
+            .and(&[ordered()])
+            .when(
+                &grid_worker("GW-2"),
+                json!({"type": "record_self_evacuation", "cell_id": "GC-B", "count": 200}),
+            )
+            .then_events(|_| {})
+            .when(&d, trapped(113.012))
+            .then_events(|_| {})
+            .when(
+                &d,
+                json!({"type": "record_rescue", "casualty_id": "CA-1", "count": 3}),
+            )
+            .then_events(|events| {
+                assert!(
+                    matches!(
+                        events,
+                        [
+                            Event::PeopleRescued { uncounted: 0, .. },
+                            Event::EvacueesLeft {
+                                evacuation_id: None,
+                                count: 3,
+                                ..
+                            }
+                        ]
                     ),
                     "{events:?}"
                 );

@@ -82,7 +82,8 @@ pub(super) fn define_grid_cell(s: &State, d: &DefineGridCell) -> Decision {
         }
         let shape = crate::domain::geo::Zone::from_ring(&other.ring);
         let shared = zone.intersection_area_deg2(&shape);
-        if shared > 1e-9 * area.min(shape.area_deg2()).max(f64::MIN_POSITIVE) {
+        let smaller = area.min(shape.area_deg2()).max(f64::MIN_POSITIVE);
+        if shared > crate::domain::evacuation::CELL_OVERLAP_TOLERANCE * smaller {
             return Err(invalid(
                 format!(
                     "grid cell {} overlaps grid cell {} ({:.1} % of it): cells must not overlap",
