@@ -115,11 +115,6 @@ impl Departures {
         *n = n.saturating_add(count);
     }
 
-    pub fn merge(&mut self, other: &Departures) {
-        self.shelter = self.shelter.saturating_add(other.shelter);
-        self.self_arranged = self.self_arranged.saturating_add(other.self_arranged);
-        self.rescued = self.rescued.saturating_add(other.rescued);
-    }
 }
 
 /// One grid cell's part of an order: who was at risk there, and who has left.

@@ -3,9 +3,9 @@
 
 use crate::domain::State;
 use crate::domain::casualties::CasualtyFigures;
-use crate::domain::evacuation::{Departures, OrderCell, plus};
+use crate::domain::evacuation::{Departures, OrderCell};
 use crate::domain::ids::EvacuationId;
-use crate::domain::model::{EvacuationOrder, EvacuationStatus, Vulnerable};
+use crate::domain::model::{EvacuationOrder, EvacuationStatus};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -135,16 +135,6 @@ pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
             .collect();
     }
     out
-}
-
-/// Vulnerable people still in active orders' zones, all categories summed per category.
-pub fn vulnerable_remaining(state: &State) -> Vulnerable {
-    state
-        .active_orders()
-        .flat_map(|o| &o.cells)
-        .fold(Vulnerable::default(), |acc, c| {
-            plus(&acc, &c.vulnerable_remaining())
-        })
 }
 
 /// The casualty figures, every one present (zero included), with the last confirmation.
