@@ -114,7 +114,6 @@ impl Departures {
         };
         *n = n.saturating_add(count);
     }
-
 }
 
 /// One grid cell's part of an order: who was at risk there, and who has left.
