@@ -618,9 +618,20 @@ pub struct EvacuationOrder {
 }
 
 impl EvacuationOrder {
-    /// People still in the zone.
+    /// People still to leave under the order: none once it is lifted.
     pub fn remaining(&self) -> u32 {
-        self.population.saturating_sub(self.evacuated)
+        match self.status {
+            EvacuationStatus::Active => self.population.saturating_sub(self.evacuated),
+            EvacuationStatus::Lifted => 0,
+        }
+    }
+
+    /// People who had not left when the order was lifted (released with it).
+    pub fn released(&self) -> u32 {
+        match self.status {
+            EvacuationStatus::Active => 0,
+            EvacuationStatus::Lifted => self.population.saturating_sub(self.evacuated),
+        }
     }
 }
 

@@ -114,8 +114,7 @@ pub fn evacuation(state: &State, only: Option<&EvacuationId>) -> Value {
             "id": o.id, "name": o.name, "status": o.status, "issued_at": o.issued_at,
             "population": o.population, "evacuated": o.evacuated,
             // Lifted: nobody remains under it (the people who had not left were released).
-            "remaining": if o.status == EvacuationStatus::Active { o.remaining() } else { 0 },
-            "released": if o.status == EvacuationStatus::Active { 0 } else { o.remaining() },
+            "remaining": o.remaining(), "released": o.released(),
             "departures": o.departures,
         });
         out["cells"] = o

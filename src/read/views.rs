@@ -72,6 +72,7 @@ pub struct EvacuationView<'a> {
     #[serde(flatten)]
     order: &'a EvacuationOrder,
     remaining: u32,
+    released: u32,
 }
 
 /// A grid cell with its grid worker's latest report.
@@ -215,6 +216,7 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
             EntityView::Evacuation(EvacuationView {
                 order,
                 remaining: order.remaining(),
+                released: order.released(),
             })
         }
         Layer::GridCells => EntityView::GridCell(GridCellView {

@@ -783,6 +783,8 @@ mod tests {
                 assert_eq!(order.cells[0].vulnerable_at_risk.elderly_alone, 6);
             });
         assert_eq!(g.state().evacuations.len(), 2);
+        let lifted = &g.state().evacuations[&EvacuationId::from("EV-1")];
+        assert_eq!((lifted.remaining(), lifted.released()), (0, 900));
         // Two people rescued from GC-A while no order covers it have left it too.
         let rescued_outside = given(&people())
             .when(
