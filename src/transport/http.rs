@@ -123,6 +123,21 @@ async fn authenticate(
     }
 }
 
+/// A read that needs a token: the token checked, or the response for its absence or refusal.
+async fn require_token(
+    app: &App,
+    token: Result<Option<String>, MalformedAuthorization>,
+) -> Result<auth::Authenticated, Response> {
+    authenticate(app, token).await?.ok_or_else(|| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            "send Authorization: Bearer <token>",
+            "请发送 Authorization: Bearer <token>",
+        )
+    })
+}
+
 /// The query string's `token`, or the error a client gets for a query string that does not parse
 /// (axum's own rejection is plain text, not `{code, message}`).
 fn token_param(
@@ -253,17 +268,8 @@ async fn layer(
         Ok(q) => q,
         Err(resp) => return *resp,
     };
-    match authenticate(&app, presented_token(&headers, &q)).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthenticated,
-                "send Authorization: Bearer <token>",
-                "请发送 Authorization: Bearer <token>",
-            );
-        }
-        Err(resp) => return resp,
+    if let Err(resp) = require_token(&app, presented_token(&headers, &q)).await {
+        return resp;
     }
     let Some(layer) = Layer::parse(&name) else {
         let valid: Vec<&str> = Layer::ALL.iter().map(|l| l.name()).collect();
@@ -328,17 +334,8 @@ async fn gauge_hydrograph(
     let token = TokenParam {
         token: q.token.clone(),
     };
-    match authenticate(&app, presented_token(&headers, &token)).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthenticated,
-                "send Authorization: Bearer <token>",
-                "请发送 Authorization: Bearer <token>",
-            );
-        }
-        Err(resp) => return resp,
+    if let Err(resp) = require_token(&app, presented_token(&headers, &token)).await {
+        return resp;
     }
     if let Some(t) = [q.from_ms, q.until_ms]
         .into_iter()
@@ -388,16 +385,8 @@ async fn revoke_token(
         Ok(q) => q,
         Err(resp) => return *resp,
     };
-    let who = match authenticate(&app, presented_token(&headers, &q)).await {
-        Ok(Some(who)) => who,
-        Ok(None) => {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthenticated,
-                "send Authorization: Bearer <token>",
-                "请发送 Authorization: Bearer <token>",
-            );
-        }
+    let who = match require_token(&app, presented_token(&headers, &q)).await {
+        Ok(who) => who,
         Err(resp) => return resp,
     };
     if who.actor.role != crate::domain::Role::Dispatcher {
@@ -460,17 +449,8 @@ async fn sitrep(
     let token = TokenParam {
         token: q.token.clone(),
     };
-    match authenticate(&app, presented_token(&headers, &token)).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthenticated,
-                "send Authorization: Bearer <token>",
-                "请发送 Authorization: Bearer <token>",
-            );
-        }
-        Err(resp) => return resp,
+    if let Err(resp) = require_token(&app, presented_token(&headers, &token)).await {
+        return resp;
     }
     let now = app.clock.now_ms();
     let district = app.district_name();
