@@ -33,6 +33,55 @@ pub enum Cmd {
     /// Print the situation report (汛情快报) folded from a database's event log, without
     /// starting a server.
     Sitrep(SitrepArgs),
+    /// Drill scenario files.
+    #[command(subcommand)]
+    Scenario(ScenarioCmd),
+    /// Replay a drill scenario headless: progress on the terminal, the final sitrep, the
+    /// expected outcomes checked (exit 1 when one differs, 2 when the file has mistakes).
+    Replay(ReplayArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScenarioCmd {
+    /// Check a scenario file without running it: every mistake with its line and field (exit 2).
+    Check {
+        /// The scenario file (TOML, docs/scenarios.md).
+        file: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// The scenario file (TOML, docs/scenarios.md).
+    pub file: PathBuf,
+    /// Scenario seconds per real second (60: an hour a minute).
+    #[arg(long, conflicts_with = "as_fast_as_possible", value_parser = parse_speed)]
+    pub speed: Option<f64>,
+    /// Jump the scenario clock from one step to the next (the default).
+    #[arg(long)]
+    pub as_fast_as_possible: bool,
+    /// Print the final sitrep's figures as JSON instead of the Markdown report.
+    #[arg(long)]
+    pub json: bool,
+    /// Language of the report.
+    #[arg(long, value_enum, default_value = "zh")]
+    pub lang: LangArg,
+    /// Keep the drill's log in this new SQLite file (for `crest sitrep` and review).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// A replay speed: more than 0, at most 1,000,000.
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1_000_000.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?}: a speed is a number above 0 and at most 1000000"
+        )),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -239,6 +288,30 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             );
         }
         Cmd::Sitrep(a) => print!("{}", sitrep(&a).await?),
+        Cmd::Scenario(ScenarioCmd::Check { file }) => {
+            std::process::exit(crate::drill::headless::check(&file))
+        }
+        Cmd::Replay(a) => {
+            use crate::domain::vocabulary::Lang;
+            let options = crate::drill::headless::ReplayOptions {
+                file: a.file,
+                pace: match a.speed {
+                    Some(s) => crate::drill::Pace::Speed(s),
+                    None => crate::drill::Pace::AsFastAsPossible,
+                },
+                json: a.json,
+                lang: match a.lang {
+                    LangArg::Zh => Lang::Zh,
+                    LangArg::En => Lang::En,
+                },
+                db: a.db,
+                quiet: a.quiet,
+            };
+            let status = crate::drill::headless::replay(&options).await?;
+            if status != 0 {
+                std::process::exit(status);
+            }
+        }
         Cmd::Token(TokenCmd::List { db }) => {
             let store = open_store(&db).await?;
             print!("{}", token_table(&store.tokens().await?));

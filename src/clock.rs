@@ -1,8 +1,8 @@
 //! Wall-clock time in the unit the domain uses, and the engine's clock, which tests and drills
 //! may move forward.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -126,22 +126,130 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
     Ok(local - offset_min * 60_000 + i64::from(ms))
 }
 
-/// The engine's clock: the wall clock plus an offset that only grows. A server runs on the wall
-/// clock; a test (or a drill at speed) moves it forward to see what time does — patrol intervals
-/// running out, silent teams — without waiting.
+/// The engine's clock. A server runs on the wall clock (plus an offset that only grows: a test
+/// moves it forward to see what time does — patrol intervals running out, silent teams — without
+/// waiting). A drill runs on a scenario clock: the scenario's time, which runs at a speed, can be
+/// paused, and is moved forward by the replay. Clones share one clock. Time never goes back.
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
-    offset_ms: Arc<AtomicI64>,
+    mode: Arc<Mutex<Mode>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Wall {
+        offset_ms: i64,
+    },
+    Scenario {
+        /// The scenario time at `anchor`.
+        at_ms: i64,
+        anchor: Instant,
+        /// Scenario milliseconds per real millisecond while running.
+        speed: f64,
+        running: bool,
+    },
+}
+
+impl Default for Mode {
+    fn default() -> Mode {
+        Mode::Wall { offset_ms: 0 }
+    }
+}
+
+impl Mode {
+    fn now_ms(&self) -> i64 {
+        match *self {
+            Mode::Wall { offset_ms } => now_ms().saturating_add(offset_ms),
+            Mode::Scenario {
+                at_ms,
+                anchor,
+                speed,
+                running,
+            } => {
+                if running {
+                    let ran = anchor.elapsed().as_secs_f64() * 1000.0 * speed;
+                    at_ms.saturating_add(ran as i64)
+                } else {
+                    at_ms
+                }
+            }
+        }
+    }
 }
 
 impl Clock {
+    /// A scenario clock standing still at `start_ms` (ms since the epoch), at speed 1.
+    pub fn scenario(start_ms: i64) -> Clock {
+        Clock {
+            mode: Arc::new(Mutex::new(Mode::Scenario {
+                at_ms: start_ms,
+                anchor: Instant::now(),
+                speed: 1.0,
+                running: false,
+            })),
+        }
+    }
+
+    fn mode(&self) -> std::sync::MutexGuard<'_, Mode> {
+        // A panic while holding this lock cannot leave the mode half-written (it is Copy).
+        self.mode.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn now_ms(&self) -> i64 {
-        now_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
+        self.mode().now_ms()
     }
 
     /// Moves the clock forward by `ms` (a negative `ms` is ignored: time does not go back).
     pub fn advance(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms.max(0), Ordering::Relaxed);
+        let mut mode = self.mode();
+        let now = mode.now_ms();
+        match &mut *mode {
+            Mode::Wall { offset_ms } => *offset_ms = offset_ms.saturating_add(ms.max(0)),
+            Mode::Scenario { at_ms, anchor, .. } => {
+                *at_ms = now.saturating_add(ms.max(0));
+                *anchor = Instant::now();
+            }
+        }
+    }
+
+    /// Moves the clock forward to `ms` if it is earlier (time does not go back).
+    pub fn advance_to(&self, ms: i64) {
+        let now = self.now_ms();
+        self.advance(ms - now);
+    }
+
+    /// A scenario clock: starts or stops its running (a wall clock always runs).
+    pub fn set_running(&self, run: bool) {
+        let mut mode = self.mode();
+        let now = mode.now_ms();
+        if let Mode::Scenario {
+            at_ms,
+            anchor,
+            running,
+            ..
+        } = &mut *mode
+        {
+            *at_ms = now;
+            *anchor = Instant::now();
+            *running = run;
+        }
+    }
+
+    /// A scenario clock: scenario milliseconds per real millisecond while it runs.
+    pub fn set_speed(&self, new: f64) {
+        let mut mode = self.mode();
+        let now = mode.now_ms();
+        if let Mode::Scenario {
+            at_ms,
+            anchor,
+            speed,
+            ..
+        } = &mut *mode
+        {
+            *at_ms = now;
+            *anchor = Instant::now();
+            *speed = new;
+        }
     }
 }
 
@@ -193,5 +301,23 @@ mod tests {
         let after = copy.now_ms();
         assert!(after >= before + 3_600_000, "{before} → {after}");
         assert!(after < before + 3_700_000);
+    }
+
+    #[test]
+    fn a_scenario_clock_stands_still_until_it_runs_and_never_goes_back() {
+        let clock = Clock::scenario(1_000_000);
+        assert_eq!(clock.now_ms(), 1_000_000);
+        clock.advance_to(2_000_000);
+        clock.advance_to(1_500_000);
+        assert_eq!(clock.now_ms(), 2_000_000);
+        clock.set_speed(1e9);
+        clock.set_running(true);
+        // Not a timing assertion: any time at all that passes moves it forward, never back.
+        let later = clock.now_ms();
+        assert!(later >= 2_000_000);
+        clock.set_running(false);
+        let stopped = clock.now_ms();
+        assert!(stopped >= later);
+        assert_eq!(clock.now_ms(), stopped);
     }
 }

@@ -23,6 +23,10 @@
 //! - [`auth`]: bearer tokens.
 //! - [`map`]: loading the district map into reference-data commands.
 //! - [`metrics`]: counters and histograms rendered as Prometheus text.
+//! - [`scenario`]: drill scenario files (TOML): their checks, with line and field, and their
+//!   expansion into the timeline of commands.
+//! - [`drill`]: exercise spaces (a log, engine and projection of their own on a scenario clock)
+//!   and the run of a scenario through one; the expected outcomes.
 //! - [`server`]: wiring it all together; [`cli`]: the command line.
 
 pub mod auth;
@@ -30,6 +34,7 @@ pub mod cli;
 pub mod clock;
 pub mod codec;
 pub mod domain;
+pub mod drill;
 pub mod engine;
 pub mod hub;
 pub mod map;
@@ -37,6 +42,7 @@ pub mod metrics;
 pub mod projection;
 pub mod protocol;
 pub mod read;
+pub mod scenario;
 pub mod server;
 pub mod spatial;
 pub mod store;

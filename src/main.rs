@@ -5,7 +5,12 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A headless replay or check prints its own progress: only warnings from the engine.
+    let default = match cli.command {
+        crest::cli::Cmd::Replay(_) | crest::cli::Cmd::Scenario(_) => "warn",
+        _ => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     if cli.log_json {
         tracing_subscriber::fmt()
             .json()

@@ -230,7 +230,7 @@ impl Server {
 /// feature that differs from what the log holds is kept as logged and reported, by id, as changed.
 /// Levees go first (gauges name them); the rest is submitted together so it shares group-commit
 /// transactions.
-async fn import_map(
+pub(crate) async fn import_map(
     engine: &EngineHandle,
     commands: &[map::MapCommand],
 ) -> Result<MapImport, StartError> {

@@ -98,6 +98,10 @@ pub enum Command {
     CorrectGaugeThresholds(CorrectGaugeThresholds),
     CorrectTeamRoster(CorrectTeamRoster),
     CorrectAssetBuffer(CorrectAssetBuffer),
+
+    RecordNote(RecordNote),
+    StartExercise(StartExercise),
+    IssueCue(IssueCue),
 }
 
 impl Command {
@@ -175,9 +179,48 @@ impl Command {
             "correct_gauge_thresholds" => check::<CorrectGaugeThresholds, D>(d),
             "correct_team_roster" => check::<CorrectTeamRoster, D>(d),
             "correct_asset_buffer" => check::<CorrectAssetBuffer, D>(d),
+            "record_note" => check::<RecordNote, D>(d),
+            "start_exercise" => check::<StartExercise, D>(d),
+            "issue_cue" => check::<IssueCue, D>(d),
             _ => None,
         }
     }
+}
+
+/// An entry of the duty log (dispatcher): rain, weather, an order received by telephone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordNote {
+    pub text: Text,
+    #[serde(default)]
+    pub text_en: Text,
+}
+
+/// Marks a log as a drill's (dispatcher; only as the first thing in an empty log).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartExercise {
+    pub title: Text,
+    #[serde(default)]
+    pub scenario: Text,
+}
+
+/// A cue for a drill's trainees (dispatcher, in an exercise only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueCue {
+    pub cue_id: CueId,
+    pub to: Text,
+    pub text: Text,
+    #[serde(default)]
+    pub text_en: Text,
+    /// Minutes from now until the response is due: 1 to a day.
+    pub deadline_min: Minutes,
+    /// The event type that answers it.
+    pub expect_event: Text,
+    /// Fields the answering event must carry (at most 8).
+    #[serde(default)]
+    pub expect_fields: std::collections::BTreeMap<String, Text>,
 }
 
 /// Changes the rules of patrols and alerts (data with the practice's defaults). Fields left out
@@ -1165,6 +1208,11 @@ mod tests {
             json!({"type": "check_in_patrol_point", "section_id": "PS-1", "point_id": "P-1",
                    "team_id": "T-1", "time_ms": 1}),
             json!({"type": "acknowledge_alert", "alert_id": "AL-1", "note": "seen"}),
+            json!({"type": "record_note", "text": "18时起降暴雨", "text_en": "heavy rain from 18:00"}),
+            json!({"type": "start_exercise", "title": "七月洪水", "scenario": "fukou-2019-07"}),
+            json!({"type": "issue_cue", "cue_id": "CUE-1", "to": "dispatcher", "text": "请决定",
+                   "text_en": "decide", "deadline_min": 30, "expect_event": "evacuation_ordered",
+                   "expect_fields": {"name": "将军村"}}),
             json!({"type": "define_protected_asset", "id": "PA-1", "name": "京广铁路", "kind": "railway",
                    "priority": 1, "buffer_m": 500, "line": [[113.0, 27.6], [113.0, 27.7]],
                    "chainage_origin_m": 1650000, "position": null}),
@@ -1215,7 +1263,13 @@ mod tests {
     }
 
     /// Objects whose keys are data (item names), not fields.
-    const MAPS: [&str; 4] = ["/supplies", "/stock", "/low_stock", "/items"];
+    const MAPS: [&str; 5] = [
+        "/supplies",
+        "/stock",
+        "/low_stock",
+        "/items",
+        "/expect_fields",
+    ];
 
     /// JSON pointers of every object in `v` that is a struct (not a map).
     fn objects(v: &Value, at: String, out: &mut Vec<String>) {

@@ -235,6 +235,8 @@ pub fn entity_zh(kind: &str) -> &str {
         "depot" => "物资仓库",
         "shipment" => "物资调运单",
         "material request" => "物资申请",
+        "cue" => "演练提示",
+        "exercise" => "演练",
         "flood zone" => "溃口淹没区",
         "correction" => "更正记录",
         other => other,

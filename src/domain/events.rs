@@ -350,6 +350,19 @@ pub enum Event {
     ReferenceCorrected {
         correction: super::corrections::Correction,
     },
+
+    /// An entry of the duty log.
+    NoteRecorded {
+        note: super::journal::Note,
+    },
+    /// This log is a drill's: the first event of an exercise space.
+    ExerciseStarted {
+        exercise: super::journal::Exercise,
+    },
+    /// A cue for the drill's trainees.
+    CueIssued {
+        cue: super::journal::Cue,
+    },
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -420,6 +433,8 @@ pub enum Layer {
     Shipments,
     MaterialRequests,
     FloodZones,
+    /// The duty log: notes, and in a drill its marking and its cues.
+    Journal,
 }
 
 impl Layer {
@@ -527,6 +542,9 @@ impl Event {
             FloodZoneDefined { zone } => (Layer::FloodZones, zone.id.as_str()),
             GaugeForecastEntered { gauge_id, .. } => (Layer::Gauges, gauge_id.as_str()),
             ReferenceCorrected { correction } => correction.change.subject(),
+            NoteRecorded { note } => (Layer::Journal, note.id.as_str()),
+            ExerciseStarted { .. } => (Layer::Journal, "exercise"),
+            CueIssued { cue } => (Layer::Journal, cue.id.as_str()),
         }
     }
 

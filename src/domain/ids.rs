@@ -118,6 +118,10 @@ id_type!(/// The area a breach of one levee would flood (溃口淹没区), e.g. 
     FloodZoneId);
 id_type!(/// A correction of reference data (its audit record), assigned by Crest: `CR-1`, …
     CorrectionId);
+id_type!(/// An entry of the duty log, assigned by Crest: `NT-1`, …
+    NoteId);
+id_type!(/// A cue for a drill's trainees, named by the scenario: `CUE-7`, `evacuate-nanzhou` …
+    CueId);
 
 #[cfg(test)]
 mod tests {

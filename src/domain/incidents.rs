@@ -196,6 +196,12 @@ pub struct Incident {
     pub stages: Vec<StageReached>,
     pub opened_at: TimeMs,
     pub closed_at: Option<TimeMs>,
+    /// The most people on scene at once so far (kept when teams are released), and when that
+    /// was first reached.
+    #[serde(default)]
+    pub peak_headcount: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_at: Option<TimeMs>,
 }
 
 impl Incident {

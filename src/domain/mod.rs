@@ -20,6 +20,7 @@ pub mod geo;
 pub mod hydrograph;
 pub mod ids;
 pub mod incidents;
+pub mod journal;
 pub mod levee;
 pub mod materials;
 pub mod model;

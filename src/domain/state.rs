@@ -138,6 +138,18 @@ pub struct State {
     pub corrections: VecDeque<Correction>,
     #[serde(default)]
     pub next_correction: u64,
+
+    /// Set in a drill's log (its first event): everything read from this state is an exercise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exercise: Option<super::journal::Exercise>,
+    /// The duty log, oldest first: the newest [`NOTES_KEPT`](super::journal::NOTES_KEPT).
+    #[serde(default)]
+    pub notes: VecDeque<super::journal::Note>,
+    #[serde(default)]
+    pub next_note: u64,
+    /// A drill's cues by id: the newest [`CUES_KEPT`](super::journal::CUES_KEPT) by issue.
+    #[serde(default)]
+    pub cues: BTreeMap<CueId, super::journal::Cue>,
 }
 
 impl State {
@@ -574,6 +586,11 @@ impl State {
             } => {
                 if let Some(i) = self.incidents.get_mut(incident_id) {
                     i.teams.insert(team_id.clone(), commitment.clone());
+                    let now = i.headcount_on_scene();
+                    if now > i.peak_headcount {
+                        i.peak_headcount = now;
+                        i.peak_at = Some(commitment.since);
+                    }
                 }
             }
             E::IncidentStageReached { incident_id, stage } => {
@@ -617,6 +634,26 @@ impl State {
                 }
             }
             E::ReferenceCorrected { correction } => self.correct(correction),
+            E::NoteRecorded { note } => {
+                self.next_note += 1;
+                self.notes.push_back(note.clone());
+                while self.notes.len() > super::journal::NOTES_KEPT {
+                    self.notes.pop_front();
+                }
+            }
+            E::ExerciseStarted { exercise } => self.exercise = Some(exercise.clone()),
+            E::CueIssued { cue } => {
+                self.cues.insert(cue.id.clone(), cue.clone());
+                if self.cues.len() > super::journal::CUES_KEPT
+                    && let Some(oldest) = self
+                        .cues
+                        .values()
+                        .min_by_key(|c| (c.issued_at, c.id.clone()))
+                        .map(|c| c.id.clone())
+                {
+                    self.cues.remove(&oldest);
+                }
+            }
             E::AlertResolved { alert_id, at } => {
                 if let Some(a) = self.alerts.get_mut(alert_id)
                     && a.is_open()

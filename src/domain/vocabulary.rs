@@ -227,6 +227,7 @@ named!(Layer, "layer", {
     Layer::Shipments => ("物资调运", "materials shipments"),
     Layer::MaterialRequests => ("物资申请", "materials requests"),
     Layer::FloodZones => ("溃口淹没区", "flood zones"),
+    Layer::Journal => ("值班记录", "duty log"),
 });
 
 named!(CasualtyKind, "casualty_kind", {

@@ -104,7 +104,7 @@ fn geometry(state: &State, layer: Layer, id: &str) -> Option<Geometry> {
             .flood_zones
             .get(id)
             .map(|z| Geometry::new_polygon([ring(&z.ring)])),
-        Layer::Assignments | Layer::Response => None,
+        Layer::Assignments | Layer::Response | Layer::Journal => None,
     }
 }
 
@@ -193,7 +193,7 @@ mod tests {
             | Layer::FloodZones => {
                 return Value::Null;
             }
-            Layer::Assignments | Layer::Response => None,
+            Layer::Assignments | Layer::Response | Layer::Journal => None,
         };
         g.unwrap_or(Value::Null)
     }
@@ -235,6 +235,7 @@ mod tests {
             json!({"type": "define_depot", "id": "D-1", "name": "仓库", "position": [113.04, 27.05], "stock": {"sandbags": 100}}),
             json!({"type": "issue_materials", "depot_id": "D-1", "site": {"kind": "incident", "incident_id": "IN-1"}, "items": {"sandbags": 10}}),
             json!({"type": "request_materials", "team_id": "T-01", "site": {"kind": "levee_stretch", "levee_id": "L-1", "from": 0, "to": 200}, "items": {"块石": 10}}),
+            json!({"type": "record_note", "text": "18时起降暴雨"}),
             json!({"type": "define_flood_zone", "id": "FZ-1", "name": "淹没区", "levee_id": "L-1",
                    "ring": [[113.0, 27.0], [113.02, 27.0], [113.02, 27.1], [113.0, 27.1], [113.0, 27.0]]}),
         ];

@@ -33,7 +33,7 @@ pub fn sitrep(state: &State) -> Value {
     let open_alerts = |state_: crate::domain::alerts::AlertState| {
         state.alerts.values().filter(|a| a.state == state_).count()
     };
-    serde_json::json!({
+    let mut figures = serde_json::json!({
         "hazards": {
             "total": state.hazards.len(),
             "open": state.hazards.values().filter(|h| !h.status.is_closed()).count(),
@@ -76,7 +76,12 @@ pub fn sitrep(state: &State) -> Value {
         "gauges": super::gauges::sitrep(state),
         "materials": super::materials::figures(state),
         "flood_safety": flood_safety(state),
-    })
+    });
+    // A drill's figures say so, wherever they go.
+    if let Some(e) = &state.exercise {
+        figures["exercise"] = serde_json::json!({"title": e.title, "scenario": e.scenario});
+    }
+    figures
 }
 
 /// Shelters against the flooding of levee breaches: the levees breached now, how many shelters

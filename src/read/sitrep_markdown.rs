@@ -151,6 +151,26 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 fn title(r: &Report<'_>) -> String {
     let h = r.header;
     let district = h.district.as_deref().unwrap_or("");
+    let mut out = match &r.state.exercise {
+        // A drill's report can never be taken for the real one.
+        Some(e) => match r.lang {
+            Lang::Zh => format!(
+                "**【演练 EXERCISE】本报告为演练“{}”的内容，非实际汛情。**\n\n",
+                e.title
+            ),
+            Lang::En => format!(
+                "**[EXERCISE] This report belongs to the drill \"{}\", not to a real flood.**\n\n",
+                e.title
+            ),
+        },
+        None => String::new(),
+    };
+    out.push_str(&title_line(r, district));
+    out
+}
+
+fn title_line(r: &Report<'_>, district: &str) -> String {
+    let h = r.header;
     match r.lang {
         Lang::Zh => format!(
             "# {district}汛情快报\n\n截至{}（北京时间），事件日志第 {} 号。\n",

@@ -64,6 +64,9 @@ pub enum EntityView<'a> {
     Shipment(super::materials::ShipmentView<'a>),
     MaterialRequest(&'a crate::domain::materials::MaterialRequest),
     FloodZone(&'a crate::domain::flood::FloodZone),
+    Exercise(&'a crate::domain::journal::Exercise),
+    Note(&'a crate::domain::journal::Note),
+    Cue(&'a crate::domain::journal::Cue),
 }
 
 /// An evacuation order with what is derived from its departures: the people still in the zone.
@@ -268,6 +271,11 @@ pub fn view_of<'a>(state: &'a State, layer: Layer, id: &str) -> Option<EntityVie
         )),
         Layer::MaterialRequests => EntityView::MaterialRequest(state.materials.requests.get(id)?),
         Layer::FloodZones => EntityView::FloodZone(state.flood_zones.get(id)?),
+        Layer::Journal if id == "exercise" => EntityView::Exercise(state.exercise.as_ref()?),
+        Layer::Journal => match state.notes.iter().rev().find(|n| n.id.as_str() == id) {
+            Some(note) => EntityView::Note(note),
+            None => EntityView::Cue(state.cues.get(id)?),
+        },
     })
 }
 
@@ -306,6 +314,14 @@ pub fn layer_ids(state: &State, layer: Layer) -> Vec<String> {
         Layer::Shipments => keys(&state.materials.shipments),
         Layer::MaterialRequests => keys(&state.materials.requests),
         Layer::FloodZones => keys(&state.flood_zones),
+        Layer::Journal => {
+            let exercise = state.exercise.as_ref().map(|_| "exercise".to_string());
+            exercise
+                .into_iter()
+                .chain(state.notes.iter().map(|n| n.id.to_string()))
+                .chain(keys(&state.cues))
+                .collect()
+        }
     }
 }
 

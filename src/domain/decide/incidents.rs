@@ -91,6 +91,8 @@ pub(crate) fn new_incident(
         stages: Vec::new(),
         opened_at: now,
         closed_at: None,
+        peak_headcount: 0,
+        peak_at: None,
     }
 }
 

@@ -446,6 +446,8 @@ mod tests {
                 stages: Vec::new(),
                 opened_at: NOW,
                 closed_at: None,
+                peak_headcount: 0,
+                peak_at: None,
             },
         }
     }

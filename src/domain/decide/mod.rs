@@ -10,6 +10,7 @@
 mod assignments;
 mod casualties;
 mod corrections;
+mod drills;
 mod evacuations;
 mod gauges;
 mod hazards;
@@ -122,6 +123,9 @@ impl State {
             C::CorrectGaugeThresholds(c) => corrections::gauge_thresholds(self, c, ctx),
             C::CorrectTeamRoster(c) => corrections::team_roster(self, c, ctx),
             C::CorrectAssetBuffer(c) => corrections::asset_buffer(self, c, ctx),
+            C::RecordNote(n) => drills::record_note(self, n, ctx),
+            C::StartExercise(e) => drills::start_exercise(self, e, ctx),
+            C::IssueCue(c) => drills::issue_cue(self, c, ctx),
         }
     }
 

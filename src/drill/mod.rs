@@ -1,0 +1,325 @@
+//! Drills: an exercise space (its own store, engine, projection and scenario clock), and the run
+//! of a scenario through it — the same engine and the same commands live clients send, with the
+//! scenario's clock driving the engine's. Used by `crest replay` (headless), by a server hosting
+//! drills beside its live space, and by `crest demo`.
+//!
+//! - [`outcomes`]: the scenario's expected outcomes checked against the end state.
+//! - [`headless`]: `crest scenario check` and `crest replay` on a terminal.
+
+pub mod headless;
+pub mod outcomes;
+
+use crate::clock::Clock;
+use crate::domain::{Actor, Command};
+use crate::engine::{self, EngineConfig, EngineHandle, SubmitError};
+use crate::map::DistrictMap;
+use crate::metrics::Metrics;
+use crate::projection::Live;
+use crate::protocol::{ClientMessage, parse_client_message};
+use crate::scenario::{Scenario, Step, expand::substitute};
+use crate::store::{SqliteStore, Store};
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// The command id that marks a drill's log (so that reopening the space answers `duplicate`).
+pub const EXERCISE_COMMAND_ID: &str = "exercise:start";
+
+/// One space: a log, its engine and projection, on its own clock.
+#[derive(Clone)]
+pub struct Space {
+    pub store: Arc<dyn Store>,
+    pub live: Arc<Live>,
+    pub engine: EngineHandle,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpaceError {
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Start(String),
+}
+
+/// How a drill's log is written. A replay's log can be made again from its scenario, so a
+/// headless replay need not pay for `synchronous = FULL`; a live drill keeps the live standard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Every acknowledged command is on disk (as the live space).
+    Full,
+    /// Committed to SQLite, not synced: a crash may lose the last commands (`synchronous = OFF`).
+    Relaxed,
+}
+
+/// Opens (or reopens) the exercise space of `scenario` in the SQLite file `db`: marks its log as
+/// an exercise and imports the map, at the scenario's start. Reopening an existing drill's log
+/// answers those as duplicates and recovers its state; a live log is refused (it is not a
+/// drill's).
+pub async fn open_space(
+    db: &Path,
+    durability: Durability,
+    scenario: &Scenario,
+    map: &DistrictMap,
+    hub_capacity: usize,
+) -> Result<Space, SpaceError> {
+    let store = match durability {
+        Durability::Full => SqliteStore::open(db).await?,
+        Durability::Relaxed => {
+            SqliteStore::open_with(db, |o| o.synchronous(sqlx::sqlite::SqliteSynchronous::Off))
+                .await?
+        }
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let recovered = engine::recover(store.as_ref()).await?;
+    let clock = Clock::scenario(scenario.start_ms);
+    let live = Live::new(recovered.state.clone(), recovered.seq, hub_capacity);
+    let metrics = Arc::new(Metrics::default());
+    let engine = engine::spawn(
+        store.clone(),
+        live.clone(),
+        metrics.clone(),
+        recovered,
+        EngineConfig {
+            snapshot_every: 100_000,
+            clock: clock.clone(),
+            // The run ticks on the scenario's time, so two replays tick alike.
+            tick_every: None,
+        },
+    );
+    let start = Command::StartExercise(crate::domain::commands::StartExercise {
+        title: text(&scenario.title)?,
+        scenario: text(&scenario.title)?,
+    });
+    engine
+        .submit(Actor::system(), EXERCISE_COMMAND_ID.into(), start)
+        .await
+        .map_err(|e| SpaceError::Start(format!("this log cannot be a drill's: {e}")))?;
+    crate::server::import_map(&engine, &map.commands)
+        .await
+        .map_err(|e| SpaceError::Start(e.to_string()))?;
+    Ok(Space {
+        store,
+        live,
+        engine,
+        clock,
+        metrics,
+    })
+}
+
+fn text(s: &str) -> Result<crate::domain::values::Text, SpaceError> {
+    crate::domain::values::Text::new(s).map_err(|e| SpaceError::Start(format!("{e}")))
+}
+
+/// How fast a run goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// Scenario milliseconds per real millisecond (60: an hour a minute).
+    Speed(f64),
+    AsFastAsPossible,
+}
+
+/// What a controller asks of a running drill.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ControlState {
+    pub pace: Pace,
+    pub paused: bool,
+    pub ended: bool,
+}
+
+/// Where a run is, for progress lines and the drill's status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// Milliseconds after the scenario's start.
+    pub at_ms: i64,
+    pub steps_done: usize,
+    pub steps_total: usize,
+    pub seq: u64,
+    pub finished: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    pub steps: usize,
+    pub ticks: u64,
+    /// Commands answered `duplicate` (a reopened drill's commands already in its log).
+    pub duplicates: usize,
+    /// Scripted commands refused when they should have been accepted, or accepted when a
+    /// refusal was expected: `line N, label: why`.
+    pub unexpected: Vec<String>,
+    /// The ids the scenario's refs were bound to.
+    pub refs: HashMap<String, String>,
+    /// True when the controller ended the run before the scenario's end.
+    pub ended_early: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the engine cannot record the drill: {0}")]
+    Unavailable(String),
+}
+
+/// Runs `scenario` through `space` from its start to its end (or until the controller ends
+/// it), at the pace `control` says. `simulate_trainees`: send the cues' scripted responses (a
+/// headless replay, `crest demo`); a drill with people answering the cues leaves it off.
+pub async fn run(
+    space: &Space,
+    scenario: &Scenario,
+    mut control: watch::Receiver<ControlState>,
+    simulate_trainees: bool,
+    mut progress: impl FnMut(&Progress),
+) -> Result<RunReport, RunError> {
+    let mut report = RunReport::default();
+    let total = scenario.steps.len();
+    let mut next_tick = scenario.tick_every_ms;
+    let mut steps = scenario.steps.iter().peekable();
+    let mut done = 0usize;
+    let mut last_report_at = i64::MIN;
+    let report_every = (scenario.duration_ms / 50).max(60_000);
+    loop {
+        let next_step = steps.peek().map(|s| s.at_ms);
+        let tick_due = next_tick <= scenario.duration_ms;
+        let target = match (next_step, tick_due) {
+            (Some(s), true) => s.min(next_tick),
+            (Some(s), false) => s,
+            (None, true) => next_tick,
+            (None, false) => break,
+        };
+        if !wait_until(space, scenario, target, &mut control).await {
+            report.ended_early = true;
+            break;
+        }
+        if tick_due && next_tick <= target {
+            space.engine.tick().await;
+            report.ticks += 1;
+            next_tick += scenario.tick_every_ms;
+            continue;
+        }
+        let step = steps.next().expect("peeked");
+        done += 1;
+        if step.actor.name == crate::scenario::expand::SIMULATED_TRAINEE && !simulate_trainees {
+            continue;
+        }
+        send(space, step, &mut report).await?;
+        report.steps += 1;
+        if target.saturating_sub(last_report_at) >= report_every {
+            last_report_at = target;
+            progress(&Progress {
+                at_ms: target,
+                steps_done: done,
+                steps_total: total,
+                seq: space.live.read().seq,
+                finished: false,
+            });
+        }
+    }
+    progress(&Progress {
+        at_ms: (space.clock.now_ms() - scenario.start_ms).min(scenario.duration_ms),
+        steps_done: done,
+        steps_total: total,
+        seq: space.live.read().seq,
+        finished: true,
+    });
+    Ok(report)
+}
+
+/// Brings the scenario clock to `target` (ms after the start) at the controller's pace; false
+/// when the controller ends the run first.
+async fn wait_until(
+    space: &Space,
+    scenario: &Scenario,
+    target: i64,
+    control: &mut watch::Receiver<ControlState>,
+) -> bool {
+    let target_ms = scenario.start_ms + target;
+    loop {
+        let c = *control.borrow_and_update();
+        if c.ended {
+            return false;
+        }
+        let now = space.clock.now_ms();
+        if now >= target_ms && !c.paused {
+            return true;
+        }
+        match c.pace {
+            _ if c.paused => {
+                space.clock.set_running(false);
+                if control.changed().await.is_err() {
+                    return false;
+                }
+            }
+            Pace::AsFastAsPossible => {
+                space.clock.set_running(false);
+                space.clock.advance_to(target_ms);
+                return true;
+            }
+            Pace::Speed(speed) => {
+                space.clock.set_speed(speed);
+                space.clock.set_running(true);
+                let wait = ((target_ms - now) as f64 / speed).ceil().max(1.0) as u64;
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {
+                        if space.clock.now_ms() >= target_ms {
+                            return true;
+                        }
+                    }
+                    changed = control.changed() => if changed.is_err() {
+                        return false;
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// Sends one step: refs replaced, parsed as a client's command message, submitted.
+async fn send(space: &Space, step: &Step, report: &mut RunReport) -> Result<(), RunError> {
+    let command = substitute(&step.command, &mut |name| report.refs.get(name).cloned());
+    let message = json!({"type": "command", "id": step.command_id, "command": command}).to_string();
+    let where_ = format!("line {}, {}", step.line, step.label);
+    let command = match parse_client_message(&message) {
+        Ok(ClientMessage::Command(c)) => c.command,
+        Ok(_) => unreachable!("a command message"),
+        Err(e) => {
+            let code: &str = e.code.into();
+            report
+                .unexpected
+                .push(format!("{where_}: {code}: {}", e.message));
+            return Ok(());
+        }
+    };
+    match space
+        .engine
+        .submit(step.actor.clone(), step.command_id.clone(), command)
+        .await
+    {
+        Ok(outcome) => {
+            if outcome.duplicate {
+                report.duplicates += 1;
+            }
+            if let Some(code) = &step.refused {
+                report.unexpected.push(format!(
+                    "{where_}: accepted, but the scenario expects {code}"
+                ));
+            }
+            if let (Some(name), Some(id)) = (&step.binds, outcome.created) {
+                report.refs.insert(name.clone(), id);
+            }
+        }
+        Err(SubmitError::Unavailable(why)) => return Err(RunError::Unavailable(why.en)),
+        Err(e) => {
+            let wire = crate::protocol::errors::WireError::from(&e);
+            let code: &str = wire.code.into();
+            if step.refused.as_deref() != Some(code) {
+                report
+                    .unexpected
+                    .push(format!("{where_}: refused, {code}: {}", wire.message));
+            }
+        }
+    }
+    Ok(())
+}
