@@ -47,6 +47,28 @@ pub async fn issue(
     team: Option<&str>,
     label: &str,
 ) -> Result<IssuedToken, AuthError> {
+    issue_in(store, None, role, team, label).await
+}
+
+/// The drill a token was issued for, read from its secret (`crest_DR-3_…`); `None` for a live
+/// token.
+pub fn drill_of(secret: &str) -> Option<&str> {
+    let rest = secret.strip_prefix(TOKEN_PREFIX)?;
+    let (drill, _) = rest.split_once('_')?;
+    drill
+        .starts_with(crate::drill::registry::DRILL_PREFIX)
+        .then_some(drill)
+}
+
+/// [`issue`], for the space `drill` names (its secret says so: `crest_DR-3_…`) or the live one.
+/// A drill's token is stored in the drill's own log: it can act nowhere else.
+pub async fn issue_in(
+    store: &dyn Store,
+    drill: Option<&str>,
+    role: Role,
+    team: Option<&str>,
+    label: &str,
+) -> Result<IssuedToken, AuthError> {
     match (role, team) {
         (Role::Field, None) => return Err(AuthError::FieldNeedsTeam),
         (Role::GridWorker, None) => return Err(AuthError::GridWorkerNeedsId),
@@ -56,8 +78,9 @@ pub async fn issue(
     }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
+    let space = drill.map_or(String::new(), |d| format!("{d}_"));
     let secret = format!(
-        "{TOKEN_PREFIX}{}",
+        "{TOKEN_PREFIX}{space}{}",
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
     let hash = hash_token(&secret);

@@ -39,6 +39,34 @@ pub enum Cmd {
     /// Replay a drill scenario headless: progress on the terminal, the final sitrep, the
     /// expected outcomes checked (exit 1 when one differs, 2 when the file has mistakes).
     Replay(ReplayArgs),
+    /// The server with the district map and the July 2019 flood replaying as a drill in its own
+    /// exercise space, told in about five minutes.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// The live space's SQLite file (the drill's log goes into `<db>.drills/`).
+    #[arg(long, default_value = "crest-demo.db")]
+    pub db: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[arg(long, default_value = "maps/fukou")]
+    pub map: PathBuf,
+    /// The scenario the drill plays.
+    #[arg(long, default_value = "scenarios/fukou-2019-07.toml")]
+    pub scenario: PathBuf,
+    /// How long the whole scenario takes, in real minutes.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_minutes)]
+    pub minutes: f64,
+}
+
+/// Real minutes a demo takes: 0.1 to 1440.
+fn parse_minutes(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.1..=1440.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: minutes between 0.1 and 1440")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -291,6 +319,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Cmd::Scenario(ScenarioCmd::Check { file }) => {
             std::process::exit(crate::drill::headless::check(&file))
         }
+        Cmd::Demo(a) => demo(a).await?,
         Cmd::Replay(a) => {
             use crate::domain::vocabulary::Lang;
             let options = crate::drill::headless::ReplayOptions {
@@ -385,6 +414,95 @@ pub async fn sitrep(a: &SitrepArgs) -> Result<String, Box<dyn std::error::Error>
     } else {
         crate::read::sitrep_markdown::markdown(&folded.state, &header, lang)
     })
+}
+
+/// `crest demo`: serve the map, start the scenario as a drill at the speed that fits it into
+/// `minutes`, print how to watch it, and serve until stopped.
+async fn demo(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let name = a
+        .scenario
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .ok_or("the scenario file needs a name")?
+        .to_string();
+    let (scenario, _) = crate::scenario::load(&a.scenario)
+        .map_err(|problems| crate::drill::headless::problems_text(&a.scenario, &problems))?;
+    let mut config = Config::new(a.db);
+    config.listen = a.listen;
+    config.map = Some(a.map);
+    config.scenarios = a
+        .scenario
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let server = Server::build(config).await?;
+    let speed = (scenario.duration_ms as f64 / 1000.0) / (a.minutes * 60.0);
+    let drills = server.drills();
+    let drill = drills
+        .start(&name, crate::drill::Pace::Speed(speed), true)
+        .await?;
+    let live = auth::issue(server.store().as_ref(), Role::Dispatcher, None, "demo desk").await?;
+    let store = drill.space.store.clone();
+    let trainee = auth::issue_in(
+        store.as_ref(),
+        Some(&drill.id),
+        Role::Dispatcher,
+        None,
+        "demo trainee",
+    )
+    .await?;
+    let addr = server.local_addr();
+    println!(
+        "Crest demo: {} — drill {} in its own exercise space, {:.0}× ({} in {} min)",
+        scenario.title,
+        drill.id,
+        speed,
+        crate::scenario::time::format_relative(scenario.duration_ms).trim_start_matches('+'),
+        a.minutes
+    );
+    println!("  listening on http://{addr}  (WebSocket ws://{addr}/ws)");
+    println!(
+        "  the drill's token (acts only in the drill):  {}",
+        trainee.secret
+    );
+    println!(
+        "  a live dispatcher's token (controls drills): {}",
+        live.secret
+    );
+    println!(
+        "  watch: curl -H \"Authorization: Bearer {}\" \"http://{addr}/api/v1/sitrep?format=markdown\"",
+        trainee.secret
+    );
+    println!(
+        "  control: curl -X POST -H \"Authorization: Bearer {}\" -d '{{\"action\":\"pause\"}}' http://{addr}/api/v1/drills/{}/control",
+        live.secret, drill.id
+    );
+    let watched = drill.clone();
+    tokio::spawn(async move {
+        let mut progress = watched.progress.clone();
+        let mut last = -1;
+        while progress.changed().await.is_ok() {
+            let p = progress.borrow().clone();
+            let tenth = 10 * p.at_ms / watched.scenario.duration_ms.max(1);
+            if tenth != last || p.finished {
+                last = tenth;
+                tracing::info!(
+                    drill = %watched.id,
+                    at = %watched.scenario.describe_time(p.at_ms),
+                    commands = p.steps_done,
+                    of = p.steps_total,
+                    finished = p.finished,
+                    "drill progress"
+                );
+            }
+            if p.finished {
+                break;
+            }
+        }
+    });
+    server.run(shutdown_signal()).await?;
+    Ok(())
 }
 
 /// `token list`: a header, then one line per token, columns aligned; times in UTC.

@@ -85,6 +85,9 @@ pub enum LogHealth {
 }
 
 struct Submission {
+    /// The time to decide it at (a drill's scripted step: its scheduled time); `None`: the
+    /// engine's clock.
+    at_ms: Option<i64>,
     actor: Actor,
     command_id: String,
     command: Command,
@@ -96,7 +99,7 @@ struct Submission {
 pub struct EngineHandle {
     tx: mpsc::Sender<Submission>,
     stop: mpsc::Sender<oneshot::Sender<u64>>,
-    ticks: mpsc::Sender<oneshot::Sender<u64>>,
+    ticks: mpsc::Sender<(Option<i64>, oneshot::Sender<u64>)>,
     health: watch::Receiver<LogHealth>,
     metrics: Arc<Metrics>,
 }
@@ -108,11 +111,25 @@ impl EngineHandle {
         command_id: String,
         command: Command,
     ) -> Result<Outcome, SubmitError> {
+        self.submit_at(None, actor, command_id, command).await
+    }
+
+    /// [`submit`](Self::submit), decided at `at_ms` instead of the clock's time (a drill's
+    /// scripted step at its scheduled time, so a replay logs the same times at any speed). The
+    /// log's times never go back: a time earlier than the last one logged is taken as that one.
+    pub async fn submit_at(
+        &self,
+        at_ms: Option<i64>,
+        actor: Actor,
+        command_id: String,
+        command: Command,
+    ) -> Result<Outcome, SubmitError> {
         let (reply, rx) = oneshot::channel();
         self.metrics.engine_queue_depth.inc();
         let sent = self
             .tx
             .send(Submission {
+                at_ms,
                 actor,
                 command_id,
                 command,
@@ -127,6 +144,38 @@ impl EngineHandle {
             .unwrap_or_else(|_| Err(SubmitError::engine_stopped()))
     }
 
+    /// Submits several commands in this order (their events are logged in it) and waits for all
+    /// of them: they share group-commit transactions. The results are in the same order.
+    pub async fn submit_many(
+        &self,
+        commands: Vec<(Option<i64>, Actor, String, Command)>,
+    ) -> Vec<Result<Outcome, SubmitError>> {
+        let mut replies = Vec::with_capacity(commands.len());
+        for (at_ms, actor, command_id, command) in commands {
+            let (reply, rx) = oneshot::channel();
+            self.metrics.engine_queue_depth.inc();
+            let sub = Submission {
+                at_ms,
+                actor,
+                command_id,
+                command,
+                reply,
+            };
+            if self.tx.send(sub).await.is_err() {
+                self.metrics.engine_queue_depth.dec();
+            }
+            replies.push(rx);
+        }
+        let mut results = Vec::with_capacity(replies.len());
+        for rx in replies {
+            results.push(
+                rx.await
+                    .unwrap_or_else(|_| Err(SubmitError::engine_stopped())),
+            );
+        }
+        results
+    }
+
     pub fn is_running(&self) -> bool {
         !self.tx.is_closed()
     }
@@ -134,8 +183,14 @@ impl EngineHandle {
     /// Runs a clock tick now (besides the one every 10 s) and waits until its events, if any,
     /// are committed; answers the last seq. For tests and drills that move the clock.
     pub async fn tick(&self) -> Option<u64> {
+        self.tick_at(None).await
+    }
+
+    /// [`tick`](Self::tick) at `at_ms` instead of the clock's time (a drill's tick at its
+    /// scheduled time).
+    pub async fn tick_at(&self, at_ms: Option<i64>) -> Option<u64> {
         let (reply, rx) = oneshot::channel();
-        self.ticks.send(reply).await.ok()?;
+        self.ticks.send((at_ms, reply)).await.ok()?;
         rx.await.ok()
     }
 
@@ -330,7 +385,11 @@ struct Engine {
     tick_every: Option<Duration>,
     /// A tick is due: the next batch (even an empty one) runs it.
     tick_due: bool,
+    /// The time a requested tick runs at (`None`: the clock's).
+    tick_at: Option<i64>,
     last_tick: Instant,
+    /// The time of the last event logged: no later event is logged earlier.
+    last_time_ms: i64,
 }
 
 /// A command of the current batch waiting for the commit.
@@ -370,7 +429,9 @@ pub fn spawn(
         clock: config.clock,
         tick_every: config.tick_every,
         tick_due: false,
+        tick_at: None,
         last_tick: Instant::now(),
+        last_time_ms: i64::MIN,
     };
     metrics.last_seq.set(engine.seq);
     tokio::spawn(engine.run(rx, stop_rx, ticks_rx));
@@ -396,7 +457,7 @@ impl Engine {
         mut self,
         mut rx: mpsc::Receiver<Submission>,
         mut stop: mpsc::Receiver<oneshot::Sender<u64>>,
-        mut tick_requests: mpsc::Receiver<oneshot::Sender<u64>>,
+        mut tick_requests: mpsc::Receiver<(Option<i64>, oneshot::Sender<u64>)>,
     ) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut retry = tokio::time::interval(RETRY_EVERY);
@@ -417,8 +478,9 @@ impl Engine {
                     }
                 }
                 _ = ticks.tick(), if self.tick_every.is_some() => self.tick_due = true,
-                Some(reply) = tick_requests.recv() => {
+                Some((at_ms, reply)) = tick_requests.recv() => {
                     self.tick_due = true;
+                    self.tick_at = at_ms;
                     self.run_batch(&mut batch).await;
                     let _ = reply.send(self.seq);
                     continue;
@@ -496,8 +558,9 @@ impl Engine {
         let mut committed: Vec<Committed> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut in_batch: HashMap<String, usize> = HashMap::new();
-        let now = self.clock.now_ms();
+        let clock_now = self.clock.now_ms();
         for sub in batch {
+            let now = sub.at_ms.unwrap_or(clock_now).max(self.last_time_ms);
             let hash = codec::request_hash(&sub.command);
             if let Some(o) = known.get(&sub.command_id) {
                 let result = if codec::same_request(&o.request_hash, &hash, &sub.command) {
@@ -561,6 +624,11 @@ impl Engine {
             });
         }
         if std::mem::take(&mut self.tick_due) {
+            let now = self
+                .tick_at
+                .take()
+                .unwrap_or(clock_now)
+                .max(self.last_time_ms);
             let events = self.state.tick(now);
             if !events.is_empty() {
                 let command_id = format!("{CLOCK_ID_PREFIX}{}", self.seq + 1);
@@ -632,6 +700,7 @@ impl Engine {
         committed: &mut Vec<Committed>,
     ) -> Vec<StoredEvent> {
         let mut stored = Vec::with_capacity(events.len());
+        self.last_time_ms = self.last_time_ms.max(now);
         for event in events {
             self.seq += 1;
             if let Event::LeveeDefined { levee } = &event {

@@ -119,6 +119,7 @@ pub fn frame_for(p: &Projection, c: &Committed) -> Frame {
             seq: c.seq,
             time_ms: c.time_ms,
             event: &c.json,
+            exercise: p.state.exercise.is_some(),
         }
         .to_text()
         .into(),

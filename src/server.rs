@@ -32,6 +32,8 @@ pub struct Config {
     pub clock: crate::clock::Clock,
     /// How often the engine ticks (`None`: only when asked).
     pub tick_every: Option<std::time::Duration>,
+    /// Where drill scenarios are found by name (`POST /api/v1/drills`).
+    pub scenarios: PathBuf,
 }
 
 impl Config {
@@ -45,6 +47,7 @@ impl Config {
             revocation_poll: std::time::Duration::from_secs(1),
             clock: crate::clock::Clock::default(),
             tick_every: Some(engine::TICK_EVERY),
+            scenarios: PathBuf::from("scenarios"),
             limits: Limits::default(),
         }
     }
@@ -174,6 +177,11 @@ impl Server {
             map: Arc::new(district),
             shutdown: tokio::sync::watch::Sender::new(false),
             revoked: tokio::sync::broadcast::channel(64).0,
+            drills: Arc::new(crate::drill::registry::Drills::new(
+                config.scenarios.clone(),
+                crate::drill::registry::logs_dir_for(&config.db),
+                config.hub_capacity,
+            )),
         });
         Ok(Server {
             listener,
@@ -197,6 +205,11 @@ impl Server {
         self.app.engine.clone()
     }
 
+    /// The drills this server hosts.
+    pub fn drills(&self) -> Arc<crate::drill::registry::Drills> {
+        self.app.drills.clone()
+    }
+
     /// What importing the map at start did.
     pub fn map_import(&self) -> &MapImport {
         &self.map_import
@@ -217,8 +230,10 @@ impl Server {
             self.app.shutdown.subscribe(),
         ));
         let engine = self.app.engine.clone();
+        let drills = self.app.drills.clone();
         let router = http::router(self.app.clone());
         listener::serve(self.listener, self.app, router, shutdown).await;
+        drills.stop_all().await;
         if let Some(seq) = engine.stop().await {
             tracing::info!(seq, "stopped cleanly");
         }
@@ -239,14 +254,24 @@ pub(crate) async fn import_map(
         .partition(|c| matches!(c.command, crate::domain::Command::DefineLevee(_)));
     let mut report = MapImport::default();
     for phase in [levees, rest] {
-        let results = futures_util::future::join_all(phase.into_iter().map(|mc| async move {
-            let r = engine
-                .submit(Actor::system(), mc.command_id.clone(), mc.command.clone())
-                .await;
-            (mc.command_id.clone(), r)
-        }))
-        .await;
-        for (id, result) in results {
+        // In the map's order, so that two servers (or two drills) log the map alike.
+        let ids: Vec<String> = phase.iter().map(|mc| mc.command_id.clone()).collect();
+        let results = engine
+            .submit_many(
+                phase
+                    .into_iter()
+                    .map(|mc| {
+                        (
+                            None,
+                            Actor::system(),
+                            mc.command_id.clone(),
+                            mc.command.clone(),
+                        )
+                    })
+                    .collect(),
+            )
+            .await;
+        for (id, result) in ids.into_iter().zip(results) {
             match result {
                 Ok(o) if o.duplicate => report.unchanged += 1,
                 Ok(_) => report.added += 1,

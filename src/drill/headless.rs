@@ -169,6 +169,24 @@ pub async fn replay(o: &ReplayOptions) -> Result<i32, Box<dyn std::error::Error>
     if failed > 0 {
         status = EXIT_MISMATCH;
     }
+    let cues = super::review::cue_report(space.store.as_ref()).await?;
+    if !cues.is_empty() {
+        writeln!(err, "cues ({} given):", cues.len())?;
+        for c in &cues {
+            let answer = match (c.response_min, c.on_time) {
+                (Some(m), true) => format!("answered after {m:.0} min, in time"),
+                (Some(m), false) => format!("answered after {m:.0} min, LATE"),
+                (None, _) => "NOT ANSWERED".to_string(),
+            };
+            let deadline = (c.deadline - c.issued_at) / 60_000;
+            writeln!(
+                err,
+                "  {} at {}: {answer} (deadline {deadline} min)",
+                c.cue_id,
+                scenario.describe_time(c.issued_at - scenario.start_ms)
+            )?;
+        }
+    }
     if let Some(db) = &o.db {
         writeln!(err, "the drill's log is kept in {}", db.display())?;
     }

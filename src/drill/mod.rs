@@ -5,9 +5,14 @@
 //!
 //! - [`outcomes`]: the scenario's expected outcomes checked against the end state.
 //! - [`headless`]: `crest scenario check` and `crest replay` on a terminal.
+//! - [`registry`]: the drills a running server hosts, with their controls.
+//! - [`review`]: the after-action review's cue report (each cue answered when, against its
+//!   deadline), read from a log.
 
 pub mod headless;
 pub mod outcomes;
+pub mod registry;
+pub mod review;
 
 use crate::clock::Clock;
 use crate::domain::{Actor, Command};
@@ -163,6 +168,20 @@ pub enum RunError {
     Unavailable(String),
 }
 
+/// Sets the scenario clock as the controller's state says: running at its speed, or standing
+/// still when paused, ended, or run as fast as possible (then the run moves it step by step).
+/// Called when a run starts and by the controller on every change, so a pause stops the clock
+/// at once.
+pub fn steer_clock(clock: &Clock, c: &ControlState) {
+    match c.pace {
+        Pace::Speed(speed) if !c.paused && !c.ended => {
+            clock.set_speed(speed);
+            clock.set_running(true);
+        }
+        _ => clock.set_running(false),
+    }
+}
+
 /// Runs `scenario` through `space` from its start to its end (or until the controller ends
 /// it), at the pace `control` says. `simulate_trainees`: send the cues' scripted responses (a
 /// headless replay, `crest demo`); a drill with people answering the cues leaves it off.
@@ -174,6 +193,7 @@ pub async fn run(
     mut progress: impl FnMut(&Progress),
 ) -> Result<RunReport, RunError> {
     let mut report = RunReport::default();
+    steer_clock(&space.clock, &control.borrow());
     let total = scenario.steps.len();
     let mut next_tick = scenario.tick_every_ms;
     let mut steps = scenario.steps.iter().peekable();
@@ -194,7 +214,7 @@ pub async fn run(
             break;
         }
         if tick_due && next_tick <= target {
-            space.engine.tick().await;
+            space.engine.tick_at(Some(scenario.start_ms + target)).await;
             report.ticks += 1;
             next_tick += scenario.tick_every_ms;
             continue;
@@ -204,7 +224,7 @@ pub async fn run(
         if step.actor.name == crate::scenario::expand::SIMULATED_TRAINEE && !simulate_trainees {
             continue;
         }
-        send(space, step, &mut report).await?;
+        send(space, scenario.start_ms, step, &mut report).await?;
         report.steps += 1;
         if target.saturating_sub(last_report_at) >= report_every {
             last_report_at = target;
@@ -217,6 +237,8 @@ pub async fn run(
             });
         }
     }
+    // The scenario's time stops with its timeline (trainees may still act, at its end).
+    space.clock.set_running(false);
     progress(&Progress {
         at_ms: (space.clock.now_ms() - scenario.start_ms).min(scenario.duration_ms),
         steps_done: done,
@@ -247,19 +269,16 @@ async fn wait_until(
         }
         match c.pace {
             _ if c.paused => {
-                space.clock.set_running(false);
                 if control.changed().await.is_err() {
                     return false;
                 }
             }
             Pace::AsFastAsPossible => {
-                space.clock.set_running(false);
                 space.clock.advance_to(target_ms);
                 return true;
             }
             Pace::Speed(speed) => {
-                space.clock.set_speed(speed);
-                space.clock.set_running(true);
+                // The clock runs (`steer_clock`): wait until it reaches the target.
                 let wait = ((target_ms - now) as f64 / speed).ceil().max(1.0) as u64;
                 tokio::select! {
                     _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {
@@ -277,7 +296,12 @@ async fn wait_until(
 }
 
 /// Sends one step: refs replaced, parsed as a client's command message, submitted.
-async fn send(space: &Space, step: &Step, report: &mut RunReport) -> Result<(), RunError> {
+async fn send(
+    space: &Space,
+    start_ms: i64,
+    step: &Step,
+    report: &mut RunReport,
+) -> Result<(), RunError> {
     let command = substitute(&step.command, &mut |name| report.refs.get(name).cloned());
     let message = json!({"type": "command", "id": step.command_id, "command": command}).to_string();
     let where_ = format!("line {}, {}", step.line, step.label);
@@ -294,7 +318,12 @@ async fn send(space: &Space, step: &Step, report: &mut RunReport) -> Result<(), 
     };
     match space
         .engine
-        .submit(step.actor.clone(), step.command_id.clone(), command)
+        .submit_at(
+            Some(start_ms + step.at_ms),
+            step.actor.clone(),
+            step.command_id.clone(),
+            command,
+        )
         .await
     {
         Ok(outcome) => {

@@ -32,6 +32,9 @@ pub enum ServerMessage<'a> {
         /// The grid worker a grid-worker token is bound to (absent for other tokens).
         #[serde(skip_serializing_if = "Option::is_none")]
         grid_worker: Option<&'a crate::domain::ids::GridWorkerId>,
+        /// Set when the connection is bound to a drill's space (its token came on the upgrade).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exercise: Option<ExerciseMark>,
     },
     Authenticated {
         role: Role,
@@ -39,6 +42,9 @@ pub enum ServerMessage<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         grid_worker: Option<&'a crate::domain::ids::GridWorkerId>,
         name: &'a str,
+        /// Set when the token is a drill's: everything on this connection is an exercise.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exercise: Option<ExerciseMark>,
     },
     Ack {
         id: &'a str,
@@ -60,6 +66,8 @@ pub enum ServerMessage<'a> {
         seq: u64,
         time_ms: i64,
         event: &'a str,
+        /// True in a drill's space: every event it sends is marked.
+        exercise: bool,
     },
     /// An entity entered the viewport; `entity` is the JSON text of its view. Written by
     /// [`Self::to_text`] without re-parsing it (built for every position update).
@@ -109,7 +117,16 @@ impl ServerMessage<'_> {
                 seq,
                 time_ms,
                 event,
+                exercise: false,
             } => format!(r#"{{"type":"event","seq":{seq},"time_ms":{time_ms},"event":{event}}}"#),
+            ServerMessage::Event {
+                seq,
+                time_ms,
+                event,
+                exercise: true,
+            } => format!(
+                r#"{{"type":"event","seq":{seq},"time_ms":{time_ms},"event":{event},"exercise":true}}"#
+            ),
             ServerMessage::Enter { seq, layer, entity } => {
                 let layer: &'static str = layer.into();
                 format!(r#"{{"type":"enter","seq":{seq},"layer":"{layer}","entity":{entity}}}"#)
@@ -133,12 +150,20 @@ mod tests {
             seq: 3,
             time_ms: 9,
             event: r#"{"type":"team_moved","team_id":"T-1"}"#,
+            exercise: false,
         });
         assert_eq!(
             event,
             serde_json::json!({"type": "event", "seq": 3, "time_ms": 9,
                 "event": {"type": "team_moved", "team_id": "T-1"}})
         );
+        let drill = parsed(ServerMessage::Event {
+            seq: 3,
+            time_ms: 9,
+            event: r#"{"type":"note_recorded"}"#,
+            exercise: true,
+        });
+        assert_eq!(drill["exercise"], true);
         let enter = parsed(ServerMessage::Enter {
             seq: 4,
             layer: Layer::GridCells,
@@ -196,4 +221,11 @@ mod tests {
             "viewport_set"
         );
     }
+}
+
+/// The marking of a connection bound to a drill's space.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExerciseMark {
+    pub drill_id: String,
+    pub title: String,
 }

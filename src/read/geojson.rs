@@ -133,6 +133,13 @@ pub fn layer_collection(state: &State, layer: Layer, seq: u64) -> FeatureCollect
     let mut members = JsonObject::new();
     members.insert("crest_layer".into(), Value::from(layer.name()));
     members.insert("crest_seq".into(), Value::from(seq));
+    if let Some(e) = &state.exercise {
+        // A drill's layers can never be taken for the live picture.
+        members.insert(
+            "crest_exercise".into(),
+            serde_json::json!({"title": e.title}),
+        );
+    }
     FeatureCollection {
         bbox: None,
         features,

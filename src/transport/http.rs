@@ -1,7 +1,7 @@
 //! HTTP endpoints and the WebSocket upgrade, all on one port.
 
 use super::{App, session};
-use crate::auth::{self, AuthError};
+use crate::auth::AuthError;
 use crate::domain::Layer;
 use crate::engine::LogHealth;
 use crate::protocol::ErrorCode;
@@ -28,6 +28,24 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/map/{layer}", get(map_layer))
         .route("/api/v1/gauges/{id}/hydrograph", get(gauge_hydrograph))
         .route(
+            "/api/v1/drills",
+            get(super::drill_routes::list).post(super::drill_routes::start),
+        )
+        .route("/api/v1/drills/{id}", get(super::drill_routes::show))
+        .route(
+            "/api/v1/drills/{id}/cues",
+            get(super::drill_routes::drill_cues),
+        )
+        .route("/api/v1/review/cues", get(super::drill_routes::cues))
+        .route(
+            "/api/v1/drills/{id}/control",
+            axum::routing::post(super::drill_routes::control),
+        )
+        .route(
+            "/api/v1/drills/{id}/tokens",
+            axum::routing::post(super::drill_routes::issue_token),
+        )
+        .route(
             "/api/v1/tokens/{id}/revoke",
             axum::routing::post(revoke_token),
         )
@@ -51,14 +69,14 @@ pub(super) fn error(
 }
 
 #[derive(Deserialize)]
-struct TokenParam {
+pub(super) struct TokenParam {
     token: Option<String>,
 }
 
 /// The bearer token from `Authorization: Bearer …` (the scheme is case-insensitive, RFC 9110)
 /// or, for browsers' WebSocket API, `?token=…`. An `Authorization` header that is not a bearer
 /// token with a value (`Basic …`, `Bearer` alone) is refused with 401, never ignored.
-fn presented_token(
+pub(super) fn presented_token(
     headers: &HeaderMap,
     query: &TokenParam,
 ) -> Result<Option<String>, MalformedAuthorization> {
@@ -76,12 +94,12 @@ fn presented_token(
 
 /// An `Authorization` header that is not `Bearer <token>`.
 #[derive(Debug)]
-struct MalformedAuthorization;
+pub(super) struct MalformedAuthorization;
 
 async fn authenticate(
     app: &App,
     token: Result<Option<String>, MalformedAuthorization>,
-) -> Result<Option<auth::Authenticated>, Response> {
+) -> Result<Option<super::Bound>, Response> {
     let token = token.map_err(|MalformedAuthorization| {
         error(
             StatusCode::UNAUTHORIZED,
@@ -91,7 +109,7 @@ async fn authenticate(
         )
     })?;
     let Some(token) = token else { return Ok(None) };
-    match auth::authenticate(app.store.as_ref(), &token).await {
+    match app.authenticate(&token).await {
         Ok(authenticated) => Ok(Some(authenticated)),
         Err(AuthError::Revoked(id)) => {
             tracing::info!(token = %id, "authentication failed: revoked token");
@@ -124,10 +142,10 @@ async fn authenticate(
 }
 
 /// A read that needs a token: the token checked, or the response for its absence or refusal.
-async fn require_token(
+pub(super) async fn require_token(
     app: &App,
     token: Result<Option<String>, MalformedAuthorization>,
-) -> Result<auth::Authenticated, Response> {
+) -> Result<super::Bound, Response> {
     authenticate(app, token).await?.ok_or_else(|| {
         error(
             StatusCode::UNAUTHORIZED,
@@ -140,7 +158,7 @@ async fn require_token(
 
 /// The query string's `token`, or the error a client gets for a query string that does not parse
 /// (axum's own rejection is plain text, not `{code, message}`).
-fn token_param(
+pub(super) fn token_param(
     q: Result<Query<TokenParam>, axum::extract::rejection::QueryRejection>,
 ) -> Result<TokenParam, Box<Response>> {
     q.map(|Query(q)| q).map_err(|_| {
@@ -268,9 +286,10 @@ async fn layer(
         Ok(q) => q,
         Err(resp) => return *resp,
     };
-    if let Err(resp) = require_token(&app, presented_token(&headers, &q)).await {
-        return resp;
-    }
+    let bound = match require_token(&app, presented_token(&headers, &q)).await {
+        Ok(bound) => bound,
+        Err(resp) => return resp,
+    };
     let Some(layer) = Layer::parse(&name) else {
         let valid: Vec<&str> = Layer::ALL.iter().map(|l| l.name()).collect();
         return error(
@@ -281,7 +300,7 @@ async fn layer(
         );
     };
     let (etag, body) = {
-        let p = app.live.read();
+        let p = bound.space.live.read();
         let collection = geojson::layer_collection(&p.state, layer, p.seq);
         // The tag is a hash of the layer's features alone: it changes exactly when this layer
         // changes (not with every event of another layer), and two different contents never
@@ -334,9 +353,10 @@ async fn gauge_hydrograph(
     let token = TokenParam {
         token: q.token.clone(),
     };
-    if let Err(resp) = require_token(&app, presented_token(&headers, &token)).await {
-        return resp;
-    }
+    let bound = match require_token(&app, presented_token(&headers, &token)).await {
+        Ok(bound) => bound,
+        Err(resp) => return resp,
+    };
     if let Some(t) = [q.from_ms, q.until_ms]
         .into_iter()
         .flatten()
@@ -350,7 +370,7 @@ async fn gauge_hydrograph(
         );
     }
     let answer = {
-        let p = app.live.read();
+        let p = bound.space.live.read();
         crate::read::hydrograph(&p.state, p.seq, &id, q.from_ms, q.until_ms)
     };
     match answer {
@@ -389,6 +409,15 @@ async fn revoke_token(
         Ok(who) => who,
         Err(resp) => return resp,
     };
+    if who.drill.is_some() {
+        return error(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "a drill's token cannot revoke tokens: a drill never changes the live space",
+            "演练令牌不能吊销令牌：演练不能改变实战数据",
+        );
+    }
+    let who = who.auth;
     if who.actor.role != crate::domain::Role::Dispatcher {
         return error(
             StatusCode::FORBIDDEN,
@@ -449,13 +478,14 @@ async fn sitrep(
     let token = TokenParam {
         token: q.token.clone(),
     };
-    if let Err(resp) = require_token(&app, presented_token(&headers, &token)).await {
-        return resp;
-    }
-    let now = app.clock.now_ms();
+    let bound = match require_token(&app, presented_token(&headers, &token)).await {
+        Ok(bound) => bound,
+        Err(resp) => return resp,
+    };
+    let now = bound.space.clock.now_ms();
     let district = app.district_name();
     let report = {
-        let p = app.live.read();
+        let p = bound.space.live.read();
         let header = crate::read::sitrep_markdown::Header {
             district,
             at_ms: now,

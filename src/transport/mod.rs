@@ -1,6 +1,7 @@
 //! The edge: axum routes for the WebSocket protocol and the HTTP endpoints, on one port.
 
 mod catchup;
+mod drill_routes;
 pub mod http;
 pub mod listener;
 mod rate_limits;
@@ -82,6 +83,15 @@ impl Default for Limits {
 pub use catchup::CatchupBudget;
 pub use rate_limits::RateLimits;
 
+/// A token checked in the space it belongs to: who it stands for, the space it acts in, and the
+/// drill when that space is one.
+#[derive(Clone)]
+pub struct Bound {
+    pub auth: crate::auth::Authenticated,
+    pub space: crate::drill::Space,
+    pub drill: Option<Arc<crate::drill::registry::Drill>>,
+}
+
 /// What every route handler shares.
 pub struct App {
     pub live: Arc<Live>,
@@ -106,9 +116,47 @@ pub struct App {
     pub refusals_log: listener::Throttle,
     /// The connection caps and their counters.
     pub gate: Arc<listener::Gate>,
+    /// The drills this server hosts beside its live space.
+    pub drills: Arc<crate::drill::registry::Drills>,
 }
 
 impl App {
+    /// The live space: the server's own log, engine, projection and clock.
+    pub fn live_space(&self) -> crate::drill::Space {
+        crate::drill::Space {
+            store: self.store.clone(),
+            live: self.live.clone(),
+            engine: self.engine.clone(),
+            clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Checks a presented token in the space it belongs to: a drill's token (`crest_DR-3_…`) in
+    /// that drill's own log, so it acts only there; any other in the live log, so it acts only
+    /// in the live space. A token of a drill this server does not host is unknown.
+    pub async fn authenticate(&self, secret: &str) -> Result<Bound, crate::auth::AuthError> {
+        match crate::auth::drill_of(secret) {
+            None => {
+                let auth = crate::auth::authenticate(self.store.as_ref(), secret).await?;
+                Ok(Bound {
+                    auth,
+                    space: self.live_space(),
+                    drill: None,
+                })
+            }
+            Some(id) => {
+                let drill = self.drills.get(id).ok_or(crate::auth::AuthError::Unknown)?;
+                let auth = crate::auth::authenticate(drill.space.store.as_ref(), secret).await?;
+                Ok(Bound {
+                    auth,
+                    space: drill.space.clone(),
+                    drill: Some(drill),
+                })
+            }
+        }
+    }
+
     /// The district's name from the map's `district` layer (its first feature's `name`), for the
     /// title of the situation report; `None` without a map. Read from the layer as loaded, when
     /// asked: a report is rare and the layer small.
@@ -117,5 +165,15 @@ impl App {
         let collection: serde_json::Value = serde_json::from_slice(&layer.body).ok()?;
         let name = collection["features"][0]["properties"]["name"].as_str()?;
         Some(name.to_string())
+    }
+}
+
+/// The `exercise` of an `authenticated` message for a drill's connection.
+pub(crate) fn exercise_mark(
+    d: &crate::drill::registry::Drill,
+) -> crate::protocol::server::ExerciseMark {
+    crate::protocol::server::ExerciseMark {
+        drill_id: d.id.clone(),
+        title: d.scenario.title.clone(),
     }
 }

@@ -44,7 +44,7 @@ impl Session {
         }
         let max_catchup = self.app.limits.max_catchup;
         let mut sub = Subscription::new(layers, viewport);
-        let live = self.app.live.clone();
+        let live = self.space.live.clone();
         // Decide, under the projection's read lock, between a snapshot and a catch-up, and take a
         // hub reader positioned exactly after the state we looked at.
         let (plan, rx) = live.read_and_follow(|p| match resume_from {
@@ -112,7 +112,7 @@ impl Session {
     ) -> Result<bool, crate::store::StoreError> {
         let mut at = from;
         while at < to {
-            let page = self.app.store.events_after(at, CATCHUP_PAGE).await?;
+            let page = self.space.store.events_after(at, CATCHUP_PAGE).await?;
             if page.is_empty() {
                 break;
             }
@@ -127,6 +127,7 @@ impl Session {
                         seq: e.seq,
                         time_ms: e.time_ms,
                         event: &decoded.json,
+                        exercise: self.drill.is_some(),
                     });
                 }
             }
@@ -149,7 +150,7 @@ impl Session {
                 ),
             );
         }
-        let live = self.app.live.clone();
+        let live = self.space.live.clone();
         let p = live.read();
         // With the read lock held nothing new is published: deliver what is already in the ring
         // under the old viewport, so the enter/leave diff below starts from exactly `p.seq`.
@@ -247,7 +248,7 @@ impl Session {
         }
         self.out.clear();
         self.send_message(ServerMessage::Resync { reason: "lagged" });
-        let live = self.app.live.clone();
+        let live = self.space.live.clone();
         let Some(sub) = self.sub.as_mut() else { return };
         let (text, rx) = live
             .read_and_follow(|p| sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Resync));

@@ -2,7 +2,7 @@
 //! queries, each answered on the connection's queue.
 
 use super::{CLOSE_POLICY, InFlight, Session};
-use crate::auth::{self, AuthError, Authenticated};
+use crate::auth::{AuthError, Authenticated};
 use crate::engine::{Outcome, SubmitError};
 use crate::protocol::{self, ClientMessage, ErrorCode, ServerMessage, WireError};
 use crate::read;
@@ -78,7 +78,7 @@ impl Session {
                 if let Err(e) = protocol::check_request_id(&id) {
                     return self.error(None, e);
                 }
-                let engine = self.app.engine.clone();
+                let engine = self.space.engine.clone();
                 in_flight.push(Box::pin(async move {
                     let r = engine.submit(actor, id.clone(), command).await;
                     (id, r)
@@ -88,9 +88,9 @@ impl Session {
                 if let Err(e) = protocol::check_request_id(&id) {
                     return self.error(None, e);
                 }
-                let now = self.app.clock.now_ms();
+                let now = self.space.clock.now_ms();
                 let district = self.app.district_name();
-                let answer = read::answer(&self.app.live.read(), query, now, district.as_deref());
+                let answer = read::answer(&self.space.live.read(), query, now, district.as_deref());
                 match answer {
                     Ok(result) => self.send_message(ServerMessage::Answer {
                         id: &id,
@@ -164,15 +164,19 @@ impl Session {
                 ),
             );
         }
-        match auth::authenticate(self.app.store.as_ref(), token).await {
-            Ok(Authenticated { actor, token_id }) => {
+        match self.app.authenticate(token).await {
+            Ok(bound) => {
+                let Authenticated { actor, token_id } = bound.auth;
                 let msg = ServerMessage::Authenticated {
                     role: actor.role,
                     team: actor.team.as_ref(),
                     grid_worker: actor.grid_worker.as_ref(),
                     name: &actor.name,
+                    exercise: bound.drill.as_deref().map(super::super::exercise_mark),
                 }
                 .to_text();
+                self.space = bound.space;
+                self.drill = bound.drill;
                 let span = tracing::Span::current();
                 span.record("token", token_id.as_str());
                 span.record("role", actor.role.name());

@@ -11,10 +11,10 @@ mod feed;
 mod messages;
 
 use super::App;
+use super::Bound;
 use super::listener::UnauthenticatedSlot;
 use super::rate_limits::SharedBucket;
 use super::subscription::Subscription;
-use crate::auth::Authenticated;
 use crate::domain::Actor;
 use crate::engine::{Outcome, SubmitError};
 use crate::hub::Frame;
@@ -43,6 +43,11 @@ type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 struct Session {
     sink: Sink,
     app: Arc<App>,
+    /// The space this connection acts in: the live one until a drill's token binds it to that
+    /// drill's.
+    space: crate::drill::Space,
+    /// The drill of that space.
+    drill: Option<Arc<crate::drill::registry::Drill>>,
     actor: Option<Actor>,
     /// The token this connection authenticated with; its revocation closes the connection.
     token_id: Option<String>,
@@ -70,7 +75,7 @@ struct Session {
 pub async fn run(
     socket: WebSocket,
     app: Arc<App>,
-    auth: Option<Authenticated>,
+    auth: Option<Bound>,
     slot: Option<UnauthenticatedSlot>,
     peer: SocketAddr,
 ) {
@@ -83,8 +88,8 @@ pub async fn run(
         role = tracing::field::Empty
     );
     if let Some(a) = &auth {
-        span.record("token", a.token_id.as_str());
-        span.record("role", a.actor.role.name());
+        span.record("token", a.auth.token_id.as_str());
+        span.record("role", a.auth.actor.role.name());
     }
     serve(socket, app, auth, slot).instrument(span).await
 }
@@ -92,22 +97,26 @@ pub async fn run(
 async fn serve(
     socket: WebSocket,
     app: Arc<App>,
-    auth: Option<Authenticated>,
+    auth: Option<Bound>,
     slot: Option<UnauthenticatedSlot>,
 ) {
     tracing::info!(authenticated = auth.is_some(), "connection opened");
     app.metrics
-        .connection_opened(auth.as_ref().map(|a| a.actor.role));
+        .connection_opened(auth.as_ref().map(|a| a.auth.actor.role));
     let limits = app.limits.clone();
     let (sink, mut stream) = socket.split();
     let mut s = Session {
         sink,
         bucket: match &auth {
-            Some(a) => app.rate_limits.for_token(&a.token_id),
+            Some(a) => app.rate_limits.for_token(&a.auth.token_id),
             None => app.rate_limits.anonymous(),
         },
-        actor: auth.as_ref().map(|a| a.actor.clone()),
-        token_id: auth.map(|a| a.token_id),
+        actor: auth.as_ref().map(|a| a.auth.actor.clone()),
+        space: auth
+            .as_ref()
+            .map_or_else(|| app.live_space(), |a| a.space.clone()),
+        drill: auth.as_ref().and_then(|a| a.drill.clone()),
+        token_id: auth.map(|a| a.auth.token_id),
         app,
         auth_failures: 0,
         sub: None,
@@ -290,7 +299,7 @@ impl Session {
     }
 
     fn hello(&mut self) {
-        let seq = self.app.live.read().seq;
+        let seq = self.space.live.read().seq;
         let actor = self.actor.clone();
         self.send_message(ServerMessage::Hello {
             protocol: protocol::PROTOCOL_VERSION,
@@ -300,6 +309,7 @@ impl Session {
             role: actor.as_ref().map(|a| a.role),
             team: actor.as_ref().and_then(|a| a.team.as_ref()),
             grid_worker: actor.as_ref().and_then(|a| a.grid_worker.as_ref()),
+            exercise: self.drill.as_deref().map(super::exercise_mark),
         });
     }
 }

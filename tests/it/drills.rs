@@ -1,0 +1,267 @@
+//! Issue 10 §4: drills in a running server, each in an exercise space of its own — isolated both
+//! ways, marked as an exercise everywhere, controlled (pause, resume, speed, end) from the live
+//! space.
+
+use crate::harness::*;
+use crate::http::get;
+use crest::domain::Role;
+use serde_json::{Value, json};
+use std::path::Path;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A minimal HTTP/1.1 POST with a JSON body.
+async fn post(server: &TestServer, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let body = body.to_string();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+async fn get_json(server: &TestServer, path: &str, token: &str) -> (u16, Value) {
+    let auth = format!("Bearer {token}");
+    let (status, _, body) = get(server, path, &[("Authorization", &auth)]).await;
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// A drill scenario on the test map: a hazard at 01:00, a cue at 02:00 that a simulated trainee
+/// answers, a note at 12:00; one day long.
+fn write_scenario(dir: &Path) {
+    let map = map_dir();
+    let text = format!(
+        r#"title = "test drill"
+map = "{}"
+start = "2019-07-06T00:00:00+08:00"
+duration = "1d"
+tick_every = "10m"
+
+[[inject]]
+at = "+0d01:00"
+as = "field:T-01"
+ref = "h"
+[inject.command]
+type = "report_hazard"
+kind = "seepage"
+severity = "general"
+position = [113.118, 27.65]
+
+[[inject]]
+at = "+0d02:00"
+[inject.cue]
+id = "CUE-1"
+text = "请确认险情"
+deadline = "30m"
+expect_event = "hazard_status_changed"
+respond_after = "10m"
+[inject.cue.response]
+type = "confirm_hazard"
+hazard_id = "$h"
+
+[[inject]]
+at = "+0d12:00"
+note = {{ text = "雨停" }}
+"#,
+        map.display()
+    );
+    std::fs::write(dir.join("test-drill.toml"), text).unwrap();
+}
+
+#[tokio::test]
+async fn a_drill_runs_in_its_own_space_and_never_touches_live_data() {
+    let scenarios = tempfile::tempdir().unwrap();
+    write_scenario(scenarios.path());
+    let dir = scenarios.path().to_path_buf();
+    let server = TestServer::start_with(move |c| c.scenarios = dir).await;
+    let live_dispatcher = server.token(Role::Dispatcher, None).await;
+
+    // Started paused-fast: as fast as possible, it runs to its end.
+    let (status, drill) = post(
+        &server,
+        "/api/v1/drills",
+        &live_dispatcher,
+        json!({"scenario": "test-drill", "as_fast_as_possible": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{drill}");
+    let id = drill["id"].as_str().unwrap().to_string();
+    assert_eq!(drill["title"], "test drill");
+
+    // A token for the drill, issued by a live dispatcher.
+    let (status, issued) = post(
+        &server,
+        &format!("/api/v1/drills/{id}/tokens"),
+        &live_dispatcher,
+        json!({"role": "dispatcher", "label": "trainee desk"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{issued}");
+    let drill_token = issued["secret"].as_str().unwrap().to_string();
+    assert!(
+        drill_token.starts_with(&format!("crest_{id}_")),
+        "{drill_token}"
+    );
+
+    // The drill's connection says it is an exercise, and sees the drill's hazard.
+    let mut trainee = Client::connect(&server.ws_url()).await;
+    trainee
+        .send(json!({"type": "auth", "token": drill_token}))
+        .await;
+    let hello = trainee.until("authenticated").await;
+    assert_eq!(hello["exercise"]["drill_id"], id.as_str(), "{hello}");
+    // Wait for the end of the timeline (as fast as possible: it is quick), then look.
+    loop {
+        let (_, view) = get_json(&server, &format!("/api/v1/drills/{id}"), &live_dispatcher).await;
+        if view["state"] == "finished" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, hazards) = get_json(&server, "/api/v1/layers/hazards", &drill_token).await;
+    assert_eq!(status, 200);
+    assert_eq!(hazards["crest_exercise"]["title"], "test drill");
+    assert_eq!(hazards["features"][0]["properties"]["status"], "confirmed");
+    let (_, journal) = get_json(&server, "/api/v1/layers/journal", &drill_token).await;
+    let ids: Vec<&str> = journal["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["exercise", "NT-1", "CUE-1"], "{journal}");
+    let (_, sitrep) = get_json(&server, "/api/v1/sitrep", &drill_token).await;
+    assert_eq!(
+        sitrep["sitrep"]["exercise"]["title"], "test drill",
+        "{sitrep}"
+    );
+
+    // The drill's commands act in the drill: its events are marked.
+    trainee.subscribe(&["hazards"], None).await;
+    trainee
+        .ok(json!({"type": "report_hazard", "kind": "crack", "severity": "general", "position": [113.12, 27.65]}))
+        .await;
+    let event = trainee.until("event").await;
+    assert_eq!(event["exercise"], true, "{event}");
+
+    // Live data never changed: no hazard there, no exercise mark, no note.
+    let (_, live_hazards) = get_json(&server, "/api/v1/layers/hazards", &live_dispatcher).await;
+    assert_eq!(live_hazards["features"], json!([]), "{live_hazards}");
+    assert!(live_hazards.get("crest_exercise").is_none());
+    let (_, live_journal) = get_json(&server, "/api/v1/layers/journal", &live_dispatcher).await;
+    assert_eq!(live_journal["features"], json!([]));
+
+    // And the other way: a live token acts only in the live space.
+    let mut desk = server.client(Role::Dispatcher, None).await;
+    desk.ok(json!({"type": "record_note", "text": "实战值班记录"}))
+        .await;
+    let (_, drill_journal) = get_json(&server, "/api/v1/layers/journal", &drill_token).await;
+    assert_eq!(drill_journal["features"].as_array().unwrap().len(), 3);
+    // A live log can never be marked as a drill's.
+    desk.refused(
+        json!({"type": "start_exercise", "title": "x"}),
+        "invalid_value",
+    )
+    .await;
+
+    // A drill's token cannot control drills, nor revoke live tokens.
+    let (status, _) = post(
+        &server,
+        &format!("/api/v1/drills/{id}/control"),
+        &drill_token,
+        json!({"action": "end"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = post(
+        &server,
+        "/api/v1/tokens/tk_x/revoke",
+        &drill_token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // A token of a drill the server does not host is unknown.
+    let (status, _) = get_json(&server, "/api/v1/layers/hazards", "crest_DR-99_00").await;
+    assert_eq!(status, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_controller_pauses_resumes_speeds_up_and_ends_a_drill() {
+    let scenarios = tempfile::tempdir().unwrap();
+    write_scenario(scenarios.path());
+    let dir = scenarios.path().to_path_buf();
+    let server = TestServer::start_with(move |c| c.scenarios = dir).await;
+    let token = server.token(Role::Dispatcher, None).await;
+    // Real time: one scenario second per real second, so nothing happens while the test looks.
+    let (status, drill) = post(
+        &server,
+        "/api/v1/drills",
+        &token,
+        json!({"scenario": "test-drill", "speed": 1}),
+    )
+    .await;
+    assert_eq!(status, 201, "{drill}");
+    let id = drill["id"].as_str().unwrap().to_string();
+    let control = |action: Value| {
+        let (server, token, id) = (&server, &token, &id);
+        async move {
+            post(
+                server,
+                &format!("/api/v1/drills/{id}/control"),
+                token,
+                action,
+            )
+            .await
+        }
+    };
+    let (status, view) = control(json!({"action": "pause"})).await;
+    assert_eq!((status, view["state"].as_str()), (200, Some("paused")));
+    // Paused, the scenario clock stands still.
+    let t = view["scenario_time_ms"].as_i64().unwrap();
+    let (_, again) = get_json(&server, &format!("/api/v1/drills/{id}"), &token).await;
+    assert_eq!(again["scenario_time_ms"].as_i64().unwrap(), t);
+    let (status, view) = control(json!({"action": "speed", "speed": 3600})).await;
+    assert_eq!((status, view["speed"].as_f64()), (200, Some(3600.0)));
+    let (status, view) = control(json!({"action": "resume"})).await;
+    assert_eq!((status, view["state"].as_str()), (200, Some("running")));
+    // Bad requests get a code.
+    let (status, e) = control(json!({"action": "speed", "speed": -1})).await;
+    assert_eq!((status, e["code"].as_str()), (400, Some("invalid_value")));
+    let (status, e) = control(json!({"action": "jump"})).await;
+    assert_eq!((status, e["code"].as_str()), (400, Some("invalid_field")));
+    let (status, e) = post(
+        &server,
+        "/api/v1/drills",
+        &token,
+        json!({"scenario": "../etc/passwd"}),
+    )
+    .await;
+    assert_eq!((status, e["code"].as_str()), (404, Some("not_found")));
+    let observer = server.token(Role::Observer, None).await;
+    let (status, _) = post(
+        &server,
+        "/api/v1/drills",
+        &observer,
+        json!({"scenario": "test-drill"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, view) = control(json!({"action": "end"})).await;
+    assert_eq!((status, view["state"].as_str()), (200, Some("ended")));
+    let (status, e) = control(json!({"action": "resume"})).await;
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (409, Some("illegal_transition"))
+    );
+    let (_, list) = get_json(&server, "/api/v1/drills", &token).await;
+    assert_eq!(list["drills"][0]["id"], id.as_str());
+    server.stop().await;
+}
