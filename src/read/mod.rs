@@ -18,3 +18,4 @@ pub mod sitrep_markdown;
 pub use views::{
     EntityView, entity_json, entity_position, entity_view, event_routes, layer_ids, view_of,
 };
+pub mod cap;
