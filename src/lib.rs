@@ -17,8 +17,8 @@
 //! - [`hub`]: the shared ring of serialized frames that every connection reads.
 //! - [`protocol`]: wire messages of WebSocket protocol v1: what clients send, one
 //!   `ServerMessage` enum for what the server sends, one `ErrorCode` enum for every error.
-//! - [`read`]: the read side: entity views, queries, the sitrep and GeoJSON, for WebSocket and
-//!   HTTP alike.
+//! - [`read`]: the read side: entity views, queries, the sitrep, GeoJSON and CAP 1.2, for
+//!   WebSocket and HTTP alike.
 //! - [`transport`]: the accept loop and its limits, the WebSocket session and the HTTP routes.
 //! - [`auth`]: bearer tokens.
 //! - [`map`]: loading the district map into reference-data commands.

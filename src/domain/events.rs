@@ -144,6 +144,9 @@ pub enum Event {
     },
     EvacuationLifted {
         evacuation_id: EvacuationId,
+        /// When it was lifted; absent in events logged before the field existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<TimeMs>,
     },
     /// People left an evacuation zone by one way, from one cell; counted once, here. Without an
     /// order (`evacuation_id` absent) only for people rescued outside every active order's zone.
@@ -488,7 +491,7 @@ impl Event {
             }
             ResponseLevelChanged { jurisdiction, .. } => (Layer::Response, jurisdiction.as_str()),
             EvacuationOrdered { order } => (Layer::Evacuations, order.id.as_str()),
-            EvacuationProgressed { evacuation_id, .. } | EvacuationLifted { evacuation_id } => {
+            EvacuationProgressed { evacuation_id, .. } | EvacuationLifted { evacuation_id, .. } => {
                 (Layer::Evacuations, evacuation_id.as_str())
             }
             EvacueesLeft {

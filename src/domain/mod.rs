@@ -33,6 +33,10 @@ pub mod watch;
 #[cfg(test)]
 mod state_props;
 
+/// The given/when/then helpers, for the read side's tests that need a state built by commands.
+#[cfg(test)]
+pub(crate) use decide::spec;
+
 pub use access::{Actor, Role};
 pub use commands::Command;
 pub use error::DomainError;

@@ -609,6 +609,10 @@ pub struct EvacuationOrder {
     pub target_shelters: Vec<ShelterId>,
     pub status: EvacuationStatus,
     pub issued_at: TimeMs,
+    /// When it was lifted; `None` while it is active (and for orders lifted by events logged
+    /// before the time was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted_at: Option<TimeMs>,
     /// The grid cells the zone covers, with their people at risk and departures.
     #[serde(default)]
     pub cells: Vec<crate::domain::evacuation::OrderCell>,

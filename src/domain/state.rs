@@ -401,9 +401,10 @@ impl State {
                     o.evacuated = *evacuated;
                 }
             }
-            E::EvacuationLifted { evacuation_id } => {
+            E::EvacuationLifted { evacuation_id, at } => {
                 if let Some(o) = self.evacuations.get_mut(evacuation_id) {
                     o.status = EvacuationStatus::Lifted;
+                    o.lifted_at = *at;
                 }
             }
             E::EvacueesLeft {

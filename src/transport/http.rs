@@ -5,7 +5,7 @@ use crate::auth::AuthError;
 use crate::domain::Layer;
 use crate::engine::LogHealth;
 use crate::protocol::ErrorCode;
-use crate::read::geojson;
+use crate::read::{cap, geojson};
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
@@ -27,6 +27,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/sitrep", get(sitrep))
         .route("/api/v1/map/{layer}", get(map_layer))
         .route("/api/v1/gauges/{id}/hydrograph", get(gauge_hydrograph))
+        .route("/api/v1/cap", get(cap_feed))
+        .route("/api/v1/cap/{identifier}", get(cap_message))
         .route(
             "/api/v1/drills",
             get(super::drill_routes::list).post(super::drill_routes::start),
@@ -513,6 +515,83 @@ async fn sitrep(
         report,
     )
         .into_response()
+}
+
+/// The path of the CAP feed; each message is at `CAP_PATH/<identifier>`.
+const CAP_PATH: &str = "/api/v1/cap";
+
+/// Computes a CAP answer from the committed state, with the server's sender and district.
+fn with_cap<T>(app: &App, f: impl FnOnce(&crate::domain::State, &cap::CapContext<'_>) -> T) -> T {
+    let district = app.district();
+    let sender = cap::sender_for(district.as_ref().map(|(id, _)| id.as_str()));
+    let ctx = cap::CapContext {
+        sender: &sender,
+        district: district
+            .as_ref()
+            .map(|(id, name)| (id.as_str(), name.as_str())),
+        // EXERCISE: wired by the drills work
+        exercise: false,
+    };
+    let p = app.live.read();
+    f(&p.state, &ctx)
+}
+
+/// `GET /api/v1/cap`: the Atom feed of the current CAP messages. Needs a token, like the layers.
+async fn cap_feed(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    q: Result<Query<TokenParam>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match token_param(q) {
+        Ok(q) => q,
+        Err(resp) => return *resp,
+    };
+    if let Err(resp) = require_token(&app, presented_token(&headers, &q)).await {
+        return resp;
+    }
+    let body = with_cap(&app, |state, ctx| cap::atom_feed(state, ctx, CAP_PATH));
+    (
+        [
+            (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/cap/{identifier}`: one CAP 1.2 message, current or superseded.
+async fn cap_message(
+    State(app): State<Arc<App>>,
+    Path(identifier): Path<String>,
+    headers: HeaderMap,
+    q: Result<Query<TokenParam>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match token_param(q) {
+        Ok(q) => q,
+        Err(resp) => return *resp,
+    };
+    if let Err(resp) = require_token(&app, presented_token(&headers, &q)).await {
+        return resp;
+    }
+    match with_cap(&app, |state, ctx| {
+        cap::message(state, ctx, &identifier).map(|m| m.xml())
+    }) {
+        Some(body) => (
+            [
+                (header::CONTENT_TYPE, "application/cap+xml"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body,
+        )
+            .into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("no CAP message {identifier:?}; the feed at {CAP_PATH} lists the current ones"),
+            format!("没有 CAP 消息 {identifier:?}；当前消息见 {CAP_PATH}"),
+        ),
+    }
 }
 
 /// Chinese and English names of every enumerated value. Public, like the map: labels only.

@@ -166,6 +166,17 @@ impl App {
         let name = collection["features"][0]["properties"]["name"].as_str()?;
         Some(name.to_string())
     }
+
+    /// The district's id and name from the map's `district` layer (its first feature's `id` and
+    /// `name`), for the CAP sender and texts; `None` without a map that has both.
+    pub fn district(&self) -> Option<(String, String)> {
+        let layer = self.map.layer("district")?;
+        let collection: serde_json::Value = serde_json::from_slice(&layer.body).ok()?;
+        let properties = &collection["features"][0]["properties"];
+        let id = properties["id"].as_str()?;
+        let name = properties["name"].as_str()?;
+        Some((id.to_string(), name.to_string()))
+    }
 }
 
 /// The `exercise` of an `authenticated` message for a drill's connection.

@@ -2,6 +2,8 @@
 //! One test binary (these modules) so the suite links once.
 
 mod bad_input;
+mod cap;
+mod cap_spec;
 mod cli;
 mod connections;
 mod district_map;

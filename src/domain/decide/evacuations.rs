@@ -63,6 +63,7 @@ pub(super) fn issue(s: &State, o: &IssueEvacuationOrder, ctx: &Context<'_>) -> D
             target_shelters: o.target_shelters.clone(),
             status: EvacuationStatus::Active,
             issued_at: ctx.now_ms,
+            lifted_at: None,
             cells,
             departures: Default::default(),
         },
@@ -112,11 +113,12 @@ pub(super) fn record_progress(_: &State, p: &RecordEvacuationProgress) -> Decisi
     ))
 }
 
-pub(super) fn lift(s: &State, r: &EvacuationRef) -> Decision {
+pub(super) fn lift(s: &State, r: &EvacuationRef, ctx: &Context<'_>) -> Decision {
     let o = s.evacuation(&r.evacuation_id)?;
     active(o, "lifted")?;
     Ok(vec![Event::EvacuationLifted {
         evacuation_id: o.id.clone(),
+        at: Some(ctx.now_ms),
     }])
 }
 
@@ -552,6 +554,7 @@ mod tests {
                 ordered(),
                 Event::EvacuationLifted {
                     evacuation_id: EvacuationId::from("EV-1"),
+                    at: Some(NOW),
                 },
             ])
             .when(&d, check_in(5, json!({"from_cell": "GC-A"})))
@@ -714,8 +717,10 @@ mod tests {
             .when(&d, lift.clone())
             .then(&[Event::EvacuationLifted {
                 evacuation_id: EvacuationId::from("EV-1"),
+                at: Some(NOW),
             }]);
         assert_eq!(order(&lifted).status, EvacuationStatus::Lifted);
+        assert_eq!(order(&lifted).lifted_at, Some(NOW));
         lifted
             .when(
                 &d,

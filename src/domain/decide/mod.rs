@@ -89,7 +89,7 @@ impl State {
             C::SetResponseLevel(s) => gauges::set_response_level(self, s, ctx),
             C::IssueEvacuationOrder(o) => evacuations::issue(self, o, ctx),
             C::RecordEvacuationProgress(p) => evacuations::record_progress(self, p),
-            C::LiftEvacuationOrder(r) => evacuations::lift(self, r),
+            C::LiftEvacuationOrder(r) => evacuations::lift(self, r, ctx),
             C::RecordSelfEvacuation(r) => evacuations::self_evacuation(self, r, ctx),
             C::ReportCellStatus(r) => evacuations::report_cell_status(self, r, ctx),
             C::RecordCasualty(r) => casualties::record(self, r, ctx),
