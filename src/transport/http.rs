@@ -520,19 +520,27 @@ async fn sitrep(
 /// The path of the CAP feed; each message is at `CAP_PATH/<identifier>`.
 const CAP_PATH: &str = "/api/v1/cap";
 
-/// Computes a CAP answer from the committed state, with the server's sender and district.
-fn with_cap<T>(app: &App, f: impl FnOnce(&crate::domain::State, &cap::CapContext<'_>) -> T) -> T {
+/// Computes a CAP answer from the committed state of the token's space, with the server's sender
+/// and district. A drill's messages have status `Exercise` and a sender of their own
+/// (`crest-<district>-DR-3`), so their identifiers never collide with live ones.
+fn with_cap<T>(
+    app: &App,
+    bound: &super::Bound,
+    f: impl FnOnce(&crate::domain::State, &cap::CapContext<'_>) -> T,
+) -> T {
     let district = app.district();
-    let sender = cap::sender_for(district.as_ref().map(|(id, _)| id.as_str()));
+    let mut sender = cap::sender_for(district.as_ref().map(|(id, _)| id.as_str()));
+    if let Some(d) = &bound.drill {
+        sender = format!("{sender}-{}", d.id);
+    }
+    let p = bound.space.live.read();
     let ctx = cap::CapContext {
         sender: &sender,
         district: district
             .as_ref()
             .map(|(id, name)| (id.as_str(), name.as_str())),
-        // EXERCISE: wired by the drills work
-        exercise: false,
+        exercise: p.state.exercise.is_some(),
     };
-    let p = app.live.read();
     f(&p.state, &ctx)
 }
 
@@ -546,10 +554,13 @@ async fn cap_feed(
         Ok(q) => q,
         Err(resp) => return *resp,
     };
-    if let Err(resp) = require_token(&app, presented_token(&headers, &q)).await {
-        return resp;
-    }
-    let body = with_cap(&app, |state, ctx| cap::atom_feed(state, ctx, CAP_PATH));
+    let bound = match require_token(&app, presented_token(&headers, &q)).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let body = with_cap(&app, &bound, |state, ctx| {
+        cap::atom_feed(state, ctx, CAP_PATH)
+    });
     (
         [
             (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),
@@ -571,10 +582,11 @@ async fn cap_message(
         Ok(q) => q,
         Err(resp) => return *resp,
     };
-    if let Err(resp) = require_token(&app, presented_token(&headers, &q)).await {
-        return resp;
-    }
-    match with_cap(&app, |state, ctx| {
+    let bound = match require_token(&app, presented_token(&headers, &q)).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    match with_cap(&app, &bound, |state, ctx| {
         cap::message(state, ctx, &identifier).map(|m| m.xml())
     }) {
         Some(body) => (
