@@ -94,10 +94,32 @@ struct Submission {
     reply: oneshot::Sender<Result<Outcome, SubmitError>>,
 }
 
+/// What the command channel carries: a command, or a clock tick queued in order with them (a
+/// drill's run sends both without waiting, and the tick must come where it was sent).
+enum Queued {
+    Command(Submission),
+    Tick {
+        at_ms: i64,
+        reply: oneshot::Sender<Result<Outcome, SubmitError>>,
+    },
+}
+
+impl Queued {
+    fn reply(self) -> oneshot::Sender<Result<Outcome, SubmitError>> {
+        match self {
+            Queued::Command(s) => s.reply,
+            Queued::Tick { reply, .. } => reply,
+        }
+    }
+}
+
+/// The answer to a command or a queued tick, to wait for later (see [`EngineHandle::enqueue`]).
+pub type Reply = oneshot::Receiver<Result<Outcome, SubmitError>>;
+
 /// Cloneable handle for submitting commands.
 #[derive(Clone)]
 pub struct EngineHandle {
-    tx: mpsc::Sender<Submission>,
+    tx: mpsc::Sender<Queued>,
     stop: mpsc::Sender<oneshot::Sender<u64>>,
     ticks: mpsc::Sender<(Option<i64>, oneshot::Sender<u64>)>,
     health: watch::Receiver<LogHealth>,
@@ -128,13 +150,13 @@ impl EngineHandle {
         self.metrics.engine_queue_depth.inc();
         let sent = self
             .tx
-            .send(Submission {
+            .send(Queued::Command(Submission {
                 at_ms,
                 actor,
                 command_id,
                 command,
                 reply,
-            })
+            }))
             .await;
         if sent.is_err() {
             self.metrics.engine_queue_depth.dec();
@@ -161,7 +183,7 @@ impl EngineHandle {
                 command,
                 reply,
             };
-            if self.tx.send(sub).await.is_err() {
+            if self.tx.send(Queued::Command(sub)).await.is_err() {
                 self.metrics.engine_queue_depth.dec();
             }
             replies.push(rx);
@@ -174,6 +196,43 @@ impl EngineHandle {
             );
         }
         results
+    }
+
+    /// Queues a command decided at `at_ms` and returns at once with its reply to wait for:
+    /// commands queued one after another are decided and logged in that order and share
+    /// group-commit transactions (a drill's run keeps thousands in flight).
+    pub async fn enqueue(
+        &self,
+        at_ms: i64,
+        actor: Actor,
+        command_id: String,
+        command: Command,
+    ) -> Result<Reply, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        self.metrics.engine_queue_depth.inc();
+        let sub = Queued::Command(Submission {
+            at_ms: Some(at_ms),
+            actor,
+            command_id,
+            command,
+            reply,
+        });
+        if self.tx.send(sub).await.is_err() {
+            self.metrics.engine_queue_depth.dec();
+            return Err(SubmitError::engine_stopped());
+        }
+        Ok(rx)
+    }
+
+    /// Queues a clock tick at `at_ms` in order with the commands queued before and after it.
+    pub async fn enqueue_tick(&self, at_ms: i64) -> Result<Reply, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        self.metrics.engine_queue_depth.inc();
+        if self.tx.send(Queued::Tick { at_ms, reply }).await.is_err() {
+            self.metrics.engine_queue_depth.dec();
+            return Err(SubmitError::engine_stopped());
+        }
+        Ok(rx)
     }
 
     pub fn is_running(&self) -> bool {
@@ -455,7 +514,7 @@ fn levee_index(state: &State) -> LeveeIndex {
 impl Engine {
     async fn run(
         mut self,
-        mut rx: mpsc::Receiver<Submission>,
+        mut rx: mpsc::Receiver<Queued>,
         mut stop: mpsc::Receiver<oneshot::Sender<u64>>,
         mut tick_requests: mpsc::Receiver<(Option<i64>, oneshot::Sender<u64>)>,
     ) {
@@ -505,7 +564,7 @@ impl Engine {
         }
     }
 
-    async fn run_batch(&mut self, batch: &mut Vec<Submission>) {
+    async fn run_batch(&mut self, batch: &mut Vec<Queued>) {
         // A steady stream of commands keeps the select on the command channel (it is polled
         // before the tick timer): a tick that is due rides along with the batch instead.
         if let Some(every) = self.tick_every
@@ -526,7 +585,7 @@ impl Engine {
             let error = SubmitError::unwritable(u.fault);
             self.metrics.commands_unavailable.inc_by(batch.len() as u64);
             for sub in batch {
-                let _ = sub.reply.send(Err(error.clone()));
+                let _ = sub.reply().send(Err(error.clone()));
             }
             return;
         }
@@ -534,12 +593,18 @@ impl Engine {
         self.process(batch).instrument(span).await;
     }
 
-    async fn process(&mut self, batch: Vec<Submission>) {
+    async fn process(&mut self, batch: Vec<Queued>) {
         // Idempotency records live in the store only: one lookup for the whole batch.
         let known = if batch.is_empty() {
             Ok(Vec::new()) // a tick alone
         } else {
-            let ids: Vec<&str> = batch.iter().map(|s| s.command_id.as_str()).collect();
+            let ids: Vec<&str> = batch
+                .iter()
+                .filter_map(|q| match q {
+                    Queued::Command(s) => Some(s.command_id.as_str()),
+                    Queued::Tick { .. } => None,
+                })
+                .collect();
             self.store.command_outcomes(&ids).await
         };
         let known: HashMap<String, CommandOutcome> = match known {
@@ -550,7 +615,7 @@ impl Engine {
             Err(e) => {
                 // Without the records a resend could be applied twice: refuse the batch.
                 let fault = self.become_unwritable(&e, false, 0);
-                self.refuse(batch.into_iter().map(|s| s.reply), fault);
+                self.refuse(batch.into_iter().map(Queued::reply), fault);
                 return;
             }
         };
@@ -559,7 +624,28 @@ impl Engine {
         let mut pending: Vec<Pending> = Vec::new();
         let mut in_batch: HashMap<String, usize> = HashMap::new();
         let clock_now = self.clock.now_ms();
-        for sub in batch {
+        let mut tick_replies = Vec::new();
+        for queued in batch {
+            let sub = match queued {
+                Queued::Command(sub) => sub,
+                Queued::Tick { at_ms, reply } => {
+                    // In its place among the commands.
+                    let now = at_ms.max(self.last_time_ms);
+                    let events = self.state.tick(now);
+                    if !events.is_empty() {
+                        let command_id = format!("{CLOCK_ID_PREFIX}{}", self.seq + 1);
+                        let stored = self.number(events, &command_id, "clock", now, &mut committed);
+                        records.push(CommandRecord {
+                            command_id,
+                            request_hash: String::new(),
+                            created_id: None,
+                            events: stored,
+                        });
+                    }
+                    tick_replies.push(reply);
+                    continue;
+                }
+            };
             let now = sub.at_ms.unwrap_or(clock_now).max(self.last_time_ms);
             let hash = codec::request_hash(&sub.command);
             if let Some(o) = known.get(&sub.command_id) {
@@ -641,7 +727,17 @@ impl Engine {
                 });
             }
         }
+        let ticked = |replies: Vec<oneshot::Sender<Result<Outcome, SubmitError>>>| {
+            for reply in replies {
+                let _ = reply.send(Ok(Outcome {
+                    seqs: Vec::new(),
+                    created: None,
+                    duplicate: false,
+                }));
+            }
+        };
         if records.is_empty() {
+            ticked(tick_replies);
             return;
         }
         let started = Instant::now();
@@ -658,7 +754,10 @@ impl Engine {
                 .sum();
             let fault = self.become_unwritable(&e, true, bytes);
             self.reload().await;
-            self.refuse(pending.into_iter().map(|p| p.reply), fault);
+            self.refuse(
+                pending.into_iter().map(|p| p.reply).chain(tick_replies),
+                fault,
+            );
             return;
         }
         self.metrics
@@ -683,6 +782,7 @@ impl Engine {
             };
             let _ = p.reply.send(Ok(outcome));
         }
+        ticked(tick_replies);
         self.since_snapshot += committed.len() as u64;
         if self.snapshot_every > 0 && self.since_snapshot >= self.snapshot_every {
             self.snapshot().await;

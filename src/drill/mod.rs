@@ -15,6 +15,7 @@ pub mod registry;
 pub mod review;
 
 use crate::clock::Clock;
+use crate::domain::error::Bilingual;
 use crate::domain::{Actor, Command};
 use crate::engine::{self, EngineConfig, EngineHandle, SubmitError};
 use crate::map::DistrictMap;
@@ -200,6 +201,7 @@ pub async fn run(
     let mut done = 0usize;
     let mut last_report_at = i64::MIN;
     let report_every = (scenario.duration_ms / 50).max(60_000);
+    let mut flight = InFlight::default();
     loop {
         let next_step = steps.peek().map(|s| s.at_ms);
         let tick_due = next_tick <= scenario.duration_ms;
@@ -209,12 +211,23 @@ pub async fn run(
             (None, true) => next_tick,
             (None, false) => break,
         };
+        // At a speed, what is sent is seen before the clock runs on; as fast as possible, the
+        // run keeps up to `WINDOW` commands in flight and waits only where it must.
+        let now = space.clock.now_ms() - scenario.start_ms;
+        if target > now && !matches!(control.borrow().pace, Pace::AsFastAsPossible) {
+            flight.drain(&mut report).await?;
+        }
         if !wait_until(space, scenario, target, &mut control).await {
             report.ended_early = true;
             break;
         }
         if tick_due && next_tick <= target {
-            space.engine.tick_at(Some(scenario.start_ms + target)).await;
+            let reply = space
+                .engine
+                .enqueue_tick(scenario.start_ms + target)
+                .await
+                .map_err(|e| RunError::Unavailable(e.to_string()))?;
+            flight.push(None, reply, &mut report).await?;
             report.ticks += 1;
             next_tick += scenario.tick_every_ms;
             continue;
@@ -224,7 +237,7 @@ pub async fn run(
         if step.actor.name == crate::scenario::expand::SIMULATED_TRAINEE && !simulate_trainees {
             continue;
         }
-        send(space, scenario.start_ms, step, &mut report).await?;
+        send(space, scenario.start_ms, step, &mut flight, &mut report).await?;
         report.steps += 1;
         if target.saturating_sub(last_report_at) >= report_every {
             last_report_at = target;
@@ -237,6 +250,7 @@ pub async fn run(
             });
         }
     }
+    flight.drain(&mut report).await?;
     // The scenario's time stops with its timeline (trainees may still act, at its end).
     space.clock.set_running(false);
     progress(&Progress {
@@ -247,6 +261,66 @@ pub async fn run(
         finished: true,
     });
     Ok(report)
+}
+
+/// Most commands a run keeps in flight.
+const WINDOW: usize = 4096;
+
+/// Commands (and ticks) queued in the engine whose answers are still to come, oldest first.
+#[derive(Default)]
+struct InFlight<'a> {
+    queue: std::collections::VecDeque<(Option<&'a Step>, engine::Reply)>,
+    /// Refs whose creating command is in flight: a step that uses one waits for it.
+    binding: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> InFlight<'a> {
+    async fn push(
+        &mut self,
+        step: Option<&'a Step>,
+        reply: engine::Reply,
+        report: &mut RunReport,
+    ) -> Result<(), RunError> {
+        if let Some(name) = step.and_then(|s| s.binds.as_deref()) {
+            self.binding.insert(name);
+        }
+        self.queue.push_back((step, reply));
+        while self.queue.len() > WINDOW {
+            self.settle_oldest(report).await?;
+        }
+        Ok(())
+    }
+
+    async fn settle_oldest(&mut self, report: &mut RunReport) -> Result<(), RunError> {
+        let Some((step, reply)) = self.queue.pop_front() else {
+            return Ok(());
+        };
+        let result = reply.await.unwrap_or_else(|_| {
+            Err(SubmitError::Unavailable(Bilingual::new(
+                "engine stopped",
+                "引擎已停止",
+            )))
+        });
+        match step {
+            Some(step) => {
+                if let Some(name) = step.binds.as_deref() {
+                    self.binding.remove(name);
+                }
+                settle(step, result, report)
+            }
+            None => match result {
+                Err(SubmitError::Unavailable(why)) => Err(RunError::Unavailable(why.en)),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    async fn drain(&mut self, report: &mut RunReport) -> Result<(), RunError> {
+        while !self.queue.is_empty() {
+            self.settle_oldest(report).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Brings the scenario clock to `target` (ms after the start) at the controller's pace; false
@@ -295,37 +369,58 @@ async fn wait_until(
     }
 }
 
-/// Sends one step: refs replaced, parsed as a client's command message, submitted.
-async fn send(
+/// Sends one step: refs replaced (waiting for the commands that bind them), parsed as a
+/// client's command message, queued.
+async fn send<'a>(
     space: &Space,
     start_ms: i64,
-    step: &Step,
+    step: &'a Step,
+    flight: &mut InFlight<'a>,
     report: &mut RunReport,
 ) -> Result<(), RunError> {
+    let mut waits = false;
+    substitute(&step.command, &mut |name| {
+        waits |= flight.binding.contains(name);
+        None
+    });
+    if waits {
+        flight.drain(report).await?;
+    }
     let command = substitute(&step.command, &mut |name| report.refs.get(name).cloned());
     let message = json!({"type": "command", "id": step.command_id, "command": command}).to_string();
-    let where_ = format!("line {}, {}", step.line, step.label);
     let command = match parse_client_message(&message) {
         Ok(ClientMessage::Command(c)) => c.command,
         Ok(_) => unreachable!("a command message"),
         Err(e) => {
             let code: &str = e.code.into();
-            report
-                .unexpected
-                .push(format!("{where_}: {code}: {}", e.message));
+            report.unexpected.push(format!(
+                "line {}, {}: {code}: {}",
+                step.line, step.label, e.message
+            ));
             return Ok(());
         }
     };
-    match space
+    let reply = space
         .engine
-        .submit_at(
-            Some(start_ms + step.at_ms),
+        .enqueue(
+            start_ms + step.at_ms,
             step.actor.clone(),
             step.command_id.clone(),
             command,
         )
         .await
-    {
+        .map_err(|e| RunError::Unavailable(e.to_string()))?;
+    flight.push(Some(step), reply, report).await
+}
+
+/// What a step's answer means for the run.
+fn settle(
+    step: &Step,
+    result: Result<engine::Outcome, SubmitError>,
+    report: &mut RunReport,
+) -> Result<(), RunError> {
+    let where_ = format!("line {}, {}", step.line, step.label);
+    match result {
         Ok(outcome) => {
             if outcome.duplicate {
                 report.duplicates += 1;
