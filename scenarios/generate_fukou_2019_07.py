@@ -605,7 +605,9 @@ def main():
         return int(shelters[sid]["properties"]["capacity"] * SHELTER_FILL) - occupancy[sid]
 
     orders = {}
-    for vid, movers, t_order, to_relatives in EVACUATION:
+    used = {}  # village → the shelters its people went to
+    # In the order the orders are issued: the first villages get the nearest shelters.
+    for vid, movers, t_order, to_relatives in sorted(EVACUATION, key=lambda e: e[2]):
         v = villages[vid]["properties"]
         vcells = sorted((c for c in cells if c["properties"]["village"] == vid),
                         key=lambda c: c["properties"]["id"])
@@ -649,6 +651,7 @@ def main():
                     ci["vulnerable"] = vulnerable  # the vulnerable go first
                 first = False
                 tl.command(t, ci)
+                used.setdefault(vid, set()).add(sid)
                 occupancy[sid] += batch
                 history[sid].append((t, batch))
                 to_shelter -= batch
@@ -666,6 +669,9 @@ def main():
                 status["people_remaining"] = people_left
             status["note"] = "转移完毕" if people_left == 0 else "低洼区域群众已转移"
             tl.command(t, status, actor=f"grid_worker:{gw}")
+        # The order names the shelters its people were sent to (known once they are chosen).
+        cmd["target_shelters"] = sorted({sid for sid, h in history.items()
+                                         for w, x in h if x and t_order <= w} & used[vid])
     for sid in sorted(opened):
         tl.command(opened[sid], {"type": "open_shelter", "shelter_id": sid})
     # Lifting the orders, people going home, shelters closed.
