@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deterministic generator of the July 2019 flood drill (scenarios/fukou-2019-07.toml).
 
-The story is the product brief's (docs: /shared/design.md, "The story it comes from"; issue 10 §2):
+The story is the product brief's ("The story it comes from"; and issue 10 §2 of the project):
 heavy rain from the evening of day 1; the 湘江 at 涪口 rising through 设防, 警戒 and 保证 to about
 1.5 m above 保证 at the crest on day 4, then falling; response level IV → III → II and back;
 24-hour levee patrols on every levee (passes every 30 minutes above 警戒); more than 110 levee
