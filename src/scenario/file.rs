@@ -188,12 +188,15 @@ pub struct Expect {
 pub struct Parsed {
     pub doc: Doc,
     text: String,
+    /// The byte offset where each line starts: a line is found by a binary search, not by
+    /// counting from the start (a generated file has thousands of injects).
+    line_starts: Vec<usize>,
 }
 
 impl Parsed {
     /// The 1-based line of a byte offset.
     pub fn line_at(&self, offset: usize) -> usize {
-        line_at(&self.text, offset)
+        self.line_starts.partition_point(|&start| start <= offset)
     }
 
     /// The line of a top-level key (`map = …`), or 1.
@@ -226,6 +229,9 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<Problem>> {
         Ok(doc) => Ok(Parsed {
             doc,
             text: text.to_string(),
+            line_starts: std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
         }),
         Err(e) => {
             let path = e.path().to_string();
@@ -247,6 +253,17 @@ fn problem(text: &str, path: &str, e: &toml::de::Error) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_found_by_offset() {
+        let parsed =
+            parse("title = \"t\"\nmap = \"m\"\nstart = \"s\"\nduration = \"1d\"\n").unwrap();
+        for (offset, line) in [(0, 1), (11, 1), (12, 2), (22, 3), (40, 4)] {
+            assert_eq!(parsed.line_at(offset), line, "{offset}");
+            assert_eq!(line_at(&parsed.text, offset), line, "{offset}");
+        }
+        assert_eq!(parsed.line_of_key("duration"), 4);
+    }
 
     #[test]
     fn a_mistake_is_reported_with_its_line_and_field() {
