@@ -96,6 +96,9 @@ struct Submission {
 
 /// What the command channel carries: a command, or a clock tick queued in order with them (a
 /// drill's run sends both without waiting, and the tick must come where it was sent).
+// Nearly everything queued is a command: boxing it to shrink the rare tick would allocate once
+// more per command.
+#[allow(clippy::large_enum_variant)]
 enum Queued {
     Command(Submission),
     Tick {

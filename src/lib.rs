@@ -13,6 +13,8 @@
 //!   of a command's request hash.
 //! - [`engine`]: the single writer with group commit and clock ticks.
 //! - [`clock`]: the wall clock, and the engine's clock that tests and drills move forward.
+//! - [`history`]: the state of the log at a past seq or time (after-action review), with a
+//!   bounded cache of folded checkpoints.
 //! - [`projection`]: the read model published after each commit.
 //! - [`hub`]: the shared ring of serialized frames that every connection reads.
 //! - [`protocol`]: wire messages of WebSocket protocol v1: what clients send, one
@@ -36,6 +38,7 @@ pub mod codec;
 pub mod domain;
 pub mod drill;
 pub mod engine;
+pub mod history;
 pub mod hub;
 pub mod map;
 pub mod metrics;

@@ -6,7 +6,7 @@ pub mod errors;
 pub mod server;
 
 pub use errors::{ErrorCode, WireError};
-pub use server::{ServerMessage, SnapshotReason};
+pub use server::{ReviewEnd, ReviewPlay, ServerMessage, SnapshotReason};
 
 use crate::domain::events::Layer;
 use crate::domain::model::*;
@@ -30,6 +30,8 @@ pub enum ClientMessage {
     Command(CommandMessage),
     Query(QueryMessage),
     Ping(Ping),
+    Review(Review),
+    ReviewControl(ReviewControl),
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -70,6 +72,150 @@ pub struct CommandMessage {
 pub struct QueryMessage {
     pub id: String,
     pub query: Query,
+    /// Answer from the state of the log at this moment instead of the live state (§5).
+    #[serde(default)]
+    pub at: Option<At>,
+}
+
+/// A moment of the log (a query's `at`, a review's `from` and `to`, a seek): a sequence number
+/// (the state after that event) or an RFC 3339 time (the state after every event logged at or
+/// before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    Seq(u64),
+    Time(i64),
+}
+
+impl At {
+    /// From text (an HTTP query string): digits are a seq, anything else an RFC 3339 time.
+    pub fn parse(text: &str) -> Result<At, String> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return text
+                .parse()
+                .map(At::Seq)
+                .map_err(|_| format!("sequence number {text} is outside 0 to {}", u64::MAX));
+        }
+        crate::clock::parse_rfc3339(text).map(At::Time)
+    }
+}
+
+impl<'de> Deserialize<'de> for At {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = At;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence number (a whole number) or an RFC 3339 time (a string)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<At, E> {
+                Ok(At::Seq(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<At, E> {
+                u64::try_from(v).map(At::Seq).map_err(|_| {
+                    E::custom(crate::domain::values::OutOfBounds::new(format!(
+                        "sequence number {v} is outside 0 to {}",
+                        u64::MAX
+                    )))
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<At, E> {
+                crate::clock::parse_rfc3339(v)
+                    .map(At::Time)
+                    .map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The speed of a review: logged time per wall-clock time, from [`MIN_SPEED`] to [`MAX_SPEED`],
+/// or `"max"`: as fast as the connection takes the events.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    Times(f64),
+    Max,
+}
+
+pub const MIN_SPEED: f64 = 0.1;
+pub const MAX_SPEED: f64 = 100_000.0;
+
+impl serde::Serialize for Speed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Speed::Times(x) => s.serialize_f64(*x),
+            Speed::Max => s.serialize_str("max"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Speed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Speed;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a speed from {MIN_SPEED} to {MAX_SPEED}, or \"max\"")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Speed, E> {
+                if (MIN_SPEED..=MAX_SPEED).contains(&v) {
+                    Ok(Speed::Times(v))
+                } else {
+                    Err(E::custom(crate::domain::values::OutOfBounds::new(format!(
+                        "speed {v} is outside {MIN_SPEED} to {MAX_SPEED}"
+                    ))))
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Speed, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Speed, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Speed, E> {
+                match v {
+                    "max" => Ok(Speed::Max),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Plays the log back from `from` (§5, "Reviewing the past").
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    pub id: String,
+    pub from: At,
+    #[serde(default)]
+    pub to: Option<At>,
+    #[serde(default)]
+    pub speed: Option<Speed>,
+    pub layers: Vec<Layer>,
+}
+
+/// Controls the connection's review.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewControl {
+    pub action: ReviewAction,
+    /// Where a `seek` goes.
+    #[serde(default)]
+    pub at: Option<At>,
+    /// The new speed of a `speed`.
+    #[serde(default)]
+    pub speed: Option<Speed>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewAction {
+    Pause,
+    Resume,
+    Seek,
+    Speed,
+    Stop,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -585,6 +731,8 @@ mod locate {
             "set_viewport" => walk::<super::SetViewport>("", body).map(drop),
             "unsubscribe" => walk::<super::Unsubscribe>("", body).map(drop),
             "ping" => walk::<super::Ping>("", body).map(drop),
+            "review" => walk::<super::Review>("", body).map(drop),
+            "review_control" => walk::<super::ReviewControl>("", body).map(drop),
             "command" | "query" => {
                 let payload = if kind == "command" {
                     "command"
@@ -605,16 +753,40 @@ mod locate {
             #[allow(dead_code)]
             id: String,
         }
+        // A query may also name the moment it asks about.
+        let at = if payload == "query" { "at" } else { "id" };
         if let Some(key) = obj
             .keys()
-            .find(|k| !["type", "id", payload].contains(&k.as_str()))
+            .find(|k| !["type", "id", at, payload].contains(&k.as_str()))
         {
+            let (expected, expected_zh) = if payload == "query" {
+                (
+                    "`id`, `at` or `query`".to_string(),
+                    "`id`、`at` 或 `query`".to_string(),
+                )
+            } else {
+                (
+                    format!("`id` or `{payload}`"),
+                    format!("`id` 或 `{payload}`"),
+                )
+            };
             return Err(Fault::new(
                 "",
                 ErrorCode::UnknownField,
-                format!("unknown field `{key}`, expected `id` or `{payload}`"),
-                format!("未知字段 `{key}`，应为 `id` 或 `{payload}`"),
+                format!("unknown field `{key}`, expected {expected}"),
+                format!("未知字段 `{key}`，应为{expected_zh}"),
             ));
+        }
+        if payload == "query"
+            && let Some(at) = obj.get("at")
+        {
+            #[derive(Deserialize)]
+            struct At {
+                #[allow(dead_code)]
+                at: Option<super::At>,
+            }
+            let at = [("at".to_string(), at.clone())];
+            walk::<At>("", to_value(&Value::Object(at.into_iter().collect())))?;
         }
         if !obj.contains_key(payload) {
             return Err(Fault::new(
@@ -987,5 +1159,79 @@ mod tests {
         ] {
             parse_client_message(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
         }
+    }
+
+    #[test]
+    fn moments_and_speeds_parse_within_their_bounds() {
+        assert_eq!(At::parse("42"), Ok(At::Seq(42)));
+        assert_eq!(At::parse("0"), Ok(At::Seq(0)));
+        assert_eq!(
+            At::parse("2026-07-15T08:00:00+08:00"),
+            Ok(At::Time(
+                crate::clock::parse_rfc3339("2026-07-15T00:00:00Z").unwrap()
+            ))
+        );
+        for bad in [
+            "",
+            "-1",
+            "4.5",
+            "99999999999999999999",
+            "yesterday",
+            "2026-07-15",
+        ] {
+            assert!(At::parse(bad).is_err(), "{bad}");
+        }
+        let review = |extra: &str| {
+            parse_client_message(&format!(
+                r#"{{"type":"review","id":"r","from":3,"layers":["teams"]{extra}}}"#
+            ))
+        };
+        let Ok(ClientMessage::Review(r)) = review(r#","to":"2026-07-15T00:00:00Z","speed":"max""#)
+        else {
+            panic!("a review parses")
+        };
+        assert_eq!((r.from, r.speed), (At::Seq(3), Some(Speed::Max)));
+        assert!(matches!(r.to, Some(At::Time(_))));
+        let Ok(ClientMessage::Review(r)) = review(r#","speed":0.1"#) else {
+            panic!("the slowest speed")
+        };
+        assert_eq!(r.speed, Some(Speed::Times(0.1)));
+        assert!(review(r#","speed":100000"#).is_ok());
+        assert_eq!(
+            code(r#"{"type":"review","id":"r","from":3,"layers":["teams"],"speed":0.09}"#),
+            "invalid_value"
+        );
+        assert_eq!(
+            code(r#"{"type":"review","id":"r","from":-3,"layers":["teams"]}"#),
+            "invalid_value"
+        );
+        assert_eq!(
+            code(r#"{"type":"review","id":"r","from":"now","layers":["teams"]}"#),
+            "invalid_field"
+        );
+        assert_eq!(
+            code(r#"{"type":"review_control","action":"rewind"}"#),
+            "invalid_field"
+        );
+        // A query's `at`: its path in the message, and no other new field in the envelope.
+        let e = parse_client_message(
+            r#"{"type":"query","id":"q","at":"soon","query":{"type":"casualties"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidField);
+        assert!(e.message.starts_with("at: "), "{}", e.message);
+        assert_eq!(
+            code(r#"{"type":"command","id":"c","at":3,"command":{"type":"check_in"}}"#),
+            "unknown_field"
+        );
+        assert!(matches!(
+            parse_client_message(
+                r#"{"type":"query","id":"q","at":7,"query":{"type":"casualties"}}"#
+            ),
+            Ok(ClientMessage::Query(QueryMessage {
+                at: Some(At::Seq(7)),
+                ..
+            }))
+        ));
     }
 }

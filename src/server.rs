@@ -170,6 +170,7 @@ impl Server {
             ),
             live,
             engine,
+            history: Arc::new(crate::history::History::new(store.clone())),
             store,
             metrics,
             gate,

@@ -37,6 +37,8 @@ pub const EXERCISE_COMMAND_ID: &str = "exercise:start";
 #[derive(Clone)]
 pub struct Space {
     pub store: Arc<dyn Store>,
+    /// Past states of this space's log (after-action review).
+    pub history: Arc<crate::history::History>,
     pub live: Arc<Live>,
     pub engine: EngineHandle,
     pub clock: Clock,
@@ -108,6 +110,7 @@ pub async fn open_space(
         .await
         .map_err(|e| SpaceError::Start(e.to_string()))?;
     Ok(Space {
+        history: Arc::new(crate::history::History::new(store.clone())),
         store,
         live,
         engine,

@@ -44,6 +44,10 @@ pub enum ErrorCode {
     RevokedToken,
     AlreadyAuthenticated,
     NotSubscribed,
+    NoReview,
+    // The past (time travel and review)
+    SeqOutOfRange,
+    TimeOutOfRange,
     // Commands
     CommandIdConflict,
     Unavailable,
@@ -99,6 +103,9 @@ impl ErrorCode {
             C::RevokedToken => "令牌已被吊销",
             C::AlreadyAuthenticated => "本连接已经认证",
             C::NotSubscribed => "尚未订阅",
+            C::NoReview => "本连接没有进行中的回放",
+            C::SeqOutOfRange => "序号超出事件日志",
+            C::TimeOutOfRange => "时间不在事件日志的时间范围内",
             C::CommandIdConflict => "指令编号已用于另一条指令",
             C::Unavailable => "事件日志暂时无法读写，请稍后重发",
             C::Forbidden => "超出令牌权限",

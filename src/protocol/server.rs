@@ -107,6 +107,63 @@ pub enum ServerMessage<'a> {
         id: &'a str,
         result: &'a Value,
     },
+    /// The state at a review's start or seek: the layers as in a `snapshot`.
+    ReviewSnapshot {
+        id: &'a str,
+        seq: u64,
+        time_ms: i64,
+        layers: &'a Map<String, Value>,
+        /// A drill's review (its connection's token is a drill's), as `event` is marked.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        exercise: bool,
+    },
+    /// A logged event played back by a review. Written by [`Self::to_text`] without re-parsing
+    /// the event.
+    #[serde(skip)]
+    ReviewEvent {
+        id: &'a str,
+        seq: u64,
+        time_ms: i64,
+        event: &'a str,
+        exercise: bool,
+    },
+    /// The answer to `review_control` `pause`, `resume` and `speed`.
+    ReviewState {
+        id: &'a str,
+        state: ReviewPlay,
+        speed: super::Speed,
+        /// The last seq played (or of the snapshot).
+        seq: u64,
+        /// The review's clock: the logged time it has reached.
+        time_ms: i64,
+    },
+    ReviewEnded {
+        id: &'a str,
+        seq: u64,
+        reason: ReviewEnd,
+    },
+}
+
+/// Whether a review plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewPlay {
+    Playing,
+    Paused,
+}
+
+/// Why a review ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewEnd {
+    /// Every event up to its `to` was played.
+    End,
+    /// `review_control` `stop`.
+    Stopped,
+    /// A new `review` replaced it.
+    Replaced,
+    /// The log could not be read.
+    Failed,
 }
 
 impl ServerMessage<'_> {
@@ -127,6 +184,19 @@ impl ServerMessage<'_> {
             } => format!(
                 r#"{{"type":"event","seq":{seq},"time_ms":{time_ms},"event":{event},"exercise":true}}"#
             ),
+            ServerMessage::ReviewEvent {
+                id,
+                seq,
+                time_ms,
+                event,
+                exercise,
+            } => {
+                let id = serde_json::to_string(id).expect("a string serializes");
+                let mark = if *exercise { r#","exercise":true"# } else { "" };
+                format!(
+                    r#"{{"type":"review_event","id":{id},"seq":{seq},"time_ms":{time_ms},"event":{event}{mark}}}"#
+                )
+            }
             ServerMessage::Enter { seq, layer, entity } => {
                 let layer: &'static str = layer.into();
                 format!(r#"{{"type":"enter","seq":{seq},"layer":"{layer}","entity":{entity}}}"#)
@@ -209,6 +279,29 @@ mod tests {
             layers: &layers,
         });
         assert_eq!(snapshot["reason"], "resume_unavailable");
+        let played = parsed(ServerMessage::ReviewEvent {
+            id: "r\"1",
+            seq: 5,
+            time_ms: 7,
+            event: r#"{"type":"team_moved"}"#,
+            exercise: false,
+        });
+        assert_eq!(
+            played,
+            serde_json::json!({"type": "review_event", "id": "r\"1", "seq": 5, "time_ms": 7,
+                "event": {"type": "team_moved"}})
+        );
+        let state = parsed(ServerMessage::ReviewState {
+            id: "r",
+            state: ReviewPlay::Paused,
+            speed: super::super::Speed::Max,
+            seq: 3,
+            time_ms: 9,
+        });
+        assert_eq!(
+            state,
+            serde_json::json!({"type": "review_state", "id": "r", "state": "paused", "speed": "max", "seq": 3, "time_ms": 9})
+        );
         assert_eq!(
             parsed(ServerMessage::Unsubscribed {})["type"],
             "unsubscribed"

@@ -278,17 +278,33 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
+/// `GET /api/v1/layers/{layer}`'s query string (other parameters are ignored, as they always
+/// were here).
+#[derive(Deserialize)]
+struct LayerParams {
+    token: Option<String>,
+    /// A past moment: a seq, or an RFC 3339 time.
+    at: Option<String>,
+}
+
 async fn layer(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    q: Result<Query<TokenParam>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<LayerParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let q = match token_param(q) {
-        Ok(q) => q,
-        Err(resp) => return *resp,
+    let Ok(Query(q)) = q else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            "the query string takes `at` (a seq or an RFC 3339 time) and `token`, each at most once",
+            "查询字符串只接受 `at`（序号或 RFC 3339 时间）和 `token`，各至多一次",
+        );
     };
-    let bound = match require_token(&app, presented_token(&headers, &q)).await {
+    let token = TokenParam {
+        token: q.token.clone(),
+    };
+    let bound = match require_token(&app, presented_token(&headers, &token)).await {
         Ok(bound) => bound,
         Err(resp) => return resp,
     };
@@ -301,9 +317,25 @@ async fn layer(
             format!("没有图层 {name:?}；图层有 {}", valid.join(", ")),
         );
     };
+    let past = match q.at.as_deref() {
+        Some(at) => match past(&bound.space, at).await {
+            Ok(p) => Some(p),
+            Err(resp) => return resp,
+        },
+        None => None,
+    };
     let (etag, body) = {
-        let p = bound.space.live.read();
-        let collection = geojson::layer_collection(&p.state, layer, p.seq);
+        let live = past.is_none().then(|| bound.space.live.read());
+        let p = match (&past, &live) {
+            (Some(past), _) => &past.projection,
+            (None, Some(live)) => &**live,
+            (None, None) => unreachable!("one of the two"),
+        };
+        let mut collection = geojson::layer_collection(&p.state, layer, p.seq);
+        if let Some(past) = &past {
+            let members = collection.foreign_members.get_or_insert_default();
+            members.insert("crest_at".into(), past.at_json());
+        }
         // The tag is a hash of the layer's features alone: it changes exactly when this layer
         // changes (not with every event of another layer), and two different contents never
         // share one (a restored database cannot reuse a tag). It is weak (RFC 9110 §8.8.1): the
@@ -460,6 +492,8 @@ struct SitrepParams {
     lang: crate::domain::vocabulary::Lang,
     #[serde(default)]
     format: crate::domain::vocabulary::SitrepFormat,
+    /// A past moment: a seq, or an RFC 3339 time.
+    at: Option<String>,
 }
 
 /// The situation report, as the `sitrep` query gives it: JSON, or the Markdown report itself
@@ -473,8 +507,8 @@ async fn sitrep(
         return error(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidField,
-            "the query string takes `lang` (zh or en), `format` (json or markdown) and `token`, each at most once",
-            "查询字符串只接受 `lang`（zh 或 en）、`format`（json 或 markdown）和 `token`，各至多一次",
+            "the query string takes `lang` (zh or en), `format` (json or markdown), `at` (a seq or an RFC 3339 time) and `token`, each at most once",
+            "查询字符串只接受 `lang`（zh 或 en）、`format`（json 或 markdown）、`at`（序号或 RFC 3339 时间）和 `token`，各至多一次",
         );
     };
     let token = TokenParam {
@@ -484,19 +518,34 @@ async fn sitrep(
         Ok(bound) => bound,
         Err(resp) => return resp,
     };
-    let now = bound.space.clock.now_ms();
+    let past = match q.at.as_deref() {
+        Some(at) => match past(&bound.space, at).await {
+            Ok(p) => Some(p),
+            Err(resp) => return resp,
+        },
+        None => None,
+    };
     let district = app.district_name();
     let report = {
-        let p = bound.space.live.read();
+        let live = past.is_none().then(|| bound.space.live.read());
+        let (p, at_ms) = match (&past, &live) {
+            (Some(past), _) => (&past.projection, past.time_ms),
+            (None, Some(live)) => (&**live, bound.space.clock.now_ms()),
+            (None, None) => unreachable!("one of the two"),
+        };
         let header = crate::read::sitrep_markdown::Header {
             district,
-            at_ms: now,
+            at_ms,
             seq: p.seq,
         };
         match q.format {
             crate::domain::vocabulary::SitrepFormat::Json => {
-                crate::read::sitrep_markdown::report(&p.state, &header, q.format, q.lang)
-                    .to_string()
+                let mut report =
+                    crate::read::sitrep_markdown::report(&p.state, &header, q.format, q.lang);
+                if let Some(past) = &past {
+                    report["at"] = past.at_json();
+                }
+                report.to_string()
             }
             crate::domain::vocabulary::SitrepFormat::Markdown => {
                 crate::read::sitrep_markdown::markdown(&p.state, &header, q.lang)
@@ -604,6 +653,36 @@ async fn cap_message(
             format!("没有 CAP 消息 {identifier:?}；当前消息见 {CAP_PATH}"),
         ),
     }
+}
+
+/// The state at the moment `at` of a query string (a seq or an RFC 3339 time), within the log;
+/// or the error response.
+async fn past(
+    space: &crate::drill::Space,
+    at: &str,
+) -> Result<Arc<crate::history::Past>, Response> {
+    let at = crate::protocol::At::parse(at).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            format!("at: {e}; give a seq (a whole number) or an RFC 3339 time"),
+            format!("at：{e}；应为序号（整数）或 RFC 3339 时间"),
+        )
+    })?;
+    let last_seq = space.live.read().seq;
+    let refused = |e: crate::protocol::WireError| {
+        let status = match e.code {
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        error(status, e.code, e.message, e.message_zh)
+    };
+    space
+        .history
+        .check(at, last_seq, space.clock.now_ms())
+        .await
+        .map_err(refused)?;
+    space.history.state_at(at, last_seq).await.map_err(refused)
 }
 
 /// Chinese and English names of every enumerated value. Public, like the map: labels only.

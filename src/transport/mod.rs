@@ -99,6 +99,8 @@ pub struct App {
     /// The engine's clock, for answers that depend on the time (patrol gaps).
     pub clock: crate::clock::Clock,
     pub store: Arc<dyn Store>,
+    /// Past states of the log, for queries `at` a moment and reviews.
+    pub history: Arc<crate::history::History>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     /// The district map's layer files, served as they are.
@@ -125,6 +127,7 @@ impl App {
     pub fn live_space(&self) -> crate::drill::Space {
         crate::drill::Space {
             store: self.store.clone(),
+            history: self.history.clone(),
             live: self.live.clone(),
             engine: self.engine.clone(),
             clock: self.clock.clone(),

@@ -10,7 +10,12 @@ use std::path::Path;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A minimal HTTP/1.1 POST with a JSON body.
-async fn post(server: &TestServer, path: &str, token: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn post(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
     let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let body = body.to_string();
     let req = format!(
@@ -34,7 +39,7 @@ async fn get_json(server: &TestServer, path: &str, token: &str) -> (u16, Value) 
 
 /// A drill scenario on the test map: a hazard at 01:00, a cue at 02:00 that a simulated trainee
 /// answers, a note at 12:00; one day long.
-fn write_scenario(dir: &Path) {
+pub(crate) fn write_scenario(dir: &Path) {
     let map = map_dir();
     let text = format!(
         r#"title = "test drill"

@@ -21,6 +21,7 @@ mod memory;
 mod patrols;
 mod people;
 mod replay;
+mod review;
 mod shelter_flood;
 mod sitrep;
 mod slow_client;

@@ -84,9 +84,12 @@ impl Session {
                     (id, r)
                 }));
             }
-            ClientMessage::Query(protocol::QueryMessage { id, query }) => {
+            ClientMessage::Query(protocol::QueryMessage { id, query, at }) => {
                 if let Err(e) = protocol::check_request_id(&id) {
                     return self.error(None, e);
+                }
+                if let Some(at) = at {
+                    return self.past_query(id, query, at);
                 }
                 let now = self.space.clock.now_ms();
                 let district = self.app.district_name();
@@ -99,6 +102,8 @@ impl Session {
                     Err(e) => self.error(Some(&id), e),
                 }
             }
+            ClientMessage::Review(r) => self.start_review(r).await,
+            ClientMessage::ReviewControl(c) => self.control_review(c).await,
             ClientMessage::Auth(_) | ClientMessage::Ping(_) => {
                 unreachable!("handled above")
             }

@@ -6,9 +6,11 @@
 //! - [`messages`]: what the client sends — authentication, the rate limit, commands, queries.
 //! - [`feed`]: what a subscription receives — the snapshot or a resume's catch-up, viewport
 //!   changes, the live frames (coalesced for a client that falls behind) and resyncs.
+//! - [`review`]: the past — queries `at` a moment, and the playback of the log (`review`).
 
 mod feed;
 mod messages;
+mod review;
 
 use super::App;
 use super::Bound;
@@ -68,6 +70,10 @@ struct Session {
     closed_with: Option<(u16, String)>,
     /// The last write had to wait for the client's socket: it is not keeping up.
     socket_behind: bool,
+    /// Queries about a past moment, being folded (they count against `max_in_flight`).
+    past: FuturesUnordered<review::PastAnswer>,
+    /// The connection's review of the log, if one runs.
+    review: Option<review::Review>,
 }
 
 /// Runs a connection to its end. `auth` is set when the upgrade request carried a valid token.
@@ -128,6 +134,8 @@ async fn serve(
         dropped: None,
         closed_with: None,
         socket_behind: false,
+        past: FuturesUnordered::new(),
+        review: None,
     };
     s.hello();
     let mut in_flight: FuturesUnordered<InFlight> = FuturesUnordered::new();
@@ -158,7 +166,7 @@ async fn serve(
             break;
         }
         tokio::select! {
-            incoming = stream.next(), if in_flight.len() < limits.max_in_flight => {
+            incoming = stream.next(), if in_flight.len() + s.past.len() < limits.max_in_flight => {
                 last_heard = Instant::now();
                 match incoming {
                     Some(Ok(Message::Text(text))) => s.on_text(&text, &mut in_flight).await,
@@ -188,6 +196,8 @@ async fn serve(
                 }
             }
             Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => s.on_outcome(&id, result),
+            Some((id, answer)) = s.past.next(), if !s.past.is_empty() => s.on_past_answer(&id, answer),
+            item = review::next(&mut s.review), if s.review.is_some() => s.on_review(item),
             frame = recv(&mut s.rx), if s.rx.is_some() => s.on_frame(frame).await,
             _ = ping.tick() => {
                 if last_heard.elapsed() > limits.ping_interval * 3 {
