@@ -793,6 +793,8 @@ def main():
          "subject": "PA-RAIL-JG", "at_least": 1},
         {"name": "the breach is closed", "entity": "incidents:$breach", "path": "open",
          "equals": False},
+        {"name": "the railway protected: no levee breached at the end",
+         "sitrep": "flood_safety.breached_levees", "equals": []},
         {"name": "close to 1,000 rescuers at the breach", "entity": "incidents:$breach",
          "path": "peak_headcount", "at_least": headcount - 50, "at_most": 1000},
         {"name": "every patrol point passed within its interval, all the time",

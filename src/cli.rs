@@ -169,6 +169,9 @@ pub struct ServeArgs {
     /// WebSocket connections without a token (not yet authenticated) at most.
     #[arg(long, default_value_t = 1_024, env = "CREST_MAX_UNAUTHENTICATED")]
     pub max_unauthenticated: usize,
+    /// Where drill scenarios are found by name (`POST /api/v1/drills`).
+    #[arg(long, default_value = "scenarios", env = "CREST_SCENARIOS")]
+    pub scenarios: PathBuf,
 }
 
 /// What a token may do (`docs/protocol.md`, roles).
@@ -246,6 +249,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             config.limits.burst = a.rate_burst;
             config.limits.max_connections = a.max_connections;
             config.limits.max_unauthenticated = a.max_unauthenticated;
+            config.scenarios = a.scenarios;
             crate::transport::listener::raise_fd_limit(a.max_connections);
             let server = Server::build(config).await?;
             let store = server.store();

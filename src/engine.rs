@@ -282,6 +282,9 @@ pub struct Recovered {
     /// Events replayed after the snapshot (all of them without a usable one): the engine writes
     /// a snapshot at its stop if there were any, replacing an unreadable one.
     pub replayed: u64,
+    /// The time of the last event logged (`i64::MIN` for an empty log): no later event is logged
+    /// earlier, across restarts too.
+    pub last_time_ms: i64,
 }
 
 /// Rebuilds the state from the newest snapshot and the log after it. A snapshot that cannot be
@@ -291,6 +294,7 @@ pub struct Recovered {
 pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
     let (mut state, start) = usable_snapshot(store).await?.unwrap_or_default();
     let mut seq = start;
+    let mut last_time_ms = i64::MIN;
     loop {
         let page = store.events_after(seq, REPLAY_PAGE).await?;
         if page.is_empty() {
@@ -305,12 +309,20 @@ pub async fn recover(store: &dyn Store) -> Result<Recovered, StoreError> {
             }
             state.apply(&codec::decode_event(e)?.event);
             seq = e.seq;
+            last_time_ms = e.time_ms;
+        }
+    }
+    if seq > 0 && last_time_ms == i64::MIN {
+        // Everything was in the snapshot: read the time of its last event.
+        if let Some(e) = store.events_after(seq - 1, 1).await?.first() {
+            last_time_ms = e.time_ms;
         }
     }
     Ok(Recovered {
         state,
         seq,
         replayed: seq - start,
+        last_time_ms,
     })
 }
 
@@ -493,7 +505,7 @@ pub fn spawn(
         tick_due: false,
         tick_at: None,
         last_tick: Instant::now(),
-        last_time_ms: i64::MIN,
+        last_time_ms: recovered.last_time_ms,
     };
     metrics.last_seq.set(engine.seq);
     tokio::spawn(engine.run(rx, stop_rx, ticks_rx));

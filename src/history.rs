@@ -7,8 +7,8 @@
 //! checkpoint at or before the moment asked: at most `CHECKPOINT_EVERY` events to read and apply
 //! once the region has been visited. The last [`MAX_RECENT`] answered states (with their spatial
 //! indexes) are kept whole, so asking the same moment again (a dashboard polling its layers at a
-//! paused review) costs nothing but a clone of an `Arc`. At most [`MAX_FOLDS`] folds run at once,
-//! server-wide; the others wait their turn.
+//! paused review) costs nothing but a clone of an `Arc`. At most [`MAX_FOLDS`] folds run at once
+//! per space (each space has its own `History`); the others wait their turn.
 //!
 //! It reads the store and applies events with the domain's fold, as `engine::fold_until` does; it
 //! never writes and never touches the engine. Answers are checked against the bounds of the log
@@ -31,7 +31,7 @@ pub const CHECKPOINT_EVERY: u64 = 1_000;
 pub const MAX_CHECKPOINTS: usize = 32;
 /// Whole answered states (state and spatial indexes) kept at most.
 pub const MAX_RECENT: usize = 4;
-/// Folds running at once, server-wide.
+/// Folds running at once, per space.
 pub const MAX_FOLDS: usize = 2;
 /// Events read from the store per page.
 const PAGE: u32 = 1_000;

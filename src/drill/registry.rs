@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
-/// A drill's id: `DR-<n>`, counted per server run.
+/// A drill's id: `DR-<n>`, counted on from the drills' logs already on disk, so an id is never
+/// given to two drills of one server (CAP identifiers and logs name it).
 pub const DRILL_PREFIX: &str = "DR-";
-/// Drills one server hosts at once, at most.
+/// Drills one server hosts at once, at most, ended ones included (their spaces stay for review
+/// until removed with `remove`).
 pub const MAX_DRILLS: usize = 8;
 
 /// One drill in a running server.
@@ -84,8 +86,10 @@ pub enum DrillError {
     NoScenario(String),
     #[error("the scenario has mistakes: {0}")]
     BadScenario(String),
-    #[error("this server already hosts {MAX_DRILLS} drills; end one first")]
+    #[error("this server already hosts {MAX_DRILLS} drills; end and remove one first")]
     TooMany,
+    #[error("drill {0} has not ended: end it first")]
+    NotEnded(String),
     #[error("the drill's space cannot be opened: {0}")]
     Space(String),
 }
@@ -99,16 +103,31 @@ pub struct Drills {
     /// Where drills' logs are written.
     logs_dir: PathBuf,
     hub_capacity: usize,
+    /// Held while a drill starts: the count and the new id are one step.
+    starting: tokio::sync::Mutex<()>,
 }
 
 impl Drills {
     pub fn new(scenarios_dir: PathBuf, logs_dir: PathBuf, hub_capacity: usize) -> Drills {
+        // Ids go on from the logs of earlier runs (`DR-<n>-<scenario>-<time>.db`).
+        let used = std::fs::read_dir(&logs_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let rest = name.strip_prefix(DRILL_PREFIX)?;
+                rest.split('-').next()?.parse::<u64>().ok()
+            })
+            .max()
+            .unwrap_or(0);
         Drills {
             drills: Mutex::new(BTreeMap::new()),
-            next: AtomicU64::new(1),
+            next: AtomicU64::new(used + 1),
             scenarios_dir,
             logs_dir,
             hub_capacity,
+            starting: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -147,17 +166,17 @@ impl Drills {
         pace: Pace,
         simulate_trainees: bool,
     ) -> Result<Arc<Drill>, DrillError> {
-        if self
-            .map()
-            .values()
-            .filter(|d| d.state() != DrillState::Ended)
-            .count()
-            >= MAX_DRILLS
-        {
+        let _one_at_a_time = self.starting.lock().await;
+        if self.map().len() >= MAX_DRILLS {
             return Err(DrillError::TooMany);
         }
         let path = self.scenario_path(name)?;
-        let (scenario, map) = scenario::load(&path).map_err(|problems| {
+        // Reading and expanding a scenario takes a moment (the July flood: ~0.7 s): off the
+        // runtime's workers.
+        let loaded = tokio::task::spawn_blocking(move || scenario::load(&path))
+            .await
+            .map_err(|e| DrillError::Space(e.to_string()))?;
+        let (scenario, map) = loaded.map_err(|problems| {
             let list: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
             DrillError::BadScenario(list.join("; "))
         })?;
@@ -209,6 +228,18 @@ impl Drills {
             }
         });
         Ok(drill)
+    }
+
+    /// Removes an ended drill: its engine stops (writing a snapshot), its tokens no longer act,
+    /// its log stays on disk. `None` when there is no such drill.
+    pub async fn remove(&self, id: &str) -> Option<Result<(), DrillError>> {
+        let drill = self.get(id)?;
+        if !drill.control.borrow().ended {
+            return Some(Err(DrillError::NotEnded(id.to_string())));
+        }
+        self.map().remove(id);
+        drill.space.engine.stop().await;
+        Some(Ok(()))
     }
 
     /// Stops every drill's engine (the server is stopping).

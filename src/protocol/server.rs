@@ -87,6 +87,9 @@ pub enum ServerMessage<'a> {
         reason: SnapshotReason,
         viewport: Option<BBox>,
         layers: &'a Map<String, Value>,
+        /// A drill's space: its entities are an exercise's.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        exercise: bool,
     },
     Resumed {
         from_seq: u64,
@@ -106,6 +109,9 @@ pub enum ServerMessage<'a> {
     Answer {
         id: &'a str,
         result: &'a Value,
+        /// Answered from a drill's space.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        exercise: bool,
     },
     /// The state at a review's start or seek: the layers as in a `snapshot`.
     ReviewSnapshot {
@@ -277,8 +283,13 @@ mod tests {
             reason: SnapshotReason::ResumeUnavailable,
             viewport: None,
             layers: &layers,
+            exercise: false,
         });
         assert_eq!(snapshot["reason"], "resume_unavailable");
+        assert!(
+            snapshot.get("exercise").is_none(),
+            "only a drill's is marked"
+        );
         let played = parsed(ServerMessage::ReviewEvent {
             id: "r\"1",
             seq: 5,

@@ -55,6 +55,7 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn problem(&mut self, line: usize, field: String, message: impl Into<String>) {
+        let line = self.parsed.line_of_field(line, &field);
         self.problems.push(Problem {
             line: Some(line),
             field,
@@ -210,7 +211,18 @@ impl Builder<'_> {
         let message = json!({"type": "command", "id": "check", "command": probe}).to_string();
         if let Err(e) = crate::protocol::parse_client_message(&message) {
             let code: &str = e.code.into();
-            self.problem(line, field.to_string(), format!("{code}: {}", e.message));
+            // The protocol names the field inside the command (`command.severity: …`).
+            let inner = e
+                .message
+                .split_once(": ")
+                .and_then(|(path, _)| path.strip_prefix("command"))
+                .filter(|rest| !rest.contains(' '))
+                .unwrap_or("");
+            self.problem(
+                line,
+                format!("{field}{inner}"),
+                format!("{code}: {}", e.message),
+            );
             return None;
         }
         Some(value)

@@ -199,6 +199,40 @@ impl Parsed {
         self.line_starts.partition_point(|&start| start <= offset)
     }
 
+    /// The line of the field a problem names, looked for from the line of its inject (or
+    /// table) to the next table header: `inject[3].command.severity` is the line of
+    /// `severity = …` there. The table's own line when the field is not written out (missing, or
+    /// inside an inline table on one line).
+    pub fn line_of_field(&self, from_line: usize, field: &str) -> usize {
+        let key = field
+            .rsplit('.')
+            .next()
+            .unwrap_or("")
+            .split('[')
+            .next()
+            .unwrap_or("");
+        if key.is_empty() {
+            return from_line;
+        }
+        let lines = self
+            .text
+            .lines()
+            .enumerate()
+            .skip(from_line.saturating_sub(1));
+        for (i, l) in lines.take(200) {
+            let t = l.trim_start();
+            if i + 1 > from_line && t.starts_with("[[") {
+                break;
+            }
+            if let Some(rest) = t.strip_prefix(key)
+                && rest.trim_start().starts_with('=')
+            {
+                return i + 1;
+            }
+        }
+        from_line
+    }
+
     /// The line of a top-level key (`map = …`), or 1.
     pub fn line_of_key(&self, key: &str) -> usize {
         self.text

@@ -211,40 +211,53 @@ async fn settle<T>(
     result
 }
 
+/// Rows per multi-row INSERT: each statement is one round trip to sqlx's SQLite worker thread,
+/// so a batch of hundreds of commands takes a few statements, not two per command (6 columns ×
+/// 128 rows stays far below SQLite's limit of 32,766 bound values).
+const ROWS_PER_INSERT: usize = 128;
+
 async fn append_batch(conn: &mut SqliteConnection, batch: &[CommandRecord]) -> StoreResult<()> {
-    // IMMEDIATE takes the write lock now, so a competing writer fails here, not at COMMIT.
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let mut commands = Vec::with_capacity(batch.len());
     for rec in batch {
-        for e in &rec.events {
-            sqlx::query("INSERT INTO events (seq, time_ms, command_id, actor, format, body) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(e.seq as i64)
-                .bind(e.time_ms)
-                .bind(&e.command_id)
-                .bind(&e.actor)
-                .bind(i64::from(e.format))
-                .bind(&e.body)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let (first, last) = match (rec.events.first(), rec.events.last()) {
-            (Some(f), Some(l)) => (f.seq, l.seq),
+        match (rec.events.first(), rec.events.last()) {
+            (Some(f), Some(l)) => commands.push((rec, f.seq, l.seq)),
             _ => {
                 return Err(StoreError::Corrupt(format!(
                     "command {} has no events",
                     rec.command_id
                 )));
             }
-        };
-        sqlx::query(
-            "INSERT INTO commands (command_id, request_hash, first_seq, last_seq, created_id) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&rec.command_id)
-        .bind(&rec.request_hash)
-        .bind(first as i64)
-        .bind(last as i64)
-        .bind(&rec.created_id)
-        .execute(&mut *tx)
-        .await?;
+        }
+    }
+    let events: Vec<&StoredEvent> = batch.iter().flat_map(|r| &r.events).collect();
+    // IMMEDIATE takes the write lock now, so a competing writer fails here, not at COMMIT.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO events (seq, time_ms, command_id, actor, format, body) ",
+        );
+        q.push_values(chunk, |mut row, e| {
+            row.push_bind(e.seq as i64)
+                .push_bind(e.time_ms)
+                .push_bind(e.command_id.as_str())
+                .push_bind(e.actor.as_str())
+                .push_bind(i64::from(e.format))
+                .push_bind(e.body.as_str());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in commands.chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO commands (command_id, request_hash, first_seq, last_seq, created_id) ",
+        );
+        q.push_values(chunk, |mut row, (rec, first, last)| {
+            row.push_bind(rec.command_id.as_str())
+                .push_bind(rec.request_hash.as_str())
+                .push_bind(*first as i64)
+                .push_bind(*last as i64)
+                .push_bind(rec.created_id.as_deref());
+        });
+        q.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())

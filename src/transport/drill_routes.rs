@@ -207,11 +207,11 @@ pub(super) async fn start(
             e.to_string(),
             format!("场景目录中没有场景 {:?}", req.scenario),
         ),
-        Err(e @ DrillError::TooMany) => error(
+        Err(e @ (DrillError::TooMany | DrillError::NotEnded(_))) => error(
             StatusCode::CONFLICT,
             ErrorCode::InvalidValue,
             e.to_string(),
-            "本服务器同时运行的演练已达上限；请先结束一个",
+            "本服务器承载的演练已达上限；请先结束并移除一个",
         ),
         Err(e @ DrillError::BadScenario(_)) => error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -227,6 +227,33 @@ pub(super) async fn start(
                 e.to_string(),
                 "无法打开演练空间",
             )
+        }
+    }
+}
+
+/// `DELETE /api/v1/drills/{id}`: removes an ended drill (its engine stops, its tokens no longer
+/// act; its log stays on disk).
+pub(super) async fn remove(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    q: Q,
+) -> Response {
+    let who = match live_token(&app, &headers, q, true).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    match app.drills.remove(&id).await {
+        None => no_drill(&id),
+        Some(Err(e)) => error(
+            StatusCode::CONFLICT,
+            ErrorCode::IllegalTransition,
+            e.to_string(),
+            format!("演练 {id} 尚未结束：请先结束"),
+        ),
+        Some(Ok(())) => {
+            tracing::info!(drill = %id, by = %who.auth.actor.name, "drill removed");
+            json(StatusCode::OK, serde_json::json!({ "removed": id }))
         }
     }
 }
@@ -295,10 +322,10 @@ pub(super) async fn control(
     }
     // The clock follows at once (a pause stops it now, not when the runner next looks); after
     // the timeline's end it stays where the scenario ended.
+    crate::drill::steer_clock(&drill.space.clock, &drill.control.borrow());
     if drill.progress.borrow().finished {
+        // Looked at after steering: a run that finished meanwhile leaves its clock stopped.
         drill.space.clock.set_running(false);
-    } else {
-        crate::drill::steer_clock(&drill.space.clock, &drill.control.borrow());
     }
     tracing::info!(drill = %id, by = %who.auth.actor.name, "drill controlled");
     json(StatusCode::OK, drill.view())
@@ -333,15 +360,31 @@ pub(super) async fn issue_token(
         Ok(r) => r,
         Err(r) => return *r,
     };
-    if req.team.is_some() && req.grid_worker.is_some() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidValue,
-            "a token is bound to a team or to a grid worker, not both",
-            "令牌只能绑定队伍或网格员之一",
-        );
-    }
-    let binding = req.team.as_deref().or(req.grid_worker.as_deref());
+    // As `crest token issue`: a field token names a team the drill knows, a grid worker's token
+    // its grid worker, and no other token either.
+    let binding = match (req.role, req.team.as_deref(), req.grid_worker.as_deref()) {
+        (Role::Field, Some(team), None) => {
+            if !drill.space.live.read().state.teams.contains_key(team) {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::NotFound,
+                    format!("drill {id} has no team {team}"),
+                    format!("演练 {id} 没有队伍 {team}"),
+                );
+            }
+            Some(team)
+        }
+        (Role::GridWorker, None, Some(worker)) => Some(worker),
+        (Role::Dispatcher | Role::Observer, None, None) => None,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidValue,
+                "a field token names its `team`, a grid worker's token its `grid_worker`, and other tokens neither",
+                "现场令牌须指明 `team`，网格员令牌须指明 `grid_worker`，其他令牌两者都不指明",
+            );
+        }
+    };
     let label = if req.label.is_empty() {
         format!("{} of drill {id}", req.role.name())
     } else {

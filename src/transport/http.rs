@@ -33,7 +33,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/drills",
             get(super::drill_routes::list).post(super::drill_routes::start),
         )
-        .route("/api/v1/drills/{id}", get(super::drill_routes::show))
+        .route(
+            "/api/v1/drills/{id}",
+            get(super::drill_routes::show).delete(super::drill_routes::remove),
+        )
         .route(
             "/api/v1/drills/{id}/cues",
             get(super::drill_routes::drill_cues),
@@ -460,7 +463,18 @@ async fn revoke_token(
             "只有调度员可以吊销令牌",
         );
     }
-    match app.store.revoke_token(&id, crate::clock::now_ms()).await {
+    // A token lives in its space's log: the live one, or a hosted drill's.
+    let mut revoked = app.store.revoke_token(&id, crate::clock::now_ms()).await;
+    for drill in app.drills.list() {
+        if matches!(revoked, Ok(false)) {
+            revoked = drill
+                .space
+                .store
+                .revoke_token(&id, crate::clock::now_ms())
+                .await;
+        }
+    }
+    match revoked {
         Ok(true) => {
             tracing::info!(token = %id, by = %who.actor.name, "token revoked; closing its sessions");
             let _ = app.revoked.send(id.clone());

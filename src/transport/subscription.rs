@@ -74,6 +74,7 @@ impl Subscription {
             reason,
             viewport: self.viewport,
             layers: &layers,
+            exercise: state.exercise.is_some(),
         }
         .to_text()
     }

@@ -148,7 +148,8 @@ async fn a_drill_runs_in_its_own_space_and_never_touches_live_data() {
     );
 
     // The drill's commands act in the drill: its events are marked.
-    trainee.subscribe(&["hazards"], None).await;
+    let snapshot = trainee.subscribe(&["hazards"], None).await;
+    assert_eq!(snapshot["exercise"], true, "{snapshot}");
     trainee
         .ok(json!({"type": "report_hazard", "kind": "crack", "severity": "general", "position": [113.12, 27.65]}))
         .await;
@@ -268,5 +269,102 @@ async fn the_controller_pauses_resumes_speeds_up_and_ends_a_drill() {
     );
     let (_, list) = get_json(&server, "/api/v1/drills", &token).await;
     assert_eq!(list["drills"][0]["id"], id.as_str());
+    // An ended drill is removed: its tokens no longer act.
+    let (_, issued) = post(
+        &server,
+        &format!("/api/v1/drills/{id}/tokens"),
+        &token,
+        json!({"role": "observer"}),
+    )
+    .await;
+    let drill_token = issued["secret"].as_str().unwrap().to_string();
+    assert_eq!(
+        get_json(&server, "/api/v1/layers/hazards", &drill_token)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        delete(&server, &format!("/api/v1/drills/{id}"), &token).await,
+        200
+    );
+    assert_eq!(
+        get_json(&server, "/api/v1/layers/hazards", &drill_token)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        delete(&server, &format!("/api/v1/drills/{id}"), &token).await,
+        404
+    );
+    server.stop().await;
+}
+
+async fn delete(server: &TestServer, path: &str, token: &str) -> u16 {
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let req = format!(
+        "DELETE {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_drill_token_is_bound_as_asked_and_a_live_dispatcher_revokes_it() {
+    let scenarios = tempfile::tempdir().unwrap();
+    write_scenario(scenarios.path());
+    let dir = scenarios.path().to_path_buf();
+    let server = TestServer::start_with(move |c| c.scenarios = dir).await;
+    let token = server.token(Role::Dispatcher, None).await;
+    let (_, drill) = post(
+        &server,
+        "/api/v1/drills",
+        &token,
+        json!({"scenario": "test-drill", "speed": 1}),
+    )
+    .await;
+    let tokens = format!("/api/v1/drills/{}/tokens", drill["id"].as_str().unwrap());
+    // A field token names a team of the drill, and only a team.
+    for (body, status) in [
+        (json!({"role": "field", "grid_worker": "GW-1"}), 400),
+        (json!({"role": "grid_worker", "team": "T-01"}), 400),
+        (json!({"role": "dispatcher", "team": "T-01"}), 400),
+        (json!({"role": "field", "team": "T-99"}), 404),
+    ] {
+        assert_eq!(
+            post(&server, &tokens, &token, body.clone()).await.0,
+            status,
+            "{body}"
+        );
+    }
+    let (status, issued) = post(
+        &server,
+        &tokens,
+        &token,
+        json!({"role": "field", "team": "T-01"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{issued}");
+    let secret = issued["secret"].as_str().unwrap().to_string();
+    let mut tablet = Client::connect(&server.ws_url()).await;
+    tablet.send(json!({"type": "auth", "token": secret})).await;
+    assert_eq!(tablet.until("authenticated").await["team"], "T-01");
+    // Revoked through the live space, it closes and no longer authenticates.
+    let (status, body) = post(
+        &server,
+        &format!("/api/v1/tokens/{}/revoke", issued["id"].as_str().unwrap()),
+        &token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        get_json(&server, "/api/v1/layers/teams", &secret).await.0,
+        401
+    );
     server.stop().await;
 }

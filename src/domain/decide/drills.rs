@@ -24,22 +24,9 @@ pub(super) fn record_note(s: &State, n: &RecordNote, ctx: &Context<'_>) -> Decis
     }])
 }
 
-/// True when the log behind `s` holds nothing yet: no reference data, no operations, no notes.
+/// True when nothing has changed the state yet: every event changes it, so this is an empty log.
 fn is_empty(s: &State) -> bool {
-    s.levees.is_empty()
-        && s.teams.is_empty()
-        && s.shelters.is_empty()
-        && s.gauges.is_empty()
-        && s.hazards.is_empty()
-        && s.grid_cells.is_empty()
-        && s.patrol_sections.is_empty()
-        && s.assets.is_empty()
-        && s.evacuations.is_empty()
-        && s.response.is_empty()
-        && s.casualties.is_empty()
-        && s.notes.is_empty()
-        && s.flood_zones.is_empty()
-        && s.materials.depots.is_empty()
+    *s == State::default()
 }
 
 pub(super) fn start_exercise(s: &State, e: &StartExercise, ctx: &Context<'_>) -> Decision {
@@ -158,6 +145,18 @@ mod tests {
                 json!({"type": "start_exercise", "title": "x"}),
             )
             .then_error("forbidden");
+        // Anything logged before — here only the rules changed — and it is a live log.
+        given(&[])
+            .when(
+                &dispatcher(),
+                json!({"type": "set_watch_rules", "alerts": {"team_silent_min": 20}}),
+            )
+            .then_events(|_| {})
+            .when(
+                &dispatcher(),
+                json!({"type": "start_exercise", "title": "x"}),
+            )
+            .then_error("invalid_value");
     }
 
     #[test]

@@ -98,6 +98,7 @@ impl Session {
                     Ok(result) => self.send_message(ServerMessage::Answer {
                         id: &id,
                         result: &result,
+                        exercise: self.drill.is_some(),
                     }),
                     Err(e) => self.error(Some(&id), e),
                 }

@@ -244,7 +244,7 @@ impl Session {
         let Some(token) = &self.token_id else {
             return;
         };
-        match self.app.store.revoked_token_ids().await {
+        match self.space.store.revoked_token_ids().await {
             Ok(ids) if ids.iter().any(|id| id == token) => {
                 self.close = Some((CLOSE_POLICY, "token revoked".into()));
             }

@@ -352,6 +352,7 @@ impl Session {
             Ok(result) => self.send_message(ServerMessage::Answer {
                 id,
                 result: &result,
+                exercise: self.drill.is_some(),
             }),
             Err(e) => self.error(Some(id), e),
         }
