@@ -646,17 +646,7 @@ impl Engine {
                 Queued::Tick { at_ms, reply } => {
                     // In its place among the commands.
                     let now = at_ms.max(self.last_time_ms);
-                    let events = self.state.tick(now);
-                    if !events.is_empty() {
-                        let command_id = format!("{CLOCK_ID_PREFIX}{}", self.seq + 1);
-                        let stored = self.number(events, &command_id, "clock", now, &mut committed);
-                        records.push(CommandRecord {
-                            command_id,
-                            request_hash: String::new(),
-                            created_id: None,
-                            events: stored,
-                        });
-                    }
+                    self.tick_into(now, &mut records, &mut committed);
                     tick_replies.push(reply);
                     continue;
                 }
@@ -730,17 +720,7 @@ impl Engine {
                 .take()
                 .unwrap_or(clock_now)
                 .max(self.last_time_ms);
-            let events = self.state.tick(now);
-            if !events.is_empty() {
-                let command_id = format!("{CLOCK_ID_PREFIX}{}", self.seq + 1);
-                let stored = self.number(events, &command_id, "clock", now, &mut committed);
-                records.push(CommandRecord {
-                    command_id,
-                    request_hash: String::new(),
-                    created_id: None,
-                    events: stored,
-                });
-            }
+            self.tick_into(now, &mut records, &mut committed);
         }
         let ticked = |replies: Vec<oneshot::Sender<Result<Outcome, SubmitError>>>| {
             for reply in replies {
@@ -801,6 +781,27 @@ impl Engine {
         self.since_snapshot += committed.len() as u64;
         if self.snapshot_every > 0 && self.since_snapshot >= self.snapshot_every {
             self.snapshot().await;
+        }
+    }
+
+    /// Runs a clock tick at `now`; what it changes becomes one record of the batch (ids
+    /// `clock:<seq>`), nothing when it changes nothing.
+    fn tick_into(
+        &mut self,
+        now: i64,
+        records: &mut Vec<CommandRecord>,
+        committed: &mut Vec<Committed>,
+    ) {
+        let events = self.state.tick(now);
+        if !events.is_empty() {
+            let command_id = format!("{CLOCK_ID_PREFIX}{}", self.seq + 1);
+            let stored = self.number(events, &command_id, "clock", now, committed);
+            records.push(CommandRecord {
+                command_id,
+                request_hash: String::new(),
+                created_id: None,
+                events: stored,
+            });
         }
     }
 

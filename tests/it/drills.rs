@@ -368,3 +368,91 @@ async fn a_drill_token_is_bound_as_asked_and_a_live_dispatcher_revokes_it() {
     );
     server.stop().await;
 }
+
+/// The README's run command: `crest demo` serves the map and plays a scenario as a drill; its
+/// printed drill token reads the drill (marked), and its cue report says who answered.
+#[tokio::test]
+async fn crest_demo_plays_a_scenario_in_its_own_space_and_prints_how_to_watch_it() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    write_scenario(dir.path());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--minutes",
+            "0.1",
+            "--db",
+        ])
+        .arg(dir.path().join("demo.db"))
+        .arg("--map")
+        .arg(root.join("maps/fukou"))
+        .arg("--scenario")
+        .arg(dir.path().join("test-drill.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("crest demo starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut addr, mut drill_token, mut live_token) = (None, None, None);
+    while addr.is_none() || drill_token.is_none() || live_token.is_none() {
+        let line = tokio::time::timeout(HANG_GUARD, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("the demo prints its address and tokens");
+        if let Some(rest) = line.trim().strip_prefix("listening on http://") {
+            addr = rest.split_whitespace().next().map(str::to_string);
+        } else if line.contains("the drill's token") {
+            drill_token = line.split_whitespace().last().map(str::to_string);
+        } else if line.contains("live dispatcher's token") {
+            live_token = line.split_whitespace().last().map(str::to_string);
+        }
+    }
+    let (addr, drill_token, live_token) =
+        (addr.unwrap(), drill_token.unwrap(), live_token.unwrap());
+    assert!(drill_token.starts_with("crest_DR-"), "{drill_token}");
+    let http = |path: String, token: String| {
+        let addr = addr.clone();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let req = format!(
+                "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
+            );
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await.unwrap();
+            let text = String::from_utf8(buf).unwrap();
+            let body = text.split_once("\r\n\r\n").unwrap().1.to_string();
+            serde_json::from_str::<Value>(&body).unwrap()
+        }
+    };
+    // A day in six seconds: wait until the drill has played it.
+    loop {
+        let drills = http("/api/v1/drills".into(), live_token.clone()).await;
+        if drills["drills"][0]["state"] == "finished" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let sitrep = http("/api/v1/sitrep".into(), drill_token.clone()).await;
+    assert_eq!(
+        sitrep["sitrep"]["exercise"]["title"], "test drill",
+        "{sitrep}"
+    );
+    assert_eq!(sitrep["sitrep"]["hazards"]["total"], 1);
+    let cues = http("/api/v1/review/cues".into(), drill_token.clone()).await;
+    let cue = &cues["cues"][0];
+    assert_eq!(cue["cue_id"], "CUE-1", "{cues}");
+    assert_eq!(cue["answered_by"], "simulated trainee");
+    assert_eq!(cue["on_time"], true);
+    assert_eq!(cue["response_min"], 10.0);
+    // The live space stayed empty.
+    let live = http("/api/v1/sitrep".into(), live_token.clone()).await;
+    assert_eq!(live["sitrep"]["hazards"]["total"], 0, "{live}");
+    assert!(live["sitrep"].get("exercise").is_none());
+    child.kill().await.unwrap();
+}
