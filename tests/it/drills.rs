@@ -456,3 +456,38 @@ async fn crest_demo_plays_a_scenario_in_its_own_space_and_prints_how_to_watch_it
     assert!(live["sitrep"].get("exercise").is_none());
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_scenario_with_a_mistake_is_refused_with_its_line() {
+    let scenarios = tempfile::tempdir().unwrap();
+    write_scenario(scenarios.path());
+    let broken = std::fs::read_to_string(scenarios.path().join("test-drill.toml"))
+        .unwrap()
+        .replace("kind = \"seepage\"", "kind = \"tsunami\"");
+    let line = broken.lines().position(|l| l.contains("tsunami")).unwrap() + 1;
+    std::fs::write(scenarios.path().join("broken.toml"), broken).unwrap();
+    let dir = scenarios.path().to_path_buf();
+    let server = TestServer::start_with(move |c| c.scenarios = dir).await;
+    let token = server.token(Role::Dispatcher, None).await;
+    let (status, e) = post(
+        &server,
+        "/api/v1/drills",
+        &token,
+        json!({"scenario": "broken"}),
+    )
+    .await;
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (422, Some("invalid_value")),
+        "{e}"
+    );
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("inject[0].command.kind") && message.contains("tsunami"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("line {line},")), "{message}");
+    let (_, list) = get_json(&server, "/api/v1/drills", &token).await;
+    assert_eq!(list["drills"], json!([]), "nothing was started");
+    server.stop().await;
+}
