@@ -1,0 +1,342 @@
+// The dispatcher dashboard: signs in, subscribes to every layer, and keeps the map, the lists,
+// the alert panel, the feed, the patrol board and the sitrep in step with the live state (or a
+// review's). Rendering is batched to animation frames: events only mark what changed.
+
+import { initI18n, t, v, lang, setLang, onLangChange, addStrings, applyI18n, fmtTime } from '/shared/i18n.js';
+import { signIn, forgetToken } from '/shared/token.js';
+import { Connection } from '/shared/client.js';
+import { baseMap } from '/shared/map.js';
+import { STRINGS } from './strings.js';
+import { app, LAYERS, get, clock, focusPoint, districtResponse, entityName } from './model.js';
+import { el, clear, frameBatcher, toast } from './util.js';
+import { initLayers, renderLayers, setLayerShown, TOGGLES, focusOn, refreshSelection, refreshGridCells } from './maplayers.js';
+import { renderAllLists, renderAlerts } from './lists.js';
+import { initFeed, feedEvent, renderFeed, markFeedDirty } from './feed.js';
+import { initDetail, renderDetail } from './detail.js';
+import { initEvac, relabelEvac } from './evac.js';
+import { initActions } from './actions.js';
+import { initSitrep, refreshSitrep, renderSitrep } from './sitrep.js';
+import { initReview, loadRange, relabelReview } from './review.js';
+import { initPatrol, askCoverage, refreshAll as refreshPatrol, renderBoard, noteSectionsChanged, clearCoverage } from './patrol.js';
+import { tracks } from './tracks.js';
+
+addStrings(STRINGS);
+
+const NARROW = window.matchMedia('(max-width: 1100px)');
+
+async function main() {
+  await initI18n();
+  addStrings(STRINGS);
+  applyI18n();
+  wireChrome();
+
+  const token = await signIn('dashboard', { title: t('app.title') });
+
+  // The district's id and name name the district-wide response level; the map is public.
+  fetch('/api/v1/map/district').then((r) => r.json()).then((fc) => {
+    const f = fc.features && fc.features[0];
+    if (f) {
+      app.district.id = (f.properties && f.properties.id) || f.id || null;
+      app.district.name = (f.properties && f.properties.name) || '';
+      invalidate(['response']);
+    }
+  }).catch(() => {});
+
+  const m = await baseMap(document.getElementById('map'));
+  app.map = m;
+  initLayers(m);
+  buildToggles();
+
+  let firstOpen = true;
+  let wasDown = false;
+  const conn = new Connection({
+    token,
+    layers: LAYERS,
+    viewport: null,
+    onSnapshot: (layers, seq, reason) => {
+      tracks.seed(conn.state.layers.teams || new Map());
+      clearCoverage();
+      invalidate(['*']);
+      refreshPatrol();
+      refreshSitrep();
+    },
+    onEvent: (ev, seq, timeMs) => onEvent(ev, seq, timeMs),
+    onStatus: (status, info) => onStatus(status, info),
+    onError: (e) => { if (e && (e.message_zh || e.message)) console.warn('crest:', e.code, e.message); },
+  });
+  app.conn = conn;
+
+  function onStatus(status, info) {
+    const banner = document.getElementById('conn-banner');
+    banner.dataset.state = status;
+    const text = document.getElementById('conn-text');
+    if (status === 'closed') {
+      banner.hidden = false;
+      text.textContent = t('conn.closed', { code: (info && info.code) || '' });
+      if (info && (info.code === 'invalid_token' || info.code === 'revoked_token')) {
+        forgetToken('dashboard');
+        setTimeout(() => location.reload(), 2500);
+      }
+      return;
+    }
+    if (status === 'offline' || (status === 'connecting' && !firstOpen)) {
+      wasDown = true;
+      banner.hidden = false;
+      banner.classList.add('offline');
+      banner.classList.remove('ok');
+      text.textContent = t(status === 'offline' ? 'conn.offline' : 'conn.reconnecting');
+      return;
+    }
+    if (status === 'connecting') {
+      banner.hidden = true;
+      return;
+    }
+    if (status === 'open' || status === 'resynced') {
+      if (info && info.auth) showAuth(info.auth);
+      if (firstOpen) {
+        firstOpen = false;
+        banner.hidden = true;
+        loadRange();
+        return;
+      }
+      if (wasDown || status === 'resynced') {
+        wasDown = false;
+        banner.dataset.state = 'resynced';
+        banner.hidden = false;
+        banner.classList.remove('offline');
+        banner.classList.add('ok');
+        text.textContent = t(status === 'resynced' ? 'conn.resynced' : 'conn.resumed');
+        clearTimeout(onStatus.timer);
+        onStatus.timer = setTimeout(() => {
+          if (banner.dataset.state === 'resynced') banner.hidden = true;
+        }, 6000);
+        invalidate(['*']);
+        refreshPatrol();
+        refreshSitrep();
+      }
+    }
+  }
+
+  conn.onChange((layerNames) => {
+    const names = layerNames && layerNames.length ? layerNames : ['*'];
+    if (names.includes('patrol_sections')) { noteSectionsChanged(); refreshPatrol(); }
+    invalidate(names);
+    refreshSitrep();
+  });
+
+  initFeed(document.getElementById('feed'));
+  initDetail();
+  initEvac(m);
+  initActions();
+  initSitrep();
+  initPatrol((names) => invalidate(names));
+  conn.connect();
+  initReview();
+
+  onLangChange(() => {
+    applyI18n();
+    fillFilterOptions();
+    relabelToggles();
+    relabelEvac();
+    relabelReview();
+    markFeedDirty();
+    if (conn.auth) showAuth(conn.auth);
+    invalidate(['*', 'lang']);
+    renderSitrep();
+  });
+
+  setInterval(() => {
+    const c = document.getElementById('live-clock');
+    c.textContent = fmtTime(clock.now());
+  }, 1000);
+}
+
+function onEvent(ev, seq, timeMs) {
+  clock.sync(timeMs);
+  feedEvent(ev, seq, timeMs);
+  if (ev.type === 'team_moved') {
+    if (ev.fix) tracks.add(ev.team_id, ev.fix.position);
+    if (ev.on_levee) askCoverage(ev.on_levee.levee_id);
+    invalidate(['tracks']);
+  } else if (ev.type === 'patrol_requirement_changed') {
+    askCoverage(ev.levee_id);
+  } else if (ev.type === 'patrol_point_checked_in' || ev.type === 'patrol_shift_assigned' || ev.type === 'patrol_interval_set') {
+    const s = get('patrol_sections', ev.section_id);
+    if (s) askCoverage(s.levee_id);
+  } else if (ev.type === 'hazard_reported' && ev.hazard && !app.reviewing) {
+    flash(ev.hazard);
+  }
+  invalidate(['feed']);
+}
+
+/** A new hazard: say it, so that a dispatcher looking elsewhere sees it. */
+function flash(h) {
+  const where = h.levee ? `${entityName('levees', h.levee.levee_id)} ${h.levee.chainage || ''}` : '';
+  toast(t('flash.hazard', { id: h.id, kind: v('hazard_kind', h.kind), severity: v('severity', h.severity), where }), h.severity === 'critical' ? 'error' : 'info', 8000);
+}
+
+function showAuth(auth) {
+  const me = document.getElementById('me');
+  me.textContent = auth.name || v('role', auth.role);
+  const ex = document.getElementById('exercise-banner');
+  ex.hidden = !auth.exercise;
+  document.body.classList.toggle('exercise', !!auth.exercise);
+  document.getElementById('exercise-title').textContent = auth.exercise ? auth.exercise.title || auth.exercise.drill_id || '' : '';
+  document.body.classList.toggle('not-dispatcher', auth.role !== 'dispatcher');
+}
+
+// ---- rendering, batched to frames -----------------------------------------------------------------
+
+const patrolFilter = { text: '', gapsOnly: false };
+
+const render = frameBatcher((dirty) => {
+  try {
+    if (dirty.has('lang') || dirty.has('review')) dirty.add('*');
+    renderLayers(dirty);
+    renderAllLists(dirty);
+    const all = dirty.has('*');
+    if (all || dirty.has('patrol_sections') || dirty.has('patrol') || dirty.has('clock') || dirty.has('levees') || dirty.has('teams')) {
+      renderBoard(document.getElementById('patrol-board'), patrolFilter);
+    }
+    renderFeed(all);
+    renderDetail(dirty);
+    if (all || dirty.has('response')) renderResponse();
+    if (dirty.has('review')) renderSitrep();
+  } catch (e) {
+    console.error(e);
+  }
+});
+
+function invalidate(names) {
+  render(names);
+}
+app.invalidate = invalidate;
+
+function renderResponse() {
+  const b = document.getElementById('response-badge');
+  const r = districtResponse();
+  const level = r && r.level;
+  b.dataset.level = level || '';
+  b.textContent = level ? t('response.badge', { level: v('response_level', level) }) : t('response.badge_none');
+}
+
+// ---- selection -------------------------------------------------------------------------------------
+
+app.select = (layerName, id, opts = {}) => {
+  if (!layerName) {
+    app.selected = null;
+    invalidate(['selection']);
+    renderDetail(new Set(['*']));
+    refreshSelection();
+    return;
+  }
+  if (layerName === 'alerts') {
+    const a = get('alerts', id);
+    if (a && a.layer && a.subject_id && get(a.layer, a.subject_id)) {
+      layerName = a.layer;
+      id = a.subject_id;
+    }
+  }
+  app.selected = { layer: layerName, id };
+  const e = get(layerName, id);
+  if (e && !opts.fromMap) focusOn(layerName, e);
+  if (layerName === 'grid_cells') { setLayerShown('grid_cells', true); syncToggle('grid_cells', true); refreshGridCells(); }
+  renderDetail(new Set(['*']));
+  invalidate(['selection', layerName]);
+  if (NARROW.matches) showTab('detail');
+};
+
+// ---- chrome: tabs, toggles, filters, language ------------------------------------------------------
+
+function showTab(name) {
+  document.body.dataset.tab = name;
+  for (const b of document.querySelectorAll('#panel-tabs button')) b.classList.toggle('active', b.dataset.tab === name);
+  if (name === 'map' && app.map) setTimeout(() => app.map.map.invalidateSize(), 50);
+}
+
+function showList(name) {
+  for (const b of document.querySelectorAll('#list-tabs button')) b.classList.toggle('active', b.dataset.list === name);
+  for (const p of document.querySelectorAll('.list-pane')) p.hidden = p.dataset.list !== name;
+}
+
+function wireChrome() {
+  document.getElementById('lang-switch').addEventListener('click', () => setLang(lang() === 'zh' ? 'en' : 'zh'));
+  document.getElementById('sign-out').addEventListener('click', () => { forgetToken('dashboard'); location.reload(); });
+  const dark = localStorage.getItem('crest.dark') === '1';
+  document.body.classList.toggle('dark', dark);
+  document.getElementById('dark-switch').addEventListener('click', () => {
+    const on = !document.body.classList.contains('dark');
+    document.body.classList.toggle('dark', on);
+    localStorage.setItem('crest.dark', on ? '1' : '0');
+  });
+  for (const b of document.querySelectorAll('#panel-tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
+  for (const b of document.querySelectorAll('#list-tabs button')) b.addEventListener('click', () => showList(b.dataset.list));
+  showTab('map');
+  fillFilterOptions();
+  const relist = () => invalidate(['hazards', 'teams', 'shelters', 'incidents']);
+  for (const id of ['hazard-filter', 'team-filter', 'shelter-filter', 'incident-filter']) document.getElementById(id).addEventListener('input', relist);
+  for (const id of ['hazard-status-filter', 'team-status-filter', 'team-kind-filter', 'shelter-open-filter', 'incident-open-filter']) document.getElementById(id).addEventListener('change', relist);
+  document.getElementById('alerts-show-resolved').addEventListener('change', () => renderAlerts());
+  document.getElementById('patrol-filter').addEventListener('input', (e) => { patrolFilter.text = e.target.value; invalidate(['patrol']); });
+  document.getElementById('patrol-gaps-only').addEventListener('change', (e) => { patrolFilter.gapsOnly = e.target.checked; invalidate(['patrol']); });
+  NARROW.addEventListener('change', () => { if (app.map) setTimeout(() => app.map.map.invalidateSize(), 50); });
+}
+
+function options(select, opts) {
+  const cur = select.value;
+  clear(select);
+  for (const [value, label] of opts) select.append(el('option', { value, text: label }));
+  if ([...select.options].some((o) => o.value === cur)) select.value = cur;
+}
+
+function fillFilterOptions() {
+  options(document.getElementById('hazard-status-filter'), [['', t('filter.all_status')], ['open', t('filter.open_hazards')],
+    ...['reported', 'confirmed', 'being_handled', 'eliminated', 'false_alarm'].map((s) => [s, v('hazard_status', s)])]);
+  options(document.getElementById('team-status-filter'), [['', t('filter.all_status')],
+    ...['available', 'assigned', 'en_route', 'on_scene', 'off_duty'].map((s) => [s, v('team_status', s)])]);
+  options(document.getElementById('team-kind-filter'), [['', t('filter.all_kinds')],
+    ...['armed_police', 'reserve_force', 'militia', 'cadres', 'fire_rescue', 'volunteers', 'grid_workers'].map((s) => [s, v('team_kind', s)])]);
+  options(document.getElementById('shelter-open-filter'), [['', t('filter.all_status')], ['open', t('shelter.open')], ['closed', t('shelter.closed')]]);
+  options(document.getElementById('incident-open-filter'), [['open', t('incident.open')], ['', t('filter.all_status')], ['closed', t('incident.closed')]]);
+}
+
+const toggleState = new Map();
+
+function buildToggles() {
+  const box = document.getElementById('layer-toggle-list');
+  clear(box);
+  let saved = {};
+  try { saved = JSON.parse(localStorage.getItem('crest.dashboard.layers') || '{}'); } catch (e) { saved = {}; }
+  for (const [key, def] of TOGGLES) {
+    const on = saved[key] ?? def;
+    toggleState.set(key, on);
+    const id = `toggle-${key}`;
+    const input = el('input', { type: 'checkbox', id, checked: on, dataset: { layer: key } });
+    input.addEventListener('change', () => {
+      toggleState.set(key, input.checked);
+      setLayerShown(key, input.checked);
+      localStorage.setItem('crest.dashboard.layers', JSON.stringify(Object.fromEntries(toggleState)));
+      if (input.checked) invalidate([key === 'assets' ? 'protected_assets' : key === 'patrol' ? 'patrol' : key === 'hazards_closed' ? 'hazards' : key === 'tracks' ? 'tracks' : key]);
+    });
+    box.append(el('label', { class: 'check', for: id }, input, el('span', { class: 'toggle-label', dataset: { key }, text: t('layer.' + key) })));
+    setLayerShown(key, on);
+  }
+  if (NARROW.matches) document.getElementById('layer-toggles').open = false;
+}
+
+function syncToggle(key, on) {
+  const i = document.getElementById(`toggle-${key}`);
+  if (i) i.checked = on;
+  toggleState.set(key, on);
+}
+
+function relabelToggles() {
+  for (const s of document.querySelectorAll('.toggle-label')) s.textContent = t('layer.' + s.dataset.key);
+}
+
+main().catch((e) => {
+  console.error(e);
+  toast(String(e && e.message ? e.message : e), 'error', 20000);
+});
+
+export { focusPoint };
