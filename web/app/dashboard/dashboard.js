@@ -29,8 +29,13 @@ async function main() {
   addStrings(STRINGS);
   applyI18n();
   wireChrome();
+  initFeed(document.getElementById('feed'));
+  initDetail();
+  initActions();
+  initSitrep();
+  initPatrol((names) => invalidate(names));
 
-  const token = await signIn('dashboard', { title: t('app.title') });
+  const token = await signIn('dashboard');
 
   // The district's id and name name the district-wide response level; the map is public.
   fetch('/api/v1/map/district').then((r) => r.json()).then((fc) => {
@@ -51,6 +56,7 @@ async function main() {
   let wasDown = false;
   const conn = new Connection({
     token,
+    app: 'dashboard',
     layers: LAYERS,
     viewport: null,
     onSnapshot: (layers, seq, reason) => {
@@ -105,7 +111,7 @@ async function main() {
         banner.hidden = false;
         banner.classList.remove('offline');
         banner.classList.add('ok');
-        text.textContent = t(status === 'resynced' ? 'conn.resynced' : 'conn.resumed');
+        text.textContent = t(info && info.resumed ? 'conn.resumed' : 'conn.resynced');
         clearTimeout(onStatus.timer);
         onStatus.timer = setTimeout(() => {
           if (banner.dataset.state === 'resynced') banner.hidden = true;
@@ -124,12 +130,7 @@ async function main() {
     refreshSitrep();
   });
 
-  initFeed(document.getElementById('feed'));
-  initDetail();
   initEvac(m);
-  initActions();
-  initSitrep();
-  initPatrol((names) => invalidate(names));
   conn.connect();
   initReview();
 
@@ -251,7 +252,7 @@ app.select = (layerName, id, opts = {}) => {
 function showTab(name) {
   document.body.dataset.tab = name;
   for (const b of document.querySelectorAll('#panel-tabs button')) b.classList.toggle('active', b.dataset.tab === name);
-  if (name === 'map' && app.map) setTimeout(() => app.map.map.invalidateSize(), 50);
+
 }
 
 function showList(name) {
@@ -271,7 +272,7 @@ function wireChrome() {
   });
   for (const b of document.querySelectorAll('#panel-tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
   for (const b of document.querySelectorAll('#list-tabs button')) b.addEventListener('click', () => showList(b.dataset.list));
-  showTab('map');
+  showTab('alerts');
   fillFilterOptions();
   const relist = () => invalidate(['hazards', 'teams', 'shelters', 'incidents']);
   for (const id of ['hazard-filter', 'team-filter', 'shelter-filter', 'incident-filter']) document.getElementById(id).addEventListener('input', relist);

@@ -130,8 +130,8 @@ function showPreview(r) {
     el('p', { class: 'vuln', text: t('vuln.line', { elderly: vu.elderly_alone || 0, disabled: vu.disabled || 0, pregnant: vu.pregnant || 0, children: vu.unaccompanied_children || 0 }) }),
     cells.length ? el('table', { class: 'mini' },
       el('thead', {}, el('tr', {}, el('th', { text: t('evac.village') }), el('th', { text: t('evac.cell') }), el('th', { text: t('evac.at_risk') }))), body) : el('p', { class: 'warn', text: t('evac.nobody') }),
-    cells.length > 12 ? el('p', { class: 'muted', text: t('evac.more_cells', { n: cells.length - 12 }) }) : null,
   );
+  if (cells.length > 12) previewEl.append(el('p', { class: 'muted', text: t('evac.more_cells', { n: cells.length - 12 }) }));
   if (!r.population) document.getElementById('evac-send').disabled = true;
 }
 

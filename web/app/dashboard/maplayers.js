@@ -325,6 +325,7 @@ const ll = (coords) => coords.map(toLatLng);
 
 /** Redraw the layers whose names are in `dirty` (a Set; '*' for all). */
 export function renderLayers(dirty) {
+  if (!map) return;
   const all = dirty.has('*');
   const d = (n) => all || dirty.has(n);
   if (d('hazards') || d('levees')) {

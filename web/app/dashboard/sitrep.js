@@ -7,6 +7,7 @@ import { app, districtResponse } from './model.js';
 import { el, clear, errorText, throttle } from './util.js';
 import { boardSections } from './patrol.js';
 
+const ROMAN = { IV: 'Ⅳ', III: 'Ⅲ', II: 'Ⅱ', I: 'Ⅰ' };
 let root;
 let last = null;
 let asking = false;
@@ -54,7 +55,7 @@ export function renderSitrep() {
   const s = last && last.sitrep;
   clear(root);
   const resp = districtResponse();
-  root.append(fig('sitrep.response', resp && resp.level ? v('response_level', resp.level) : t('sitrep.no_response'), { cls: resp && resp.level ? `resp resp-${resp.level}` : 'resp' }));
+  root.append(fig('sitrep.response', resp && resp.level ? t('response.short', { l: ROMAN[resp.level] || resp.level }) : t('sitrep.no_response'), { cls: resp && resp.level ? `resp resp-${resp.level}` : 'resp' }));
   if (!s) {
     root.append(el('p', { class: 'muted', text: t('loading') }));
     return;
