@@ -98,7 +98,7 @@ function facts(rows) {
   return dl;
 }
 
-const when = (ms) => (ms ? `${fmtTime(ms)} (${fmtAgo(ms, clock.now())})` : null);
+const when = (ms) => (ms ? `${fmtTime(ms, clock.now())} (${fmtAgo(ms, clock.now())})` : null);
 const link = (layerName, id, text) => el('a', { href: '#', class: 'data entity-link', text: text || entityName(layerName, id), onclick: (ev) => { ev.preventDefault(); app.select(layerName, id); } });
 
 function hazardBody(h) {
@@ -143,7 +143,7 @@ function teamBody(tm) {
     ['team.fix', tm.fix ? when(tm.fix.time_ms) : t('team.no_fix')],
     ['team.accuracy', tm.fix && tm.fix.accuracy_m ? t('unit.m', { n: Math.round(tm.fix.accuracy_m) }) : null],
     ['team.on_levee', tm.on_levee ? `${leveeName(tm.on_levee.levee_id)} ${fmtChainage(tm.on_levee.chainage_m)}` : null, true],
-    ['team.assignment', a ? el('span', {}, dataSpan(targetText(a.target)), ' · ', el('span', { text: v('assignment_state', a.state) })) : null],
+    ['team.assignment', a ? el('span', {}, dataSpan(targetText(a.target)), el('span', { text: ` · ${v('assignment_state', a.state)}` })) : null],
   ];
   return [facts(rows)];
 }
@@ -187,7 +187,7 @@ function gaugeBody(g) {
     ['gauge.warning', el('span', {}, t('unit.level', { n: th.warning_m }), g.above_warning_m !== null && g.above_warning_m !== undefined ? el('span', { class: g.above_warning_m >= 0 ? 'danger' : 'muted', text: ` (${signed(g.above_warning_m)})` }) : null)],
     ['gauge.guaranteed', el('span', {}, t('unit.level', { n: th.guaranteed_m }), g.above_guaranteed_m !== null && g.above_guaranteed_m !== undefined ? el('span', { class: g.above_guaranteed_m >= 0 ? 'danger' : 'muted', text: ` (${signed(g.above_guaranteed_m)})` }) : null)],
     ['gauge.record', g.record ? el('span', {}, el('span', { text: t('unit.level', { n: g.record.level_m }) }), ' ', dataSpan(`${g.record.date || ''} ${g.record.station || ''}`)) : null],
-    ['gauge.forecast', g.forecast ? t('gauge.forecast_text', { m: g.forecast.peak_m.toFixed(2), at: fmtTime(g.forecast.peak_at) }) : null],
+    ['gauge.forecast', g.forecast ? t('gauge.forecast_text', { m: g.forecast.peak_m.toFixed(2), at: fmtTime(g.forecast.peak_at, clock.now()) }) : null],
     ['gauge.datum', g.datum, true],
   ];
   return [facts(rows)];
@@ -199,7 +199,7 @@ function incidentBody(i) {
     ['incident.state', i.open !== false && !i.closed_at ? t('incident.open') : t('incident.closed')],
     ['incident.stage', i.stage ? v('incident_stage', i.stage) : t('incident.no_stage')],
     ['incident.headcount', el('strong', { text: t('unit.people', { n: fmtNumber(i.headcount_on_scene || 0) }) })],
-    ['incident.peak', i.peak_headcount ? t('incident.peak_text', { n: fmtNumber(i.peak_headcount), at: fmtTime(i.peak_at) }) : null],
+    ['incident.peak', i.peak_headcount ? t('incident.peak_text', { n: fmtNumber(i.peak_headcount), at: fmtTime(i.peak_at, clock.now()) }) : null],
     ['incident.post', i.post ? `${i.post.name || ''} ${i.post.commander || ''}`.trim() : null, true],
     ['incident.opened', when(i.opened_at)],
   ];
@@ -259,7 +259,7 @@ function patrolBody(sec) {
       body.append(el('tr', { class: 'st-' + stretchCls(st) },
         el('td', {}, dataSpan(`${fmtChainage(st.from_m)}–${fmtChainage(st.to_m)}`)),
         el('td', { text: st.last_at ? fmtAgo(st.last_at, now) : t('patrol.never_passed') }),
-        el('td', { text: st.gap ? t('patrol.overdue', { d: fmtDuration((now - st.due_at) / 1000) }) : st.due_at ? fmtTime(st.due_at) : '—' })));
+        el('td', { text: st.gap ? t('patrol.overdue', { d: fmtDuration((now - st.due_at) / 1000) }) : st.due_at ? fmtTime(st.due_at, clock.now()) : '—' })));
     }
     tb.append(body);
     out.push(tb);

@@ -103,7 +103,7 @@ async function finish() {
   clear(previewEl).append(el('p', { class: 'muted', text: t('evac.computing') }));
   const zone = ring();
   const nameInput = document.getElementById('evac-name');
-  if (!nameInput.value) nameInput.value = t('evac.default_name', { time: fmtTime(clock.liveNow()) });
+  if (!nameInput.value) nameInput.value = t('evac.default_name', { time: fmtTime(clock.liveNow(), clock.now()) });
   fillShelters(zone);
   try {
     const r = await app.conn.query({ type: 'evacuation_preview', zone });

@@ -3,7 +3,7 @@
 // readings are too frequent to read and are left out (the map shows them).
 
 import { t, v, lang, fmtTime } from '/shared/i18n.js';
-import { app, entityName, leveeName } from './model.js';
+import { app, entityName, leveeName, clock } from './model.js';
 import { el, clear, fmtChainage } from './util.js';
 
 const CAP = 200;
@@ -50,7 +50,7 @@ export function renderFeed(force = false) {
   for (const { ev, seq, timeMs } of list) {
     const d = describe(ev);
     const li = el('li', { class: `feed-item ${d.cls || ''}`, dataset: { seq: String(seq), type: ev.type } },
-      el('span', { class: 'feed-time', text: fmtTime(timeMs) }),
+      el('span', { class: 'feed-time', text: fmtTime(timeMs, clock.now()) }),
       el('span', { class: 'feed-text', text: d.text }));
     if (d.ref) {
       li.classList.add('link');
@@ -101,7 +101,7 @@ export function describe(e) {
     case 'threshold_crossed':
       return { text: t(e.direction === 'falling' ? 'ev.threshold_falling' : 'ev.threshold_rising', { name: gg(e.gauge_id), threshold: v('threshold', e.threshold), level: Number(e.level_m).toFixed(2) }), ref: ['gauges', e.gauge_id], cls: e.direction === 'falling' ? 'good' : 'hot' };
     case 'gauge_forecast_entered':
-      return { text: t('ev.forecast', { name: gg(e.gauge_id), m: Number(e.forecast && e.forecast.peak_m).toFixed(2), at: fmtTime(e.forecast && e.forecast.peak_at) }), ref: ['gauges', e.gauge_id] };
+      return { text: t('ev.forecast', { name: gg(e.gauge_id), m: Number(e.forecast && e.forecast.peak_m).toFixed(2), at: fmtTime(e.forecast && e.forecast.peak_at, clock.now()) }), ref: ['gauges', e.gauge_id] };
     case 'response_level_changed': {
       const lvl = e.change && e.change.level;
       return { text: lvl ? t('ev.response_set', { where: entityName('response', e.jurisdiction) || e.jurisdiction, level: v('response_level', lvl) }) : t('ev.response_lifted', { where: entityName('response', e.jurisdiction) || e.jurisdiction }), cls: 'hot' };

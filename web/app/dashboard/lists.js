@@ -115,7 +115,7 @@ export function renderTeams() {
         el('div', { class: 'item-main' },
           el('div', { class: 'item-title' }, dataSpan(tm.name), ' ', dataSpan(tm.id, 'muted')),
           el('div', { class: 'item-sub' },
-            el('span', { text: v('team_kind', tm.kind) }), ' · ', el('span', { text: t('unit.people', { n: tm.headcount }) }),
+            el('span', { text: `${v('team_kind', tm.kind)} · ${t('unit.people', { n: tm.headcount })}` }),
             asg ? el('span', { text: ' → ' }) : null, asg ? dataSpan(asg) : null)),
         el('div', { class: 'item-side' },
           el('span', { class: `status tst-${s}`, text: v('team_status', s) }),

@@ -173,6 +173,7 @@ export function initLayers(m) {
     const z = map.getZoom();
     map.getContainer().classList.toggle('zoom-near', z >= 13);
     map.getContainer().classList.toggle('zoom-far', z < 11);
+    map.getContainer().classList.toggle('zoom-mid', z < 13);
   });
   map.fire('zoomend');
 }

@@ -170,6 +170,11 @@ export const clock = {
       clockState.at = real;
     }
   },
+  /** How many server milliseconds pass per real millisecond (a drill's speed; 1 live). */
+  rate() {
+    if (app.reviewing && app.reviewSpeed) return app.reviewSpeed();
+    return clockState.rate;
+  },
   /** The live space's clock now. */
   liveNow() {
     return clockState.base + (Date.now() - clockState.at) * clockState.rate;

@@ -91,6 +91,7 @@ function onShiftNow(sec, now) {
  */
 export function boardSections() {
   const now = clock.now();
+  const tolerance = Math.max(60000, clock.rate() * 4000);
   const out = [];
   for (const [id, sec] of layer('patrol_sections')) {
     const cov = !app.reviewing ? coverage.get(sec.levee_id) : null;
@@ -102,7 +103,11 @@ export function boardSections() {
       const lastAt = b ? x.last_passed_at : x.last_passed && x.last_passed.at;
       const lastBy = b ? x.last_passed_by : x.last_passed && x.last_passed.team_id;
       const due = x.due_at ?? null;
-      const gap = required && due !== null && now > due;
+      // The server's word (overdue when the board was read), or a due time long enough past
+      // that a pass since the last read would have reached us: data a few seconds old must not
+      // turn a drill running at 400× red.
+      const overdue = x.overdue_min !== undefined && x.overdue_min !== null;
+      const gap = required && due !== null && (overdue || now - due > tolerance);
       const ratio = required && due !== null && interval ? 1 - (due - now) / (interval * 60000) : 0;
       return { from_m: x.from_m, to_m: x.to_m, last_at: lastAt ?? null, last_by: lastBy ?? null, due_at: due, required, gap, ratio };
     });

@@ -39,6 +39,7 @@ export function initReview() {
   };
   app.reviewClock = reviewNow;
   app.reviewSeq = () => r.seq;
+  app.reviewSpeed = () => (r.speed === 'max' ? 1000 : Number(r.speed) || 1);
   els.play.addEventListener('click', play);
   els.pause.addEventListener('click', pause);
   els.stop.addEventListener('click', stop);

@@ -3,7 +3,7 @@
 // rendered to HTML (headings, lists, tables, bold) with the DOM, never innerHTML.
 
 import { t, v, lang, fmtNumber, fmtTime } from '/shared/i18n.js';
-import { app, districtResponse } from './model.js';
+import { app, districtResponse, clock } from './model.js';
 import { el, clear, errorText, throttle } from './util.js';
 import { boardSections } from './patrol.js';
 
@@ -45,7 +45,7 @@ function fig(key, value, { cls = '', sub = null, id } = {}) {
   return el('div', { class: `fig ${cls}`.trim(), dataset: { fig: id || key } },
     el('span', { class: 'fig-label', text: t(key) }),
     el('span', { class: 'fig-value', text: value }),
-    sub ? el('span', { class: 'fig-sub', text: sub }) : null);
+    sub ? el('span', { class: 'fig-sub' }, sub) : null);
 }
 
 const people = (n) => t('unit.people', { n: fmtNumber(n || 0) });
@@ -85,12 +85,12 @@ export function renderSitrep() {
   for (const g of s.gauges || []) {
     root.append(fig('sitrep.gauge', g.level_m === null || g.level_m === undefined ? '—' : t('unit.level', { n: g.level_m.toFixed(2) }), {
       id: `gauge:${g.id}`,
-      sub: `${g.name} · ${g.stage ? v('water_stage', g.stage) : ''}`,
+      sub: [el('span', { class: 'data', text: g.name }), ` · ${g.stage ? v('water_stage', g.stage) : t('gauge.no_reading')}`],
       cls: `gauge stage-${g.stage || 'none'}`,
     }));
   }
   const at = document.getElementById('sitrep-at');
-  if (at) at.textContent = t('sitrep.as_of', { time: fmtTime(last.at_ms), seq: last.seq ?? '' });
+  if (at) at.textContent = t('sitrep.as_of', { time: fmtTime(last.at_ms, clock.now()), seq: last.seq ?? '' });
 }
 
 // ---- the printable 汛情快报 -------------------------------------------------------------------------
