@@ -17,7 +17,7 @@ import { initEvac, relabelEvac } from './evac.js';
 import { initActions } from './actions.js';
 import { initSitrep, refreshSitrep, renderSitrep } from './sitrep.js';
 import { initReview, loadRange, relabelReview } from './review.js';
-import { initPatrol, askCoverage, refreshAll as refreshPatrol, renderBoard, noteSectionsChanged, clearCoverage } from './patrol.js';
+import { initPatrol, refreshAll as refreshPatrol, renderBoard, noteSectionsChanged, clearCoverage } from './patrol.js';
 import { tracks } from './tracks.js';
 
 addStrings(STRINGS);
@@ -125,7 +125,7 @@ async function main() {
 
   conn.onChange((layerNames) => {
     const names = layerNames && layerNames.length ? layerNames : ['*'];
-    if (names.includes('patrol_sections')) { noteSectionsChanged(); refreshPatrol(); }
+    if (names.includes('patrol_sections')) noteSectionsChanged();
     invalidate(names);
     refreshSitrep();
   });
@@ -155,15 +155,11 @@ async function main() {
 function onEvent(ev, seq, timeMs) {
   clock.sync(timeMs);
   feedEvent(ev, seq, timeMs);
+  // The board itself is re-read by the session (the `patrol_sections` layer follows every walk);
+  // the patrol module reads each levee's exact coverage every 20 s for the gaps time alone makes.
   if (ev.type === 'team_moved') {
     if (ev.fix) tracks.add(ev.team_id, ev.fix.position);
-    if (ev.on_levee) askCoverage(ev.on_levee.levee_id);
     invalidate(['tracks']);
-  } else if (ev.type === 'patrol_requirement_changed') {
-    askCoverage(ev.levee_id);
-  } else if (ev.type === 'patrol_point_checked_in' || ev.type === 'patrol_shift_assigned' || ev.type === 'patrol_interval_set') {
-    const s = get('patrol_sections', ev.section_id);
-    if (s) askCoverage(s.levee_id);
   } else if (ev.type === 'hazard_reported' && ev.hazard && !app.reviewing) {
     flash(ev.hazard);
   }
@@ -190,13 +186,40 @@ function showAuth(auth) {
 
 const patrolFilter = { text: '', gapsOnly: false };
 
+// The most frequent changes are drawn at a few frames a second at most: in a fast drill hundreds
+// of teams move every second, and a wall screen gains nothing from redrawing them 60 times.
+const MIN_INTERVAL = { teams: 1000, tracks: 2000, patrol: 1000, patrol_sections: 1000, assignments: 500 };
+const lastRun = {};
+const deferred = new Set();
+
+function limit(dirty) {
+  if (dirty.has('*')) {
+    for (const k of Object.keys(MIN_INTERVAL)) lastRun[k] = performance.now();
+    return;
+  }
+  const now = performance.now();
+  for (const k of [...dirty]) {
+    const min = MIN_INTERVAL[k];
+    if (!min) continue;
+    const wait = (lastRun[k] || 0) + min - now;
+    if (wait <= 0) { lastRun[k] = now; continue; }
+    dirty.delete(k);
+    if (!deferred.has(k)) {
+      deferred.add(k);
+      setTimeout(() => { deferred.delete(k); invalidate([k]); }, wait);
+    }
+  }
+}
+
 const render = frameBatcher((dirty) => {
   try {
     if (dirty.has('lang') || dirty.has('review')) dirty.add('*');
+    limit(dirty);
+    if (!dirty.size) return;
     renderLayers(dirty);
     renderAllLists(dirty);
     const all = dirty.has('*');
-    if (all || dirty.has('patrol_sections') || dirty.has('patrol') || dirty.has('clock') || dirty.has('levees') || dirty.has('teams')) {
+    if (all || dirty.has('patrol_sections') || dirty.has('patrol') || dirty.has('clock') || dirty.has('levees')) {
       renderBoard(document.getElementById('patrol-board'), patrolFilter);
     }
     renderFeed(all);

@@ -41,26 +41,47 @@ export function markFeedDirty() {
   dirty = true;
 }
 
-/** Re-render the feed if it changed (called once per frame at most). */
+function itemNode({ ev, seq, timeMs }) {
+  const d = describe(ev);
+  const li = el('li', { class: `feed-item ${d.cls || ''}`, dataset: { seq: String(seq), type: ev.type } },
+    el('span', { class: 'feed-time', text: fmtTime(timeMs, clock.now()) }),
+    el('span', { class: 'feed-text', text: d.text }));
+  if (d.ref) {
+    li.classList.add('link');
+    li.tabIndex = 0;
+    li.addEventListener('click', () => app.select(d.ref[0], d.ref[1]));
+  }
+  return li;
+}
+
+let shownList = null;
+let shownTop = null; // the newest item rendered
+
+/**
+ * Re-render the feed if it changed (at most once per frame): new items are put on top and the
+ * oldest dropped; the whole list is rebuilt only for a language change or a switch to or from a
+ * review.
+ */
 export function renderFeed(force = false) {
   if (!root || (!dirty && !force)) return;
   dirty = false;
   const list = app.reviewing ? review : live;
-  const frag = document.createDocumentFragment();
-  for (const { ev, seq, timeMs } of list) {
-    const d = describe(ev);
-    const li = el('li', { class: `feed-item ${d.cls || ''}`, dataset: { seq: String(seq), type: ev.type } },
-      el('span', { class: 'feed-time', text: fmtTime(timeMs, clock.now()) }),
-      el('span', { class: 'feed-text', text: d.text }));
-    if (d.ref) {
-      li.classList.add('link');
-      li.tabIndex = 0;
-      li.addEventListener('click', () => app.select(d.ref[0], d.ref[1]));
-    }
-    frag.append(li);
+  const fresh = list.length && shownList === list && !force ? list.indexOf(shownTop) : -1;
+  if (fresh >= 0) {
+    const frag = document.createDocumentFragment();
+    for (let i = 0; i < fresh; i++) frag.append(itemNode(list[i]));
+    const empty = root.querySelector('.feed-empty');
+    if (empty) empty.remove();
+    root.prepend(frag);
+    while (root.children.length > list.length) root.lastElementChild.remove();
+  } else {
+    const frag = document.createDocumentFragment();
+    for (const it of list) frag.append(itemNode(it));
+    clear(root).append(frag);
+    if (!list.length) root.append(el('li', { class: 'feed-empty', text: t('feed.empty') }));
   }
-  clear(root).append(frag);
-  if (!list.length) root.append(el('li', { class: 'feed-empty', text: t('feed.empty') }));
+  shownList = list;
+  shownTop = list[0] || null;
 }
 
 const hz = (id) => entityName('hazards', id);

@@ -50,7 +50,7 @@ class MarkerSet {
       const sig = this.sig(e) + '|' + lang();
       let item = this.items.get(id);
       if (!item) {
-        const marker = L_.marker(toLatLng(p), { icon: this.icon(e, id), keyboard: false, riseOnHover: true, zIndexOffset: this.z });
+        const marker = new (flatMarkerClass())(toLatLng(p), { icon: this.icon(e, id), keyboard: false, riseOnHover: true, zIndexOffset: this.z });
         const ent = entityAttr(this.layerName, id);
         marker.on('add', () => {
           const el = marker.getElement();
@@ -143,6 +143,29 @@ class PathSet {
 
 const sets = {};
 
+/**
+ * A marker placed with left/top instead of a 3D transform. Leaflet promotes every marker it
+ * places with translate3d to a compositing layer of its own; with 1,800 markers (400 teams)
+ * moving in a drill, compositing them cost more than everything else on the page.
+ */
+let FlatMarker = null;
+function flatMarkerClass() {
+  if (!FlatMarker) {
+    FlatMarker = L.Marker.extend({
+      _setPos(pos) {
+        if (this._icon) {
+          this._icon._leaflet_pos = pos;
+          this._icon.style.left = `${pos.x}px`;
+          this._icon.style.top = `${pos.y}px`;
+        }
+        this._zIndex = pos.y + this.options.zIndexOffset;
+        this._resetZIndex();
+      },
+    });
+  }
+  return FlatMarker;
+}
+
 export function initLayers(m) {
   L = m.L;
   map = m.map;
@@ -151,6 +174,9 @@ export function initLayers(m) {
   // Panes keep areas below lines below points, whatever order they were drawn in.
   map.createPane('crest-areas').style.zIndex = 380;
   map.createPane('crest-lines').style.zIndex = 390;
+  // Tracks change many times a second in a drill: their own pane gives them their own SVG, so
+  // redrawing them does not repaint the 700 stretches of the patrol board with them.
+  map.createPane('crest-tracks').style.zIndex = 385;
   const area = (pane) => (ll, style) => L.polygon(ll, { pane, ...style });
   const line = (pane) => (ll, style) => L.polyline(ll, { pane, ...style });
 
@@ -163,7 +189,7 @@ export function initLayers(m) {
   sets.assetPoints = new MarkerSet(groups.assets, 'protected_assets', { icon: assetIcon, sig: assetSig, z: 50 });
   sets.casualties = new MarkerSet(groups.casualties, 'casualties', { icon: casualtyIcon, sig: casualtySig, z: 500 });
   sets.assetLines = new PathSet(groups.assets, 'protected_assets', line('crest-lines'));
-  sets.tracks = new PathSet(groups.tracks, 'teams', (ll, style) => L.polyline(ll, { pane: 'crest-lines', interactive: false, ...style }));
+  sets.tracks = new PathSet(groups.tracks, 'teams', (ll, style) => L.polyline(ll, { pane: 'crest-tracks', interactive: false, smoothFactor: 2, ...style }));
   sets.patrol = new PathSet(groups.patrol, 'patrol_sections', line('crest-lines'));
   sets.evacuations = new PathSet(groups.evacuations, 'evacuations', area('crest-areas'));
   sets.gridCells = new PathSet(groups.grid_cells, 'grid_cells', (ll, style) => L.polygon(ll, { renderer: canvas, ...style }));

@@ -69,7 +69,9 @@ export function renderSitrep() {
   const teams = s.teams || {};
   const dep = ['assigned', 'en_route', 'on_scene'].reduce((a, k) => ({ teams: a.teams + ((teams[k] && teams[k].teams) || 0), people: a.people + ((teams[k] && teams[k].people) || 0) }), { teams: 0, people: 0 });
   const total = Object.values(teams).reduce((a, x) => a + (x.teams || 0), 0);
-  root.append(fig('sitrep.teams', t('sitrep.teams_value', { n: dep.teams, total }), { sub: t('sitrep.teams_sub', { people: fmtNumber(dep.people) }) }));
+  const onDuty = total - ((teams.off_duty && teams.off_duty.teams) || 0);
+  const onDutyPeople = Object.entries(teams).reduce((a, [k, x]) => a + (k === 'off_duty' ? 0 : x.people || 0), 0);
+  root.append(fig('sitrep.teams', t('sitrep.teams_value', { n: onDuty, total }), { sub: t('sitrep.teams_sub', { people: fmtNumber(onDutyPeople), tasked: dep.teams }) }));
   const inc = s.incidents || {};
   root.append(fig('sitrep.on_scene', people(inc.headcount_on_scene), { sub: t('sitrep.incidents_sub', { n: (inc.open || []).length }), cls: (inc.open || []).length ? 'hot' : '' }));
   const cf = (s.casualties && s.casualties.figures) || {};
