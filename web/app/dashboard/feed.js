@@ -178,7 +178,7 @@ export function describe(e) {
     case 'exercise_started':
       return { text: t('ev.exercise_started', { title: (e.exercise && e.exercise.title) || '' }) };
     case 'cue_issued':
-      return { text: t('ev.cue', { text: (e.cue && e.cue.text) || '' }), cls: 'cue' };
+      return { text: t('ev.cue', { text: (e.cue && (lang() === 'en' && e.cue.text_en ? e.cue.text_en : e.cue.text)) || '' }), cls: 'cue' };
     case 'materials_issued':
       return { text: t('ev.materials_issued', { id: e.shipment && e.shipment.id }) };
     case 'materials_delivered':

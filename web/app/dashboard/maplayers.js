@@ -227,7 +227,7 @@ function hazardIcon(h, id) {
     className: 'mk mk-hazard',
     iconSize: [26, 26],
     iconAnchor: [13, 13],
-    html: `<div class="hz sev-${esc(h.severity)} st-${esc(h.status)}${h.kind === 'breach' ? ' breach' : ''}" data-entity="hazards:${esc(id)}" title="${esc(v('hazard_kind', h.kind))}"><span class="hz-glyph">${esc(t('glyph.hazard.' + h.kind))}</span></div>${label}`,
+    html: `<div class="hz sev-${esc(h.severity)} st-${esc(h.status)}${h.kind === 'breach' ? ' breach' : ''}" title="${esc(v('hazard_kind', h.kind))}"><span class="hz-glyph">${esc(t('glyph.hazard.' + h.kind))}</span></div>${label}`,
   });
 }
 
@@ -241,7 +241,7 @@ function teamIcon(tm, id) {
     className: 'mk mk-team',
     iconSize: [22, 22],
     iconAnchor: [11, 11],
-    html: `<div class="tm st-${esc(st)} k-${esc(tm.kind)}" data-entity="teams:${esc(id)}" title="${esc(tm.name)}">${esc(t('glyph.team.' + tm.kind))}</div>`,
+    html: `<div class="tm st-${esc(st)} k-${esc(tm.kind)}" title="${esc(tm.name)}">${esc(t('glyph.team.' + tm.kind))}</div>`,
   });
 }
 
@@ -265,7 +265,7 @@ function shelterIcon(s, id) {
     className: 'mk mk-shelter',
     iconSize: [34, 34],
     iconAnchor: [17, 17],
-    html: `<div class="${cls}" data-entity="shelters:${esc(id)}" title="${esc(s.name)}"><span class="sh-glyph">${esc(t('glyph.shelter'))}</span><span class="sh-bar"><i class="fill-${decile(ratio)} ${lvl}"></i></span><span class="sh-days">${esc(daysTxt)}</span></div>`,
+    html: `<div class="${cls}" title="${esc(s.name)}"><span class="sh-glyph">${esc(t('glyph.shelter'))}</span><span class="sh-bar"><i class="fill-${decile(ratio)} ${lvl}"></i></span><span class="sh-days">${esc(daysTxt)}</span></div>`,
   });
 }
 
@@ -294,7 +294,7 @@ function gaugeIcon(g, id) {
     className: 'mk mk-gauge',
     iconSize: [30, 40],
     iconAnchor: [15, 20],
-    html: `<div class="ga stage-${gaugeStage(g)}" data-entity="gauges:${esc(id)}" title="${esc(g.name)}"><span class="ga-tube"><i class="lvl-${decile(frac)}"></i></span><span class="ga-val">${esc(val)}</span></div>`,
+    html: `<div class="ga stage-${gaugeStage(g)}" title="${esc(g.name)}"><span class="ga-tube"><i class="lvl-${decile(frac)}"></i></span><span class="ga-val">${esc(val)}</span></div>`,
   });
 }
 
@@ -308,7 +308,7 @@ function incidentIcon(i, id) {
     className: 'mk mk-incident',
     iconSize: [40, 24],
     iconAnchor: [20, 34],
-    html: `<div class="inc" data-entity="incidents:${esc(id)}" title="${esc(i.name)}"><span class="inc-flag">${esc(t('glyph.incident'))}</span><span class="inc-hc">${esc(t('unit.people', { n }))}</span></div>`,
+    html: `<div class="inc" title="${esc(i.name)}"><span class="inc-flag">${esc(t('glyph.incident'))}</span><span class="inc-hc">${esc(t('unit.people', { n }))}</span></div>`,
   });
 }
 
@@ -321,7 +321,7 @@ function assetIcon(a, id) {
     className: 'mk mk-asset',
     iconSize: [20, 20],
     iconAnchor: [10, 10],
-    html: `<div class="pa k-${esc(a.kind)} p${esc(a.priority)}" data-entity="protected_assets:${esc(id)}" title="${esc(a.name)}">${esc(t('glyph.asset.' + a.kind))}</div>`,
+    html: `<div class="pa k-${esc(a.kind)} p${esc(a.priority)}" title="${esc(a.name)}">${esc(t('glyph.asset.' + a.kind))}</div>`,
   });
 }
 
@@ -335,7 +335,7 @@ function casualtyIcon(c, id) {
     className: 'mk mk-casualty',
     iconSize: [22, 22],
     iconAnchor: [11, 11],
-    html: `<div class="ca k-${esc(c.kind)}${n === 0 ? ' done' : ''}" data-entity="casualties:${esc(id)}" title="${esc(v('casualty_kind', c.kind))}">${esc(String(n))}</div>`,
+    html: `<div class="ca k-${esc(c.kind)}${n === 0 ? ' done' : ''}" title="${esc(v('casualty_kind', c.kind))}">${esc(String(n))}</div>`,
   });
 }
 
