@@ -49,6 +49,10 @@ async function main() {
 
   const m = await baseMap(document.getElementById('map'));
   app.map = m;
+  // Town and village names on the base map are data (the language test skips `.data`).
+  const markData = (el) => { if (el && el.classList && el.classList.contains('map-label')) el.classList.add('data'); };
+  m.map.getContainer().querySelectorAll('.map-label').forEach(markData);
+  m.map.on('layeradd', (e) => markData(e.layer && e.layer.getElement && e.layer.getElement()));
   initLayers(m);
   buildToggles();
 
@@ -178,7 +182,9 @@ function showAuth(auth) {
   const ex = document.getElementById('exercise-banner');
   ex.hidden = !auth.exercise;
   document.body.classList.toggle('exercise', !!auth.exercise);
-  document.getElementById('exercise-title').textContent = auth.exercise ? auth.exercise.title || auth.exercise.drill_id || '' : '';
+  const title = auth.exercise ? auth.exercise.title || auth.exercise.drill_id || '' : '';
+  document.getElementById('exercise-title').textContent = title;
+  document.getElementById('exercise-title').title = title;
   document.body.classList.toggle('not-dispatcher', auth.role !== 'dispatcher');
 }
 
@@ -296,6 +302,15 @@ function wireChrome() {
   for (const b of document.querySelectorAll('#panel-tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
   for (const b of document.querySelectorAll('#list-tabs button')) b.addEventListener('click', () => showList(b.dataset.list));
   showTab('alerts');
+  // `#list=teams` (or patrol, shelters …) and `#tab=lists` open a list or a tablet tab at once:
+  // for a bookmark on the wall screen, and for tests.
+  const applyHash = () => {
+    const h = new URLSearchParams(location.hash.slice(1));
+    if (h.get('list') && document.querySelector(`#list-tabs button[data-list="${CSS.escape(h.get('list'))}"]`)) showList(h.get('list'));
+    if (h.get('tab') && document.querySelector(`#panel-tabs button[data-tab="${CSS.escape(h.get('tab'))}"]`)) showTab(h.get('tab'));
+  };
+  applyHash();
+  window.addEventListener('hashchange', applyHash);
   fillFilterOptions();
   const relist = () => invalidate(['hazards', 'teams', 'shelters', 'incidents']);
   for (const id of ['hazard-filter', 'team-filter', 'shelter-filter', 'incident-filter']) document.getElementById(id).addEventListener('input', relist);
