@@ -59,14 +59,19 @@ export function renderDetail(dirty) {
     if (!e) bodyEl.append(el('p', { class: 'muted', text: app.reviewing ? t('detail.not_at_moment') : t('detail.gone') }));
     else bodyEl.append(...(BODY[s.layer] || genericBody)(e));
   }
-  const actSig = [key, e && (e.status ?? e.open ?? e.state), e && e.assignment, lang(), app.reviewing, e && incidentOf(e.id)].join('|');
+  const actSig = [key, isDispatcher(), e && (e.status ?? e.open ?? e.state), e && e.assignment, lang(), app.reviewing, e && incidentOf(e.id)].join('|');
   if (actSig !== shown.actSig) {
     shown.actSig = actSig;
     clear(actionsEl);
     if (e && app.reviewing) actionsEl.append(el('p', { class: 'muted', text: t('detail.review_no_actions') }));
-    else if (e && ACTIONS[s.layer]) actionsEl.append(...ACTIONS[s.layer](e));
+    else if (e && ACTIONS[s.layer] && isDispatcher()) actionsEl.append(...ACTIONS[s.layer](e));
   }
   if (s.layer === 'gauges' && e && (changedSelection || (dirty && dirty.has('gauges')))) loadHydrograph(e);
+}
+
+/** Only a dispatcher's token may command; an observer sees no buttons that would be refused. */
+export function isDispatcher() {
+  return !!(app.conn && app.conn.auth && app.conn.auth.role === 'dispatcher');
 }
 
 function titleOf(layerName, e) {

@@ -281,7 +281,7 @@ export function renderAlerts() {
   const m = minute();
   syncKeyed(document.getElementById('alerts'), shown.slice(0, 300).map((a) => ({
     key: a.id,
-    sig: [a.state, a.acknowledged && a.acknowledged.note, lang(), m, app.reviewing].join('|'),
+    sig: [a.state, a.acknowledged && a.acknowledged.note, lang(), m, app.reviewing, app.conn && app.conn.auth && app.conn.auth.role].join('|'),
     patch: patchSel('alerts', a.id),
     build: () => {
       const subject = entityName(a.layer, a.subject_id);
@@ -295,7 +295,7 @@ export function renderAlerts() {
         el('div', { class: 'item-side' },
           el('span', { class: `status ast-${a.state}`, text: v('alert_state', a.state) }),
           el('span', { class: 'ago', text: fmtAgo(a.raised_at, clock.now()) }),
-          a.state === 'raised' && !app.reviewing ? el('button', {
+          a.state === 'raised' && !app.reviewing && app.conn && app.conn.auth && app.conn.auth.role === 'dispatcher' ? el('button', {
             type: 'button', class: 'btn small ack', text: t('alert.ack'),
             onclick: (ev) => { ev.stopPropagation(); openAckForm(li, a); },
           }) : null),
