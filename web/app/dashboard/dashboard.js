@@ -1,13 +1,25 @@
 // The dispatcher dashboard: signs in, subscribes to every layer, and keeps the map, the lists,
 // the alert panel, the feed, the patrol board and the sitrep in step with the live state (or a
 // review's). Rendering is batched to animation frames: events only mark what changed.
+//
+// Stable hooks for tests (web-plan.md): #conn-banner[data-state], #exercise-banner, #alerts
+// li[data-alert-id][data-kind][data-state] (.ack, .ack-input, .ack-send), #feed, #hazard-list
+// li[data-hazard-id][data-status][data-severity], #team-list li[data-team-id][data-status],
+// #shelter-list li[data-shelter-id], #incident-list li[data-incident-id], #evacuation-list,
+// #gauge-list, #patrol-board [data-section-id][data-gap], #sitrep, #lang-switch, the review
+// controls #review-from/-play/-pause/-speed/-seek/-clock/-stop (#review-clock[data-time-ms]),
+// markers [data-entity="<layer>:<id>"], the detail panel #detail[data-layer][data-id] with its
+// actions #act-*, #suggestions li[data-team-id] .assign, #evac-preview, #evac-send, and dialogs
+// #<name>-form-<field> / #<name>-form-submit. Only one list is shown at a time: its tab is
+// #list-tabs button[data-list=…], or open the page at /dashboard/#list=teams (or patrol …);
+// on a tablet the panels are tabs too (#panel-tabs button[data-tab=…], or #tab=lists).
 
 import { initI18n, t, v, lang, setLang, onLangChange, addStrings, applyI18n, fmtTime } from '/shared/i18n.js';
 import { signIn, forgetToken } from '/shared/token.js';
 import { Connection } from '/shared/client.js';
 import { baseMap } from '/shared/map.js';
 import { STRINGS } from './strings.js';
-import { app, LAYERS, get, clock, focusPoint, districtResponse, entityName } from './model.js';
+import { app, LAYERS, get, clock, districtResponse, entityName } from './model.js';
 import { el, clear, frameBatcher, toast } from './util.js';
 import { initLayers, renderLayers, setLayerShown, TOGGLES, focusOn, refreshSelection, refreshGridCells } from './maplayers.js';
 import { renderAllLists, renderAlerts } from './lists.js';
@@ -378,4 +390,3 @@ main().catch((e) => {
   toast(String(e && e.message ? e.message : e), 'error', 20000);
 });
 
-export { focusPoint };

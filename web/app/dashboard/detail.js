@@ -5,7 +5,7 @@
 // hydrograph), patrol sections, assets, grid cells and casualty records.
 
 import { t, v, lang, fmtTime, fmtAgo, fmtNumber } from '/shared/i18n.js';
-import { app, layer, get, pos, clock, hazardPlace, teamStatus, entityName, leveeName, incidentPos, focusPoint } from './model.js';
+import { app, layer, get, pos, clock, hazardPlace, teamStatus, entityName, leveeName } from './model.js';
 import { el, clear, dataSpan, errorText, toast, formDialog, fmtChainage, fmtDuration, fmtKm } from './util.js';
 import { hydrographSvg } from './hydrograph.js';
 import { sectionBoard, stretchCls } from './patrol.js';
@@ -580,4 +580,3 @@ function loadHydrograph(g) {
   });
 }
 
-export { focusPoint, incidentPos };

@@ -2,7 +2,7 @@
 // double-click or "finish" to close the ring; the people at risk (from the grid cells, by the
 // server's `evacuation_preview` query) are shown before the order is sent.
 
-import { t, v, fmtNumber, fmtTime } from '/shared/i18n.js';
+import { t, fmtNumber, fmtTime } from '/shared/i18n.js';
 import { app, layer, clock } from './model.js';
 import { el, clear, dataSpan, errorText, toast, toLatLng, centroid } from './util.js';
 import { send } from './detail.js';
@@ -36,10 +36,6 @@ export function initEvac(m) {
     if (ev.key === 'Escape') cancel();
     if (ev.key === 'Enter' && mode === 'drawing') finish();
   });
-}
-
-export function evacMode() {
-  return mode;
 }
 
 function start() {
@@ -188,4 +184,3 @@ export function relabelEvac() {
   if (mode === 'drawing') update();
 }
 
-export { v };

@@ -34,11 +34,3 @@ export function syncKeyed(container, items, { keep } = {}) {
     }
   }
 }
-
-/** Forget every node (after a language change nothing is kept as it was). */
-export function resetKeyed(container) {
-  if (container._keyed) {
-    for (const rec of container._keyed.values()) rec.node.remove();
-    container._keyed.clear();
-  }
-}

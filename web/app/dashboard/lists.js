@@ -1,7 +1,7 @@
 // The filterable lists (hazards, teams, shelters, incidents, evacuations, gauges) and the alert
 // panel. Clicking an item selects it: the map flies to it and its detail panel opens.
 
-import { t, v, lang, fmtAgo, fmtTime, fmtNumber } from '/shared/i18n.js';
+import { t, v, lang, fmtAgo, fmtNumber } from '/shared/i18n.js';
 import { app, layer, get, clock, hazardPlace, teamStatus, entityName, leveeName } from './model.js';
 import { el, dataSpan, errorText, toast } from './util.js';
 import { syncKeyed } from './keyed.js';
@@ -344,4 +344,3 @@ export function renderAllLists(dirty) {
   if (d('alerts')) renderAlerts();
 }
 
-export { fmtTime };

@@ -4,7 +4,7 @@
 
 import { t, v, lang } from '/shared/i18n.js';
 import { app, layer, get, pos, lineOf, ringOf, incidentPos, teamStatus, leveeName, clock } from './model.js';
-import { esc, toLatLng, centroid, fmtChainage, subLine } from './util.js';
+import { esc, toLatLng, fmtChainage, subLine } from './util.js';
 import { boardSections } from './patrol.js';
 import { tracks } from './tracks.js';
 
@@ -43,7 +43,6 @@ class MarkerSet {
   /** entries: iterable of [id, entity, [lon, lat]]. */
   sync(entries) {
     const seen = new Set();
-    const L_ = L;
     for (const [id, e, p] of entries) {
       if (!p) continue;
       seen.add(id);
@@ -567,9 +566,3 @@ export function focusOn(layerName, e) {
   const p = layerName === 'incidents' ? incidentPos(e) : pos(e);
   if (p) map.setView(toLatLng(p), Math.max(map.getZoom(), 14), { animate: true });
 }
-
-export function centerOf(ring) {
-  return centroid(ring);
-}
-
-export { groups, clock };

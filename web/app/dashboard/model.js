@@ -3,7 +3,6 @@
 // arrive from the WebSocket snapshot (fields as in protocol §3) or re-read over HTTP as GeoJSON
 // features (geometry apart): the accessors here accept both.
 
-import { t, v } from '/shared/i18n.js';
 import { fmtChainage, centroid } from './util.js';
 
 export const LAYERS = [
@@ -185,13 +184,3 @@ export const clock = {
     return clock.liveNow();
   },
 };
-
-/** The vocabulary name of a value, or a dash. */
-export function vn(set, value) {
-  if (value === null || value === undefined || value === '') return '—';
-  return v(set, value);
-}
-
-export function tn(key, params) {
-  return t(key, params);
-}

@@ -4,7 +4,7 @@
 // walks a levee, when the sections change, and every 20 s. In a review it is the review's
 // `patrol_sections` layer at the review's clock.
 
-import { t, v, lang, fmtAgo } from '/shared/i18n.js';
+import { t, lang, fmtAgo } from '/shared/i18n.js';
 import { app, layer, get, clock, leveeName } from './model.js';
 import { el, clear, dataSpan, fmtChainage } from './util.js';
 

@@ -3,7 +3,7 @@
 // the sitrep show the review's state (`conn.reviewState`) at the review's clock, under a clear
 // REVIEW / 回放 marker; stop returns to the live picture.
 
-import { t, fmtTime } from '/shared/i18n.js';
+import { t } from '/shared/i18n.js';
 import { app, LAYERS, clock } from './model.js';
 import { errorText, toast, throttle } from './util.js';
 import { tracks } from './tracks.js';
@@ -286,4 +286,3 @@ export function relabelReview() {
   }
 }
 
-export { fmtTime };
