@@ -23,7 +23,7 @@ import { app, LAYERS, get, clock, districtResponse, entityName } from './model.j
 import { el, clear, frameBatcher, toast } from './util.js';
 import { initLayers, renderLayers, setLayerShown, TOGGLES, focusOn, refreshSelection, refreshGridCells } from './maplayers.js';
 import { renderAllLists, renderAlerts } from './lists.js';
-import { initFeed, feedEvent, renderFeed, markFeedDirty } from './feed.js';
+import { initFeed, feedEvent, renderFeed, markFeedDirty, seedFeed } from './feed.js';
 import { initDetail, renderDetail } from './detail.js';
 import { initEvac, relabelEvac } from './evac.js';
 import { initActions } from './actions.js';
@@ -77,6 +77,7 @@ async function main() {
     viewport: null,
     onSnapshot: (layers, seq, reason) => {
       tracks.seed(conn.state.layers.teams || new Map());
+      seedFeed(conn.state);
       clearCoverage();
       invalidate(['*']);
       refreshPatrol();

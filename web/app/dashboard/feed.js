@@ -32,6 +32,29 @@ export function feedReviewEvent(ev, seq, timeMs) {
   if (push(review, ev, seq, timeMs) && app.reviewing) dirty = true;
 }
 
+/**
+ * After the first snapshot the feed would be empty until something happens: it starts instead
+ * with what the state remembers, as the events that made it (hazards reported, orders issued,
+ * incidents opened, alerts still open, the duty log and a drill's cues), newest first.
+ */
+export function seedFeed(state) {
+  if (live.length || !state || !state.layers) return;
+  const items = [];
+  const add = (timeMs, ev) => { if (timeMs) items.push({ ev, seq: 0, timeMs }); };
+  const L = (n) => state.layers[n] || new Map();
+  for (const h of L('hazards').values()) add(h.reported_at, { type: 'hazard_reported', hazard: h });
+  for (const o of L('evacuations').values()) add(o.issued_at, { type: 'evacuation_ordered', order: o });
+  for (const i of L('incidents').values()) add(i.opened_at, { type: 'incident_opened', incident: i });
+  for (const a of L('alerts').values()) if (a.state !== 'resolved') add(a.raised_at, { type: 'alert_raised', alert: a });
+  for (const j of L('journal').values()) {
+    if (j.id && j.id.startsWith('NT-')) add(j.at, { type: 'note_recorded', note: j });
+    else if (j.issued_at) add(j.issued_at, { type: 'cue_issued', cue: j });
+  }
+  items.sort((x, y) => y.timeMs - x.timeMs);
+  live.push(...items.slice(0, CAP));
+  dirty = true;
+}
+
 export function clearReviewFeed() {
   review.length = 0;
   dirty = true;
