@@ -28,7 +28,7 @@ import { initDetail, renderDetail } from './detail.js';
 import { initEvac, relabelEvac } from './evac.js';
 import { initActions } from './actions.js';
 import { initSitrep, refreshSitrep, renderSitrep } from './sitrep.js';
-import { initReview, loadRange, relabelReview } from './review.js';
+import { initReview, loadRange, relabelReview, noteLogTime } from './review.js';
 import { initPatrol, refreshAll as refreshPatrol, renderBoard, noteSectionsChanged, clearCoverage } from './patrol.js';
 import { tracks } from './tracks.js';
 
@@ -171,6 +171,7 @@ async function main() {
 
 function onEvent(ev, seq, timeMs) {
   clock.sync(timeMs);
+  noteLogTime(timeMs);
   feedEvent(ev, seq, timeMs);
   // The board itself is re-read by the session (the `patrol_sections` layer follows every walk);
   // the patrol module reads each levee's exact coverage every 20 s for the gaps time alone makes.

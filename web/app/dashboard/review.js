@@ -113,6 +113,20 @@ export async function loadRange() {
   document.getElementById('review-range').textContent = t('review.range', { from: fmtClock(r.startMs), to: fmtClock(r.endMs) });
 }
 
+/** A live event's time: the log now reaches it, so the slider does too. */
+export function noteLogTime(ms) {
+  if (!els.seek || r.startMs === null || !Number.isFinite(ms) || ms <= (r.endMs ?? 0)) return;
+  r.endMs = ms;
+  if (noteLogTime.pending) return;
+  noteLogTime.pending = setTimeout(() => {
+    noteLogTime.pending = null;
+    els.seek.max = String(Math.max(r.endMs, r.startMs + 1));
+    if (!r.active) els.seek.value = els.seek.max;
+    els.from.max = toLocalInput(r.endMs);
+    document.getElementById('review-range').textContent = t('review.range', { from: fmtClock(r.startMs), to: fmtClock(r.endMs) });
+  }, 1000);
+}
+
 function fromInputMs() {
   const v = els.from.value;
   if (!v) return r.startMs;

@@ -166,6 +166,8 @@ export function toast(text, kind = 'info', ms = 6000) {
     el('span', { class: 'toast-text', text }),
     el('button', { class: 'toast-close', type: 'button', 'aria-label': t('close'), text: '×', onclick: () => item.remove() }));
   toastBox.append(item);
+  // A burst (a fast drill reporting hazards) keeps the newest few, not a wall of messages.
+  while (toastBox.children.length > 4) toastBox.firstElementChild.remove();
   setTimeout(() => item.remove(), ms);
   return item;
 }
