@@ -269,6 +269,7 @@ function renderResponse() {
 app.select = (layerName, id, opts = {}) => {
   if (!layerName) {
     app.selected = null;
+    if (NARROW.matches && document.body.dataset.tab === 'detail') showTab(lastTab);
     invalidate(['selection']);
     renderDetail(new Set(['*']));
     refreshSelection();
@@ -292,7 +293,10 @@ app.select = (layerName, id, opts = {}) => {
 
 // ---- chrome: tabs, toggles, filters, language ------------------------------------------------------
 
+let lastTab = 'alerts';
+
 function showTab(name) {
+  if (name !== 'detail') lastTab = name;
   document.body.dataset.tab = name;
   for (const b of document.querySelectorAll('#panel-tabs button')) b.classList.toggle('active', b.dataset.tab === name);
 
