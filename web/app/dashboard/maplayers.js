@@ -175,7 +175,7 @@ export function initLayers(m) {
   map.createPane('crest-lines').style.zIndex = 390;
   // Tracks change many times a second in a drill: their own pane gives them their own SVG, so
   // redrawing them does not repaint the 700 stretches of the patrol board with them.
-  map.createPane('crest-tracks').style.zIndex = 385;
+  map.createPane('crest-tracks').style.zIndex = 395;
   const area = (pane) => (ll, style) => L.polygon(ll, { pane, ...style });
   const line = (pane) => (ll, style) => L.polyline(ll, { pane, ...style });
 
