@@ -34,7 +34,6 @@ const REFUSAL_CODES = new Set([
 const LS_AUTH = 'crest.field.auth';
 const LS_DARK = 'crest.field.dark';
 const LS_REPORT = 'crest.field.last_report';
-const LS_TOKEN = `crest.token.${APP}`;
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
@@ -87,7 +86,7 @@ async function boot() {
 
   // A token kept on the device opens the app at once, also without a network (a reload on the
   // levee must not depend on the server); the sign-in overlay only when none is kept.
-  app.token = localStorage.getItem(LS_TOKEN) || await signIn(APP, { title: t('app.signin_title') });
+  app.token = await signIn(APP);
   app.fp = fingerprint(app.token);
   app.auth = readAuth();
   app.report = readReport();
@@ -104,13 +103,15 @@ async function boot() {
   });
   startGeolocation();
 
-  window.addEventListener('online', () => { startConnection(); });
-  window.addEventListener('offline', () => { goOffline(); });
+  // The connection itself closes its socket when the browser goes offline and reconnects when it
+  // is back (shared/client.js); the page only has to show it at once.
+  window.addEventListener('online', () => { renderAll(); });
+  window.addEventListener('offline', () => { app.status = 'offline'; renderAll(); });
   onLangChange(() => { applyI18n(); renderAll(); });
   setInterval(() => renderAll(), 30000); // "5 min ago" moves on
   document.addEventListener('visibilitychange', () => { if (!document.hidden) { renderAll(); flush(); } });
 
-  if (navigator.onLine === false) goOffline(); else startConnection();
+  startConnection();
   renderAll();
   initMap();
 }
@@ -118,13 +119,11 @@ async function boot() {
 // ---------------------------------------------------------------- connection
 
 function startConnection() {
-  if (app.conn && app.status !== 'offline' && app.status !== 'closed') return;
-  if (app.conn) { try { app.conn.close(); } catch { /* already closed */ } }
-  app.haveSnapshot = false;
   let me = null;
   const mine = () => app.conn === me;
   me = new Connection({
     token: app.token,
+    app: APP,
     layers: LAYERS,
     viewport: null,
     onSnapshot: () => { if (!mine()) return; app.haveSnapshot = true; onData(LAYERS); },
@@ -139,17 +138,9 @@ function startConnection() {
   me.connect();
 }
 
-// The browser says the network is gone: close the socket (an emulated or flaky offline may leave
-// it half open) so that nothing is believed sent; everything waits in the outbox.
-function goOffline() {
-  if (app.conn) { const c = app.conn; app.conn = null; try { c.close(); } catch { /* closed */ } }
-  app.haveSnapshot = false;
-  app.status = 'offline';
-  renderAll();
-}
-
 function connReady() {
-  return !!app.conn && (app.status === 'open' || app.status === 'resynced');
+  // The browser's word counts too: a socket that outlived the network must not swallow actions.
+  return !!app.conn && (app.status === 'open' || app.status === 'resynced') && navigator.onLine !== false;
 }
 
 function onStatus(status, info) {
@@ -1101,6 +1092,14 @@ function renderMap() {
   const here = app.fix && app.fix.position;
   const hazards = [...layer('hazards').values()].filter((h) => !CLOSED_HAZARD.has(h.status) && h.position);
   const shelters = [...layer('shelters').values()].filter((s) => s.open && s.position);
+  const levees = layer('levees');
+  if (!m.levees && levees.size) {
+    // The levees are what the crews walk: drawn once, above the base map, brown.
+    m.levees = L.layerGroup().addTo(map);
+    for (const lv of levees.values()) {
+      if (Array.isArray(lv.line)) L.polyline(lv.line.map(([x, y]) => [y, x]), { className: 'mk-levee', weight: 4, interactive: false }).addTo(m.levees);
+    }
+  }
   const sig = JSON.stringify([here, hazards.map((h) => [h.id, h.severity, h.status]), shelters.map((s) => s.id)]);
   if (sig === m.sig) return;
   m.sig = sig;

@@ -79,6 +79,7 @@ export const FIELD_STRINGS = {
   'asg.note': { zh: '说明', en: 'Note' },
   'asg.distance': { zh: '距离 {d}', en: '{d} away' },
 
+  'patrol.title': { zh: '我的巡查堤段', en: 'My patrol stretch' },
   'patrol.none': { zh: '当前没有巡查班次', en: 'No patrol shift now' },
   'patrol.not_team': { zh: '网格员不参加巡堤班次', en: 'Grid workers have no patrol shifts' },
   'patrol.next': { zh: '下一班次 {from}', en: 'Next shift {from}' },
