@@ -196,10 +196,13 @@ async function loadCache() {
 }
 
 let cacheTimer = null;
+let cacheSavedOnce = false;
 function scheduleCacheSave() {
   if (cacheTimer) return;
+  // The first copy at once (a reload without network may come any moment), then at most every 2 s.
   cacheTimer = setTimeout(async () => {
     cacheTimer = null;
+    cacheSavedOnce = true;
     if (!(app.conn && app.haveSnapshot)) return;
     const layers = {};
     const kept = {};
@@ -214,7 +217,7 @@ function scheduleCacheSave() {
       await kv.set('layers', { fp: app.fp, savedAt, layers });
       app.cache = { savedAt, layers: Object.fromEntries(Object.entries(layers).map(([n, l]) => [n, new Map(l.map((e) => [e.id ?? e.jurisdiction, e]))])) };
     } catch (err) { console.warn('could not keep layers', err); }
-  }, 2000);
+  }, cacheSavedOnce ? 2000 : 0);
 }
 
 // ---------------------------------------------------------------- the outbox

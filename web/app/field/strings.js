@@ -98,7 +98,7 @@ export const FIELD_STRINGS = {
   'report.button': { zh: '上报险情', en: 'Report a hazard' },
   'report.kind': { zh: '① 选择险情类型', en: '① Choose the kind' },
   'report.severity': { zh: '② 选择严重程度（点击即上报）', en: '② Choose the severity (sends at once)' },
-  'report.note': { zh: '备注（可选，先填写）', en: 'Note (optional, write it first)' },
+  'report.note': { zh: '备注（可选，在选择严重程度之前填写）', en: 'Note (optional: write it before choosing the severity)' },
   'report.note_ph': { zh: '例如：背水坡脚管涌，直径约10厘米', en: 'e.g. piping at the landside toe, about 10 cm across' },
   'report.back': { zh: '返回', en: 'Back' },
   'report.cancel': { zh: '取消', en: 'Cancel' },
