@@ -37,6 +37,9 @@ const LS_REPORT = 'crest.field.last_report';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+// Separators and colons carry no words: a dot drawn by CSS, a colon that follows the language.
+const SEP = '<span class="sep" aria-hidden="true"></span>';
+const lbl = (key) => t(key) + (lang() === 'zh' ? '：' : ': ');
 const d = (s, cls = '') => `<span class="data${cls ? ' ' + cls : ''}">${esc(s)}</span>`;
 
 const app = {
@@ -418,6 +421,7 @@ function scheduleRender() {
 
 function renderAll() {
   renderChrome();
+  renderReportChoices();
   renderGps();
   renderTeam();
   renderPatrol();
@@ -574,8 +578,8 @@ function renderTeam() {
       <div class="team-name">${d(team.name)} ${d(team.id, 'muted')}</div>
       <div class="team-status status-${esc(team.status)}"><span>${esc(v('team_status', team.status))}</span></div>
     </div>
-    <div class="team-meta"><span>${esc(v('team_kind', team.kind))}</span> · <span>${esc(t('team.people', { n: team.headcount }))}</span>
-      · <span>${esc(v('travel_mode', team.travel_mode))}</span> · <span>${esc(fix)}</span></div>
+    <div class="team-meta"><span>${esc(v('team_kind', team.kind))}</span> ${SEP}<span>${esc(t('team.people', { n: team.headcount }))}</span>
+      ${SEP}<span>${esc(v('travel_mode', team.travel_mode))}</span> ${SEP}<span>${esc(fix)}</span></div>
     <div class="chips">${caps}</div>
     <button id="duty-toggle" class="btn big ${duty.duty ? '' : 'primary'}" type="button" data-on-duty="${duty.duty ? 'true' : 'false'}">
       ${esc(t(duty.duty ? 'team.go_off' : 'team.go_on'))}${duty.pending ? ` <small>${esc(t('asg.pending'))}</small>` : ''}</button>`);
@@ -601,13 +605,13 @@ function renderTeam() {
   }).join('');
   const pos = targetPosition(asg.target);
   const dist = pos && app.fix ? `<span class="dist">${esc(t('asg.distance', { d: fmtDist(distanceM(app.fix.position, pos)) }))}</span>` : '';
-  const note = asg.note ? `<p class="asg-note"><span>${esc(t('asg.note'))}</span>: ${d(asg.note)}</p>` : '';
+  const note = asg.note ? `<p class="asg-note"><span>${esc(lbl('asg.note'))}</span> ${d(asg.note)}</p>` : '';
   const decline = eff.state === 'proposed'
     ? `<button id="asg-decline" class="btn big danger-outline" type="button">${esc(t('asg.decline'))}</button>` : '';
   setHtml(asgEl, `
     <h3>${esc(t('asg.title'))} ${d(asg.id, 'muted')}</h3>
     <p class="asg-target">${targetHtml(asg.target)} ${dist}</p>
-    <p class="asg-state"><span>${esc(t('asg.state'))}</span>: <strong>${esc(v('assignment_state', eff.state))}</strong>
+    <p class="asg-state"><span>${esc(lbl('asg.state'))}</span> <strong>${esc(v('assignment_state', eff.state))}</strong>
       ${eff.pending ? `<span class="pending">${esc(t('asg.pending'))}</span>` : ''}</p>
     ${note}
     <div class="steps">${buttons}</div>
@@ -690,7 +694,7 @@ function renderPatrol() {
         <div class="pt-main"><span class="pt-state">${esc(t(passed ? 'patrol.passed' : 'patrol.todo'))}</span>
           ${d(fmtChainage(p.chainage_m), 'pt-chainage')} ${p.name ? d(p.name, 'pt-name') : ''}
           ${p.kind === 'structure' ? `<span class="chip">${esc(v('patrol_point_kind', p.kind))}</span>` : ''}
-          <small class="pt-last">${esc(last)}${pending ? ' · ' + esc(t('asg.pending')) : ''}</small></div>
+          <small class="pt-last">${esc(last)}${pending ? SEP + esc(t('asg.pending')) : ''}</small></div>
         <button class="btn point-checkin${passed ? '' : ' primary'}" type="button" data-section-id="${esc(s.id)}" data-point-id="${esc(p.id)}">${esc(t('patrol.checkin'))}</button>
       </li>`;
     }).join('');
@@ -699,8 +703,8 @@ function renderPatrol() {
     return `<div class="section" data-section-id="${esc(s.id)}">
       <h3>${d(s.name || s.id)}</h3>
       <p class="muted"><span>${esc(t('patrol.section_of'))}</span> ${d(lv ? lv.name : s.levee_id)} ${d(`${fmtChainage(s.from_m)}–${fmtChainage(s.to_m)}`)}
-        · <span>${esc(t('patrol.shift', { from: fmtTime(shift.from_ms), until: fmtTime(shift.until_ms) }))}</span>
-        · <span>${esc(s.interval_min ? t('patrol.interval', { n: s.interval_min }) : t('patrol.not_required'))}</span></p>
+        ${SEP}<span>${esc(t('patrol.shift', { from: fmtTime(shift.from_ms), until: fmtTime(shift.until_ms) }))}</span>
+        ${SEP}<span>${esc(s.interval_min ? t('patrol.interval', { n: s.interval_min }) : t('patrol.not_required'))}</span></p>
       <p class="patrol-summary${todo ? ' todo' : ''}"><span>${esc(todo ? t('patrol.remaining', { n: todo }) : t('patrol.all_passed'))}</span>
         ${gaps ? `<span class="gap">${esc(t('patrol.gaps', { n: gaps }))}</span>` : ''}</p>
       <ul class="points">${items}</ul></div>`;
@@ -765,15 +769,22 @@ function cellOrders(cellId) {
   return out;
 }
 
+// People of an order's cell still to move: at risk minus those who left (each way counted once).
+function cellRemaining(c) {
+  const left = c.left && typeof c.left === 'object'
+    ? Object.values(c.left).reduce((a, n) => a + (Number(n) || 0), 0) : Number(c.left) || 0;
+  return Math.max(0, (c.at_risk || 0) - left);
+}
+
 function cellInfo(c) {
   const r = c.report;
   const pendingN = waiting().filter((i) => i.command.cell_id === c.id).length;
   const orders = cellOrders(c.id).map(({ ev, cell }) => `<div class="cell-order"><span>${esc(t('grid.order'))}</span> ${d(ev.name || ev.id)}
-    · <span>${esc(t('checkin.remaining'))}</span> ${d(fmtNumber(Math.max(0, (cell.at_risk || 0) - (cell.left || 0))))}</div>`).join('');
+    ${SEP}<span>${esc(t('checkin.remaining'))}</span> ${d(fmtNumber(cellRemaining(cell)))}</div>`).join('');
   return `<div class="cell-meta"><span>${esc(t('grid.population'))}</span> ${d(fmtNumber(c.population))}
-      ${c.village_name ? ' · ' + d(c.village_name) : ''}${c.town_name ? ' · ' + d(c.town_name) : ''}</div>
+      ${c.village_name ? SEP + d(c.village_name) : ''}${c.town_name ? SEP + d(c.town_name) : ''}</div>
     ${orders}
-    <div class="cell-last"><span>${esc(t('grid.last'))}</span>:
+    <div class="cell-last"><span>${esc(lbl('grid.last'))}</span>
       ${r ? `<strong class="status-${esc(r.status)}">${esc(v('cell_status', r.status))}</strong>
         ${r.people_remaining != null ? d(fmtNumber(r.people_remaining)) : ''} <span>${esc(fmtAgo(r.at, Date.now()))}</span>
         ${r.note ? d(r.note) : ''}` : `<span>${esc(t('grid.never'))}</span>`}
@@ -903,7 +914,7 @@ function renderCheckin() {
     }
     for (const [id, name] of villages) fromOpts.push({ value: id, label: `${t('checkin.village')} · ${name}`, kind: 'village' });
     for (const c of order.cells || []) {
-      const left = Math.max(0, (c.at_risk || 0) - (c.left || 0));
+      const left = cellRemaining(c);
       const cell = layer('grid_cells').get(c.cell_id);
       fromOpts.push({ value: c.cell_id, label: `${t('checkin.cell')} · ${(cell && cell.name) || c.cell_id} · ${t('checkin.remaining')} ${fmtNumber(left)}`, kind: 'cell' });
     }
@@ -962,7 +973,7 @@ function renderQueue() {
   if (list) {
     setHtml(list, w.length ? w.map((i) => `<li data-id="${esc(i.id)}" data-state="${app.sending.has(i.id) ? 'sending' : 'waiting'}" data-type="${esc(i.command.type)}">
       <span class="q-what">${esc(describe(i.command))}</span>
-      <small class="q-when"><span>${esc(t(app.sending.has(i.id) ? 'queue.sending' : 'queue.waiting'))}</span> · <span>${esc(t('queue.saved_at', { time: fmtTime(i.created) }))}</span></small>
+      <small class="q-when"><span>${esc(t(app.sending.has(i.id) ? 'queue.sending' : 'queue.waiting'))}</span> ${SEP}<span>${esc(t('queue.saved_at', { time: fmtTime(i.created) }))}</span></small>
       </li>`).join('') : `<li class="muted empty">${esc(t('queue.empty'))}</li>`);
   }
   const rl = $('#refused-list');
