@@ -59,6 +59,10 @@ pub struct DemoArgs {
     /// How long the whole scenario takes, in real minutes.
     #[arg(long, default_value_t = 5.0, value_parser = parse_minutes)]
     pub minutes: f64,
+    /// The web pages' directory; their npm packages are installed there (`npm ci --omit=dev`)
+    /// when missing.
+    #[arg(long, default_value = "web")]
+    pub web: PathBuf,
 }
 
 /// Real minutes a demo takes: 0.1 to 1440.
@@ -172,6 +176,10 @@ pub struct ServeArgs {
     /// Where drill scenarios are found by name (`POST /api/v1/drills`).
     #[arg(long, default_value = "scenarios", env = "CREST_SCENARIOS")]
     pub scenarios: PathBuf,
+    /// The web pages' directory (the dashboard at /dashboard/, the field app at /field/): `app/`
+    /// and the npm packages in `node_modules/` (`npm ci --omit=dev` there).
+    #[arg(long, default_value = "web", env = "CREST_WEB")]
+    pub web: PathBuf,
 }
 
 /// What a token may do (`docs/protocol.md`, roles).
@@ -250,6 +258,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             config.limits.max_connections = a.max_connections;
             config.limits.max_unauthenticated = a.max_unauthenticated;
             config.scenarios = a.scenarios;
+            config.web = Some(a.web);
             crate::transport::listener::raise_fd_limit(a.max_connections);
             let server = Server::build(config).await?;
             let store = server.store();
@@ -261,11 +270,10 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     t.secret
                 );
             }
-            println!(
-                "Crest listening on http://{}  (WebSocket: ws://{}/ws)",
-                server.local_addr(),
-                server.local_addr()
-            );
+            let addr = server.local_addr();
+            println!("Crest listening on http://{addr}  (WebSocket: ws://{addr}/ws)");
+            println!("  dispatcher dashboard: http://{addr}/dashboard/");
+            println!("  field app:            http://{addr}/field/");
             server.run(shutdown_signal()).await?;
         }
         Cmd::Token(TokenCmd::Issue {
@@ -440,6 +448,8 @@ async fn demo(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
+    ensure_web_packages(&a.web);
+    config.web = Some(a.web.clone());
     let server = Server::build(config).await?;
     let speed = (scenario.duration_ms as f64 / 1000.0) / (a.minutes * 60.0);
     let drills = server.drills();
@@ -456,6 +466,14 @@ async fn demo(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         "demo trainee",
     )
     .await?;
+    let field = auth::issue_in(
+        store.as_ref(),
+        Some(&drill.id),
+        Role::Field,
+        Some(DEMO_FIELD_TEAM),
+        "demo field tablet",
+    )
+    .await?;
     let addr = server.local_addr();
     println!(
         "Crest demo: {} — drill {} in its own exercise space, {:.0}× ({} in {} min)",
@@ -466,6 +484,11 @@ async fn demo(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         a.minutes
     );
     println!("  listening on http://{addr}  (WebSocket ws://{addr}/ws)");
+    println!("  dispatcher dashboard: http://{addr}/dashboard/  (sign in with the drill's token)");
+    println!(
+        "  field app:            http://{addr}/field/  (team {DEMO_FIELD_TEAM}'s token in the drill: {})",
+        field.secret
+    );
     println!(
         "  the drill's token (acts only in the drill):  {}",
         trainee.secret
@@ -507,6 +530,34 @@ async fn demo(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     });
     server.run(shutdown_signal()).await?;
     Ok(())
+}
+
+/// The team whose tablet the demo hands out (the district's first armed-police team).
+const DEMO_FIELD_TEAM: &str = "T-01";
+
+/// The web pages import Leaflet from npm: install the packages (`npm ci --omit=dev`, from the
+/// lockfile) when they are missing, so that the demo's pages work on a fresh checkout. Without
+/// npm the server still runs, and says what is missing.
+fn ensure_web_packages(web: &Path) {
+    if !web.join("app").is_dir() || web.join(crate::transport::web::LEAFLET_PROBE).is_file() {
+        return;
+    }
+    eprintln!(
+        "Installing the web pages' packages (npm ci --omit=dev in {})…",
+        web.display()
+    );
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--omit=dev", "--no-audit", "--no-fund"])
+        .current_dir(web)
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => eprintln!("npm ci failed ({s}): the pages will lack their map library"),
+        Err(e) => eprintln!(
+            "npm cannot be run ({e}): install Node.js and run `npm ci --omit=dev` in {}",
+            web.display()
+        ),
+    }
 }
 
 /// `token list`: a header, then one line per token, columns aligned; times in UTC.

@@ -234,12 +234,14 @@ pub enum Query {
     SnapToLevee(SnapToLevee),
     ChainageToPoint(ChainageToPoint),
     InBbox(InBbox),
+    Layer(LayerQuery),
     Sitrep(Sitrep),
     PatrolCoverage(PatrolCoverage),
     PatrolGaps(PatrolGaps),
     PatrolHistory(PatrolHistory),
     Vocabulary(Vocabulary),
     EvacuationStatus(EvacuationStatusQuery),
+    EvacuationPreview(EvacuationPreview),
     Casualties(CasualtiesQuery),
     Materials(Materials),
     Hydrograph(Hydrograph),
@@ -378,6 +380,20 @@ pub struct EvacuationStatusQuery {
     /// One order (with each of its cells), or every order when left out.
     #[serde(default)]
     pub evacuation_id: Option<crate::domain::ids::EvacuationId>,
+}
+
+/// Every entity of one layer, as in a snapshot (pages re-read a layer after its events).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerQuery {
+    pub layer: Layer,
+}
+
+/// The people an evacuation order over `zone` would take, before it is issued.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvacuationPreview {
+    pub zone: crate::domain::values::Ring,
 }
 
 /// Casualty records (newest first) and the figures.
@@ -825,6 +841,8 @@ impl Query {
             "patrol_history" => check::<PatrolHistory, D>(d),
             "vocabulary" => check::<Vocabulary, D>(d),
             "evacuation_status" => check::<EvacuationStatusQuery, D>(d),
+            "evacuation_preview" => check::<EvacuationPreview, D>(d),
+            "layer" => check::<LayerQuery, D>(d),
             "casualties" => check::<CasualtiesQuery, D>(d),
             "materials" => check::<Materials, D>(d),
             "hydrograph" => check::<Hydrograph, D>(d),

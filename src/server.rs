@@ -34,6 +34,8 @@ pub struct Config {
     pub tick_every: Option<std::time::Duration>,
     /// Where drill scenarios are found by name (`POST /api/v1/drills`).
     pub scenarios: PathBuf,
+    /// The web pages' directory (`web/`: `app/` and `node_modules/`); `None` serves no pages.
+    pub web: Option<PathBuf>,
 }
 
 impl Config {
@@ -48,6 +50,7 @@ impl Config {
             clock: crate::clock::Clock::default(),
             tick_every: Some(engine::TICK_EVERY),
             scenarios: PathBuf::from("scenarios"),
+            web: None,
             limits: Limits::default(),
         }
     }
@@ -178,6 +181,13 @@ impl Server {
             map: Arc::new(district),
             shutdown: tokio::sync::watch::Sender::new(false),
             revoked: tokio::sync::broadcast::channel(64).0,
+            web: config.web.as_ref().map(|dir| {
+                let assets = crate::transport::web::WebAssets::new(dir);
+                if let Some(missing) = assets.missing() {
+                    tracing::warn!("{missing}");
+                }
+                assets
+            }),
             drills: Arc::new(crate::drill::registry::Drills::new(
                 config.scenarios.clone(),
                 crate::drill::registry::logs_dir_for(&config.db),

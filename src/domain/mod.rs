@@ -12,6 +12,7 @@ pub mod chainage;
 pub mod commands;
 pub mod corrections;
 mod decide;
+pub use decide::people_at_risk;
 pub mod error;
 pub mod evacuation;
 pub mod events;

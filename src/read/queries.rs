@@ -56,6 +56,13 @@ pub fn answer(
         Query::InBbox(InBbox { layer, bbox }) => {
             serde_json::json!({ "seq": p.seq, "layer": layer, "ids": spatial.in_bbox(state, layer, &bbox) })
         }
+        Query::Layer(q) => {
+            let entities: Vec<Value> = super::layer_ids(state, q.layer)
+                .iter()
+                .filter_map(|id| super::entity_view(state, q.layer, id))
+                .collect();
+            serde_json::json!({ "seq": p.seq, "layer": q.layer, "entities": entities })
+        }
         Query::PatrolCoverage(q) => {
             if !state.levees.contains_key(&q.levee_id) {
                 return Err(WireError::new(
@@ -99,6 +106,27 @@ pub fn answer(
                 ));
             }
             serde_json::json!({ "seq": p.seq, "evacuation": super::people::evacuation(state, q.evacuation_id.as_ref()) })
+        }
+        Query::EvacuationPreview(q) => {
+            let cells = crate::domain::people_at_risk(state, q.zone.points());
+            let mut population = 0u64;
+            let mut vulnerable = crate::domain::model::Vulnerable::default();
+            for c in &cells {
+                population += u64::from(c.at_risk);
+                vulnerable = crate::domain::evacuation::plus(&vulnerable, &c.vulnerable_at_risk);
+            }
+            let cells: Vec<Value> = cells
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "cell_id": c.cell_id, "town": c.town, "village": c.village,
+                        "town_name": c.town_name, "village_name": c.village_name,
+                        "share": c.share, "at_risk": c.at_risk,
+                        "vulnerable_at_risk": c.vulnerable_at_risk,
+                    })
+                })
+                .collect();
+            serde_json::json!({ "seq": p.seq, "population": population, "vulnerable_at_risk": vulnerable, "cells": cells })
         }
         Query::Casualties(_) => {
             // Newest first: by the number Crest gave them (CA-10 after CA-9, not after CA-1).

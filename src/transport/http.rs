@@ -54,6 +54,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/tokens/{id}/revoke",
             axum::routing::post(revoke_token),
         )
+        .fallback(super::web::serve)
         .with_state(app)
 }
 

@@ -7,6 +7,7 @@ pub mod listener;
 mod rate_limits;
 pub mod session;
 mod subscription;
+pub mod web;
 mod ws_errors;
 
 use crate::engine::EngineHandle;
@@ -120,6 +121,8 @@ pub struct App {
     pub gate: Arc<listener::Gate>,
     /// The drills this server hosts beside its live space.
     pub drills: Arc<crate::drill::registry::Drills>,
+    /// The dashboard and the field app (`None`: no pages served).
+    pub web: Option<web::WebAssets>,
 }
 
 impl App {

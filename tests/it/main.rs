@@ -25,4 +25,5 @@ mod review;
 mod shelter_flood;
 mod sitrep;
 mod slow_client;
+mod web;
 mod write_faults;

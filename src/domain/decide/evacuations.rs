@@ -23,25 +23,7 @@ pub(super) fn issue(s: &State, o: &IssueEvacuationOrder, ctx: &Context<'_>) -> D
     for shelter in &o.target_shelters {
         s.shelter(shelter)?;
     }
-    let zone = Zone::from_ring(o.zone.points());
-    let mut cells = cells_at_risk(&zone, s.grid_cells.values());
-    // A person is counted once: a cell's people already at risk under an active order, already
-    // gone under a lifted one, or already rescued from it outside any order, are not at risk
-    // again; a later order over the cell takes only the people beyond them.
-    for c in &mut cells {
-        let (taken, taken_v) = counted_in_cell(s, &c.cell_id);
-        let cell = &s.grid_cells[&c.cell_id];
-        c.at_risk = c.at_risk.min(cell.population.saturating_sub(taken));
-        let free_v = minus(&cell.vulnerable, &taken_v);
-        let v = &mut c.vulnerable_at_risk;
-        v.elderly_alone = v.elderly_alone.min(free_v.elderly_alone);
-        v.disabled = v.disabled.min(free_v.disabled);
-        v.pregnant = v.pregnant.min(free_v.pregnant);
-        v.unaccompanied_children = v.unaccompanied_children.min(free_v.unaccompanied_children);
-        c.vulnerable_at_risk =
-            crate::domain::evacuation::cap_total(c.vulnerable_at_risk, c.at_risk);
-    }
-    cells.retain(|c| c.at_risk > 0);
+    let cells = people_at_risk(s, o.zone.points());
     if cells.is_empty() {
         return Err(invalid(
             "the zone covers no people: no populated grid cell lies in it, or all of its people are under active orders or have left already",
@@ -68,6 +50,32 @@ pub(super) fn issue(s: &State, o: &IssueEvacuationOrder, ctx: &Context<'_>) -> D
             departures: Default::default(),
         },
     }])
+}
+
+/// The cells an order over `zone` (a closed ring) would take, with the people at risk in each —
+/// only those with someone at risk. The same figures `issue_evacuation_order` records, so a
+/// dispatcher drawing a zone sees beforehand what the order will count.
+pub fn people_at_risk(s: &State, zone: &[crate::domain::geo::LonLat]) -> Vec<OrderCell> {
+    let zone = Zone::from_ring(zone);
+    let mut cells = cells_at_risk(&zone, s.grid_cells.values());
+    // A person is counted once: a cell's people already at risk under an active order, already
+    // gone under a lifted one, or already rescued from it outside any order, are not at risk
+    // again; a later order over the cell takes only the people beyond them.
+    for c in &mut cells {
+        let (taken, taken_v) = counted_in_cell(s, &c.cell_id);
+        let cell = &s.grid_cells[&c.cell_id];
+        c.at_risk = c.at_risk.min(cell.population.saturating_sub(taken));
+        let free_v = minus(&cell.vulnerable, &taken_v);
+        let v = &mut c.vulnerable_at_risk;
+        v.elderly_alone = v.elderly_alone.min(free_v.elderly_alone);
+        v.disabled = v.disabled.min(free_v.disabled);
+        v.pregnant = v.pregnant.min(free_v.pregnant);
+        v.unaccompanied_children = v.unaccompanied_children.min(free_v.unaccompanied_children);
+        c.vulnerable_at_risk =
+            crate::domain::evacuation::cap_total(c.vulnerable_at_risk, c.at_risk);
+    }
+    cells.retain(|c| c.at_risk > 0);
+    cells
 }
 
 /// The people of a cell already counted: at risk under an active order, gone under a lifted one,

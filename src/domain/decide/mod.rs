@@ -12,6 +12,7 @@ mod casualties;
 mod corrections;
 mod drills;
 mod evacuations;
+pub use evacuations::people_at_risk;
 mod gauges;
 mod hazards;
 pub(crate) mod incidents;
