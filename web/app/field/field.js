@@ -472,7 +472,7 @@ function renderChrome() {
     if (app.status === 'closed') {
       stale.hidden = false;
       stale.dataset.kind = 'closed';
-      setHtml(stale, `<span>${esc(t('banner.closed'))}</span>`);
+      setHtml(stale, `<span>${esc(t('banner.closed'))}</span> <button id="signin-again" class="btn" type="button">${esc(t('banner.signin_again'))}</button>`);
     } else if (usingCache()) {
       stale.hidden = false;
       stale.dataset.kind = 'stale';
@@ -886,9 +886,12 @@ function renderCheckin() {
   if (app.auth && app.auth.role === 'grid_worker') { card.hidden = true; return; }
   card.hidden = false;
   const here = app.fix && app.fix.position;
+  const chosenOrder = layer('evacuations').get($('#checkin-order').value);
+  const targets = new Set((chosenOrder && chosenOrder.target_shelters) || []);
+  // The order's own shelters first, then the nearest.
   const shelters = [...layer('shelters').values()].filter((s) => s.open)
     .map((s) => ({ s, dist: here && s.position ? distanceM(here, s.position) : Infinity }))
-    .sort((a, b) => (a.dist - b.dist) || String(a.s.name).localeCompare(String(b.s.name)));
+    .sort((a, b) => (targets.has(b.s.id) - targets.has(a.s.id)) || (a.dist - b.dist) || String(a.s.name).localeCompare(String(b.s.name)));
   const sel = $('#checkin-shelter');
   const shelterOpts = shelters.length
     ? shelters.map(({ s, dist }) => ({ value: s.id, label: `${s.name} · ${t('checkin.free')} ${fmtNumber(s.free_places ?? Math.max(0, s.capacity - s.occupancy))}${Number.isFinite(dist) ? ' · ' + fmtDist(dist) : ''}` }))
@@ -1149,6 +1152,13 @@ function wireStatic() {
   $('#sign-out').addEventListener('click', () => {
     const n = waiting().length;
     if (n && !confirm(t('who.signout_confirm', { n }))) return;
+    forgetToken(APP);
+    localStorage.removeItem(LS_AUTH);
+    location.reload();
+  });
+  $('#stale-banner').addEventListener('click', (e) => {
+    if (!e.target.closest('#signin-again')) return;
+    // The outbox stays: what waits is sent once a valid token of the team signs in.
     forgetToken(APP);
     localStorage.removeItem(LS_AUTH);
     location.reload();

@@ -13,6 +13,7 @@ export const FIELD_STRINGS = {
   'banner.offline': { zh: '离线：操作会保存在本机，联网后自动发送', en: 'Offline: actions are kept on this device and sent when back online' },
   'banner.exercise': { zh: '演练', en: 'EXERCISE' },
   'banner.closed': { zh: '令牌被拒绝，请重新登录', en: 'The token was refused: sign in again' },
+  'banner.signin_again': { zh: '重新登录', en: 'Sign in again' },
   'banner.stale': { zh: '离线数据，更新于 {time}', en: 'Offline data from {time}' },
 
   'who.field': { zh: '队伍', en: 'Team' },
