@@ -886,9 +886,21 @@ function renderCheckin() {
   if (app.auth && app.auth.role === 'grid_worker') { card.hidden = true; return; }
   card.hidden = false;
   const here = app.fix && app.fix.position;
-  const chosenOrder = layer('evacuations').get($('#checkin-order').value);
-  const targets = new Set((chosenOrder && chosenOrder.target_shelters) || []);
-  // The order's own shelters first, then the nearest.
+
+  // The order first: the main case is a check-in against it, so the newest active order is
+  // preselected until the user chooses.
+  const orders = [...layer('evacuations').values()].filter((e) => e.status === 'active').sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  const orderSel = $('#checkin-order');
+  const orderOpts = [{ value: '', label: t('checkin.no_order') },
+    ...orders.map((e) => ({ value: e.id, label: `${e.name || e.id} · ${t('checkin.remaining')} ${fmtNumber(e.remaining ?? Math.max(0, e.population - e.evacuated))}` }))];
+  const defaultOrder = !orderSel._touched && orders.length ? orders[orders.length - 1].id : undefined;
+  setOptions(orderSel, orderOpts, defaultOrder);
+  if (defaultOrder && !orderSel._touched) orderSel.value = defaultOrder;
+  const order = orders.find((e) => e.id === orderSel.value);
+
+  // Then the shelters: the order's own first, then the nearest; the first is preselected until
+  // the user chooses one.
+  const targets = new Set((order && order.target_shelters) || []);
   const shelters = [...layer('shelters').values()].filter((s) => s.open)
     .map((s) => ({ s, dist: here && s.position ? distanceM(here, s.position) : Infinity }))
     .sort((a, b) => (targets.has(b.s.id) - targets.has(a.s.id)) || (a.dist - b.dist) || String(a.s.name).localeCompare(String(b.s.name)));
@@ -896,18 +908,8 @@ function renderCheckin() {
   const shelterOpts = shelters.length
     ? shelters.map(({ s, dist }) => ({ value: s.id, label: `${s.name} · ${t('checkin.free')} ${fmtNumber(s.free_places ?? Math.max(0, s.capacity - s.occupancy))}${Number.isFinite(dist) ? ' · ' + fmtDist(dist) : ''}` }))
     : [{ value: '', label: t('checkin.no_shelter'), disabled: true }];
-  setOptions(sel, shelterOpts);
+  setOptions(sel, shelterOpts, sel._touched ? undefined : (shelters[0] && shelters[0].s.id));
 
-  const orders = [...layer('evacuations').values()].filter((e) => e.status === 'active').sort((a, b) => String(a.id).localeCompare(String(b.id)));
-  const orderSel = $('#checkin-order');
-  const orderOpts = [{ value: '', label: t('checkin.no_order') },
-    ...orders.map((e) => ({ value: e.id, label: `${e.name || e.id} · ${t('checkin.remaining')} ${fmtNumber(e.remaining ?? Math.max(0, e.population - e.evacuated))}` }))];
-  // The main case is a check-in against the order: preselect the only/newest one until the user chooses.
-  const defaultOrder = !orderSel._touched && orders.length ? orders[orders.length - 1].id : undefined;
-  setOptions(orderSel, orderOpts, defaultOrder);
-  if (defaultOrder && !orderSel._touched) orderSel.value = defaultOrder;
-
-  const order = orders.find((e) => e.id === orderSel.value);
   const fromSel = $('#checkin-from');
   const fromOpts = [{ value: '', label: t('checkin.from_any') }];
   if (order) {
@@ -917,9 +919,8 @@ function renderCheckin() {
     }
     for (const [id, name] of villages) fromOpts.push({ value: id, label: `${t('checkin.village')} · ${name}`, kind: 'village' });
     for (const c of order.cells || []) {
-      const left = cellRemaining(c);
       const cell = layer('grid_cells').get(c.cell_id);
-      fromOpts.push({ value: c.cell_id, label: `${t('checkin.cell')} · ${(cell && cell.name) || c.cell_id} · ${t('checkin.remaining')} ${fmtNumber(left)}`, kind: 'cell' });
+      fromOpts.push({ value: c.cell_id, label: `${t('checkin.cell')} · ${(cell && cell.name) || c.cell_id} · ${t('checkin.remaining')} ${fmtNumber(cellRemaining(c))}`, kind: 'cell' });
     }
   }
   setOptions(fromSel, fromOpts);
@@ -1216,6 +1217,7 @@ function wireStatic() {
   });
 
   $('#checkin-order').addEventListener('change', () => { $('#checkin-order')._touched = true; renderCheckin(); });
+  $('#checkin-shelter').addEventListener('change', () => { $('#checkin-shelter')._touched = true; });
   $('#checkin-minus').addEventListener('click', () => { const i = $('#checkin-count'); i.value = String(Math.max(1, (parseInt(i.value, 10) || 1) - 1)); });
   $('#checkin-plus').addEventListener('click', () => { const i = $('#checkin-count'); i.value = String((parseInt(i.value, 10) || 0) + 1); });
   $('#checkin-send').addEventListener('click', () => sendCheckin(false));

@@ -27,6 +27,9 @@ const SHELL = [
   '/vendor/leaflet/leaflet-src.esm.js',
   '/vendor/leaflet/leaflet.css',
 ];
+// Network-first files kept from the start, so that the first reload without network has them:
+// the vocabulary and the base map's layers (public district geography, ~35 KB together).
+const FIRST_COPY = ['/api/v1/vocabulary', ...['district', 'towns', 'water', 'rivers', 'roads', 'railways'].map((n) => `/api/v1/map/${n}`)];
 const NETWORK_FIRST = [/^\/api\/v1\/vocabulary$/, /^\/api\/v1\/map(\/[^/]+)?$/];
 const NEVER = [/^\/ws/, /^\/api\/v1\/layers/];
 
@@ -34,7 +37,7 @@ self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(VERSION);
     // Each file on its own: one missing optional file must not leave the whole shell uncached.
-    await Promise.all([...SHELL, '/api/v1/vocabulary'].map(async (url) => {
+    await Promise.all([...SHELL, ...FIRST_COPY].map(async (url) => {
       try {
         const res = await fetch(url, { cache: 'no-cache' });
         if (res.ok) await cache.put(url, res);
