@@ -166,6 +166,8 @@ export const FIELD_STRINGS = {
   'grid.choose_status': { zh: '请先选择状态', en: 'Choose a status first' },
   'grid.order': { zh: '转移令', en: 'Order' },
 
+  'device.title': { zh: '本机', en: 'This device' },
+  'device.hint': { zh: '操作先保存在本机，收到服务器确认后才删除；断网、重启都不会丢失，也不会重复。', en: 'Actions are kept on this device until the server confirms them: a lost network or a restart loses nothing and sends nothing twice.' },
   'map.title': { zh: '地图', en: 'Map' },
   'map.me': { zh: '我的位置', en: 'My position' },
   'map.unavailable': { zh: '地图暂不可用', en: 'The map is unavailable' },
