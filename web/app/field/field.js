@@ -97,12 +97,21 @@ async function boot() {
   await reloadQueue();
 
   app.pos = new PositionSender({
-    send: (fix) => app.conn.command({
-      type: 'update_position', team_id: app.auth.team, position: fix.position, time_ms: fix.time_ms, accuracy_m: fix.accuracy_m,
-    }, newCommandId()),
+    send: (fix) => {
+      const cmd = { type: 'update_position', team_id: app.auth.team, position: fix.position, time_ms: fix.time_ms, accuracy_m: fix.accuracy_m };
+      // In a drill the server's clock is the scenario's: a fix stamped with today's time would be
+      // "from the future" there, so the server stamps it (fixes are sent fresh, never late).
+      if (app.auth.exercise) delete cmd.time_ms;
+      return app.conn.command(cmd, newCommandId());
+    },
     ready: connReady,
     enabled: () => !!(app.auth && app.auth.role === 'field' && app.auth.team),
-    onRefused: (err) => toast(t('toast.position_refused', { msg: errText(err) })),
+    onRefused: (err) => {
+      // Said once in a while, not on every fix: a device clock far off would refuse them all.
+      if (Date.now() - (app.posToastAt || 0) < 300000) return;
+      app.posToastAt = Date.now();
+      toast(t('toast.position_refused', { msg: errText(err) }));
+    },
   });
   startGeolocation();
 
@@ -139,6 +148,12 @@ function startConnection() {
   app.status = 'connecting';
   renderChrome();
   me.connect();
+}
+
+// The clock of the token's space: a drill's scenario runs in its own time (2019 in July's
+// replay), the live space in the server's; patrols, shifts and "5 min ago" are on that clock.
+function spaceNow() {
+  return app.conn && typeof app.conn.nowMs === 'function' ? app.conn.nowMs() : Date.now();
 }
 
 function connReady() {
@@ -572,7 +587,7 @@ function renderTeam() {
   el.dataset.status = team.status || 'unknown';
   const duty = pendingDuty(team);
   const caps = (team.capabilities || []).map((c) => `<span class="chip">${esc(v('capability', c))}</span>`).join('');
-  const fix = team.fix ? t('team.last_fix', { ago: fmtAgo(team.fix.time_ms, Date.now()) }) : t('team.no_fix');
+  const fix = team.fix ? t('team.last_fix', { ago: fmtAgo(team.fix.time_ms, spaceNow()) }) : t('team.no_fix');
   setHtml(el, `
     <div class="team-head">
       <div class="team-name">${d(team.name)} ${d(team.id, 'muted')}</div>
@@ -669,7 +684,7 @@ function renderPatrol() {
   const a = app.auth;
   if (a && a.role === 'grid_worker') { card.hidden = true; return; }
   card.hidden = false;
-  const now = Date.now();
+  const now = spaceNow();
   const { current, next } = myShifts(now);
   if (!current.length) {
     el.dataset.sections = '';
@@ -786,7 +801,7 @@ function cellInfo(c) {
     ${orders}
     <div class="cell-last"><span>${esc(lbl('grid.last'))}</span>
       ${r ? `<strong class="status-${esc(r.status)}">${esc(v('cell_status', r.status))}</strong>
-        ${r.people_remaining != null ? d(fmtNumber(r.people_remaining)) : ''} <span>${esc(fmtAgo(r.at, Date.now()))}</span>
+        ${r.people_remaining != null ? d(fmtNumber(r.people_remaining)) : ''} <span>${esc(fmtAgo(r.at, spaceNow()))}</span>
         ${r.note ? d(r.note) : ''}` : `<span>${esc(t('grid.never'))}</span>`}
       ${pendingN ? `<span class="pending">${esc(t('asg.pending'))}</span>` : ''}</div>`;
 }
@@ -907,7 +922,7 @@ function renderCheckin() {
   const sel = $('#checkin-shelter');
   const shelterOpts = shelters.length
     ? shelters.map(({ s, dist }) => ({ value: s.id, label: `${s.name} · ${t('checkin.free')} ${fmtNumber(s.free_places ?? Math.max(0, s.capacity - s.occupancy))}${Number.isFinite(dist) ? ' · ' + fmtDist(dist) : ''}` }))
-    : [{ value: '', label: t('checkin.no_shelter'), disabled: true }];
+    : [{ value: '', label: t('checkin.no_shelter') }];
   setOptions(sel, shelterOpts, sel._touched ? undefined : (shelters[0] && shelters[0].s.id));
 
   const fromSel = $('#checkin-from');

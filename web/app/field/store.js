@@ -46,16 +46,31 @@ function tx(storeName, mode, fn) {
   }));
 }
 
+// Without IndexedDB (a private window of some browsers, storage refused) the outbox lives in
+// memory: actions still wait for their ack and are resent on reconnect, only a reload loses them.
+const memory = new Map();
+let durable = true;
+async function orMemory(op, fallback) {
+  if (durable) {
+    try { return await op(); } catch (err) {
+      durable = false;
+      console.warn('IndexedDB unavailable: the outbox is kept in memory only', err);
+    }
+  }
+  return fallback();
+}
+
 export const outbox = {
-  add(item) { return tx(QUEUE, 'readwrite', (s) => s.add(item)); },
-  put(item) { return tx(QUEUE, 'readwrite', (s) => s.put(item)); },
-  remove(id) { return tx(QUEUE, 'readwrite', (s) => s.delete(id)); },
-  get(id) { return tx(QUEUE, 'readonly', (s) => s.get(id)); },
+  add(item) { return orMemory(() => tx(QUEUE, 'readwrite', (s) => s.add(item)), () => { memory.set(item.id, item); }); },
+  put(item) { return orMemory(() => tx(QUEUE, 'readwrite', (s) => s.put(item)), () => { memory.set(item.id, item); }); },
+  remove(id) { return orMemory(() => tx(QUEUE, 'readwrite', (s) => s.delete(id)), () => { memory.delete(id); }); },
+  get(id) { return orMemory(() => tx(QUEUE, 'readonly', (s) => s.get(id)), () => memory.get(id)); },
   async all() {
-    const items = (await tx(QUEUE, 'readonly', (s) => s.getAll())) || [];
-    items.sort((a, b) => (a.created - b.created) || (a.seq || 0) - (b.seq || 0));
+    const items = (await orMemory(() => tx(QUEUE, 'readonly', (s) => s.getAll()), () => [...memory.values()])) || [];
+    items.sort((a, b) => (a.created - b.created) || commandSeq(a.id) - commandSeq(b.id));
     return items;
   },
+  isDurable() { return durable; },
 };
 
 export const kv = {
