@@ -66,12 +66,6 @@ const app = {
 // ---------------------------------------------------------------- start
 
 addStrings(FIELD_STRINGS);
-addStrings({
-  'unit.m': { zh: '{n} 米', en: '{n} m' },
-  'unit.km': { zh: '{n} 公里', en: '{n} km' },
-  'toast.new_assignment': { zh: '新任务：{what}', en: 'New assignment: {what}' },
-  'patrol.section_of': { zh: '堤防', en: 'Levee' },
-});
 
 boot().catch((err) => {
   // The page must never die silently on the levee: say what happened.
@@ -117,8 +111,12 @@ async function boot() {
 
   // The connection itself closes its socket when the browser goes offline and reconnects when it
   // is back (shared/client.js); the page only has to show it at once.
-  window.addEventListener('online', () => { renderAll(); });
-  window.addEventListener('offline', () => { app.status = 'offline'; renderAll(); });
+  // `app.status` mirrors the connection; what is shown also listens to the browser at once.
+  window.addEventListener('online', () => {
+    renderAll();
+    if (connReady()) { flush(); app.pos.pump(); } // the socket survived: nothing to wait for
+  });
+  window.addEventListener('offline', () => { renderAll(); });
   onLangChange(() => { applyI18n(); renderAll(); });
   setInterval(() => renderAll(), 30000); // "5 min ago" moves on
   document.addEventListener('visibilitychange', () => { if (!document.hidden) { renderAll(); flush(); } });
@@ -154,6 +152,11 @@ function startConnection() {
 // replay), the live space in the server's; patrols, shifts and "5 min ago" are on that clock.
 function spaceNow() {
   return app.conn && typeof app.conn.nowMs === 'function' ? app.conn.nowMs() : Date.now();
+}
+
+function shownStatus() {
+  if (app.status === 'closed') return 'closed';
+  return navigator.onLine === false ? 'offline' : app.status;
 }
 
 function connReady() {
@@ -461,10 +464,11 @@ function fmtDist(m) {
 }
 
 function renderChrome() {
+  const shown = shownStatus();
   const cs = $('#conn-state');
   if (cs) {
-    cs.dataset.state = app.status;
-    cs.textContent = t(`conn.${app.status}`);
+    cs.dataset.state = shown;
+    cs.textContent = t(`conn.${shown}`);
   }
   const lw = $('#lang-switch');
   if (lw) lw.textContent = t('lang.other');
@@ -475,7 +479,7 @@ function renderChrome() {
     dk.setAttribute('aria-pressed', String(dark));
   }
   const off = $('#offline-banner');
-  if (off) off.hidden = !(app.status === 'offline' || app.status === 'connecting' && navigator.onLine === false);
+  if (off) off.hidden = shown !== 'offline';
   const ex = $('#exercise-banner');
   if (ex) {
     const exercise = app.auth && app.auth.exercise;
@@ -1330,7 +1334,15 @@ function toast(text, kind = '') {
   toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
 }
 
+// `body[data-sw]`: `none` (no service worker), `installing`, `ready` once it controls the page —
+// from then on a reload without network opens the app (tests wait for it before going offline).
 function registerServiceWorker() {
-  if (!('serviceWorker' in navigator)) return;
-  navigator.serviceWorker.register('/field/sw.js', { scope: '/field/' }).catch((err) => console.warn('service worker not registered', err));
+  const mark = (state) => { document.body.dataset.sw = state; };
+  if (!('serviceWorker' in navigator)) { mark('none'); return; }
+  const check = () => mark(navigator.serviceWorker.controller ? 'ready' : 'installing');
+  check();
+  navigator.serviceWorker.addEventListener('controllerchange', check);
+  navigator.serviceWorker.register('/field/sw.js', { scope: '/field/' })
+    .then(() => navigator.serviceWorker.ready).then(check)
+    .catch((err) => { mark('none'); console.warn('service worker not registered', err); });
 }

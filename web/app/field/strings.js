@@ -172,5 +172,9 @@ export const FIELD_STRINGS = {
   'map.me': { zh: '我的位置', en: 'My position' },
   'map.unavailable': { zh: '地图暂不可用', en: 'The map is unavailable' },
 
+  'unit.m': { zh: '{n} 米', en: '{n} m' },
+  'unit.km': { zh: '{n} 公里', en: '{n} km' },
+  'toast.new_assignment': { zh: '新任务：{what}', en: 'New assignment: {what}' },
+  'patrol.section_of': { zh: '堤防', en: 'Levee' },
   'err.generic': { zh: '出错了', en: 'Something went wrong' },
 };
