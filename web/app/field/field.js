@@ -11,9 +11,16 @@ import { FIELD_STRINGS } from './strings.js';
 import { outbox, kv, newCommandId } from './store.js';
 import { distanceM, fmtChainage, entityPosition, pointAlong } from './geo.js';
 import { PositionSender, toFix } from './position.js';
+import { PatrolWatch, overdueStretches } from './patrol.js';
 
 const APP = 'field';
-const LAYERS = ['teams', 'assignments', 'hazards', 'shelters', 'patrol_sections', 'evacuations', 'grid_cells', 'levees'];
+// What each role subscribes to. Large layers that many events touch (the patrol board, the grid
+// cells) would be re-read whole over a weak mobile link again and again: a team reads its own
+// patrol sections by itself (patrol.js); only a grid worker takes the grid cells, which are theirs.
+const LAYERS_TEAM = ['teams', 'assignments', 'hazards', 'shelters', 'evacuations', 'levees'];
+const LAYERS_GRID = ['hazards', 'shelters', 'evacuations', 'levees', 'grid_cells'];
+const KEPT_LAYERS = [...new Set([...LAYERS_TEAM, ...LAYERS_GRID, 'patrol_sections'])];
+const layersFor = (auth) => (auth && auth.role === 'grid_worker' ? LAYERS_GRID : LAYERS_TEAM);
 const HAZARD_KINDS = ['piping', 'seepage', 'leak', 'slope_slide', 'bank_collapse', 'sinkhole', 'crack', 'overtopping', 'breach'];
 const SEVERITIES = ['general', 'major', 'critical'];
 const ASG_STEPS = ['proposed', 'accepted', 'en_route', 'on_scene', 'completed'];
@@ -96,7 +103,7 @@ async function boot() {
       // In a drill the server's clock is the scenario's: a fix stamped with today's time would be
       // "from the future" there, so the server stamps it (fixes are sent fresh, never late).
       if (app.auth.exercise) delete cmd.time_ms;
-      return app.conn.command(cmd, newCommandId());
+      return app.conn.command(cmd, newCommandId()).then((ack) => { app.patrol.soon(); return ack; });
     },
     ready: connReady,
     enabled: () => !!(app.auth && app.auth.role === 'field' && app.auth.team),
@@ -106,6 +113,13 @@ async function boot() {
       app.posToastAt = Date.now();
       toast(t('toast.position_refused', { msg: errText(err) }));
     },
+  });
+  app.patrol = new PatrolWatch({
+    conn: () => app.conn,
+    team: () => app.auth && app.auth.role === 'field' && app.auth.team,
+    now: spaceNow,
+    ready: connReady,
+    onChange: () => { scheduleRender(); scheduleCacheSave(); },
   });
   startGeolocation();
 
@@ -131,12 +145,13 @@ async function boot() {
 function startConnection() {
   let me = null;
   const mine = () => app.conn === me;
+  const layers = layersFor(app.auth);
   me = new Connection({
     token: app.token,
     app: APP,
-    layers: LAYERS,
+    layers,
     viewport: null,
-    onSnapshot: () => { if (!mine()) return; app.haveSnapshot = true; onData(LAYERS); },
+    onSnapshot: () => { if (!mine()) return; app.haveSnapshot = true; onData(layers); },
     onEvent: (ev) => { if (mine()) onServerEvent(ev); },
     onStatus: (status, info) => { if (mine()) onStatus(status, info); },
     onError: (err) => { if (mine()) console.warn('server error', err && (err.code || err.message)); },
@@ -168,12 +183,22 @@ function onStatus(status, info) {
   app.status = status;
   app.statusInfo = info || null;
   if (info && info.auth) {
+    const before = layersFor(app.auth).join();
     app.auth = info.auth;
     localStorage.setItem(LS_AUTH, JSON.stringify({ fp: app.fp, auth: info.auth }));
+    if (layersFor(info.auth).join() !== before && app.conn) {
+      // First sign-in of a grid worker: subscribe to what this role needs.
+      const old = app.conn;
+      app.conn = null;
+      old.close();
+      startConnection();
+      return;
+    }
   }
   if (status === 'open' || status === 'resynced') {
     flush();
     if (app.pos) app.pos.pump();
+    if (app.patrol) app.patrol.refresh();
     refreshNearby(true);
   }
   renderAll();
@@ -187,6 +212,7 @@ function onData(names) {
 
 function onServerEvent(ev) {
   if (!ev || !app.auth) return;
+  if (ev.type === 'team_moved' && ev.team_id === app.auth.team && ev.on_levee) app.patrol.soon();
   if (ev.type === 'assignment_created' && ev.assignment && ev.assignment.team_id === app.auth.team) {
     toast(t('toast.new_assignment', { what: targetText(ev.assignment.target) }));
     if (navigator.vibrate) { try { navigator.vibrate([200, 100, 200]); } catch { /* not allowed */ } }
@@ -196,6 +222,7 @@ function onServerEvent(ev) {
 // ---------------------------------------------------------------- layers: live or kept
 
 function layer(name) {
+  if (name === 'patrol_sections' && app.patrol && app.patrol.sections.size) return app.patrol.sections;
   if (app.conn && app.haveSnapshot && app.conn.state && app.conn.state.layers[name]) return app.conn.state.layers[name];
   return (app.cache && app.cache.layers[name]) || new Map();
 }
@@ -226,13 +253,12 @@ function scheduleCacheSave() {
     cacheSavedOnce = true;
     if (!(app.conn && app.haveSnapshot)) return;
     const layers = {};
-    const kept = {};
-    for (const name of LAYERS) {
-      const m = app.conn.state.layers[name];
-      if (!m) continue;
-      layers[name] = [...m.values()];
-      kept[name] = m;
+    for (const name of KEPT_LAYERS) {
+      const m = name === 'patrol_sections' ? null : app.conn.state.layers[name];
+      if (m) layers[name] = [...m.values()];
+      else if (app.cache && app.cache.layers[name]) layers[name] = [...app.cache.layers[name].values()];
     }
+    if (app.patrol && app.patrol.sections.size) layers.patrol_sections = app.patrol.mine();
     const savedAt = Date.now();
     try {
       await kv.set('layers', { fp: app.fp, savedAt, layers });
@@ -323,6 +349,7 @@ function onAcked(item, ack) {
     app.report.state = 'acked';
     saveReport();
   }
+  if (c.type === 'check_in_patrol_point' && app.patrol) app.patrol.checkedIn(c.section_id, c.point_id, c.time_ms || spaceNow());
   if (c.type !== 'report_hazard') toast(t('toast.acked', { what: describe(c) }));
   if (c.type === 'check_in' || c.type === 'check_out') checkinMsg(t('toast.acked', { what: describe(c) }), 'ok');
 }
@@ -660,19 +687,8 @@ function targetHtml(target) {
 
 // -- patrol
 
-function myShifts(now) {
-  const team = app.auth && app.auth.team;
-  const current = [];
-  let next = null;
-  for (const s of layer('patrol_sections').values()) {
-    for (const sh of s.shifts || []) {
-      if (sh.team_id !== team) continue;
-      if (sh.from_ms <= now && now < sh.until_ms) current.push({ section: s, shift: sh });
-      else if (sh.from_ms > now && (!next || sh.from_ms < next.shift.from_ms)) next = { section: s, shift: sh };
-    }
-  }
-  current.sort((a, b) => (a.section.levee_id + a.section.from_m).localeCompare(b.section.levee_id + b.section.from_m) || a.section.from_m - b.section.from_m);
-  return { current, next };
+function myShifts() {
+  return app.patrol ? app.patrol.shifts(layer('patrol_sections')) : { current: [], next: null };
 }
 
 function pendingCheckins() {
@@ -689,7 +705,7 @@ function renderPatrol() {
   if (a && a.role === 'grid_worker') { card.hidden = true; return; }
   card.hidden = false;
   const now = spaceNow();
-  const { current, next } = myShifts(now);
+  const { current, next } = myShifts();
   if (!current.length) {
     el.dataset.sections = '';
     setHtml(el, `<p class="muted">${esc(t('patrol.none'))}</p>`
@@ -717,7 +733,7 @@ function renderPatrol() {
         <button class="btn point-checkin${passed ? '' : ' primary'}" type="button" data-section-id="${esc(s.id)}" data-point-id="${esc(p.id)}">${esc(t('patrol.checkin'))}</button>
       </li>`;
     }).join('');
-    const gaps = (s.stretches || []).filter((st) => st.due_at != null && st.due_at < now).length;
+    const gaps = overdueStretches(s, now);
     const lv = layer('levees').get(s.levee_id);
     return `<div class="section" data-section-id="${esc(s.id)}">
       <h3>${d(s.name || s.id)}</h3>
@@ -939,7 +955,8 @@ function renderCheckin() {
     for (const [id, name] of villages) fromOpts.push({ value: id, label: `${t('checkin.village')} · ${name}`, kind: 'village' });
     for (const c of order.cells || []) {
       const cell = layer('grid_cells').get(c.cell_id);
-      fromOpts.push({ value: c.cell_id, label: `${t('checkin.cell')} · ${(cell && cell.name) || c.cell_id} · ${t('checkin.remaining')} ${fmtNumber(cellRemaining(c))}`, kind: 'cell' });
+      const name = (cell && cell.name) || [c.village_name, c.cell_id].filter(Boolean).join(' ');
+      fromOpts.push({ value: c.cell_id, label: `${t('checkin.cell')} · ${name} · ${t('checkin.remaining')} ${fmtNumber(cellRemaining(c))}`, kind: 'cell' });
     }
   }
   setOptions(fromSel, fromOpts);
@@ -1232,6 +1249,9 @@ function wireStatic() {
     const b = e.target.closest('.point-checkin');
     if (!b || !app.auth || !app.auth.team) return;
     const cmd = { type: 'check_in_patrol_point', section_id: b.dataset.sectionId, point_id: b.dataset.pointId, team_id: app.auth.team };
+    // The moment of the tap, not of the send: a check-in made offline is sent later but happened
+    // now. (In a drill the server's clock is the scenario's: it stamps the check-in itself.)
+    if (!(app.auth.exercise)) cmd.time_ms = Date.now();
     enqueue(cmd);
   });
 

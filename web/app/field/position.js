@@ -21,7 +21,8 @@ export class PositionSender {
     this.lastSentAt = 0; // device clock of the last send
     this.timer = null;
     this.inFlight = false;
-    this.heartbeat = setInterval(() => this.beat(), 5000);
+    this.asking = false;
+    this.heartbeat = setInterval(() => this.beat(), 2000);
   }
 
   newFix(fix) {
@@ -63,20 +64,17 @@ export class PositionSender {
 
   beat() {
     if (!this.latest || !this.enabled() || !this.ready()) return;
-    if (Date.now() - this.lastSentAt < HEARTBEAT_MS) return;
-    // Ask for a fresh fix; if none comes, send the last one again (its own time: it is not newer).
-    const fallback = () => this.pump(true);
-    if (navigator.geolocation && navigator.geolocation.getCurrentPosition) {
-      let done = false;
-      const t = setTimeout(() => { if (!done) { done = true; fallback(); } }, 8000);
-      navigator.geolocation.getCurrentPosition((p) => {
-        if (done) return;
-        done = true; clearTimeout(t);
-        const fix = toFix(p);
-        if (fix.time_ms > (this.latest ? this.latest.time_ms : -Infinity)) this.newFix(fix); else fallback();
-      }, () => { if (!done) { done = true; clearTimeout(t); fallback(); } },
-      { enableHighAccuracy: true, maximumAge: 0, timeout: 7000 });
-    } else fallback();
+    const since = Date.now() - this.lastSentAt;
+    // From 45 s on, ask for a fresh fix; at 58 s send the newest there is, fresh or not, so that
+    // a standing team is heard from at least every minute.
+    if (since >= HEARTBEAT_MS - 2000) { this.pump(true); return; }
+    if (since < HEARTBEAT_MS - 15000 || this.asking || !navigator.geolocation || !navigator.geolocation.getCurrentPosition) return;
+    this.asking = true;
+    navigator.geolocation.getCurrentPosition((p) => {
+      this.asking = false;
+      const fix = toFix(p);
+      if (fix.time_ms > (this.latest ? this.latest.time_ms : -Infinity)) this.newFix(fix);
+    }, () => { this.asking = false; }, { enableHighAccuracy: true, maximumAge: 0, timeout: 10000 });
   }
 }
 
