@@ -14,6 +14,7 @@ const SHELL = [
   '/field/store.js',
   '/field/geo.js',
   '/field/position.js',
+  '/field/patrol.js',
   '/field/manifest.webmanifest',
   '/field/icon.svg',
   '/field/icon-192.png',
