@@ -1363,6 +1363,11 @@ function registerServiceWorker() {
   check();
   navigator.serviceWorker.addEventListener('controllerchange', check);
   navigator.serviceWorker.register('/field/sw.js', { scope: '/field/' })
-    .then(() => navigator.serviceWorker.ready).then(check)
+    .then(() => navigator.serviceWorker.ready).then((reg) => {
+      check();
+      // Everything this page loaded from the shell, for the worker to keep (see sw.js).
+      const urls = performance.getEntriesByType('resource').map((e) => e.name);
+      if (reg.active) reg.active.postMessage({ type: 'keep', urls });
+    })
     .catch((err) => { mark('none'); console.warn('service worker not registered', err); });
 }

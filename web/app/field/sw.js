@@ -57,6 +57,25 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+// The page tells which shell files it loaded before this worker controlled it (its first load):
+// they are kept too, so a module added to the app or to the shared ones is never missed offline.
+self.addEventListener('message', (event) => {
+  const msg = event.data || {};
+  if (msg.type !== 'keep' || !Array.isArray(msg.urls)) return;
+  event.waitUntil((async () => {
+    const cache = await caches.open(VERSION);
+    for (const u of msg.urls) {
+      const url = new URL(u, self.location.origin);
+      if (url.origin !== self.location.origin || !/^\/(field|shared|vendor\/leaflet)\//.test(url.pathname)) continue;
+      if (await cache.match(url.pathname)) continue;
+      try {
+        const res = await fetch(url.pathname, { cache: 'no-cache' });
+        if (res.ok) await cache.put(url.pathname, res);
+      } catch { /* offline: next time */ }
+    }
+  })());
+});
+
 self.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET') return;
