@@ -1,5 +1,17 @@
 // The field app: a rescue or patrol team's tablet (or a grid worker's phone) on the levee.
 //
+// Hooks for tests (besides those of web-plan.md): `body[data-sw]` (`ready` once the service worker
+// controls the page), `#gps[data-state]` (`none`, `fix`, `denied`, `unsupported`),
+// `#report-result[data-state]` (`queued`, `sending`, `acked`, `placed`, `off_levee`, `refused`)
+// with `data-hazard-id`, `#assignment[data-state][data-assignment-id]` and `#asg-decline`,
+// `#duty-toggle[data-on-duty]`, `#patrol li[data-point-id][data-section-id][data-passed]`
+// (`data-pending` while the check-in waits) with `.point-checkin`, `#nearby li[data-kind]
+// [data-entity]`, `#checkout-send`, `#checkin-msg[data-kind]`, `#queue-list li[data-id]
+// [data-state][data-type]`, `#refused-list li[data-code]` with `.retry` and `.discard`,
+// `#grid-cells li[data-cell-id]` with `.cell-status[data-status]`, `.cell-remaining`,
+// `.cell-note`, `.cell-report-send`, `.self-count`, `.self-note`, `.self-evac-send`;
+// `#offline-banner`, `#exercise-banner`, `#stale-banner[data-kind]` (`stale`, `closed`), `#sign-out`.
+//
 // Everything the user does becomes a command with its id the moment they tap; the command is put
 // in the device's outbox (IndexedDB) before it is sent and leaves it only when the server
 // acknowledged that id. The page renders from the connection's live state, or — without a
@@ -548,6 +560,8 @@ function renderWho() {
 }
 
 function renderGps() {
+  const nofix = $('#report-nofix');
+  if (nofix) nofix.hidden = !!app.fix;
   const el = $('#gps');
   if (!el) return;
   el.dataset.state = app.geoState;
