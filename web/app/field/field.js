@@ -561,7 +561,12 @@ function renderWho() {
 
 function renderGps() {
   const nofix = $('#report-nofix');
-  if (nofix) nofix.hidden = !!app.fix;
+  if (nofix) {
+    // Without a fix the place can be tapped on the map (GPS refused, or not yet under a roof).
+    nofix.hidden = !!app.fix;
+    const key = app.manualPos ? 'report.manual_set' : (app.map ? 'report.nofix_map' : 'report.nofix');
+    setHtml(nofix, `<span>${esc(t(key))}</span>${!app.manualPos && app.map ? ` <button id="report-pick" class="btn" type="button">${esc(t('report.pick'))}</button>` : ''}`);
+  }
   const el = $('#gps');
   if (!el) return;
   el.dataset.state = app.geoState;
@@ -1057,7 +1062,7 @@ function openReport() {
   $('#report-step-severity').hidden = true;
   $('#report-hazard').setAttribute('aria-expanded', 'true');
   renderReportChoices();
-  if (!app.fix) toast(t('report.nofix'), 'bad');
+  renderGps();
 }
 
 function closeReport() {
@@ -1068,8 +1073,11 @@ function closeReport() {
 
 async function chooseSeverity(severity) {
   if (!app.reportKind) return;
-  if (!app.fix) { toast(t('report.nofix'), 'bad'); return; }
-  const cmd = { type: 'report_hazard', kind: app.reportKind, severity, position: app.fix.position };
+  const position = app.fix ? app.fix.position : app.manualPos;
+  if (!position) { toast(t(app.map ? 'report.nofix_map' : 'report.nofix'), 'bad'); return; }
+  const cmd = { type: 'report_hazard', kind: app.reportKind, severity, position };
+  app.manualPos = null;
+  if (app.map && app.map.pick) { app.map.pick.remove(); app.map.pick = null; }
   const note = $('#report-note').value.trim();
   if (note) cmd.description = note;
   closeReport();
@@ -1144,8 +1152,18 @@ async function initMap() {
   try {
     const { baseMap } = await import('/shared/map.js');
     const m = await baseMap(el, { minimal: true });
-    app.map = { ...m, group: m.L.layerGroup().addTo(m.map), centred: false, sig: '' };
+    app.map = { ...m, group: m.L.layerGroup().addTo(m.map), centred: false, sig: '', pick: null };
+    m.map.on('click', (e) => {
+      if ($('#report-panel').hidden || app.fix) return;
+      const pos = [Math.round(e.latlng.lng * 1e6) / 1e6, Math.round(e.latlng.lat * 1e6) / 1e6];
+      app.manualPos = pos;
+      if (app.map.pick) app.map.pick.remove();
+      app.map.pick = m.L.circleMarker([pos[1], pos[0]], { radius: 11, className: 'mk-pick', weight: 3 }).addTo(m.map);
+      renderGps();
+      $('#report-card').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    });
     renderMap();
+    renderGps();
   } catch (err) {
     console.warn('map unavailable', err);
     el.classList.add('unavailable');
@@ -1218,6 +1236,9 @@ function wireStatic() {
 
   $('#report-hazard').addEventListener('click', () => { if ($('#report-panel').hidden) openReport(); else closeReport(); });
   $('#report-cancel').addEventListener('click', closeReport);
+  $('#report-nofix').addEventListener('click', (e) => {
+    if (e.target.closest('#report-pick')) $('#map-card').scrollIntoView({ behavior: 'smooth', block: 'center' });
+  });
   $('#report-back').addEventListener('click', () => { app.reportKind = null; $('#report-step-kind').hidden = false; $('#report-step-severity').hidden = true; renderReportChoices(); });
   $('#kind-choices').addEventListener('click', (e) => {
     const b = e.target.closest('.kind-choice');
