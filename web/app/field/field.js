@@ -287,8 +287,7 @@ async function reloadQueue() {
 }
 
 // A tap: the command gets its id now, is stored, then sent when the connection can take it.
-async function enqueue(command) {
-  const id = newCommandId();
+async function enqueue(command, id = newCommandId()) {
   const item = { id, command, created: Date.now(), state: 'waiting' };
   await outbox.add(item);
   await reloadQueue();
@@ -995,7 +994,17 @@ function readCount(input) {
   return Number.isInteger(n) && n >= 1 && n <= 10000000 ? n : null;
 }
 
+// A wet finger taps twice: the same action within a second is taken once.
+const lastTap = {};
+function firstTap(key) {
+  const now = Date.now();
+  if (now - (lastTap[key] || 0) < 1000) return false;
+  lastTap[key] = now;
+  return true;
+}
+
 async function sendCheckin(out) {
+  if (!firstTap(out ? 'checkout' : 'checkin')) return;
   const shelter = $('#checkin-shelter').value;
   const count = readCount($('#checkin-count'));
   if (!shelter) { checkinMsg(t('checkin.choose_shelter'), 'bad'); return; }
@@ -1082,22 +1091,11 @@ async function chooseSeverity(severity) {
   if (note) cmd.description = note;
   closeReport();
   $('#report-note').value = '';
-  app.report = { cmdId: null, created: null, kind: cmd.kind, severity, state: 'queued', at: Date.now() };
-  const id = newCommandIdPeek();
-  app.report.cmdId = id.next;
+  // The report's id is known before it is stored, so that its ack finds the result panel.
+  const id = newCommandId();
+  app.report = { cmdId: id, created: null, kind: cmd.kind, severity, state: 'queued', at: Date.now() };
   saveReport();
-  await enqueueWithId(cmd, id.next);
-}
-
-// The report's id must be known before the command can be acked, so it is taken first.
-function newCommandIdPeek() { return { next: newCommandId() }; }
-
-async function enqueueWithId(command, id) {
-  await outbox.add({ id, command, created: Date.now(), state: 'waiting' });
-  await reloadQueue();
-  renderAll();
-  if (!connReady()) toast(t('toast.queued'));
-  flush();
+  await enqueue(cmd, id);
 }
 
 function readReport() {
@@ -1258,7 +1256,7 @@ function wireStatic() {
 
   $('#my-team').addEventListener('click', (e) => {
     const b = e.target.closest('#duty-toggle');
-    if (!b || !app.auth || !app.auth.team) return;
+    if (!b || !app.auth || !app.auth.team || !firstTap(`duty:${b.dataset.onDuty}`)) return;
     enqueue({ type: 'set_team_duty', team_id: app.auth.team, on_duty: b.dataset.onDuty !== 'true' });
   });
   $('#assignment').addEventListener('click', async (e) => {
@@ -1272,7 +1270,7 @@ function wireStatic() {
       return;
     }
     const b = e.target.closest('button[data-to]');
-    if (!b || b.disabled) return;
+    if (!b || b.disabled || !firstTap(`asg:${asgId}:${b.dataset.to}`)) return;
     // One tap: a later step taken directly also sends the steps before it, in order.
     const from = ASG_STEPS.indexOf(pendingAssignmentState(asg).state);
     const to = ASG_STEPS.indexOf(b.dataset.to);
@@ -1282,7 +1280,7 @@ function wireStatic() {
   });
   $('#patrol').addEventListener('click', (e) => {
     const b = e.target.closest('.point-checkin');
-    if (!b || !app.auth || !app.auth.team) return;
+    if (!b || !app.auth || !app.auth.team || !firstTap(`pt:${b.dataset.pointId}`)) return;
     const cmd = { type: 'check_in_patrol_point', section_id: b.dataset.sectionId, point_id: b.dataset.pointId, team_id: app.auth.team };
     // The moment of the tap, not of the send: a check-in made offline is sent later but happened
     // now. (In a drill the server's clock is the scenario's: it stamps the check-in itself.)
@@ -1310,6 +1308,7 @@ function wireStatic() {
       return;
     }
     if (e.target.closest('.cell-report-send')) {
+      if (!firstTap(`cell:${cellId}`)) return;
       const chosen = li.querySelector('.cell-status[aria-pressed="true"]');
       if (!chosen) { say(t('grid.choose_status'), 'bad'); return; }
       const cmd = { type: 'report_cell_status', cell_id: cellId, status: chosen.dataset.status };
@@ -1328,6 +1327,7 @@ function wireStatic() {
       return;
     }
     if (e.target.closest('.self-evac-send')) {
+      if (!firstTap(`self:${cellId}`)) return;
       const n = readCount(li.querySelector('.self-count'));
       if (!n) { say(t('checkin.bad_count'), 'bad'); return; }
       const cmd = { type: 'record_self_evacuation', cell_id: cellId, count: n };
