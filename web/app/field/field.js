@@ -1149,7 +1149,8 @@ async function initMap() {
   if (!el) return;
   try {
     const { baseMap } = await import('/shared/map.js');
-    const m = await baseMap(el, { minimal: true });
+    // No zoom buttons: fingers pinch, and the buttons' +/− would be the only words not in the language.
+    const m = await baseMap(el, { minimal: true, zoomControl: false });
     app.map = { ...m, group: m.L.layerGroup().addTo(m.map), centred: false, sig: '', pick: null };
     m.map.on('click', (e) => {
       if ($('#report-panel').hidden || app.fix) return;
