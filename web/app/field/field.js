@@ -1341,6 +1341,17 @@ function wireStatic() {
     }
   });
 
+  // A tap on a nearby hazard or shelter shows it on the map.
+  $('#nearby').addEventListener('click', (e) => {
+    const li = e.target.closest('li[data-entity]');
+    if (!li || !app.map) return;
+    const [layerName, id] = li.dataset.entity.split(':');
+    const pos = entityPosition(layer(layerName).get(id)) || (app.nearbyServer && (app.nearbyServer.shelters.find((x) => x.shelter_id === id) || {}).position);
+    if (!pos) return;
+    app.map.map.setView([pos[1], pos[0]], Math.max(app.map.map.getZoom(), 15));
+    $('#map-card').scrollIntoView({ behavior: 'smooth', block: 'center' });
+  });
+
   const onQueueClick = (e) => {
     const r = e.target.closest('.retry');
     if (r) { retry(r.dataset.id); return; }
