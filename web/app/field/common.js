@@ -57,7 +57,11 @@ export const app = {
   report: null, // {cmdId, created, kind, severity, state, error}
   reportKind: null,
   nearbyServer: null, // {at, point, shelters}
-  map: null,
+  map: null, // {map, L, group, …} once the small map is drawn
+  manualPos: null, // a place tapped on the map for a report without a GPS fix
+  pos: null, // the PositionSender
+  patrol: null, // the PatrolWatch
+  posToastAt: 0,
 };
 
 
