@@ -21,7 +21,8 @@
 //!   `ServerMessage` enum for what the server sends, one `ErrorCode` enum for every error.
 //! - [`read`]: the read side: entity views, queries, the sitrep, GeoJSON and CAP 1.2, for
 //!   WebSocket and HTTP alike.
-//! - [`transport`]: the accept loop and its limits, the WebSocket session and the HTTP routes.
+//! - [`transport`]: the accept loop and its limits, the WebSocket session, the HTTP routes and the
+//!   web pages' files (the dashboard and the field app in `web/`).
 //! - [`auth`]: bearer tokens.
 //! - [`map`]: loading the district map into reference-data commands.
 //! - [`metrics`]: counters and histograms rendered as Prometheus text.
