@@ -20,7 +20,7 @@ import { Connection } from '/shared/client.js';
 import { baseMap } from '/shared/map.js';
 import { STRINGS } from './strings.js';
 import { app, LAYERS, get, clock, districtResponse, entityName } from './model.js';
-import { el, clear, frameBatcher, toast } from './util.js';
+import { el, clear, frameBatcher, toast, tp, clearToasts } from './util.js';
 import { initLayers, renderLayers, setLayerShown, TOGGLES, focusOn, refreshSelection, refreshGridCells } from './maplayers.js';
 import { renderAllLists, renderAlerts } from './lists.js';
 import { initFeed, feedEvent, renderFeed, markFeedDirty, seedFeed } from './feed.js';
@@ -29,7 +29,7 @@ import { initEvac, relabelEvac } from './evac.js';
 import { initActions } from './actions.js';
 import { initSitrep, refreshSitrep, renderSitrep } from './sitrep.js';
 import { initReview, loadRange, relabelReview, noteLogTime } from './review.js';
-import { initPatrol, refreshAll as refreshPatrol, renderBoard, noteSectionsChanged, clearCoverage } from './patrol.js';
+import { initPatrol, refreshAll as refreshPatrol, renderBoard, noteSectionsChanged, clearCoverage, askCoverage } from './patrol.js';
 import { tracks } from './tracks.js';
 
 addStrings(STRINGS);
@@ -152,6 +152,7 @@ async function main() {
   initReview();
 
   onLangChange(() => {
+    clearToasts();
     applyI18n();
     fillFilterOptions();
     relabelToggles();
@@ -178,6 +179,11 @@ function onEvent(ev, seq, timeMs) {
   if (ev.type === 'team_moved') {
     if (ev.fix) tracks.add(ev.team_id, ev.fix.position);
     invalidate(['tracks']);
+  } else if ((ev.type === 'alert_raised' && ev.alert && ev.alert.layer === 'patrol_sections') || ev.type === 'alert_resolved') {
+    // A gap raised or cleared by the server's clock: read that levee's exact board now.
+    const a = ev.alert || get('alerts', ev.alert_id);
+    const s = a && a.layer === 'patrol_sections' && get('patrol_sections', a.subject_id);
+    if (s) askCoverage(s.levee_id);
   } else if (ev.type === 'hazard_reported' && ev.hazard && !app.reviewing) {
     flash(ev.hazard);
   }
@@ -187,10 +193,11 @@ function onEvent(ev, seq, timeMs) {
 /** A new hazard: say it, so that a dispatcher looking elsewhere sees it. */
 function flash(h) {
   const where = h.levee ? `${entityName('levees', h.levee.levee_id)} ${h.levee.chainage || ''}` : '';
-  toast(t('flash.hazard', { id: h.id, kind: v('hazard_kind', h.kind), severity: v('severity', h.severity), where }), h.severity === 'critical' ? 'error' : 'info', 8000);
+  toast(tp('flash.hazard', { id: h.id, kind: v('hazard_kind', h.kind), severity: v('severity', h.severity), where }), h.severity === 'critical' ? 'error' : 'info', 8000);
 }
 
 function showAuth(auth) {
+  clock.setDrill(!!auth.exercise);
   const me = document.getElementById('me');
   me.textContent = auth.name || v('role', auth.role);
   const ex = document.getElementById('exercise-banner');

@@ -6,7 +6,7 @@
 
 import { t, v, lang, fmtTime, fmtAgo, fmtNumber } from '/shared/i18n.js';
 import { app, layer, get, pos, clock, hazardPlace, teamStatus, entityName, leveeName } from './model.js';
-import { el, clear, dataSpan, errorText, toast, formDialog, fmtChainage, fmtDuration, fmtKm } from './util.js';
+import { el, clear, dataSpan, errorText, toast, tp, formDialog, fmtChainage, fmtDuration, fmtKm } from './util.js';
 import { hydrographSvg } from './hydrograph.js';
 import { sectionBoard, stretchCls } from './patrol.js';
 import { targetText } from './feed.js';
@@ -453,7 +453,7 @@ async function showSuggestions(h) {
             onclick: async (ev) => {
               const cmd = { type: 'create_assignment', team_id: s.team_id, target: { kind: 'hazard', hazard_id: h.id } };
               if (note.value.trim()) cmd.note = note.value.trim();
-              const ack = await send(cmd, t('done.assigned', { team: tm ? tm.name : s.team_id, id: h.id }), ev.currentTarget).catch(quiet);
+              const ack = await send(cmd, tp('done.assigned', { team: tm ? tm.name : s.team_id, id: h.id }), ev.currentTarget).catch(quiet);
               if (ack) load();
             },
           })));
@@ -469,13 +469,13 @@ async function showSuggestions(h) {
 function shelterActions(s) {
   const out = [];
   if (!s.open) out.push(btn('act-open-shelter', 'act.open_shelter', (ev) => openShelter(s, ev.currentTarget), 'primary'));
-  else out.push(btn('act-close-shelter', 'act.close_shelter', (ev) => send({ type: 'close_shelter', shelter_id: s.id }, t('done.shelter_closed', { name: s.name }), ev.currentTarget).catch(quiet)));
+  else out.push(btn('act-close-shelter', 'act.close_shelter', (ev) => send({ type: 'close_shelter', shelter_id: s.id }, tp('done.shelter_closed', { name: s.name }), ev.currentTarget).catch(quiet)));
   return out;
 }
 
 async function openShelter(s, button) {
   try {
-    await send({ type: 'open_shelter', shelter_id: s.id }, t('done.shelter_opened', { name: s.name }), button);
+    await send({ type: 'open_shelter', shelter_id: s.id }, tp('done.shelter_opened', { name: s.name }), button);
   } catch (e) {
     if (e && e.code === 'shelter_in_flood_area') offerOverride(s, e);
   }
@@ -495,7 +495,7 @@ function offerOverride(s, e) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     if (!reason.value.trim()) { toast(t('override.need_reason'), 'error'); reason.focus(); return; }
-    const ack = await send({ type: 'open_shelter', shelter_id: s.id, override_flood_risk: reason.value.trim() }, t('done.shelter_opened', { name: s.name }), form.querySelector('#act-open-override')).catch(quiet);
+    const ack = await send({ type: 'open_shelter', shelter_id: s.id, override_flood_risk: reason.value.trim() }, tp('done.shelter_opened', { name: s.name }), form.querySelector('#act-open-override')).catch(quiet);
     if (ack) clear(extraEl);
   });
   extraEl.append(form);
@@ -506,7 +506,7 @@ function evacuationActions(e) {
   if (e.status !== 'active') return [];
   return [btn('act-lift-evacuation', 'act.lift_evacuation', async () => {
     const r = await formDialog({ title: t('act.lift_evacuation'), intro: t('lift.confirm', { name: e.name }), fields: [], submit: 'act.lift_evacuation' });
-    if (r) send({ type: 'lift_evacuation_order', evacuation_id: e.id }, t('done.lifted', { name: e.name })).catch(quiet);
+    if (r) send({ type: 'lift_evacuation_order', evacuation_id: e.id }, tp('done.lifted', { name: e.name })).catch(quiet);
   })];
 }
 

@@ -4,7 +4,7 @@
 
 import { t, fmtNumber, fmtTime } from '/shared/i18n.js';
 import { app, layer, clock } from './model.js';
-import { el, clear, dataSpan, errorText, toast, toLatLng, centroid } from './util.js';
+import { el, clear, dataSpan, errorText, toast, tp, toLatLng, centroid } from './util.js';
 import { send } from './detail.js';
 
 let L, map;
@@ -158,7 +158,7 @@ async function sendOrder(ev) {
   const cmd = { type: 'issue_evacuation_order', name, zone: ring() };
   const targets = [...document.querySelectorAll('#evac-shelters input:checked')].map((i) => i.value);
   if (targets.length) cmd.target_shelters = targets;
-  const ack = await send(cmd, t('done.evac_issued', { name }), ev.currentTarget).catch(() => null);
+  const ack = await send(cmd, tp('done.evac_issued', { name }), ev.currentTarget).catch(() => null);
   if (ack) {
     cancel();
     if (ack.created) app.select('evacuations', ack.created);

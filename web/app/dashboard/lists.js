@@ -288,7 +288,9 @@ export function renderAlerts() {
       const q = alertQualifier(a);
       const li = item('alerts', a.id, { alertId: a.id, kind: a.kind, state: a.state }, [
         el('div', { class: 'item-main' },
-          el('div', { class: 'item-title' }, el('strong', { text: v('alert_kind', a.kind) }), q ? el('span', { text: ` · ${q}` }) : null),
+          el('div', { class: 'item-title' }, el('strong', { text: v('alert_kind', a.kind) }),
+            q ? el('span', { text: ' · ' }) : null,
+            q ? el('span', { class: a.kind === 'gauge_threshold' || a.kind === 'depot_low_stock' ? '' : 'data', text: q }) : null),
           el('div', { class: 'item-sub' }, dataSpan(subject)),
           a.acknowledged ? el('div', { class: 'item-sub ack-note' },
             el('span', { text: t('alert.acked_by', { by: a.acknowledged.by || '' }) }), ' ', dataSpan(a.acknowledged.note || '')) : null),

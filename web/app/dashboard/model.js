@@ -149,9 +149,14 @@ export function districtResponse() {
 // dashboard follows the times the server tells it (event times, `now_ms` of patrol answers) and
 // runs between them at the rate it last saw.
 
-const clockState = { base: Date.now(), at: Date.now(), rate: 1, samples: [] };
+const clockState = { base: Date.now(), at: Date.now(), rate: 1, samples: [], drill: false };
 
 export const clock = {
+  /** A drill's clock runs at the drill's speed, measured here; the live space's is real time. */
+  setDrill(isDrill) {
+    clockState.drill = !!isDrill;
+    if (!isDrill) clockState.rate = 1;
+  },
   /** Tell the clock a moment of the server's (ms), seen now. */
   sync(serverMs) {
     if (typeof serverMs !== 'number' || !Number.isFinite(serverMs)) return;
@@ -159,7 +164,7 @@ export const clock = {
     const s = clockState.samples;
     s.push([real, serverMs]);
     while (s.length > 2 && real - s[0][0] > 60000) s.shift();
-    if (s.length >= 2 && real - s[0][0] > 3000) {
+    if (clockState.drill && s.length >= 2 && real - s[0][0] > 3000) {
       const rate = (serverMs - s[0][1]) / (real - s[0][0]);
       clockState.rate = Math.max(1, Math.min(100000, rate));
     }
@@ -176,7 +181,9 @@ export const clock = {
   },
   /** The live space's clock now. */
   liveNow() {
-    return clockState.base + (Date.now() - clockState.at) * clockState.rate;
+    const since = Date.now() - clockState.at;
+    // A drill can be paused: between the server's words its clock is not run ahead more than 5 s.
+    return clockState.base + (clockState.drill ? Math.min(since, 5000) : since) * clockState.rate;
   },
   /** The moment shown: the review's clock while reviewing. */
   now() {

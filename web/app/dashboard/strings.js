@@ -27,6 +27,8 @@ const S = {
   'tab.lists': ['列表', 'Lists'],
   'tab.feed': ['动态', 'Feed'],
   'tab.sitrep': ['汛情', 'Sitrep'],
+  'tab.patrol': ['巡堤', 'Patrols'],
+  'patrol.title': ['巡堤查险', 'Levee patrols'],
   'tab.detail': ['详情', 'Details'],
 
   'conn.offline': ['与服务器的连接已断开，正在重连…（显示的是断开前的情况）', 'Connection lost, reconnecting… (showing the picture from before the drop)'],
@@ -121,7 +123,6 @@ const S = {
   'list.incidents': ['抢险现场', 'Incidents'],
   'list.evacuations': ['转移', 'Evacuation'],
   'list.gauges': ['水位', 'Gauges'],
-  'list.patrol': ['巡堤', 'Patrols'],
   'filter.placeholder': ['筛选（名称、编号、桩号）', 'Filter (name, id, chainage)'],
   'filter.levee': ['筛选堤段', 'Filter levees'],
   'filter.status': ['按状态', 'By status'],

@@ -157,13 +157,45 @@ export function errorText(e) {
   return e.message_en || e.message || String(e);
 }
 
+/** Parameters whose values are names from the data (将军村, 湘江东岸大堤), not words of the UI. */
+const DATA_PARAMS = new Set(['name', 'where', 'team', 'target', 'subject', 'place', 'levee', 'section', 'text', 'title']);
+
+/**
+ * t() as DOM: the UI's words as text, and the data's names inside `.data` spans (they stay as
+ * entered whatever the language, and the language test knows them for data).
+ */
+export function tp(key, params = {}) {
+  const frag = document.createDocumentFragment();
+  const template = t(key);
+  const re = /\{(\w+)\}/g;
+  let i = 0;
+  let m;
+  while ((m = re.exec(template))) {
+    if (m.index > i) frag.append(template.slice(i, m.index));
+    const val = params[m[1]];
+    const text = val === undefined || val === null ? '' : String(val);
+    if (DATA_PARAMS.has(m[1])) frag.append(el('span', { class: 'data', text }));
+    else frag.append(text);
+    i = m.index + m[0].length;
+  }
+  if (i < template.length) frag.append(template.slice(i));
+  return frag;
+}
+
 let toastBox = null;
 
-/** A message that goes away by itself; kind: ok | error | info. */
+/** Forget every toast (their words were in the language before the switch). */
+export function clearToasts() {
+  if (!toastBox) toastBox = document.getElementById('toasts');
+  if (toastBox) clear(toastBox);
+}
+
+/** A message that goes away by itself (text, or nodes from tp()); kind: ok | error | info. */
 export function toast(text, kind = 'info', ms = 6000) {
   if (!toastBox) toastBox = document.getElementById('toasts');
+  const body = text instanceof Node ? el('span', { class: 'toast-text' }, text) : el('span', { class: 'toast-text', text });
   const item = el('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status' },
-    el('span', { class: 'toast-text', text }),
+    body,
     el('button', { class: 'toast-close', type: 'button', 'aria-label': t('close'), text: '×', onclick: () => item.remove() }));
   toastBox.append(item);
   // A burst (a fast drill reporting hazards) keeps the newest few, not a wall of messages.
