@@ -142,7 +142,11 @@ async function play() {
 }
 
 function pause() {
-  if (r.active && r.state === 'playing') control('pause');
+  // Also while the first snapshot is on its way: the server takes the pause after the review.
+  if (r.active && (r.state === 'playing' || r.state === 'starting')) {
+    control('pause');
+    r.pauseAsked = true;
+  }
 }
 
 function stop() {
@@ -160,6 +164,7 @@ async function start(fromMs) {
   cancelEvac();
   r.active = true;
   r.state = 'starting';
+  r.pauseAsked = false;
   r.speed = speedValue();
   r.timeMs = fromMs;
   r.receivedAt = Date.now();
@@ -216,7 +221,7 @@ function onReview(msg) {
       r.seq = msg.seq;
       r.timeMs = msg.time_ms;
       r.receivedAt = Date.now();
-      if (r.state === 'starting' || r.state === 'ended') r.state = 'playing';
+      if (r.state === 'starting' || r.state === 'ended') r.state = r.pauseAsked ? 'paused' : 'playing';
       const teams = msg.layers && msg.layers.teams;
       if (Array.isArray(teams)) {
         const m = new Map();
@@ -238,6 +243,7 @@ function onReview(msg) {
       rerender();
       break;
     case 'review_state':
+      r.pauseAsked = false;
       r.state = msg.state === 'paused' ? 'paused' : 'playing';
       if (msg.speed !== undefined) r.speed = msg.speed;
       if (msg.seq !== undefined) r.seq = msg.seq;
