@@ -344,6 +344,13 @@ function wireChrome() {
   document.getElementById('patrol-filter').addEventListener('input', (e) => { patrolFilter.text = e.target.value; invalidate(['patrol']); });
   document.getElementById('patrol-gaps-only').addEventListener('change', (e) => { patrolFilter.gapsOnly = e.target.checked; invalidate(['patrol']); });
   NARROW.addEventListener('change', () => { if (app.map) setTimeout(() => app.map.map.invalidateSize(), 50); });
+  // Escape closes the detail panel (a dialog, the drawing of a zone and the print view take it first).
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Escape' || !app.selected) return;
+    if (!document.getElementById('dialog').hidden || !document.getElementById('print-view').hidden) return;
+    if (document.body.classList.contains('drawing') || ev.target.closest('input, textarea, select')) return;
+    app.select(null);
+  });
 }
 
 function options(select, opts) {
