@@ -67,6 +67,16 @@ async function main() {
   m.map.on('layeradd', (e) => markData(e.layer && e.layer.getElement && e.layer.getElement()));
   initLayers(m);
   buildToggles();
+  // The map's box changes with the layout (the patrol band fills, the tablet turns, panels
+  // open): Leaflet is told, and the district is fitted again once the first board is drawn.
+  let fitted = false;
+  new ResizeObserver(() => {
+    m.map.invalidateSize({ pan: false });
+    if (!fitted && m.bounds && document.querySelector('#patrol-board [data-section-id]')) {
+      fitted = true;
+      m.map.fitBounds(m.bounds, { paddingTopLeft: [10, 10], paddingBottomRight: [10, 80] }); // the review bar covers the bottom
+    }
+  }).observe(document.getElementById('map'));
 
   let firstOpen = true;
   let wasDown = false;
