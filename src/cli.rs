@@ -6,6 +6,7 @@ use crate::domain::ids::TeamId;
 use crate::server::{Config, Server, open_store};
 use crate::store::{Store, TokenRecord};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -271,9 +272,12 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
             let addr = server.local_addr();
-            println!("Crest listening on http://{addr}  (WebSocket: ws://{addr}/ws)");
-            println!("  dispatcher dashboard: http://{addr}/dashboard/");
-            println!("  field app:            http://{addr}/field/");
+            // One write, and its failure ignored: a server whose stdout reader went away (a
+            // supervisor that read the first line) must not die of a broken pipe.
+            let _ = write!(
+                std::io::stdout().lock(),
+                "Crest listening on http://{addr}  (WebSocket: ws://{addr}/ws)\n  dispatcher dashboard: http://{addr}/dashboard/\n  field app:            http://{addr}/field/\n"
+            );
             server.run(shutdown_signal()).await?;
         }
         Cmd::Token(TokenCmd::Issue {

@@ -369,14 +369,45 @@ async fn a_drill_token_is_bound_as_asked_and_a_live_dispatcher_revokes_it() {
     server.stop().await;
 }
 
+/// Copies a directory tree (the web pages, for a demo of their own).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// The README's run command: `crest demo` serves the map and plays a scenario as a drill; its
-/// printed drill token reads the drill (marked), and its cue report says who answered.
+/// printed drill token reads the drill (marked), and its cue report says who answered. On a fresh
+/// checkout it installs the web pages' npm packages itself and serves the dashboard and the field
+/// app (when npm is there: without it the demo says so and runs on, and this part is skipped
+/// except under CI).
 #[tokio::test]
 async fn crest_demo_plays_a_scenario_in_its_own_space_and_prints_how_to_watch_it() {
     use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir().unwrap();
     write_scenario(dir.path());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The pages as a fresh checkout has them: no node_modules.
+    let web = dir.path().join("web");
+    copy_tree(&root.join("web/app"), &web.join("app"));
+    for f in ["package.json", "package-lock.json"] {
+        std::fs::copy(root.join("web").join(f), web.join(f)).unwrap();
+    }
+    let npm = std::process::Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok();
+    assert!(
+        npm || std::env::var_os("CI").is_none(),
+        "npm is needed to install the web pages' packages"
+    );
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_crest"))
         .args([
             "demo",
@@ -391,6 +422,8 @@ async fn crest_demo_plays_a_scenario_in_its_own_space_and_prints_how_to_watch_it
         .arg(root.join("maps/fukou"))
         .arg("--scenario")
         .arg(dir.path().join("test-drill.toml"))
+        .arg("--web")
+        .arg(&web)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -398,13 +431,27 @@ async fn crest_demo_plays_a_scenario_in_its_own_space_and_prints_how_to_watch_it
         .expect("crest demo starts");
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let (mut addr, mut drill_token, mut live_token) = (None, None, None);
-    while addr.is_none() || drill_token.is_none() || live_token.is_none() {
+    let (mut dashboard, mut field_token) = (None, None);
+    while addr.is_none()
+        || drill_token.is_none()
+        || live_token.is_none()
+        || dashboard.is_none()
+        || field_token.is_none()
+    {
         let line = tokio::time::timeout(HANG_GUARD, lines.next_line())
             .await
             .unwrap()
             .unwrap()
             .expect("the demo prints its address and tokens");
-        if let Some(rest) = line.trim().strip_prefix("listening on http://") {
+        // The pages' lines first: they mention the drill's token too.
+        if let Some(rest) = line.trim().strip_prefix("dispatcher dashboard: http://") {
+            dashboard = rest.split_whitespace().next().map(str::to_string);
+        } else if line.trim().starts_with("field app:") {
+            field_token = line
+                .split_whitespace()
+                .last()
+                .map(|t| t.trim_end_matches(')').to_string());
+        } else if let Some(rest) = line.trim().strip_prefix("listening on http://") {
             addr = rest.split_whitespace().next().map(str::to_string);
         } else if line.contains("the drill's token") {
             drill_token = line.split_whitespace().last().map(str::to_string);
@@ -412,8 +459,40 @@ async fn crest_demo_plays_a_scenario_in_its_own_space_and_prints_how_to_watch_it
             live_token = line.split_whitespace().last().map(str::to_string);
         }
     }
+    let field_token = field_token.unwrap();
+    assert!(field_token.starts_with("crest_DR-"), "{field_token}");
     let (addr, drill_token, live_token) =
         (addr.unwrap(), drill_token.unwrap(), live_token.unwrap());
+    assert_eq!(dashboard.unwrap(), format!("{addr}/dashboard/"));
+    // The pages are served, and their map library was installed from the lockfile.
+    let page = |path: &'static str| {
+        let addr = addr.clone();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await.unwrap();
+            String::from_utf8_lossy(&buf).to_string()
+        }
+    };
+    for path in ["/dashboard/", "/field/"] {
+        let answer = page(path).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("content-security-policy")
+        );
+    }
+    if npm {
+        assert!(
+            web.join("node_modules/leaflet/dist/leaflet-src.esm.js")
+                .is_file()
+        );
+        let leaflet = page("/vendor/leaflet/leaflet-src.esm.js").await;
+        assert!(leaflet.starts_with("HTTP/1.1 200"), "{}", &leaflet[..200]);
+    }
     assert!(drill_token.starts_with("crest_DR-"), "{drill_token}");
     let http = |path: String, token: String| {
         let addr = addr.clone();
