@@ -227,12 +227,14 @@ pub(super) async fn serve(
 ) -> Response {
     let path = uri.path();
     if method != Method::GET && method != Method::HEAD {
-        return super::http::error(
+        let mut r = super::http::error(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::InvalidMessage,
             format!("{method} is not served at {path}"),
             format!("此地址不接受 {method} 请求"),
         );
+        security_headers(r.headers_mut());
+        return r;
     }
     let Some(assets) = app.web.as_ref() else {
         return not_found(path);
@@ -244,6 +246,7 @@ pub(super) async fn serve(
             if let Ok(v) = HeaderValue::from_str(&to) {
                 r.headers_mut().insert(header::LOCATION, v);
             }
+            security_headers(r.headers_mut());
             return r;
         }
         Target::NotFound => return not_found(path),
@@ -253,12 +256,14 @@ pub(super) async fn serve(
         Ok(None) => return not_found(path),
         Err(error) => {
             tracing::warn!(file = %file.display(), %error, "a web file cannot be read");
-            return super::http::error(
+            let mut r = super::http::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Unavailable,
                 "the file cannot be read",
                 "文件无法读取",
             );
+            security_headers(r.headers_mut());
+            return r;
         }
     };
     let fresh = headers

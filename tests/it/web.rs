@@ -104,6 +104,7 @@ async fn pages_are_served_with_their_types_caching_and_policy() {
     let (status, head, _) = get(&server, "/field", &[]).await;
     assert_eq!(status, 308);
     assert_eq!(header(&head, "location"), "/field/");
+    assert!(header(&head, "content-security-policy").contains("default-src 'self'"));
 
     // Nothing outside app/ and Leaflet's dist/, however the path is spelled.
     for path in [
@@ -132,13 +133,14 @@ async fn pages_are_served_with_their_types_caching_and_policy() {
     assert_eq!(status, 200);
     assert!(body.is_empty());
     assert!(header(&head, "content-length").parse::<u64>().unwrap() > 1000);
-    let (status, _, body) = raw(
+    let (status, head, body) = raw(
         &server,
         "POST /field/ HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert_eq!(status, 405);
     assert!(body.contains("invalid_message"));
+    assert_eq!(header(&head, "x-content-type-options"), "nosniff");
 
     // The API is not shadowed by the pages.
     let (status, _, body) = get(&server, "/api/v1/vocabulary", &[]).await;

@@ -262,7 +262,7 @@ const render = frameBatcher((dirty) => {
     renderFeed(all);
     renderDetail(dirty);
     if (all || dirty.has('response')) renderResponse();
-    if (dirty.has('review')) renderSitrep();
+    if (dirty.has('review')) { renderSitrep(); refreshSitrep(); }
   } catch (e) {
     console.error(e);
   }

@@ -16,6 +16,8 @@ const SEV_ORDER = ['general', 'major', 'critical'];
 
 let root, titleEl, bodyEl, actionsEl, extraEl;
 let shown = { key: null, bodySig: null, actSig: null };
+/** Draws the extra panel (suggestions, the override form) again, in a new language. */
+let extraRedraw = null;
 
 export function initDetail() {
   root = document.getElementById('detail');
@@ -41,7 +43,11 @@ export function renderDetail(dirty) {
   const changedSelection = shown.key !== key;
   if (changedSelection) {
     shown = { key, bodySig: null, actSig: null };
+    extraRedraw = null;
     clear(extraEl);
+  } else if (dirty && dirty.has('lang')) {
+    hgAsked.clear();
+    if (extraRedraw) extraRedraw();
   } else if (dirty && !dirty.has('*') && !dirty.has(s.layer) && !dirty.has('clock') && !dirty.has('lang') && !dirty.has('review')
     && !(s.layer === 'hazards' && (dirty.has('assignments') || dirty.has('incidents')))
     && !(s.layer === 'patrol_sections' && dirty.has('patrol'))) {
@@ -337,7 +343,9 @@ function btn(id, key, onclick, cls = '') {
 export async function send(cmd, okText, button) {
   if (button) button.disabled = true;
   try {
-    const ack = await app.conn.command(cmd);
+    // Kept across a dropped connection and sent again with the same id: a dispatcher's order
+    // or casualty record is never applied twice, and never silently lost.
+    const ack = await app.conn.command(cmd, undefined, { keep: true });
     if (okText) toast(okText, 'ok');
     return ack;
   } catch (e) {
@@ -420,6 +428,7 @@ async function openIncident(h) {
 /** The nearest available teams (server's suggestion) with their ETA, each with an assign button. */
 async function showSuggestions(h) {
   clear(extraEl);
+  extraRedraw = () => showSuggestions(h);
   const cap = el('select', { id: 'suggest-capability', 'aria-label': t('field.capability') },
     el('option', { value: '', text: t('assign.any_capability') }),
     ...['boat', 'pump', 'engineering', 'medical', 'lighting', 'communications', 'diving', 'heavy_machinery'].map((c) => el('option', { value: c, text: v('capability', c) })));
@@ -484,6 +493,7 @@ async function openShelter(s, button) {
 /** The shelter lies in a breached levee's flood area: say so, and let the dispatcher override with a reason. */
 function offerOverride(s, e) {
   clear(extraEl);
+  extraRedraw = () => offerOverride(s, e);
   const reason = el('input', { type: 'text', id: 'override-reason', placeholder: t('override.placeholder'), 'aria-label': t('field.reason') });
   const form = el('form', { class: 'override-box', id: 'override-form' },
     el('h3', { class: 'danger', text: t('override.title') }),

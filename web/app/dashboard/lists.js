@@ -322,7 +322,7 @@ function openAckForm(li, a) {
     if (note.value.trim()) cmd.note = note.value.trim();
     form.querySelectorAll('button, input').forEach((b) => { b.disabled = true; });
     try {
-      await app.conn.command(cmd);
+      await app.conn.command(cmd, undefined, { keep: true });
       toast(t('alert.acked', { id: a.id }), 'ok');
       close();
     } catch (e) {

@@ -51,6 +51,7 @@ export const app = {
   fix: null,
   geoState: 'none',
   queue: [], // outbox items
+  acked: [], // acknowledged commands the layers may not show yet ({command, seq, at})
   sending: new Set(),
   flushing: false,
   flushAgain: false,
@@ -109,6 +110,17 @@ export function errText(err) {
 }
 
 export function waiting() { return app.queue.filter((i) => i.state === 'waiting'); }
+
+/**
+ * Commands acknowledged but not yet visible in the layer they change (the connection re-reads a
+ * layer a moment after its events): drawing them as done until then keeps a second tap from
+ * sending the same step again under a new id.
+ */
+export function ackedNotSeen(layerName) {
+  const seen = (app.conn && app.conn.state && app.conn.state.layerSeq && app.conn.state.layerSeq[layerName]) || 0;
+  app.acked = (app.acked || []).filter((a) => Date.now() - a.at < 60000);
+  return app.acked.filter((a) => a.seq > seen).map((a) => ({ command: a.command }));
+}
 
 
 export function describe(c) {

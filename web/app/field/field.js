@@ -32,6 +32,16 @@ import { initMap } from './fieldmap.js';
 
 addStrings(FIELD_STRINGS);
 
+/**
+ * A moment of the device's clock on the server's: moved by the difference between the two when
+ * the server's events show it is more than two minutes (a tablet without network time).
+ */
+function serverTime(deviceMs) {
+  if (!app.conn || app.conn.lastEventMs === null) return Math.round(deviceMs);
+  const skew = spaceNow() - Date.now();
+  return Math.round(Math.abs(skew) > 120000 ? deviceMs + skew : deviceMs);
+}
+
 boot().catch((err) => {
   // The page must never die silently on the levee: say what happened.
   console.warn('field app start failed', err);
@@ -60,7 +70,13 @@ async function boot() {
       const cmd = { type: 'update_position', team_id: app.auth.team, position: fix.position, time_ms: fix.time_ms, accuracy_m: fix.accuracy_m };
       // In a drill the server's clock is the scenario's: a fix stamped with today's time would be
       // "from the future" there, so the server stamps it (fixes are sent fresh, never late).
+      // A fresh fix (taken less than 5 s ago) is stamped by the server too: a tablet's clock may
+      // be minutes off (no network time on the levee), the server's is the one patrol passes are
+      // judged by. An older fix (sent after a reconnect) keeps its own time, moved by the
+      // difference between the device's clock and the server's when that is known and large.
       if (app.auth.exercise) delete cmd.time_ms;
+      else if (Date.now() - fix.time_ms < 5000) delete cmd.time_ms;
+      else cmd.time_ms = serverTime(fix.time_ms);
       return app.conn.command(cmd, newCommandId()).then((ack) => { app.patrol.soon(); return ack; });
     },
     ready: connReady,
@@ -292,7 +308,8 @@ function wireStatic() {
     const cmd = { type: 'check_in_patrol_point', section_id: b.dataset.sectionId, point_id: b.dataset.pointId, team_id: app.auth.team };
     // The moment of the tap, not of the send: a check-in made offline is sent later but happened
     // now. (In a drill the server's clock is the scenario's: it stamps the check-in itself.)
-    if (!(app.auth.exercise)) cmd.time_ms = Date.now();
+    // A device clock more than two minutes off the server's is corrected by the difference.
+    if (!(app.auth.exercise)) cmd.time_ms = serverTime(Date.now());
     enqueue(cmd);
   });
 

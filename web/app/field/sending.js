@@ -64,6 +64,10 @@ export async function flush() {
 
 function onAcked(item, ack) {
   const c = item.command;
+  if (ack.seqs && ack.seqs.length) {
+    app.acked = app.acked || [];
+    app.acked.push({ command: c, seq: Math.max(...ack.seqs), at: Date.now() });
+  }
   if (app.report && app.report.cmdId === item.id) {
     app.report.created = ack.created || app.report.created || null;
     app.report.state = 'acked';

@@ -4,7 +4,7 @@
 import { t, v, fmtTime, fmtAgo, fmtNumber } from '/shared/i18n.js';
 import { distanceM, fmtChainage } from './geo.js';
 import { overdueStretches } from './patrol.js';
-import { ASG_STEPS, ASG_BUTTONS, ASG_LABELS, CLOSED_HAZARD, ACTIVE_ASG, $, esc, SEP, lbl, d, app, spaceNow, shownStatus, connReady, layer, usingCache, withTimeout, errText, waiting, describe, targetPosition, setHtml, fmtDist, targetHtml } from './common.js';
+import { ASG_STEPS, ASG_BUTTONS, ASG_LABELS, CLOSED_HAZARD, ACTIVE_ASG, $, esc, SEP, lbl, d, app, spaceNow, shownStatus, connReady, layer, usingCache, withTimeout, errText, waiting, ackedNotSeen, describe, targetPosition, setHtml, fmtDist, targetHtml } from './common.js';
 import { renderGrid, renderCheckin, renderReportChoices, renderReportResult } from './forms.js';
 import { renderMap } from './fieldmap.js';
 
@@ -127,7 +127,7 @@ function myAssignment(team) {
 export function pendingAssignmentState(asg) {
   let state = asg.state;
   let pending = false;
-  for (const i of waiting()) {
+  for (const i of [...ackedNotSeen('assignments'), ...waiting()]) {
     const c = i.command;
     if (c.assignment_id !== asg.id) continue;
     if (c.type === 'advance_assignment' && ASG_STEPS.indexOf(c.to) > ASG_STEPS.indexOf(state)) { state = c.to; pending = true; }
@@ -139,6 +139,9 @@ export function pendingAssignmentState(asg) {
 function pendingDuty(team) {
   let duty = team ? team.on_duty : null;
   let pending = false;
+  for (const i of ackedNotSeen('teams')) {
+    if (i.command.type === 'set_team_duty') duty = i.command.on_duty;
+  }
   for (const i of waiting()) {
     if (i.command.type === 'set_team_duty') { duty = i.command.on_duty; pending = true; }
   }

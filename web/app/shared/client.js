@@ -106,16 +106,18 @@ export class CrestError extends Error {
 }
 
 function emptyState(layers) {
-  const s = { seq: 0, layers: {} };
+  const s = { seq: 0, layers: {}, layerSeq: {} };
   for (const l of layers) s.layers[l] = new Map();
   return s;
 }
 
 function fill(state, layers, seq) {
+  state.layerSeq = state.layerSeq || {};
   for (const [name, items] of Object.entries(layers)) {
     const m = new Map();
     for (const e of items) m.set(e.id ?? e.jurisdiction ?? JSON.stringify(e), e);
     state.layers[name] = m;
+    state.layerSeq[name] = seq;
   }
   state.seq = seq;
 }
@@ -237,6 +239,7 @@ export class Connection {
     this.ws = null;
     this.subscribed = false;
     for (const [id, p] of this.pending) {
+      if (p.keep) continue; // sent again on reconnect, with the same id
       p.reject(new CrestError('not_sent', 'the connection dropped before an answer', '连接中断，未收到答复'));
       this.pending.delete(id);
     }
@@ -281,6 +284,7 @@ export class Connection {
           exercise: m.exercise ?? null,
         };
         this.subscribe();
+        for (const p of this.pending.values()) if (p.keep) this.send(p.msg);
         break;
       case 'snapshot': {
         const wasOpen = this.everOpen;
@@ -424,6 +428,7 @@ export class Connection {
           const m = new Map();
           for (const e of r.entities) m.set(e.id ?? e.jurisdiction, e);
           this.state.layers[l] = m;
+          this.state.layerSeq[l] = r.seq;
           this.changed([l]);
         })
         .catch(() => this.stale.add(l))
@@ -439,19 +444,31 @@ export class Connection {
     for (const fn of this.changeListeners) fn(layers);
   }
 
-  request(msg, kind) {
-    return new Promise((resolve, reject) => {
-      if (!this.send(msg)) {
+  request(msg, kind, keep = false) {
+    // The same command id again while it waits: the same answer (the server applies an id once).
+    const waitingFor = this.pending.get(msg.id);
+    if (waitingFor && waitingFor.promise) return waitingFor.promise;
+    const entry = { kind, keep, msg };
+    entry.promise = new Promise((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
+      if (!this.send(msg) && !keep) {
         reject(new CrestError('not_sent', 'not connected', '未连接'));
         return;
       }
-      this.pending.set(msg.id, { resolve, reject, kind });
+      this.pending.set(msg.id, entry);
     });
+    return entry.promise;
   }
 
-  /** Sends a command; resolves with the `ack`, rejects with a CrestError. */
-  command(command, id = newCommandId(this.app)) {
-    return this.request({ type: 'command', id, command }, 'command');
+  /**
+   * Sends a command; resolves with the `ack`, rejects with a CrestError. With `{keep: true}` a
+   * command whose answer the connection lost is not given up: it is sent again with the same id
+   * as soon as the session is back (the server applies an id once, and answers a resend with the
+   * original ack), and the promise settles then.
+   */
+  command(command, id = newCommandId(this.app), { keep = false } = {}) {
+    return this.request({ type: 'command', id, command }, 'command', keep);
   }
 
   /** Sends a query (optionally `at` a moment); resolves with its `result`. */

@@ -65,7 +65,7 @@ export async function baseMap(element, { minimal = false, zoomControl = true } =
           pane: 'labels',
           interactive: false,
           keyboard: false,
-          icon: L.divIcon({ className: 'map-label town-label', html: escapeHtml(f.properties.name), iconSize: null }),
+          icon: L.divIcon({ className: 'map-label town-label data', html: escapeHtml(f.properties.name), iconSize: null }),
         }),
       );
     }
@@ -77,7 +77,7 @@ export async function baseMap(element, { minimal = false, zoomControl = true } =
           pane: 'labels',
           interactive: false,
           keyboard: false,
-          icon: L.divIcon({ className: 'map-label village-label', html: escapeHtml(f.properties.name), iconSize: null }),
+          icon: L.divIcon({ className: 'map-label village-label data', html: escapeHtml(f.properties.name), iconSize: null }),
         }),
       );
     }
