@@ -2,6 +2,7 @@
 //! One test binary (these modules) so the suite links once.
 
 mod bad_input;
+mod browser;
 mod cap;
 mod cap_spec;
 mod cli;
