@@ -11,13 +11,19 @@ pub async fn get(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String, String) {
-    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
+    exchange(server, &req).await
+}
+
+/// Sends one whole HTTP/1.1 request as written (any method) and reads the answer to its end:
+/// status, lower-cased head, body.
+pub async fn exchange(server: &TestServer, request: &str) -> (u16, String, String) {
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
     let text = String::from_utf8(buf).unwrap();

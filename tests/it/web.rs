@@ -3,11 +3,10 @@
 //! and `evacuation_preview`.
 
 use crate::harness::*;
-use crate::http::{get, header};
+use crate::http::{exchange, get, header};
 use crest::domain::Role;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
@@ -37,17 +36,6 @@ fn fake_web() -> tempfile::TempDir {
     std::fs::write(leaflet.join("leaflet.css"), ".leaflet-pane{}").unwrap();
     std::fs::write(dir.path().join("package.json"), "{\"secret\":true}").unwrap();
     dir
-}
-
-async fn raw(server: &TestServer, request: &str) -> (u16, String, String) {
-    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8(buf).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head.to_ascii_lowercase(), body.to_string())
 }
 
 #[tokio::test]
@@ -125,7 +113,7 @@ async fn pages_are_served_with_their_types_caching_and_policy() {
     }
 
     // HEAD answers the headers only; other methods are refused.
-    let (status, head, body) = raw(
+    let (status, head, body) = exchange(
         &server,
         "HEAD /shared/client.js HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     )
@@ -133,7 +121,7 @@ async fn pages_are_served_with_their_types_caching_and_policy() {
     assert_eq!(status, 200);
     assert!(body.is_empty());
     assert!(header(&head, "content-length").parse::<u64>().unwrap() > 1000);
-    let (status, head, body) = raw(
+    let (status, head, body) = exchange(
         &server,
         "POST /field/ HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
     )
