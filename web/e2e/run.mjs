@@ -6,6 +6,7 @@ import { closeBrowser, done } from './lib.mjs';
 await import('./together.test.mjs');
 await import('./offline.test.mjs');
 await import('./patrol.test.mjs');
+await import('./actions.test.mjs');
 await import('./drill.test.mjs');
 
 // Last, so that nothing keeps the process alive when the tests are over (a root-level `after`
