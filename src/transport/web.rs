@@ -208,33 +208,35 @@ fn security_headers(h: &mut HeaderMap) {
 }
 
 fn not_found(path: &str) -> Response {
-    let mut r = super::http::error(
+    super::http::error(
         StatusCode::NOT_FOUND,
         ErrorCode::NotFound,
         format!("nothing is served at {path}"),
         format!("此地址没有内容：{path}"),
-    );
-    security_headers(r.headers_mut());
-    r
+    )
 }
 
-/// Every path no route claims: a page or asset, or `404 not_found`.
+/// Every path no route claims: a page or asset, or `404 not_found` — each answer, errors and
+/// redirects included, with the security headers.
 pub(super) async fn serve(
     State(app): State<Arc<App>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let path = uri.path();
-    if method != Method::GET && method != Method::HEAD {
-        let mut r = super::http::error(
+    let mut response = answer(&app, &method, uri.path(), &headers).await;
+    security_headers(response.headers_mut());
+    response
+}
+
+async fn answer(app: &App, method: &Method, path: &str, headers: &HeaderMap) -> Response {
+    if *method != Method::GET && *method != Method::HEAD {
+        return super::http::error(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::InvalidMessage,
             format!("{method} is not served at {path}"),
             format!("此地址不接受 {method} 请求"),
         );
-        security_headers(r.headers_mut());
-        return r;
     }
     let Some(assets) = app.web.as_ref() else {
         return not_found(path);
@@ -246,7 +248,6 @@ pub(super) async fn serve(
             if let Ok(v) = HeaderValue::from_str(&to) {
                 r.headers_mut().insert(header::LOCATION, v);
             }
-            security_headers(r.headers_mut());
             return r;
         }
         Target::NotFound => return not_found(path),
@@ -256,14 +257,12 @@ pub(super) async fn serve(
         Ok(None) => return not_found(path),
         Err(error) => {
             tracing::warn!(file = %file.display(), %error, "a web file cannot be read");
-            let mut r = super::http::error(
+            return super::http::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Unavailable,
                 "the file cannot be read",
                 "文件无法读取",
             );
-            security_headers(r.headers_mut());
-            return r;
         }
     };
     let fresh = headers
@@ -275,7 +274,7 @@ pub(super) async fn serve(
         });
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if method == Method::HEAD {
+    } else if *method == Method::HEAD {
         let mut r = StatusCode::OK.into_response();
         r.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(cached.len));
@@ -292,7 +291,6 @@ pub(super) async fn serve(
     if let Ok(v) = HeaderValue::from_str(&cached.etag) {
         h.insert(header::ETAG, v);
     }
-    security_headers(h);
     response
 }
 
