@@ -29,7 +29,6 @@ const SHELL = [
   '/shared/map.js',
   '/shared/token.js',
   '/shared/base.css',
-  '/shared/ui.js',
   '/vendor/leaflet/leaflet-src.esm.js',
   '/vendor/leaflet/leaflet.css',
 ];

@@ -45,10 +45,6 @@ export function loadVocabulary(sets) {
   }
 }
 
-export function hasVocabulary() {
-  return vocab.size > 0;
-}
-
 export function lang() {
   return current;
 }
@@ -120,13 +116,6 @@ export function fmtTime(ms, now = Date.now()) {
   return current === 'zh'
     ? `${d.getMonth() + 1}月${d.getDate()}日 ${hm}`
     : `${d.getMonth() + 1}-${d.getDate()} ${hm}`;
-}
-
-/** A full date and time, `YYYY-MM-DD HH:MM:SS`. */
-export function fmtDateTime(ms) {
-  if (ms === null || ms === undefined) return '—';
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 export function fmtAgo(ms, now = Date.now()) {
