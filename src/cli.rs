@@ -4,7 +4,7 @@ use crate::auth;
 use crate::domain::Role;
 use crate::domain::ids::TeamId;
 use crate::server::{Config, Server, open_store};
-use crate::store::{Store, TokenRecord};
+use crate::store::{Location, Store, TokenRecord};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -119,9 +119,9 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 
 #[derive(Args, Debug)]
 pub struct SitrepArgs {
-    /// SQLite database file of a Crest server (it is only read).
+    /// The log of a Crest server (it is only read): a SQLite file or a PostgreSQL URL.
     #[arg(long, env = "CREST_DB")]
-    pub db: PathBuf,
+    pub db: Location,
     /// Language of the report.
     #[arg(long, value_enum, default_value = "zh")]
     pub lang: LangArg,
@@ -149,9 +149,10 @@ pub enum LangArg {
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// SQLite database file (created if missing).
+    /// The log: a SQLite file (created if missing; also `sqlite://PATH`), or a PostgreSQL URL
+    /// (`postgres://user@host:5432/db`) that several nodes may share (docs/scaling.md).
     #[arg(long, default_value = "crest.db", env = "CREST_DB")]
-    pub db: PathBuf,
+    pub db: Location,
     /// Address to listen on (HTTP and WebSocket share it).
     #[arg(long, default_value = "127.0.0.1:8080", env = "CREST_LISTEN")]
     pub listen: SocketAddr,
@@ -181,6 +182,10 @@ pub struct ServeArgs {
     /// and the npm packages in `node_modules/` (`npm ci --omit=dev` there).
     #[arg(long, default_value = "web", env = "CREST_WEB")]
     pub web: PathBuf,
+    /// Where drills' logs (SQLite files) go. Default: beside a SQLite database (`<db>.drills/`),
+    /// `crest-drills` in the working directory with PostgreSQL.
+    #[arg(long, env = "CREST_DRILL_LOGS")]
+    pub drill_logs: Option<PathBuf>,
 }
 
 /// What a token may do (`docs/protocol.md`, roles).
@@ -214,7 +219,7 @@ pub enum TokenCmd {
     /// Issue a new token and print it (it is shown only once).
     Issue {
         #[arg(long, default_value = "crest.db", env = "CREST_DB")]
-        db: PathBuf,
+        db: Location,
         /// What the token may do.
         #[arg(long, value_enum)]
         role: RoleArg,
@@ -237,12 +242,12 @@ pub enum TokenCmd {
     /// List tokens (ids, roles, teams, dates; never secrets).
     List {
         #[arg(long, default_value = "crest.db", env = "CREST_DB")]
-        db: PathBuf,
+        db: Location,
     },
     /// Revoke a token by id (`tk_…`).
     Revoke {
         #[arg(long, default_value = "crest.db", env = "CREST_DB")]
-        db: PathBuf,
+        db: Location,
         id: String,
     },
 }
@@ -260,6 +265,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             config.limits.max_unauthenticated = a.max_unauthenticated;
             config.scenarios = a.scenarios;
             config.web = Some(a.web);
+            config.drill_logs = a.drill_logs;
             crate::transport::listener::raise_fd_limit(a.max_connections);
             let server = Server::build(config).await?;
             let store = server.store();
@@ -291,7 +297,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let store = open_store(&db).await?;
             let role = Role::from(role);
             if let (Role::Field, Some(team)) = (role, team.as_deref()) {
-                match check_team(&store, &db, team).await? {
+                match check_team(store.as_ref(), &db, team).await? {
                     Ok(()) => {}
                     Err(unknown) if allow_unknown_team => {
                         eprintln!(
@@ -319,7 +325,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             // A token is bound to one id: a field token's team or a grid worker's id.
             let binding = team.as_deref().or(grid_worker.as_deref());
-            let t = auth::issue(&store, role, binding, &label).await?;
+            let t = auth::issue(store.as_ref(), role, binding, &label).await?;
             println!("{}", t.secret);
             eprintln!(
                 "issued {} ({}{})",
@@ -375,7 +381,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 /// `Ok(Ok(()))` when the log of `db` has registered `team`; `Ok(Err(why))` when it has not.
 async fn check_team(
     store: &dyn Store,
-    db: &Path,
+    db: &Location,
     team: &str,
 ) -> Result<Result<(), String>, Box<dyn std::error::Error>> {
     let state = crate::engine::recover(store).await?.state;
@@ -388,18 +394,17 @@ async fn check_team(
         n if n <= 30 => format!("known teams: {}", known.join(", ")),
         n => format!("{n} teams, {} … {}", known[0], known[n - 1]),
     };
-    Ok(Err(format!(
-        "team {team} is not known in {} ({known})",
-        db.display()
-    )))
+    Ok(Err(format!("team {team} is not known in {db} ({known})")))
 }
 
 /// `crest sitrep`: the report of the log in `--db` up to `--at`.
 pub async fn sitrep(a: &SitrepArgs) -> Result<String, Box<dyn std::error::Error>> {
     use crate::domain::vocabulary::{Lang, SitrepFormat};
     use crate::engine::Until;
-    if !a.db.is_file() {
-        return Err(format!("no database file {}", a.db.display()).into());
+    if let Some(path) = a.db.sqlite_path()
+        && !path.is_file()
+    {
+        return Err(format!("no database file {}", path.display()).into());
     }
     let until = match a.at.as_deref() {
         None => Until::End,
@@ -409,7 +414,7 @@ pub async fn sitrep(a: &SitrepArgs) -> Result<String, Box<dyn std::error::Error>
         Some(at) => Until::Time(crate::clock::parse_rfc3339(at).map_err(|e| format!("--at: {e}"))?),
     };
     let store = open_store(&a.db).await?;
-    let folded = crate::engine::fold_until(&store, until).await?;
+    let folded = crate::engine::fold_until(store.as_ref(), until).await?;
     let at_ms = match until {
         Until::Time(t) => t,
         Until::End | Until::Seq(_) => folded.last_time_ms.unwrap_or(0),
@@ -716,9 +721,12 @@ mod tests {
     #[tokio::test]
     async fn a_team_the_log_does_not_know_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("crest.db");
+        let db = Location::from(dir.path().join("crest.db"));
         let store = open_store(&db).await.unwrap();
-        let err = check_team(&store, &db, "T-99").await.unwrap().unwrap_err();
+        let err = check_team(store.as_ref(), &db, "T-99")
+            .await
+            .unwrap()
+            .unwrap_err();
         assert!(
             err.contains("team T-99 is not known") && err.contains("no team is registered yet"),
             "{err}"

@@ -32,6 +32,9 @@ const MAX_BATCH: usize = 512;
 const REPLAY_PAGE: u32 = 10_000;
 /// How often an unwritable log is tried again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// With other nodes writing the log: how often it is read even without a notification (one
+/// lost with a connection), and how soon an idle node notices that PostgreSQL is gone.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 /// Headroom the write probe asks for beyond twice the failed batch, and its largest size, bytes.
 /// Right after a failure SQLite's WAL file has room for about what failed (it keeps its size), so
 /// a probe of just that size would succeed on a disk that is still full and the engine would
@@ -125,6 +128,7 @@ pub struct EngineHandle {
     tx: mpsc::Sender<Queued>,
     stop: mpsc::Sender<oneshot::Sender<u64>>,
     ticks: mpsc::Sender<(Option<i64>, oneshot::Sender<u64>)>,
+    follows: mpsc::Sender<oneshot::Sender<u64>>,
     health: watch::Receiver<LogHealth>,
     metrics: Arc<Metrics>,
 }
@@ -257,6 +261,14 @@ impl EngineHandle {
     }
 
     /// Whether the log can be written right now.
+    /// Reads what other nodes logged (when they write the same log) and returns the engine's
+    /// seq after that: a client resuming from a seq this node has not reached yet.
+    pub async fn caught_up(&self) -> Option<u64> {
+        let (reply, wait) = oneshot::channel();
+        self.follows.send(reply).await.ok()?;
+        wait.await.ok()
+    }
+
     pub fn log_health(&self) -> LogHealth {
         *self.health.borrow()
     }
@@ -487,6 +499,7 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel(4096);
     let (stop, stop_rx) = mpsc::channel(1);
     let (ticks, ticks_rx) = mpsc::channel(16);
+    let (follows, follows_rx) = mpsc::channel(64);
     let (health, health_rx) = watch::channel(LogHealth::Writable);
     let levees = levee_index(&recovered.state);
     let engine = Engine {
@@ -508,11 +521,12 @@ pub fn spawn(
         last_time_ms: recovered.last_time_ms,
     };
     metrics.last_seq.set(engine.seq);
-    tokio::spawn(engine.run(rx, stop_rx, ticks_rx));
+    tokio::spawn(engine.run(rx, stop_rx, ticks_rx, follows_rx));
     EngineHandle {
         tx,
         stop,
         ticks,
+        follows,
         health: health_rx,
         metrics,
     }
@@ -532,7 +546,13 @@ impl Engine {
         mut rx: mpsc::Receiver<Queued>,
         mut stop: mpsc::Receiver<oneshot::Sender<u64>>,
         mut tick_requests: mpsc::Receiver<(Option<i64>, oneshot::Sender<u64>)>,
+        mut follow_requests: mpsc::Receiver<oneshot::Sender<u64>>,
     ) {
+        // Other nodes writing the same log: follow it.
+        let mut heard = self.store.appends_elsewhere();
+        let mut seen = heard.as_ref().map(|h| *h.borrow()).unwrap_or_default();
+        let mut follow_every = tokio::time::interval(FOLLOW_EVERY);
+        follow_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut retry = tokio::time::interval(RETRY_EVERY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -544,12 +564,40 @@ impl Engine {
                 // First, so a steady stream of commands cannot starve the retry while unwritable.
                 _ = retry.tick(), if self.unwritable.is_some() => {
                     self.try_resume().await;
+                    // The next try a whole period after this one ended: a try that takes longer
+                    // than the period (a database that does not answer) must not starve the
+                    // commands, which are answered `unavailable` in between.
+                    retry.reset();
                     continue;
                 }
                 n = rx.recv_many(&mut batch, MAX_BATCH) => {
                     if n == 0 {
                         break None;
                     }
+                }
+                changed = async { heard.as_mut().expect("checked").changed().await }, if heard.is_some() => {
+                    match changed {
+                        Err(_) => heard = None,
+                        Ok(()) => {
+                            let now = *heard.as_mut().expect("checked").borrow_and_update();
+                            if now.seq > self.seq || now.reconnects != seen.reconnects {
+                                self.follow().await;
+                            }
+                            seen = now;
+                        }
+                    }
+                    continue;
+                }
+                _ = follow_every.tick(), if heard.is_some() && self.unwritable.is_none() => {
+                    self.follow().await;
+                    continue;
+                }
+                Some(reply) = follow_requests.recv() => {
+                    if heard.is_some() {
+                        self.follow().await;
+                    }
+                    let _ = reply.send(self.seq);
+                    continue;
                 }
                 _ = ticks.tick(), if self.tick_every.is_some() => self.tick_due = true,
                 Some((at_ms, reply)) = tick_requests.recv() => {
@@ -609,7 +657,28 @@ impl Engine {
     }
 
     async fn process(&mut self, batch: Vec<Queued>) {
-        // Idempotency records live in the store only: one lookup for the whole batch.
+        // The log's write lock, and what other nodes logged since our last event (nothing with
+        // a store this process alone writes): folded in first, so the batch is decided against
+        // the whole log and numbered after it.
+        let store = self.store.clone();
+        let begun = match store.begin_append(self.seq).await {
+            Ok(begun) => begun,
+            Err(e) => {
+                let fault = self.become_unwritable(&e, false, 0);
+                self.refuse(batch.into_iter().map(Queued::reply), fault);
+                return;
+            }
+        };
+        let mut append = begun.append;
+        if let Err(e) = self.absorb(&begun.newer) {
+            // An event that cannot be read, or a gap: decide nothing on a state that lacks it.
+            let _ = append.rollback().await;
+            let fault = self.become_unwritable(&e, true, 0);
+            self.refuse(batch.into_iter().map(Queued::reply), fault);
+            return;
+        }
+        // Idempotency records live in the store only: one lookup for the whole batch, under the
+        // lock, so a resend to another node is seen there whatever the timing.
         let known = if batch.is_empty() {
             Ok(Vec::new()) // a tick alone
         } else {
@@ -620,7 +689,7 @@ impl Engine {
                     Queued::Tick { .. } => None,
                 })
                 .collect();
-            self.store.command_outcomes(&ids).await
+            append.command_outcomes(&ids).await
         };
         let known: HashMap<String, CommandOutcome> = match known {
             Ok(list) => list
@@ -629,6 +698,7 @@ impl Engine {
                 .collect(),
             Err(e) => {
                 // Without the records a resend could be applied twice: refuse the batch.
+                drop(append);
                 let fault = self.become_unwritable(&e, false, 0);
                 self.refuse(batch.into_iter().map(Queued::reply), fault);
                 return;
@@ -732,11 +802,16 @@ impl Engine {
             }
         };
         if records.is_empty() {
+            // Nothing to write (duplicates, refusals): free the lock. A failed rollback only
+            // drops the connection.
+            let _ = append.rollback().await;
             ticked(tick_replies);
             return;
         }
         let started = Instant::now();
-        if let Err(e) = self.store.append(&records).await {
+        let written = append.commit(&records).await;
+        drop(append);
+        if let Err(e) = written {
             self.metrics.commit_failures.inc();
             // The engine's state already holds the batch: it must not decide anything more
             // until it has read back what the log really holds.
@@ -839,6 +914,72 @@ impl Engine {
             });
         }
         stored
+    }
+
+    /// Folds in events other nodes committed (read from the log, in order, after `self.seq`)
+    /// and publishes them: the engine's state, the levee index and the projection follow the
+    /// log whoever wrote it.
+    fn absorb(&mut self, events: &[StoredEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut committed = Vec::with_capacity(events.len());
+        let mut seq = self.seq;
+        for e in events {
+            if e.seq != seq + 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "event log gap: {} follows {}",
+                    e.seq, seq
+                )));
+            }
+            let decoded = codec::decode_event(e)?;
+            seq = e.seq;
+            committed.push(Committed {
+                seq: e.seq,
+                time_ms: e.time_ms,
+                event: decoded.event,
+                json: decoded.json.into_owned(),
+            });
+        }
+        for c in &committed {
+            self.state.apply(&c.event);
+            if let Event::LeveeDefined { levee } = &c.event {
+                self.levees.insert(levee.clone());
+            }
+            self.last_time_ms = self.last_time_ms.max(c.time_ms);
+        }
+        self.seq = seq;
+        self.since_snapshot += committed.len() as u64;
+        self.metrics.events_followed.inc_by(committed.len() as u64);
+        self.metrics.last_seq.set(self.seq);
+        self.live.publish(&committed);
+        Ok(())
+    }
+
+    /// Reads and folds in whatever other nodes logged after `self.seq`, a page at a time. A
+    /// failure to read makes the log unwritable for this node (`/readyz` 503, reads marked
+    /// stale) until a write succeeds again.
+    async fn follow(&mut self) {
+        if self.unwritable.as_ref().is_some_and(|u| u.needs_reload) {
+            return; // the reload reads the log anyway
+        }
+        loop {
+            let page = match self.store.events_after(self.seq, REPLAY_PAGE).await {
+                Ok(page) => page,
+                Err(e) => {
+                    self.become_unwritable(&e, false, 0);
+                    return;
+                }
+            };
+            let full = page.len() == REPLAY_PAGE as usize;
+            if let Err(e) = self.absorb(&page) {
+                self.become_unwritable(&e, true, 0);
+                return;
+            }
+            if !full {
+                return;
+            }
+        }
     }
 
     fn refuse(

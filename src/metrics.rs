@@ -74,6 +74,8 @@ pub struct Metrics {
     commands_duplicate: Family<CommandLabel, Counter>,
     client_errors: Family<CodeLabel, Counter>,
     pub events_committed: Counter,
+    /// Events other nodes committed to the shared log, read and folded in by this one.
+    pub events_followed: Counter,
     pub commit_batches: Counter,
     pub frames_sent: Counter,
     pub frames_coalesced: Counter,
@@ -188,6 +190,7 @@ impl Metrics {
             commands_duplicate: Family::default(),
             client_errors: Family::default(),
             events_committed: Counter::default(),
+            events_followed: Counter::default(),
             commit_batches: Counter::default(),
             frames_sent: Counter::default(),
             frames_coalesced: Counter::default(),
@@ -228,6 +231,11 @@ impl Metrics {
             "crest_events_committed",
             "Events written to the log",
             m.events_committed.clone(),
+        );
+        r.register(
+            "crest_events_followed",
+            "Events other nodes committed to the shared log, read and folded in by this node",
+            m.events_followed.clone(),
         );
         r.register(
             "crest_commit_batches",

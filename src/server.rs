@@ -5,7 +5,7 @@ use crate::engine::{self, EngineConfig, EngineHandle, SubmitError};
 use crate::map;
 use crate::metrics::Metrics;
 use crate::projection::Live;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{Location, Store, StoreError};
 use crate::transport::listener::{self, Gate};
 use crate::transport::{App, Limits, http};
 use std::future::Future;
@@ -16,8 +16,8 @@ use tokio::net::TcpListener;
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// SQLite database file.
-    pub db: PathBuf,
+    /// The log: a SQLite file, or a PostgreSQL URL (several nodes may share it).
+    pub db: Location,
     pub listen: SocketAddr,
     /// District map directory, imported at start.
     pub map: Option<PathBuf>,
@@ -36,10 +36,12 @@ pub struct Config {
     pub scenarios: PathBuf,
     /// The web pages' directory (`web/`: `app/` and `node_modules/`); `None` serves no pages.
     pub web: Option<PathBuf>,
+    /// Where drills' logs go (`None`: beside a SQLite database, `crest-drills` with PostgreSQL).
+    pub drill_logs: Option<PathBuf>,
 }
 
 impl Config {
-    pub fn new(db: impl Into<PathBuf>) -> Config {
+    pub fn new(db: impl Into<Location>) -> Config {
         Config {
             db: db.into(),
             listen: "127.0.0.1:0".parse().expect("valid address"),
@@ -51,6 +53,7 @@ impl Config {
             tick_every: Some(engine::TICK_EVERY),
             scenarios: PathBuf::from("scenarios"),
             web: None,
+            drill_logs: None,
             limits: Limits::default(),
         }
     }
@@ -58,8 +61,11 @@ impl Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{}", open_error(path, error))]
-    Database { path: PathBuf, error: StoreError },
+    #[error("{}", open_error(location, error))]
+    Database {
+        location: Location,
+        error: StoreError,
+    },
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("map: {0}")]
@@ -73,9 +79,12 @@ pub enum StartError {
     },
 }
 
-/// Says which database file could not be opened (as given, and where that is when relative), and
-/// the likely cause when it can tell.
-pub fn open_error(path: &std::path::Path, error: &StoreError) -> String {
+/// Says which database could not be opened: a file as given, and where that is when relative,
+/// with the likely cause when it can tell; a PostgreSQL URL without its password.
+pub fn open_error(location: &Location, error: &StoreError) -> String {
+    let Some(path) = location.sqlite_path() else {
+        return format!("cannot open the database {location}: {error}");
+    };
     let mut name = path.display().to_string();
     if let Ok(abs) = std::path::absolute(path)
         && abs != path
@@ -94,14 +103,12 @@ pub fn open_error(path: &std::path::Path, error: &StoreError) -> String {
     format!("cannot open the database {name}{hint}: {error}")
 }
 
-/// Opens the SQLite store, naming the file when that fails.
-pub async fn open_store(path: &std::path::Path) -> Result<SqliteStore, StartError> {
-    SqliteStore::open(path)
-        .await
-        .map_err(|error| StartError::Database {
-            path: path.to_path_buf(),
-            error,
-        })
+/// Opens the store, naming the database when that fails.
+pub async fn open_store(location: &Location) -> Result<Arc<dyn Store>, StartError> {
+    location.open().await.map_err(|error| StartError::Database {
+        location: location.clone(),
+        error,
+    })
 }
 
 /// What importing the map did, feature by feature.
@@ -134,9 +141,9 @@ impl Server {
             Some(dir) => map::load(dir)?,
             None => map::DistrictMap::default(),
         };
-        let store: Arc<dyn Store> = Arc::new(open_store(&config.db).await?);
+        let store = open_store(&config.db).await?;
         let recovered = engine::recover(store.as_ref()).await?;
-        tracing::info!(seq = recovered.seq, db = %config.db.display(), "state recovered");
+        tracing::info!(seq = recovered.seq, db = %config.db, "state recovered");
         let live = Live::new(recovered.state.clone(), recovered.seq, config.hub_capacity);
         let metrics = Arc::new(Metrics::default());
         let engine = engine::spawn(
@@ -190,7 +197,10 @@ impl Server {
             }),
             drills: Arc::new(crate::drill::registry::Drills::new(
                 config.scenarios.clone(),
-                crate::drill::registry::logs_dir_for(&config.db),
+                config
+                    .drill_logs
+                    .clone()
+                    .unwrap_or_else(|| crate::drill::registry::logs_dir_for(&config.db)),
                 config.hub_capacity,
             )),
         });

@@ -5,7 +5,7 @@
 use super::{ControlState, Durability, Pace, Progress, Space};
 use crate::scenario::{self, Scenario};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -251,8 +251,12 @@ impl Drills {
     }
 }
 
-/// Where a server keeps its drills' logs: a directory next to its database.
-pub fn logs_dir_for(db: &Path) -> PathBuf {
+/// Where a server keeps its drills' logs by default: a directory next to its SQLite database;
+/// `crest-drills` in the working directory with PostgreSQL (`--drill-logs` says otherwise).
+pub fn logs_dir_for(db: &crate::store::Location) -> PathBuf {
+    let Some(db) = db.sqlite_path() else {
+        return PathBuf::from("crest-drills");
+    };
     let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".drills");
     db.with_file_name(name)

@@ -66,7 +66,61 @@ impl<S: Store> FaultyStore<S> {
     }
 }
 
+/// A write of the log through the faulty store: what is injected when it commits decides.
+struct FaultyAppend<'a, S> {
+    inner: Box<dyn Append + 'a>,
+    store: &'a FaultyStore<S>,
+}
+
+impl<S: Store> Append for FaultyAppend<'_, S> {
+    fn command_outcomes<'b>(
+        &'b mut self,
+        ids: &'b [&'b str],
+    ) -> StoreFuture<'b, Vec<CommandOutcome>> {
+        match self.store.now() {
+            Injected::FailEverything(f) => FaultyStore::<S>::fail(f),
+            _ => self.inner.command_outcomes(ids),
+        }
+    }
+
+    fn commit<'b>(&'b mut self, batch: &'b [CommandRecord]) -> StoreFuture<'b, ()> {
+        match self.store.now() {
+            Injected::Nothing => self.inner.commit(batch),
+            Injected::FailAfterAppend(fault) => Box::pin(async move {
+                self.inner.commit(batch).await?;
+                Err(StoreError::Fault {
+                    fault,
+                    detail: "injected after the commit".into(),
+                })
+            }),
+            Injected::FailWrites(f) | Injected::FailEverything(f) => FaultyStore::<S>::fail(f),
+        }
+    }
+
+    fn rollback(&mut self) -> StoreFuture<'_, ()> {
+        self.inner.rollback()
+    }
+}
+
 impl<S: Store> Store for FaultyStore<S> {
+    fn begin_append(&self, after: u64) -> StoreFuture<'_, Begun<'_>> {
+        match self.now() {
+            Injected::FailEverything(f) => Self::fail(f),
+            _ => Box::pin(async move {
+                let begun = self.inner.begin_append(after).await?;
+                Ok(Begun {
+                    newer: begun.newer,
+                    append: Box::new(FaultyAppend {
+                        inner: begun.append,
+                        store: self,
+                    }),
+                })
+            }),
+        }
+    }
+    fn appends_elsewhere(&self) -> Option<watch::Receiver<Heard>> {
+        self.inner.appends_elsewhere()
+    }
     fn append<'a>(&'a self, batch: &'a [CommandRecord]) -> StoreFuture<'a, ()> {
         if let Injected::FailAfterAppend(fault) = self.now() {
             return Box::pin(async move {

@@ -1,16 +1,101 @@
 //! Durable storage: the event log, idempotency records, snapshots and access tokens.
 //!
 //! [`Store`] is the interface the engine and the transports use; [`sqlite::SqliteStore`] is the
-//! embedded implementation. The trait returns boxed futures so it can be used as `Arc<dyn Store>`
-//! and a PostgreSQL implementation can sit behind the same interface.
+//! embedded implementation, [`postgres::PgStore`] the one several nodes share. The trait returns
+//! boxed futures so it can be used as `Arc<dyn Store>`. [`Location`] is what `--db` names.
 
 pub mod faulty;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::watch;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// Where the log is: a SQLite file, or a PostgreSQL database (and schema) several nodes share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` URL, as libpq takes it.
+    Postgres(String),
+}
+
+impl Location {
+    /// `postgres://…` / `postgresql://…` is PostgreSQL; `sqlite://PATH` and a plain path are a
+    /// SQLite file.
+    pub fn parse(s: &str) -> Location {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Location::Postgres(s.to_string())
+        } else if let Some(path) = s.strip_prefix("sqlite://") {
+            Location::Sqlite(PathBuf::from(path))
+        } else {
+            Location::Sqlite(PathBuf::from(s))
+        }
+    }
+
+    /// The SQLite file, if it is one.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Location::Sqlite(p) => Some(p),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// Opens the store (creating tables, running migrations).
+    pub async fn open(&self) -> StoreResult<Arc<dyn Store>> {
+        Ok(match self {
+            Location::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
+            Location::Postgres(url) => Arc::new(PgStore::open(url).await?),
+        })
+    }
+}
+
+impl std::str::FromStr for Location {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Location, Self::Err> {
+        Ok(Location::parse(s))
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(p: PathBuf) -> Location {
+        Location::Sqlite(p)
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(p: &Path) -> Location {
+        Location::Sqlite(p.to_path_buf())
+    }
+}
+
+impl From<&PathBuf> for Location {
+    fn from(p: &PathBuf) -> Location {
+        Location::Sqlite(p.clone())
+    }
+}
+
+impl From<&str> for Location {
+    fn from(s: &str) -> Location {
+        Location::parse(s)
+    }
+}
+
+/// A SQLite path as given; a PostgreSQL URL without its password.
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "{}", p.display()),
+            Location::Postgres(url) => f.write_str(&postgres::redacted(url)),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,8 +131,11 @@ pub enum Fault {
     Io,
     /// Another process holds the database lock beyond the busy timeout.
     Locked,
-    /// The file cannot be written: read-only file system, permissions.
+    /// The file cannot be written: read-only file system, permissions; a PostgreSQL server that
+    /// is a read-only standby.
     ReadOnly,
+    /// The database server does not answer: connection refused or lost, shutting down.
+    Unreachable,
     /// Anything else: a constraint failure, a corrupt file, a bug.
     Other,
 }
@@ -60,6 +148,7 @@ impl Fault {
             Fault::Io => "io_error",
             Fault::Locked => "database_locked",
             Fault::ReadOnly => "read_only",
+            Fault::Unreachable => "database_unreachable",
             Fault::Other => "write_failed",
         }
     }
@@ -77,7 +166,13 @@ impl StoreError {
         match self {
             StoreError::Fault { fault, .. } => *fault,
             StoreError::Database(sqlx::Error::Io(e)) => io_fault(e),
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Protocol(_),
+            ) => Fault::Unreachable,
             StoreError::Database(sqlx::Error::Database(e)) => {
+                if let Some(pg) = e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    return postgres::fault_of(pg.code());
+                }
                 // SQLite extended result codes: the primary code is the low byte.
                 let code = e.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
                 match code & 0xff {
@@ -94,11 +189,21 @@ impl StoreError {
 }
 
 fn io_fault(e: &std::io::Error) -> Fault {
+    use std::io::ErrorKind as K;
     match e.kind() {
-        std::io::ErrorKind::StorageFull => Fault::DiskFull,
-        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
-            Fault::ReadOnly
-        }
+        K::StorageFull => Fault::DiskFull,
+        K::ReadOnlyFilesystem | K::PermissionDenied => Fault::ReadOnly,
+        // A socket's errors: only a database server is reached over one.
+        K::ConnectionRefused
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::NotConnected
+        | K::BrokenPipe
+        | K::UnexpectedEof
+        | K::TimedOut
+        | K::HostUnreachable
+        | K::NetworkUnreachable
+        | K::AddrNotAvailable => Fault::Unreachable,
         _ => Fault::Io,
     }
 }
@@ -160,7 +265,45 @@ pub struct TokenRecord {
     pub revoked_ms: Option<i64>,
 }
 
+/// A write of the log in progress, begun by [`Store::begin_append`]: it holds the log's write
+/// lock (every node's, with PostgreSQL) until it is committed, rolled back or dropped. Dropped
+/// without [`Append::commit`], it writes nothing.
+pub trait Append: Send {
+    /// The stored outcomes of those of `ids` that were accepted before, read under the lock (so
+    /// a command another node is accepting right now is either here or not yet begun).
+    fn command_outcomes<'b>(
+        &'b mut self,
+        ids: &'b [&'b str],
+    ) -> StoreFuture<'b, Vec<CommandOutcome>>;
+    /// Writes the batch (as [`Store::append`]) and commits; returns once it is durable.
+    fn commit<'b>(&'b mut self, batch: &'b [CommandRecord]) -> StoreFuture<'b, ()>;
+    /// Ends the write without writing anything.
+    fn rollback(&mut self) -> StoreFuture<'_, ()>;
+}
+
+/// What [`Store::begin_append`] gives: the events other writers logged since the caller's last
+/// seq, then the write itself.
+pub struct Begun<'a> {
+    /// Events with `seq > after`, in order: what other nodes wrote. The caller must fold them in
+    /// before it numbers anything of its own.
+    pub newer: Vec<StoredEvent>,
+    pub append: Box<dyn Append + 'a>,
+}
+
+/// What a store's listener heard about appends by other writers (other nodes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Heard {
+    /// The highest seq another writer said it committed.
+    pub seq: u64,
+    /// How many times the listener lost its connection: anything may have been missed then.
+    pub reconnects: u64,
+}
+
 pub trait Store: Send + Sync + 'static {
+    /// Takes the log's write lock and reads what other writers appended after `after` (see
+    /// [`Begun`]). The engine decides its batch between this and [`Append::commit`], so every
+    /// node decides against the whole log and numbers its events after everyone else's.
+    fn begin_append(&self, after: u64) -> StoreFuture<'_, Begun<'_>>;
     /// Appends the events of a batch of commands and their idempotency records in one
     /// transaction. Returns once the transaction is durable. After an error nothing of the batch
     /// may be assumed written, nor assumed absent (a failed COMMIT can still have reached the
@@ -187,6 +330,11 @@ pub trait Store: Send + Sync + 'static {
     fn revoked_token_ids(&self) -> StoreFuture<'_, Vec<String>>;
     /// Marks a token revoked; false when no such live token exists.
     fn revoke_token<'a>(&'a self, id: &'a str, at_ms: i64) -> StoreFuture<'a, bool>;
+    /// Whether other processes may write this log (several nodes on one PostgreSQL): then the
+    /// receiver changes whenever one of them says it committed, and the engine follows.
+    fn appends_elsewhere(&self) -> Option<watch::Receiver<Heard>> {
+        None
+    }
     /// Cheap liveness check for `/readyz`.
     fn ping(&self) -> StoreFuture<'_, ()>;
     /// A durable write of about `bytes` on the connection that appends, used while appends fail

@@ -7,6 +7,7 @@
 //! transaction would turn the next `BEGIN` into a savepoint of it and the next `COMMIT` into a
 //! no-op, acknowledging writes that never reach the disk. Reads use a small pool.
 
+use super::rows::*;
 use super::*;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
@@ -23,134 +24,6 @@ pub struct SqliteStore {
     options: SqliteConnectOptions,
     /// The one connection that writes the log; `None` after a failure until the next write.
     writer: Mutex<Option<SqliteConnection>>,
-}
-
-fn seq(v: i64) -> u64 {
-    v.max(0) as u64
-}
-
-// Rows are read into these with `sqlx::FromRow`: a value of the wrong type is an error
-// (`read_error`), never a panic.
-
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    seq: i64,
-    time_ms: i64,
-    command_id: String,
-    actor: String,
-    format: i64,
-    body: String,
-}
-
-impl TryFrom<EventRow> for StoredEvent {
-    type Error = StoreError;
-
-    fn try_from(r: EventRow) -> StoreResult<StoredEvent> {
-        Ok(StoredEvent {
-            seq: seq(r.seq),
-            format: format_version("event", r.seq, r.format)?,
-            time_ms: r.time_ms,
-            command_id: r.command_id,
-            actor: r.actor,
-            body: r.body,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct OutcomeRow {
-    command_id: String,
-    request_hash: String,
-    first_seq: i64,
-    last_seq: i64,
-    created_id: Option<String>,
-}
-
-impl From<OutcomeRow> for CommandOutcome {
-    fn from(r: OutcomeRow) -> CommandOutcome {
-        CommandOutcome {
-            command_id: r.command_id,
-            request_hash: r.request_hash,
-            first_seq: seq(r.first_seq),
-            last_seq: seq(r.last_seq),
-            created_id: r.created_id,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct SnapshotRow {
-    seq: i64,
-    format: i64,
-    /// Read as bytes: a column declared TEXT can still hold a blob.
-    state: Vec<u8>,
-}
-
-impl TryFrom<SnapshotRow> for Snapshot {
-    type Error = StoreError;
-
-    fn try_from(r: SnapshotRow) -> StoreResult<Snapshot> {
-        let state = String::from_utf8(r.state).map_err(|e| {
-            StoreError::Corrupt(format!(
-                "snapshot {}: the state is not UTF-8 text: {e}",
-                r.seq
-            ))
-        })?;
-        Ok(Snapshot {
-            seq: seq(r.seq),
-            format: format_version("snapshot", r.seq, r.format)?,
-            state,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    id: String,
-    hash: String,
-    role: String,
-    team: Option<String>,
-    label: String,
-    created_ms: i64,
-    revoked_ms: Option<i64>,
-}
-
-impl From<TokenRow> for TokenRecord {
-    fn from(r: TokenRow) -> TokenRecord {
-        TokenRecord {
-            id: r.id,
-            hash: r.hash,
-            role: r.role,
-            team: r.team,
-            label: r.label,
-            created_ms: r.created_ms,
-            revoked_ms: r.revoked_ms,
-        }
-    }
-}
-
-const TOKEN_BY_HASH: &str =
-    "SELECT id, hash, role, team, label, created_ms, revoked_ms FROM tokens WHERE hash = $1";
-const TOKENS_OLDEST_FIRST: &str = "SELECT id, hash, role, team, label, created_ms, revoked_ms FROM tokens ORDER BY created_ms, id";
-
-/// A `format` column's value as a version number; one that is not even a `u32` is corrupt.
-fn format_version(record: &str, seq: i64, format: i64) -> StoreResult<u32> {
-    u32::try_from(format).map_err(|_| {
-        StoreError::Corrupt(format!(
-            "{record} {seq}: format {format} is not a format version"
-        ))
-    })
-}
-
-/// A failed read: a row whose values do not have the types expected is `Corrupt` (naming what
-/// was read), anything else the database's error.
-fn read_error(what: impl std::fmt::Display, e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(format!("{what}: {e}")),
-        e => StoreError::Database(e),
-    }
 }
 
 impl SqliteStore {
@@ -216,22 +89,32 @@ async fn settle<T>(
 /// 128 rows stays far below SQLite's limit of 32,766 bound values).
 const ROWS_PER_INSERT: usize = 128;
 
+/// The seqs of each record's first and last event; a record without events is refused.
+pub(super) fn spans(batch: &[CommandRecord]) -> StoreResult<Vec<(&CommandRecord, u64, u64)>> {
+    batch
+        .iter()
+        .map(|rec| match (rec.events.first(), rec.events.last()) {
+            (Some(f), Some(l)) => Ok((rec, f.seq, l.seq)),
+            _ => Err(StoreError::Corrupt(format!(
+                "command {} has no events",
+                rec.command_id
+            ))),
+        })
+        .collect()
+}
+
 async fn append_batch(conn: &mut SqliteConnection, batch: &[CommandRecord]) -> StoreResult<()> {
-    let mut commands = Vec::with_capacity(batch.len());
-    for rec in batch {
-        match (rec.events.first(), rec.events.last()) {
-            (Some(f), Some(l)) => commands.push((rec, f.seq, l.seq)),
-            _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "command {} has no events",
-                    rec.command_id
-                )));
-            }
-        }
-    }
-    let events: Vec<&StoredEvent> = batch.iter().flat_map(|r| &r.events).collect();
     // IMMEDIATE takes the write lock now, so a competing writer fails here, not at COMMIT.
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    insert_batch(&mut tx, batch).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The batch's events and idempotency records, inside the caller's transaction.
+async fn insert_batch(conn: &mut SqliteConnection, batch: &[CommandRecord]) -> StoreResult<()> {
+    let commands = spans(batch)?;
+    let events: Vec<&StoredEvent> = batch.iter().flat_map(|r| &r.events).collect();
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO events (seq, time_ms, command_id, actor, format, body) ",
@@ -244,7 +127,7 @@ async fn append_batch(conn: &mut SqliteConnection, batch: &[CommandRecord]) -> S
                 .push_bind(i64::from(e.format))
                 .push_bind(e.body.as_str());
         });
-        q.build().execute(&mut *tx).await?;
+        q.build().execute(&mut *conn).await?;
     }
     for chunk in commands.chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
@@ -257,10 +140,102 @@ async fn append_batch(conn: &mut SqliteConnection, batch: &[CommandRecord]) -> S
                 .push_bind(*last as i64)
                 .push_bind(rec.created_id.as_deref());
         });
-        q.build().execute(&mut *tx).await?;
+        q.build().execute(&mut *conn).await?;
     }
-    tx.commit().await?;
     Ok(())
+}
+
+async fn read_events_after(
+    conn: &mut SqliteConnection,
+    after: u64,
+    limit: u32,
+) -> StoreResult<Vec<StoredEvent>> {
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT seq, time_ms, command_id, actor, format, body FROM events \
+         WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after as i64)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await
+    .map_err(|e| read_error(format_args!("events after {after}"), e))?;
+    rows.into_iter().map(StoredEvent::try_from).collect()
+}
+
+/// A write of the log on the writer connection, inside `BEGIN IMMEDIATE` (SQLite's write lock:
+/// another process writing the same file waits for it). The transaction is driven by plain
+/// statements because it must outlive the call that began it; a failed statement, or a drop
+/// without commit or rollback, closes the connection, which rolls the transaction back.
+struct SqliteAppend<'a> {
+    slot: MutexGuard<'a, Option<SqliteConnection>>,
+    /// A transaction is open on the connection.
+    open: bool,
+}
+
+impl SqliteAppend<'_> {
+    fn conn(&mut self) -> &mut SqliteConnection {
+        self.slot.as_mut().expect("open while the append lives")
+    }
+
+    /// After a failed statement: close the connection (rolling back) so nothing later runs
+    /// inside what the failure left behind.
+    fn settle<T>(&mut self, result: StoreResult<T>) -> StoreResult<T> {
+        if result.is_err() {
+            self.open = false;
+            self.slot.take();
+        }
+        result
+    }
+}
+
+impl Drop for SqliteAppend<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.slot.take();
+        }
+    }
+}
+
+impl Append for SqliteAppend<'_> {
+    fn command_outcomes<'b>(
+        &'b mut self,
+        ids: &'b [&'b str],
+    ) -> StoreFuture<'b, Vec<CommandOutcome>> {
+        Box::pin(async move {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let result = lookup_outcomes(self.conn(), ids).await;
+            self.settle(result)
+        })
+    }
+
+    fn commit<'b>(&'b mut self, batch: &'b [CommandRecord]) -> StoreFuture<'b, ()> {
+        Box::pin(async move {
+            let result = async {
+                insert_batch(self.conn(), batch).await?;
+                sqlx::raw_sql("COMMIT").execute(self.conn()).await?;
+                Ok(())
+            }
+            .await;
+            let result = self.settle(result);
+            self.open = false;
+            result
+        })
+    }
+
+    fn rollback(&mut self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let result = sqlx::raw_sql("ROLLBACK")
+                .execute(self.conn())
+                .await
+                .map(|_| ())
+                .map_err(StoreError::from);
+            let result = self.settle(result);
+            self.open = false;
+            result
+        })
+    }
 }
 
 /// The stored outcomes of those of `ids` that exist: one indexed lookup, the ids as a JSON array.
@@ -315,6 +290,27 @@ async fn write_probe(conn: &mut SqliteConnection, bytes: usize) -> StoreResult<(
 }
 
 impl Store for SqliteStore {
+    fn begin_append(&self, after: u64) -> StoreFuture<'_, Begun<'_>> {
+        Box::pin(async move {
+            let slot = self.writer().await?;
+            let mut append = SqliteAppend { slot, open: false };
+            let begun = sqlx::raw_sql("BEGIN IMMEDIATE")
+                .execute(append.conn())
+                .await
+                .map(|_| ())
+                .map_err(StoreError::from);
+            append.settle(begun)?;
+            append.open = true;
+            // Normally nothing: only another process writing the same file adds events.
+            let newer = read_events_after(append.conn(), after, u32::MAX).await;
+            let newer = append.settle(newer)?;
+            Ok(Begun {
+                newer,
+                append: Box::new(append),
+            })
+        })
+    }
+
     fn append<'a>(&'a self, batch: &'a [CommandRecord]) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut slot = self.writer().await?;
@@ -325,16 +321,8 @@ impl Store for SqliteStore {
 
     fn events_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<StoredEvent>> {
         Box::pin(async move {
-            let rows: Vec<EventRow> = sqlx::query_as(
-                "SELECT seq, time_ms, command_id, actor, format, body FROM events \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
-            .bind(after as i64)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| read_error(format_args!("events after {after}"), e))?;
-            rows.into_iter().map(StoredEvent::try_from).collect()
+            let mut conn = self.pool.acquire().await?;
+            read_events_after(&mut conn, after, limit).await
         })
     }
 
