@@ -90,6 +90,9 @@ pub enum ServerMessage<'a> {
         /// A drill's space: its entities are an exercise's.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         exercise: bool,
+        /// This node cannot reach its log right now: the picture may be behind (§7, rule 8).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        stale: bool,
     },
     Resumed {
         from_seq: u64,
@@ -112,6 +115,22 @@ pub enum ServerMessage<'a> {
         /// Answered from a drill's space.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         exercise: bool,
+        /// Answered from a picture that may be behind the log (§7, rule 8).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        stale: bool,
+    },
+    /// Whether this node can write its log; sent when that changes, and after `hello` while it
+    /// cannot.
+    Status {
+        writable: bool,
+        /// Why not (`database_unreachable`, `disk_full`, …); absent when writable.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fault: Option<&'a str>,
+        /// Since when (ms since the epoch); absent when writable.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        since_ms: Option<i64>,
+        /// The last seq this node has.
+        seq: u64,
     },
     /// The state at a review's start or seek: the layers as in a `snapshot`.
     ReviewSnapshot {
@@ -281,6 +300,7 @@ mod tests {
         let snapshot = parsed(ServerMessage::Snapshot {
             seq: 7,
             reason: SnapshotReason::ResumeUnavailable,
+            stale: false,
             viewport: None,
             layers: &layers,
             exercise: false,

@@ -58,6 +58,7 @@ impl Subscription {
         spatial: &Spatial,
         seq: u64,
         reason: SnapshotReason,
+        stale: bool,
     ) -> String {
         self.reset_view(state, spatial);
         let mut layers = Map::new();
@@ -75,6 +76,7 @@ impl Subscription {
             viewport: self.viewport,
             layers: &layers,
             exercise: state.exercise.is_some(),
+            stale,
         }
         .to_text()
     }

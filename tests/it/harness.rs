@@ -1,8 +1,13 @@
-//! Test harness: a server per test with its own database file, and a small protocol client.
+//! Test harness: a server per test with its own database, and a small protocol client.
+//!
+//! The database is a SQLite file in a temporary directory, or, with `CREST_TEST_STORE=postgres`,
+//! a schema of its own in the local PostgreSQL ([`pg_url`]): the whole suite runs against both
+//! stores (`.ci/run` runs it twice). A test's database *file* path names its schema, so a test
+//! that restarts a server on the same file restarts it on the same schema.
 
 use crest::domain::Role;
 use crest::server::{Config, Server};
-use crest::store::Store;
+use crest::store::{Location, Store};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -25,9 +30,66 @@ pub fn map_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-map")
 }
 
+/// The PostgreSQL the tests use: `CREST_TEST_PG` (default the local one, trust auth).
+pub fn pg_base() -> String {
+    std::env::var("CREST_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// True when the suite runs against PostgreSQL (`CREST_TEST_STORE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("CREST_TEST_STORE").is_ok_and(|v| v == "postgres" || v == "pg")
+}
+
+/// A URL of the test PostgreSQL whose tables live in `schema` (created by the store on open).
+pub fn pg_url(schema: &str) -> String {
+    let base = pg_base();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+/// A schema name of the test run's own for `key` (a test's database path, or any name).
+pub fn schema_for(key: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
+    format!("crest_t_{hex}")
+}
+
+/// Where a test's log lives: the SQLite file `db`, or the PostgreSQL schema it names.
+pub fn location(db: &Path) -> Location {
+    if on_postgres() {
+        Location::Postgres(pg_url(&schema_for(&db.display().to_string())))
+    } else {
+        Location::Sqlite(db.to_path_buf())
+    }
+}
+
+/// `location` as `--db` takes it.
+pub fn db_arg(db: &Path) -> String {
+    match location(db) {
+        Location::Sqlite(p) => p.display().to_string(),
+        Location::Postgres(url) => url,
+    }
+}
+
+/// Skips a test that needs a SQLite file (it opens, corrupts or fills the file itself) when the
+/// suite runs against PostgreSQL; says so on the test's output.
+pub fn sqlite_only(what: &str) -> bool {
+    if on_postgres() {
+        eprintln!("SKIPPED on PostgreSQL: {what} needs the SQLite file itself");
+        return true;
+    }
+    false
+}
+
 /// Limits generous enough that only the test about limits meets them.
 pub fn test_config(db: &Path) -> Config {
-    let mut c = Config::new(db);
+    let mut c = Config::new(location(db));
+    // Beside the test's file on either store (not `crest-drills` in the working directory).
+    c.drill_logs = Some(crest::drill::registry::logs_dir_for(&Location::Sqlite(
+        db.to_path_buf(),
+    )));
     c.map = Some(map_dir());
     c.limits.messages_per_second = 100_000.0;
     c.limits.burst = 100_000.0;
@@ -158,7 +220,8 @@ impl Client {
 
     pub async fn auth(&mut self, token: &str) {
         self.send(json!({"type": "auth", "token": token})).await;
-        let m = self.next().await;
+        // A `status` may come first (the log is unwritable): it stays for the test to read.
+        let m = self.find(|m| m["type"] != "status").await;
         assert_eq!(m["type"], "authenticated", "{m}");
     }
 
@@ -345,7 +408,7 @@ pub async fn spawn_binary(db: &std::path::Path) -> (tokio::process::Child, Strin
             "100000",
             "--db",
         ])
-        .arg(db)
+        .arg(db_arg(db))
         .arg("--map")
         .arg(map_dir())
         .stdout(std::process::Stdio::piped())
@@ -371,7 +434,7 @@ pub async fn spawn_binary(db: &std::path::Path) -> (tokio::process::Child, Strin
 pub fn cli_token(db: &Path, role: &str) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
         .args(["token", "issue", "--role", role, "--label", "test", "--db"])
-        .arg(db)
+        .arg(db_arg(db))
         .output()
         .unwrap();
     assert!(out.status.success());

@@ -43,6 +43,14 @@ impl Session {
             );
         }
         let max_catchup = self.app.limits.max_catchup;
+        // A client that comes from another node may be ahead of this one by what it has not
+        // read yet: read the log first, so it resumes instead of getting an older snapshot.
+        if let Some(from) = resume_from
+            && from > self.space.live.read().seq
+        {
+            let _ = self.space.engine.caught_up().await;
+        }
+        let stale = self.stale();
         let mut sub = Subscription::new(layers, viewport);
         let live = self.space.live.clone();
         // Decide, under the projection's read lock, between a snapshot and a catch-up, and take a
@@ -64,10 +72,15 @@ impl Session {
                 &p.spatial,
                 p.seq,
                 SnapshotReason::ResumeUnavailable,
+                stale,
             )),
-            None => {
-                Plan::Snapshot(sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Subscribe))
-            }
+            None => Plan::Snapshot(sub.snapshot(
+                &p.state,
+                &p.spatial,
+                p.seq,
+                SnapshotReason::Subscribe,
+                stale,
+            )),
         });
         self.rx = Some(rx);
         match plan {
@@ -171,10 +184,11 @@ impl Session {
                 }
             }
         }
+        let stale = self.stale();
         let sub = self.sub.as_mut().expect("checked above");
         if lagged {
             sub.viewport = viewport;
-            let text = sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Resync);
+            let text = sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Resync, stale);
             drop(p);
             self.app.metrics.client_resyncs.inc();
             return self.send(text);
@@ -249,9 +263,11 @@ impl Session {
         self.out.clear();
         self.send_message(ServerMessage::Resync { reason: "lagged" });
         let live = self.space.live.clone();
+        let stale = self.stale();
         let Some(sub) = self.sub.as_mut() else { return };
-        let (text, rx) = live
-            .read_and_follow(|p| sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Resync));
+        let (text, rx) = live.read_and_follow(|p| {
+            sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Resync, stale)
+        });
         self.rx = Some(rx);
         self.send(text);
     }

@@ -99,6 +99,7 @@ impl Session {
                         id: &id,
                         result: &result,
                         exercise: self.drill.is_some(),
+                        stale: self.stale(),
                     }),
                     Err(e) => self.error(Some(&id), e),
                 }

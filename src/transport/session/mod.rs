@@ -138,6 +138,11 @@ async fn serve(
         review: None,
     };
     s.hello();
+    let mut health = s.space.engine.watch_log_health();
+    let now = *health.borrow_and_update();
+    if now != crate::engine::LogHealth::Writable {
+        s.status(now);
+    }
     let mut in_flight: FuturesUnordered<InFlight> = FuturesUnordered::new();
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.tick().await;
@@ -217,6 +222,10 @@ async fn serve(
                 Err(broadcast::error::RecvError::Lagged(_)) => s.close_if_revoked().await,
                 _ => {}
             },
+            Ok(()) = health.changed() => {
+                let now = *health.borrow_and_update();
+                s.status(now);
+            }
             () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
                 s.close = Some((CLOSE_GOING_AWAY, "server shutting down".into()));
             }
@@ -306,6 +315,31 @@ impl Session {
             message: &e.message,
             message_zh: &e.message_zh,
         });
+    }
+
+    /// Whether this node's log is unwritable: then what it shows may be behind the log.
+    pub(super) fn stale(&self) -> bool {
+        self.space.engine.log_health() != crate::engine::LogHealth::Writable
+    }
+
+    /// The `status` message for the log's health `h`.
+    fn status(&mut self, h: crate::engine::LogHealth) {
+        let seq = self.space.live.read().seq;
+        let message = match h {
+            crate::engine::LogHealth::Writable => ServerMessage::Status {
+                writable: true,
+                fault: None,
+                since_ms: None,
+                seq,
+            },
+            crate::engine::LogHealth::Unwritable { fault, since_ms } => ServerMessage::Status {
+                writable: false,
+                fault: Some(fault.name()),
+                since_ms: Some(since_ms),
+                seq,
+            },
+        };
+        self.send_message(message);
     }
 
     fn hello(&mut self) {

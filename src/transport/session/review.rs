@@ -353,6 +353,8 @@ impl Session {
                 id,
                 result: &result,
                 exercise: self.drill.is_some(),
+                // Read from the log itself, not from this node's picture.
+                stale: false,
             }),
             Err(e) => self.error(Some(id), e),
         }
