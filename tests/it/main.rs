@@ -1,4 +1,5 @@
-//! Integration tests: the real server on a random port, real WebSocket clients, real SQLite files.
+//! Integration tests: the real server on a random port, real WebSocket clients, real SQLite files
+//! — or, with `CREST_TEST_STORE=postgres`, a PostgreSQL schema per test (`harness.rs`).
 //! One test binary (these modules) so the suite links once.
 
 mod bad_input;
@@ -6,6 +7,7 @@ mod browser;
 mod cap;
 mod cap_spec;
 mod cli;
+mod cluster;
 mod connections;
 mod district_map;
 mod drills;
