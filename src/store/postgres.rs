@@ -511,6 +511,114 @@ impl Store for PgStore {
 mod tests {
     use super::*;
 
+    /// A fresh schema of the test PostgreSQL (`CREST_TEST_PG`, default the local one), or `None`
+    /// (and SKIPPED) when there is none — except under CI, where that fails.
+    async fn test_schema(name: &str) -> Option<String> {
+        let base = std::env::var("CREST_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("crest_t_unit_{name}_{}", std::process::id());
+        let url = format!("{base}?options=-csearch_path%3D{schema}");
+        match sqlx::PgConnection::connect(&base).await {
+            Ok(mut c) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(&mut c)
+                .await
+                .unwrap();
+                Some(url)
+            }
+            Err(e) => {
+                assert!(std::env::var_os("CI").is_none(), "no PostgreSQL: {e}");
+                eprintln!("SKIPPED: no PostgreSQL at {base}: {e}");
+                None
+            }
+        }
+    }
+
+    fn record(id: &str, seqs: std::ops::RangeInclusive<u64>) -> CommandRecord {
+        CommandRecord {
+            command_id: id.into(),
+            request_hash: "h".into(),
+            created_id: None,
+            events: seqs
+                .map(|seq| StoredEvent {
+                    seq,
+                    time_ms: 7,
+                    command_id: id.into(),
+                    actor: "desk".into(),
+                    format: 1,
+                    body: format!("{{\"n\":{seq}}}"),
+                })
+                .collect(),
+        }
+    }
+
+    /// Two nodes' stores on one schema: while one holds the write, the other waits, then sees
+    /// what the first committed before it numbers anything; a failed batch leaves nothing.
+    #[tokio::test]
+    async fn writers_take_turns_and_each_sees_what_the_other_committed() {
+        let Some(url) = test_schema("turns").await else {
+            return;
+        };
+        let a = PgStore::open(&url).await.unwrap();
+        let b = std::sync::Arc::new(PgStore::open(&url).await.unwrap());
+        let mut first = a.begin_append(0).await.unwrap();
+        assert!(first.newer.is_empty());
+        let waiting = tokio::spawn({
+            let b = b.clone();
+            async move {
+                let mut begun = b.begin_append(0).await.unwrap();
+                let newer: Vec<u64> = begun.newer.iter().map(|e| e.seq).collect();
+                let known = begun.append.command_outcomes(&["a"]).await.unwrap();
+                begun.append.commit(&[record("b", 3..=3)]).await.unwrap();
+                (newer, known.len())
+            }
+        });
+        // b cannot have begun: the log is a's until it commits.
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        first.append.commit(&[record("a", 1..=2)]).await.unwrap();
+        drop(first);
+        let (newer, known) = waiting.await.unwrap();
+        assert_eq!(newer, vec![1, 2], "b read a's events under the lock");
+        assert_eq!(known, 1, "and a's idempotency record");
+        assert_eq!(a.last_seq().await.unwrap(), 3);
+        // A batch whose seq is taken: nothing of it is written.
+        let mut bad = a.begin_append(3).await.unwrap();
+        let err = bad
+            .append
+            .commit(&[record("c", 4..=4), record("d", 3..=3)])
+            .await;
+        assert!(err.is_err());
+        drop(bad);
+        assert_eq!(a.last_seq().await.unwrap(), 3);
+        assert!(a.command_outcomes(&["c"]).await.unwrap().is_empty());
+        // The notification of b's commit reached a's listener.
+        let mut heard = a.appends_elsewhere().unwrap();
+        tokio::time::timeout(Duration::from_secs(20), heard.wait_for(|h| h.seq >= 3))
+            .await
+            .expect("notified")
+            .unwrap();
+        // Snapshots and tokens round-trip.
+        a.save_snapshot(Snapshot {
+            seq: 2,
+            format: 1,
+            state: "{}".into(),
+        })
+        .await
+        .unwrap();
+        b.save_snapshot(Snapshot {
+            seq: 3,
+            format: 1,
+            state: "{\"x\":1}".into(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(a.latest_snapshot().await.unwrap().unwrap().seq, 3);
+        a.probe_write(4096).await.unwrap();
+    }
+
     #[test]
     fn urls_lose_their_password_in_messages() {
         assert_eq!(

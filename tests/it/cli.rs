@@ -133,7 +133,7 @@ async fn a_field_token_needs_a_known_team() {
         "--team",
         "T-01",
         "--db",
-        s(&db),
+        &db_arg(&db),
     ]);
     assert!(!out.status.success());
     assert!(
@@ -150,7 +150,7 @@ async fn a_field_token_needs_a_known_team() {
         "--team",
         "T-99",
         "--db",
-        s(&db),
+        &db_arg(&db),
     ]);
     assert!(
         !out.status.success(),
@@ -172,7 +172,7 @@ async fn a_field_token_needs_a_known_team() {
         "--team",
         "T-01",
         "--db",
-        s(&db),
+        &db_arg(&db),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("crest_"), "{}", stdout(&out));
@@ -185,7 +185,7 @@ async fn a_field_token_needs_a_known_team() {
         "T-99",
         "--allow-unknown-team",
         "--db",
-        s(&db),
+        &db_arg(&db),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -373,7 +373,7 @@ async fn crest_sitrep_reports_the_log_up_to_a_moment() {
     .await;
     server.stop().await;
 
-    let out = crest(&["sitrep", "--db", s(&db), "--district", "涪口区"]);
+    let out = crest(&["sitrep", "--db", &db_arg(&db), "--district", "涪口区"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let zh = stdout(&out);
     assert!(zh.starts_with("# 涪口区汛情快报\n\n截至"), "{zh}");
@@ -392,7 +392,7 @@ async fn crest_sitrep_reports_the_log_up_to_a_moment() {
         "{y:04}-{mo:02}-{day:02}T{h:02}:{mi:02}:{sec:02}.{:03}Z",
         half_an_hour_later.rem_euclid(1000)
     );
-    let out = crest(&["sitrep", "--db", s(&db), "--at", &at]);
+    let out = crest(&["sitrep", "--db", &db_arg(&db), "--at", &at]);
     assert!(out.status.success(), "{}", stderr(&out));
     let earlier = stdout(&out);
     assert!(
@@ -407,7 +407,7 @@ async fn crest_sitrep_reports_the_log_up_to_a_moment() {
     let out = crest(&[
         "sitrep",
         "--db",
-        s(&db),
+        &db_arg(&db),
         "--at",
         &seq_before_breach.to_string(),
     ]);
@@ -416,7 +416,7 @@ async fn crest_sitrep_reports_the_log_up_to_a_moment() {
     let out = crest(&[
         "sitrep",
         "--db",
-        s(&db),
+        &db_arg(&db),
         "--lang",
         "en",
         "--district",
@@ -427,7 +427,7 @@ async fn crest_sitrep_reports_the_log_up_to_a_moment() {
         "{}",
         stdout(&out)
     );
-    let out = crest(&["sitrep", "--db", s(&db), "--json"]);
+    let out = crest(&["sitrep", "--db", &db_arg(&db), "--json"]);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
         json["sitrep"]["evacuation"]["total"]["evacuated"], 800,
@@ -435,7 +435,7 @@ async fn crest_sitrep_reports_the_log_up_to_a_moment() {
     );
 
     // A time that is not RFC 3339, and a database that is not there (not created).
-    let out = crest(&["sitrep", "--db", s(&db), "--at", "yesterday"]);
+    let out = crest(&["sitrep", "--db", &db_arg(&db), "--at", "yesterday"]);
     assert!(
         !out.status.success() && stderr(&out).contains("RFC 3339"),
         "{}",

@@ -49,16 +49,7 @@ async fn picture(server: &TestServer) -> (u64, Value) {
 
 /// Removes every snapshot, so that the next start must replay the whole log.
 async fn drop_snapshots(db: &std::path::Path) {
-    use sqlx::ConnectOptions;
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(db)
-        .connect()
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM snapshots")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    exec_sql(db, "DELETE FROM snapshots").await;
 }
 
 async fn restart_restores(snapshot_every: u64, replay_whole_log: bool) {
@@ -146,7 +137,6 @@ async fn restart_restores_the_same_state_from_a_snapshot_and_the_log_after_it() 
 /// the whole log is replayed, and the stop writes a good snapshot in its place.
 #[tokio::test]
 async fn a_snapshot_that_cannot_be_decoded_is_skipped_and_the_whole_log_replayed() {
-    use sqlx::ConnectOptions;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crest.db");
     let server = TestServer::start_on(&db, |c| c.snapshot_every = 0).await;
@@ -155,21 +145,8 @@ async fn a_snapshot_that_cannot_be_decoded_is_skipped_and_the_whole_log_replayed
     busy_day(&mut d, &mut f).await;
     let before = picture(&server).await;
     server.stop().await;
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&db)
-        .connect()
-        .await
-        .unwrap();
-    let garbled = sqlx::query("UPDATE snapshots SET state = '{\"levees\": garbage'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(
-        garbled.rows_affected(),
-        1,
-        "the stop had written a snapshot"
-    );
-    drop(conn);
+    let garbled = exec_sql(&db, "UPDATE snapshots SET state = '{\"levees\": garbage'").await;
+    assert_eq!(garbled, 1, "the stop had written a snapshot");
 
     let server = TestServer::start_on(&db, |c| c.snapshot_every = 0).await;
     let store = server.store.clone();

@@ -73,14 +73,32 @@ pub fn db_arg(db: &Path) -> String {
     }
 }
 
-/// Skips a test that needs a SQLite file (it opens, corrupts or fills the file itself) when the
-/// suite runs against PostgreSQL; says so on the test's output.
-pub fn sqlite_only(what: &str) -> bool {
-    if on_postgres() {
-        eprintln!("SKIPPED on PostgreSQL: {what} needs the SQLite file itself");
-        return true;
+/// Runs one SQL statement on a test's database, whichever store it is on (a test that reaches
+/// under the server: drops snapshots, garbles one); returns the rows it affected.
+pub async fn exec_sql(db: &Path, sql: &'static str) -> u64 {
+    use sqlx::{ConnectOptions, Connection};
+    match location(db) {
+        Location::Sqlite(path) => {
+            let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .connect()
+                .await
+                .unwrap();
+            sqlx::query(sql)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+        Location::Postgres(url) => {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(sql)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
     }
-    false
 }
 
 /// Limits generous enough that only the test about limits meets them.
@@ -126,6 +144,18 @@ impl TestServer {
         init_test_log();
         let mut config = test_config(db);
         tweak(&mut config);
+        Self::start_configured(config).await
+    }
+
+    /// A server on exactly `location` (whatever the suite's store), drill logs under `dir`.
+    pub async fn start_with_location(location: Location, dir: &Path) -> TestServer {
+        init_test_log();
+        let mut config = test_config(&dir.join("crest.db"));
+        config.db = location;
+        Self::start_configured(config).await
+    }
+
+    async fn start_configured(config: Config) -> TestServer {
         let clock = config.clock.clone();
         let server = Server::build(config).await.expect("server starts");
         let addr = server.local_addr();

@@ -2,6 +2,7 @@
 //! — or, with `CREST_TEST_STORE=postgres`, a PostgreSQL schema per test (`harness.rs`).
 //! One test binary (these modules) so the suite links once.
 
+mod backup;
 mod bad_input;
 mod browser;
 mod cap;
