@@ -35,6 +35,26 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// With other nodes writing the log: how often it is read even without a notification (one
 /// lost with a connection), and how soon an idle node notices that PostgreSQL is gone.
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+/// The longest the engine waits on one call to the store. A database behind a network that
+/// went silent (no reset) would otherwise hold the engine until the kernel gives up on the
+/// connection, with commands neither acknowledged nor refused.
+const STORE_CALL_LIMIT: Duration = Duration::from_secs(10);
+
+/// `call`, or a `database_unreachable` fault when the store has not answered in time.
+async fn bounded<T>(
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(STORE_CALL_LIMIT, call).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Fault {
+            fault: Fault::Unreachable,
+            detail: format!(
+                "the database did not answer within {} s",
+                STORE_CALL_LIMIT.as_secs()
+            ),
+        }),
+    }
+}
 /// Headroom the write probe asks for beyond twice the failed batch, and its largest size, bytes.
 /// Right after a failure SQLite's WAL file has room for about what failed (it keeps its size), so
 /// a probe of just that size would succeed on a disk that is still full and the engine would
@@ -550,6 +570,8 @@ impl Engine {
     ) {
         // Other nodes writing the same log: follow it.
         let mut heard = self.store.appends_elsewhere();
+        // The log has other writers: follow it (also by timer, should the listener ever end).
+        let shared = heard.is_some();
         let mut seen = heard.as_ref().map(|h| *h.borrow()).unwrap_or_default();
         let mut follow_every = tokio::time::interval(FOLLOW_EVERY);
         follow_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -581,20 +603,24 @@ impl Engine {
                         Ok(()) => {
                             let now = *heard.as_mut().expect("checked").borrow_and_update();
                             if now.seq > self.seq || now.reconnects != seen.reconnects {
-                                self.follow().await;
+                                let _ = self.follow().await;
                             }
                             seen = now;
                         }
                     }
                     continue;
                 }
-                _ = follow_every.tick(), if heard.is_some() && self.unwritable.is_none() => {
-                    self.follow().await;
+                _ = follow_every.tick(), if shared && self.unwritable.is_none() => {
+                    let _ = self.follow().await;
                     continue;
                 }
                 Some(reply) = follow_requests.recv() => {
-                    if heard.is_some() {
-                        self.follow().await;
+                    if shared {
+                        let _ = self.follow().await;
+                    }
+                    // Every client waiting to resume gets the one read.
+                    while let Ok(other) = follow_requests.try_recv() {
+                        let _ = other.send(self.seq);
                     }
                     let _ = reply.send(self.seq);
                     continue;
@@ -661,10 +687,16 @@ impl Engine {
         // a store this process alone writes): folded in first, so the batch is decided against
         // the whole log and numbered after it.
         let store = self.store.clone();
-        let begun = match store.begin_append(self.seq).await {
+        let begun = match bounded(store.begin_append(self.seq)).await {
             Ok(begun) => begun,
             Err(e) => {
-                let fault = self.become_unwritable(&e, false, 0);
+                // A log that no longer holds this node's last event (a failover that lost
+                // commits, a restore under running nodes): never decide on it (see `reload`).
+                let behind = matches!(e, StoreError::LogBehind { .. });
+                if behind {
+                    tracing::error!(error = %e, "the log lost events this node already published; refusing every command until an operator restarts Crest");
+                }
+                let fault = self.become_unwritable(&e, behind, 0);
                 self.refuse(batch.into_iter().map(Queued::reply), fault);
                 return;
             }
@@ -672,7 +704,7 @@ impl Engine {
         let mut append = begun.append;
         if let Err(e) = self.absorb(&begun.newer) {
             // An event that cannot be read, or a gap: decide nothing on a state that lacks it.
-            let _ = append.rollback().await;
+            let _ = bounded(append.rollback()).await;
             let fault = self.become_unwritable(&e, true, 0);
             self.refuse(batch.into_iter().map(Queued::reply), fault);
             return;
@@ -689,7 +721,7 @@ impl Engine {
                     Queued::Tick { .. } => None,
                 })
                 .collect();
-            append.command_outcomes(&ids).await
+            bounded(append.command_outcomes(&ids)).await
         };
         let known: HashMap<String, CommandOutcome> = match known {
             Ok(list) => list
@@ -804,12 +836,13 @@ impl Engine {
         if records.is_empty() {
             // Nothing to write (duplicates, refusals): free the lock. A failed rollback only
             // drops the connection.
-            let _ = append.rollback().await;
+            let _ = bounded(append.rollback()).await;
             ticked(tick_replies);
             return;
         }
         let started = Instant::now();
-        let written = append.commit(&records).await;
+        // A commit without an answer in time is as uncertain as a failed one: reread the log.
+        let written = bounded(append.commit(&records)).await;
         drop(append);
         if let Err(e) = written {
             self.metrics.commit_failures.inc();
@@ -959,25 +992,45 @@ impl Engine {
     /// Reads and folds in whatever other nodes logged after `self.seq`, a page at a time. A
     /// failure to read makes the log unwritable for this node (`/readyz` 503, reads marked
     /// stale) until a write succeeds again.
-    async fn follow(&mut self) {
+    /// Returns whether it read up to the end of the log.
+    async fn follow(&mut self) -> bool {
         if self.unwritable.as_ref().is_some_and(|u| u.needs_reload) {
-            return; // the reload reads the log anyway
+            return false; // the reload reads the log anyway
         }
         loop {
-            let page = match self.store.events_after(self.seq, REPLAY_PAGE).await {
+            let page = match bounded(self.store.events_after(self.seq, REPLAY_PAGE)).await {
                 Ok(page) => page,
                 Err(e) => {
                     self.become_unwritable(&e, false, 0);
-                    return;
+                    return false;
                 }
             };
+            if page.is_empty() && self.seq > 0 {
+                // Nothing new: does the log still hold what this node has?
+                match bounded(self.store.last_seq()).await {
+                    Ok(last) if last < self.seq => {
+                        let e = StoreError::LogBehind {
+                            log: last,
+                            node: self.seq,
+                        };
+                        tracing::error!(error = %e, "the log lost events this node already published; refusing every command until an operator restarts Crest");
+                        self.become_unwritable(&e, true, 0);
+                        return false;
+                    }
+                    Ok(_) => return true,
+                    Err(e) => {
+                        self.become_unwritable(&e, false, 0);
+                        return false;
+                    }
+                }
+            }
             let full = page.len() == REPLAY_PAGE as usize;
             if let Err(e) = self.absorb(&page) {
                 self.become_unwritable(&e, true, 0);
-                return;
+                return false;
             }
             if !full {
-                return;
+                return true;
             }
         }
     }
@@ -1025,8 +1078,13 @@ impl Engine {
         }
         let since_ms = self.unwritable.as_ref().map_or(0, |u| u.since_ms);
         self.metrics.log_unwritable.set(1);
-        self.health
-            .send_replace(LogHealth::Unwritable { fault, since_ms });
+        // Clients hear of a change, not of every failed retry.
+        let now = LogHealth::Unwritable { fault, since_ms };
+        self.health.send_if_modified(|h| {
+            let changed = *h != now;
+            *h = now;
+            changed
+        });
         fault
     }
 
@@ -1036,6 +1094,10 @@ impl Engine {
     async fn reload(&mut self) {
         let recovered = match recover(self.store.as_ref()).await {
             Ok(r) => r,
+            Err(e @ StoreError::Corrupt(_)) => {
+                tracing::warn!(error = %e, "cannot reload from the log: it cannot be read as a whole");
+                return;
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "cannot reload from the log yet");
                 return;
@@ -1106,8 +1168,13 @@ impl Engine {
                 return;
             }
         }
-        match self.store.probe_write(probe_bytes).await {
+        match bounded(self.store.probe_write(probe_bytes)).await {
             Ok(()) => {
+                // Read what other nodes logged meanwhile before saying this node is current
+                // (and before the next batch would read it all under the log's lock).
+                if self.store.appends_elsewhere().is_some() && !self.follow().await {
+                    return;
+                }
                 let u = self.unwritable.take().expect("checked above");
                 tracing::info!(
                     after_s = u.since.elapsed().as_secs(),
@@ -1359,6 +1426,51 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ok.seqs, vec![2]);
+    }
+
+    /// The log lost events the engine already published (a failover to a standby that lacked
+    /// them, a restore under a running node): it must never number new events over them.
+    #[tokio::test]
+    async fn a_log_that_lost_published_events_is_never_written_again() {
+        let r = rig().await;
+        let actor = Actor::system();
+        r.engine
+            .submit(actor.clone(), "reg".into(), register("T-1"))
+            .await
+            .unwrap();
+        let moved = r
+            .engine
+            .submit(actor.clone(), "m1".into(), move_to("T-1", 113.3))
+            .await
+            .unwrap();
+        assert_eq!(moved.seqs, vec![2]);
+        raw_sql(&r, "DELETE FROM events WHERE seq = 2").await;
+        raw_sql(&r, "DELETE FROM commands WHERE command_id = 'm1'").await;
+        let refused = r
+            .engine
+            .submit(actor.clone(), "m2".into(), move_to("T-1", 113.4))
+            .await;
+        assert!(
+            matches!(refused, Err(SubmitError::Unavailable(_))),
+            "{refused:?}"
+        );
+        // It stays so, whatever retries run meanwhile: the log is shorter than what was published.
+        for _ in 0..3 {
+            let again = r
+                .engine
+                .submit(actor.clone(), "m2".into(), move_to("T-1", 113.4))
+                .await;
+            assert!(
+                matches!(again, Err(SubmitError::Unavailable(_))),
+                "{again:?}"
+            );
+            tokio::time::sleep(RETRY_EVERY).await;
+        }
+        assert_eq!(
+            r.store.last_seq().await.unwrap(),
+            1,
+            "nothing written over seq 2"
+        );
     }
 
     fn report(description: &str) -> Command {

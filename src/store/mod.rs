@@ -116,6 +116,12 @@ pub enum StoreError {
         format: u32,
         newest: u32,
     },
+    /// The log ends before an event this process already has: events it published are gone (a
+    /// failover to a standby that had not received them, a restore under running nodes).
+    #[error(
+        "the log ends at seq {log} but this node has events up to {node}: committed events were lost"
+    )]
+    LogBehind { log: u64, node: u64 },
     /// A write failed for a reason the operator can act on (see [`Fault`]).
     #[error("{fault}: {detail}")]
     Fault { fault: Fault, detail: String },
@@ -297,6 +303,24 @@ pub struct Heard {
     pub seq: u64,
     /// How many times the listener lost its connection: anything may have been missed then.
     pub reconnects: u64,
+}
+
+/// The events after `after` from a read of `seq >= after` (`after` > 0): checks that the log
+/// still holds event `after`, the last one the caller has.
+pub(crate) fn after_own(after: u64, mut read: Vec<StoredEvent>) -> StoreResult<Vec<StoredEvent>> {
+    if after == 0 {
+        return Ok(read);
+    }
+    match read.first() {
+        Some(e) if e.seq == after => {
+            read.remove(0);
+            Ok(read)
+        }
+        first => Err(StoreError::LogBehind {
+            log: first.map_or(0, |e| e.seq.saturating_sub(1)),
+            node: after,
+        }),
+    }
 }
 
 pub trait Store: Send + Sync + 'static {

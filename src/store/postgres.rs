@@ -44,7 +44,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub struct PgStore {
+    /// Reads: sessions' catch-ups, tokens, `/readyz`, the listener.
     pool: PgPool,
+    /// Writes of the log (appends, the probe, snapshots): kept apart so that readers waiting
+    /// for connections never make the log look unreachable.
+    writer: PgPool,
     /// The schema the tables are in.
     schema: String,
     /// The advisory lock that orders writers of this schema.
@@ -140,7 +144,13 @@ impl PgStore {
             let _ = conn.close().await;
         }
         let pool = PgPoolOptions::new()
-            .max_connections(8)
+            .max_connections(6)
+            .min_connections(1)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options.clone())
+            .await?;
+        let writer = PgPoolOptions::new()
+            .max_connections(2)
             .min_connections(1)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
@@ -161,6 +171,7 @@ impl PgStore {
         let listener = tokio::spawn(listen(listener, tell));
         Ok(PgStore {
             pool,
+            writer,
             schema,
             lock_key,
             channel,
@@ -332,14 +343,16 @@ impl Append for PgAppend {
 impl Store for PgStore {
     fn begin_append(&self, after: u64) -> StoreFuture<'_, Begun<'_>> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(self.lock_key)
                 .execute(&mut *tx)
                 .await?;
             // A statement after the lock: its snapshot sees every commit made before the lock
             // was granted (READ COMMITTED takes one per statement).
-            let newer = read_events_after(&mut *tx, after, i64::MAX).await?;
+            // From `after` itself: the log must still hold this node's last event.
+            let read = read_events_after(&mut *tx, after.saturating_sub(1), i64::MAX).await?;
+            let newer = after_own(after, read)?;
             Ok(Begun {
                 newer,
                 append: Box::new(PgAppend {
@@ -396,7 +409,7 @@ impl Store for PgStore {
 
     fn save_snapshot(&self, snapshot: Snapshot) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             sqlx::query(
                 "INSERT INTO snapshots (seq, created_ms, format, state) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (seq) DO UPDATE SET created_ms = excluded.created_ms, \
@@ -491,17 +504,25 @@ impl Store for PgStore {
 
     fn probe_write(&self, bytes: usize) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            // Made by the server (no padding crosses the network), written durably, then emptied.
+            // What an append needs: the log's lock (a stalled holder keeps the node refusing
+            // rather than flapping) and a durable write, made by the server so no padding
+            // crosses the network; then emptied.
             let bytes = i32::try_from(bytes).unwrap_or(i32::MAX);
+            let mut tx = self.writer.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(self.lock_key)
+                .execute(&mut *tx)
+                .await?;
             for size in [bytes, 0] {
                 sqlx::query(
                     "INSERT INTO write_probe (id, pad) VALUES (1, decode(repeat('00', $1), 'hex')) \
                      ON CONFLICT (id) DO UPDATE SET pad = excluded.pad",
                 )
                 .bind(size)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
             }
+            tx.commit().await?;
             Ok(())
         })
     }

@@ -302,8 +302,10 @@ impl Store for SqliteStore {
             append.settle(begun)?;
             append.open = true;
             // Normally nothing: only another process writing the same file adds events.
-            let newer = read_events_after(append.conn(), after, u32::MAX).await;
-            let newer = append.settle(newer)?;
+            // From `after` itself: the log must still hold the caller's last event.
+            let read = read_events_after(append.conn(), after.saturating_sub(1), u32::MAX).await;
+            let newer = append.settle(read)?;
+            let newer = after_own(after, newer)?;
             Ok(Begun {
                 newer,
                 append: Box::new(append),

@@ -55,7 +55,26 @@ pub fn router(app: Arc<App>) -> Router {
             axum::routing::post(revoke_token),
         )
         .fallback(super::web::serve)
+        .layer(axum::middleware::map_response_with_state(
+            app.clone(),
+            mark_stale,
+        ))
         .with_state(app)
+}
+
+/// While this node cannot write its log, every answer says so (`Crest-Stale: <fault>`): what it
+/// serves is its last state, which may be behind what other nodes committed.
+async fn mark_stale(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if let crate::engine::LogHealth::Unwritable { fault, .. } = app.engine.log_health() {
+        response.headers_mut().insert(
+            "crest-stale",
+            axum::http::HeaderValue::from_static(fault.name()),
+        );
+    }
+    response
 }
 
 /// A JSON error body: `{"code": …, "message": …, "message_zh": …}`.
