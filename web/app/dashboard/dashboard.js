@@ -95,9 +95,27 @@ async function main() {
     },
     onEvent: (ev, seq, timeMs) => onEvent(ev, seq, timeMs),
     onStatus: (status, info) => onStatus(status, info),
+    onServerStatus: (m) => onServerStatus(m),
     onError: (e) => { if (e && (e.message_zh || e.message)) console.warn('crest:', e.code, e.message); },
   });
   app.conn = conn;
+
+  /** The server cannot write its log (PostgreSQL unreachable, disk full): say the picture may
+   * be behind, and that commands are refused, until it can again. */
+  function onServerStatus(m) {
+    const banner = document.getElementById('conn-banner');
+    const text = document.getElementById('conn-text');
+    if (m.writable === false) {
+      banner.dataset.state = 'stale';
+      banner.hidden = false;
+      banner.classList.add('offline');
+      banner.classList.remove('ok');
+      text.textContent = t('conn.stale', { fault: m.fault || '' });
+    } else if (banner.dataset.state === 'stale') {
+      banner.hidden = true;
+      banner.dataset.state = 'open';
+    }
+  }
 
   function onStatus(status, info) {
     const banner = document.getElementById('conn-banner');

@@ -35,6 +35,7 @@ const S = {
   'conn.reconnecting': ['正在重新连接…', 'Reconnecting…'],
   'conn.resynced': ['连接已恢复，已重新同步全部数据', 'Back online: the picture has been resynchronised'],
   'conn.resumed': ['连接已恢复，已补齐断线期间的变化', 'Back online: every change during the drop has been caught up'],
+  'conn.stale': ['服务器暂时无法写入事件日志（{fault}）：指令会被拒绝，显示的可能不是最新情况', 'The server cannot write its event log right now ({fault}): commands are refused and the picture may be behind'],
   'conn.closed': ['服务器拒绝了登录凭据（{code}），请重新登录', 'The server refused the token ({code}); please sign in again'],
 
   'response.badge': ['防汛{level}', 'Flood: {level}'],

@@ -132,6 +132,7 @@ export class Connection {
     onEvent = () => {},
     onStatus = () => {},
     onError = () => {},
+    onServerStatus = () => {},
   }) {
     this.token = token;
     this.layers = layers;
@@ -141,6 +142,10 @@ export class Connection {
     this.onEvent = onEvent;
     this.onStatus = onStatus;
     this.onError = onError;
+    // The server's `status` (protocol.md rule 8): whether its log can be written; while it
+    // cannot, what it shows may be behind the log.
+    this.onServerStatus = onServerStatus;
+    this.serverWritable = true;
     this.state = emptyState(layers);
     this.reviewState = null;
     this.auth = null;
@@ -325,6 +330,10 @@ export class Connection {
       }
       case 'error':
         this.error(m);
+        break;
+      case 'status':
+        this.serverWritable = m.writable !== false;
+        this.onServerStatus(m);
         break;
       case 'review_snapshot':
       case 'review_event':
