@@ -687,7 +687,12 @@ impl Engine {
         // a store this process alone writes): folded in first, so the batch is decided against
         // the whole log and numbered after it.
         let store = self.store.clone();
-        let begun = match bounded(store.begin_append(self.seq)).await {
+        let asked = Instant::now();
+        let begun = bounded(store.begin_append(self.seq)).await;
+        self.metrics
+            .lock_wait
+            .observe(asked.elapsed().as_secs_f64());
+        let begun = match begun {
             Ok(begun) => begun,
             Err(e) => {
                 // A log that no longer holds this node's last event (a failover that lost

@@ -89,6 +89,9 @@ pub struct Metrics {
     max_client_lag: Arc<LagWindow>,
     pub last_seq: Level,
     pub commit_latency: Histogram,
+    /// Time to get the log's write lock and read what other writers logged since (begin of a
+    /// batch's write): with several nodes, the wait for the others.
+    pub lock_wait: Histogram,
     /// Commits that failed (nothing of them was acknowledged).
     pub commit_failures: Counter,
     /// Commands answered `unavailable` because the log could not be written.
@@ -200,6 +203,7 @@ impl Metrics {
             max_client_lag: Arc::default(),
             last_seq: Level::default(),
             commit_latency: Histogram::new(LATENCY_BUCKETS),
+            lock_wait: Histogram::new(LATENCY_BUCKETS),
             commit_failures: Counter::default(),
             commands_unavailable: Counter::default(),
             log_unwritable: Level::default(),
@@ -306,6 +310,11 @@ impl Metrics {
             "crest_commit_seconds",
             "Time to make a batch durable",
             m.commit_latency.clone(),
+        );
+        r.register(
+            "crest_log_lock_wait_seconds",
+            "Time to take the log's write lock and read what other nodes logged since, per batch",
+            m.lock_wait.clone(),
         );
         m.listener = ListenerMetrics::register(r);
         m

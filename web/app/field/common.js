@@ -46,6 +46,8 @@ export const app = {
   haveSnapshot: false,
   status: 'connecting',
   statusInfo: null,
+  // The server said it cannot write its log (`status` message): shown, actions kept.
+  serverStale: false,
   auth: null,
   cache: null, // {savedAt, layers: {name: Map}}
   fix: null,
@@ -74,7 +76,10 @@ export function spaceNow() {
 
 export function shownStatus() {
   if (app.status === 'closed') return 'closed';
-  return navigator.onLine === false ? 'offline' : app.status;
+  if (navigator.onLine === false) return 'offline';
+  // Connected, but the server cannot record anything right now.
+  if (app.serverStale && (app.status === 'open' || app.status === 'resynced')) return 'stale';
+  return app.status;
 }
 
 export function connReady() {

@@ -127,6 +127,14 @@ function startConnection() {
     onSnapshot: () => { if (!mine()) return; app.haveSnapshot = true; onData(layers); },
     onEvent: (ev) => { if (mine()) onServerEvent(ev); },
     onStatus: (status, info) => { if (mine()) onStatus(status, info); },
+    // The server cannot write its log (protocol.md rule 8): actions wait in the outbox (it
+    // answers them `unavailable`) and go out again when it can.
+    onServerStatus: (m) => {
+      if (!mine()) return;
+      app.serverStale = m.writable === false;
+      if (!app.serverStale) flush();
+      renderChrome();
+    },
     onError: (err) => { if (mine()) console.warn('server error', err && (err.code || err.message)); },
   });
   app.conn = me;

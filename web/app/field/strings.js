@@ -8,6 +8,7 @@ export const FIELD_STRINGS = {
   'conn.open': { zh: '在线', en: 'Online' },
   'conn.resynced': { zh: '已重新同步', en: 'Resynced' },
   'conn.offline': { zh: '离线', en: 'Offline' },
+  'conn.stale': { zh: '服务器暂不能记录，操作已存本机', en: 'Server cannot record now; actions kept here' },
   'conn.closed': { zh: '登录失效', en: 'Signed out' },
 
   'banner.offline': { zh: '离线：操作会保存在本机，联网后自动发送', en: 'Offline: actions are kept on this device and sent when back online' },
