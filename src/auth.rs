@@ -29,8 +29,7 @@ pub enum AuthError {
 }
 
 pub fn hash_token(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::codec::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// A newly issued token: the secret (show it once) and its stored record.
@@ -79,10 +78,7 @@ pub async fn issue_in(
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
     let space = drill.map_or(String::new(), |d| format!("{d}_"));
-    let secret = format!(
-        "{TOKEN_PREFIX}{space}{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let secret = format!("{TOKEN_PREFIX}{space}{}", crate::codec::hex(&bytes));
     let hash = hash_token(&secret);
     let record = TokenRecord {
         id: format!("tk_{}", &hash[..12]),

@@ -166,13 +166,20 @@ pub fn same_request(recorded: &str, hash: &str, command: &Command) -> bool {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hexadecimal of `bytes`, two digits a byte: hashes in the log and the token table,
+/// entity tags, channel names. One table lookup a digit, no formatting machinery (a command's
+/// hash is taken for every command).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// The canonical JSON of a value, what the request hash is taken of:
@@ -273,6 +280,15 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_two_lower_case_digits_a_byte() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff, 0x5c]), "000fa0ff5c");
+        let all: Vec<u8> = (0..=255).collect();
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), expected);
+    }
     use crate::domain::commands::ReportHazard;
     use crate::domain::model::{HazardKind, Severity};
     use crate::domain::{LonLat, events::Event};

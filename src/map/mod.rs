@@ -376,14 +376,7 @@ pub fn load(dir: &Path) -> Result<DistrictMap, MapError> {
         }
         let raw = std::fs::read(&path).map_err(|e| loader.err(spec.name, "file", e.to_string()))?;
         let parsed = parse_layer(&loader, spec, &raw)?;
-        let etag = format!(
-            "\"{}\"",
-            Sha256::digest(&raw)
-                .iter()
-                .take(12)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let etag = format!("\"{}\"", crate::codec::hex(&Sha256::digest(&raw)[..12]));
         map.layers.push(StaticLayer {
             name: spec.name,
             body: raw.into(),

@@ -104,8 +104,10 @@ fn lock_and_channel(schema: &str) -> (i64, String) {
     let mut key = [0u8; 8];
     key.copy_from_slice(&digest[..8]);
     let key = i64::from_be_bytes(key) & i64::MAX;
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    (key, format!("crest_log_{hex}"))
+    (
+        key,
+        format!("crest_log_{}", crate::codec::hex(&digest[..6])),
+    )
 }
 
 /// The first schema of a `search_path` setting, unless it is `$user` or empty.

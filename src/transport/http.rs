@@ -779,8 +779,7 @@ async fn map_layer(
 fn content_etag(prefix: &str, content: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(content.as_bytes());
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{prefix}-{hex}\"")
+    format!("\"{prefix}-{}\"", crate::codec::hex(&digest[..12]))
 }
 
 /// `If-None-Match` as RFC 9110 §13.1.2 has it: `*` matches any current representation; otherwise

@@ -129,13 +129,7 @@ impl WebAssets {
         }
         let body = tokio::fs::read(file).await?;
         let digest = Sha256::digest(&body);
-        let etag = format!(
-            "\"{}\"",
-            digest[..12]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let etag = format!("\"{}\"", crate::codec::hex(&digest[..12]));
         let cached = Cached {
             modified,
             len: body.len() as u64,
