@@ -28,9 +28,9 @@ const TEAMS: usize = 10_000;
 struct World {
     state: State,
     live: std::sync::Arc<Live>,
-    /// A subscriber that never reads: frames stay in the hub's ring until overwritten, as in a
-    /// server with dashboards.
-    _rx: tokio::sync::broadcast::Receiver<std::sync::Arc<crest::hub::Frame>>,
+    /// A dashboard on the whole district: every frame goes to its mailbox (emptied after each
+    /// publish, as a connection that keeps up does).
+    rx: crest::hub::Feed,
     levees: LeveeIndex,
     actor: Actor,
     seq: u64,
@@ -62,11 +62,17 @@ impl World {
             }
         }
         let live = Live::new(state.clone(), TEAMS as u64, 4096);
-        let ((), _rx) = live.read_and_follow(|_| ());
+        let ((), rx) = live.read_and_follow(
+            crest::hub::Interest {
+                layers: vec![crest::domain::events::Layer::Teams],
+                viewport: None,
+            },
+            |_| (),
+        );
         World {
             state,
             live,
-            _rx,
+            rx,
             levees,
             actor,
             seq: TEAMS as u64,
@@ -121,6 +127,7 @@ fn publish(w: &mut World, events: Vec<crest::domain::Event>, json: Vec<String>) 
         })
         .collect();
     w.live.publish(&committed);
+    while w.rx.try_recv().is_some() {}
 }
 
 fn count_allocations(w: &mut World) {

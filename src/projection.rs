@@ -2,16 +2,16 @@
 //!
 //! Only the engine writes it, and only with committed events. Publishing to the hub happens under
 //! the same write lock, so a reader that takes the read lock sees a state at sequence `seq` and,
-//! by subscribing to the hub while holding it, receives exactly the frames after `seq`.
+//! by following the hub (or changing its interest) while holding it, receives exactly the frames
+//! after `seq` that concern it.
 
 use crate::domain::State;
 use crate::domain::events::Event;
-use crate::hub::{Frame, Hub, Route};
+use crate::hub::{Feed, Frame, Hub, Interest, Route};
 use crate::protocol::ServerMessage;
 use crate::read;
 use crate::spatial::Spatial;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
-use tokio::sync::broadcast;
 
 #[derive(Debug, Default, Clone)]
 pub struct Projection {
@@ -55,63 +55,60 @@ impl Live {
         self.projection.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` on the current projection and returns a hub reader positioned right after it.
+    /// Runs `f` on the current projection and returns a feed of the frames after it that
+    /// `interest` concerns.
     pub fn read_and_follow<T>(
         &self,
+        interest: Interest,
         f: impl FnOnce(&Projection) -> T,
-    ) -> (T, broadcast::Receiver<Arc<Frame>>) {
+    ) -> (T, Feed) {
         let guard = self.read();
-        let rx = self.hub.reader();
-        (f(&guard), rx)
+        let feed = self.hub.follow(interest);
+        (f(&guard), feed)
     }
 
-    /// Folds committed events into the projection and publishes one frame per event.
+    /// Folds committed events into the projection and publishes one frame per event to the
+    /// connections it concerns.
     pub fn publish(&self, committed: &[Committed]) {
         let mut p = self.projection.write().unwrap_or_else(|p| p.into_inner());
         for c in committed {
+            let before = positions(&p, &c.event);
             p.state.apply(&c.event);
             p.spatial.apply(&c.event);
             p.seq = c.seq;
-            self.hub.publish(frame_for(&p, c));
+            let mut frame = frame_for(&p, c, before);
+            let targets = self.hub.targets(&frame);
+            if targets.views {
+                add_views(&mut frame, &p, c.seq);
+            }
+            self.hub.deliver(targets, frame);
         }
     }
 }
 
-/// Builds the shared frame of one event against the projection just after it.
-pub fn frame_for(p: &Projection, c: &Committed) -> Frame {
+/// Where the point entities an event concerns are before it is applied.
+fn positions(p: &Projection, event: &Event) -> Vec<Option<crate::domain::LonLat>> {
+    read::event_routes(event)
+        .map(|(layer, id)| read::entity_position(&p.state, layer, id))
+        .collect()
+}
+
+/// Builds the shared frame of one event against the projection just after it; `before` holds its
+/// routes' positions before it. The `enter`/`leave` texts are left to [`add_views`].
+pub fn frame_for(
+    p: &Projection,
+    c: &Committed,
+    before: Vec<Option<crate::domain::LonLat>>,
+) -> Frame {
     let routes: Vec<Route> = read::event_routes(&c.event)
-        .map(|(layer, id)| Route {
+        .zip(before.into_iter().chain(std::iter::repeat(None)))
+        .map(|((layer, id), before)| Route {
             position: read::entity_position(&p.state, layer, id),
+            before,
             layer,
             id: id.to_string(),
         })
         .collect();
-    let moved = c.event.places_at().is_some();
-    let subject = &routes[0];
-    let (enter, leave) = if moved && subject.layer.is_point_layer() {
-        let view = read::entity_json(&p.state, subject.layer, &subject.id);
-        (
-            view.map(|v| {
-                let enter = ServerMessage::Enter {
-                    seq: c.seq,
-                    layer: subject.layer,
-                    entity: &v,
-                };
-                enter.to_text().into()
-            }),
-            Some(
-                ServerMessage::Leave {
-                    seq: c.seq,
-                    layer: subject.layer,
-                    id: &subject.id,
-                }
-                .to_text()
-                .into(),
-            ),
-        )
-    } else {
-        (None, None)
-    };
     Frame {
         seq: c.seq,
         coalesces: c.event.is_position_update(),
@@ -124,8 +121,35 @@ pub fn frame_for(p: &Projection, c: &Committed) -> Frame {
         .to_text()
         .into(),
         routes,
-        moved,
-        enter,
-        leave,
+        moved: c.event.places_at().is_some(),
+        enter: None,
+        leave: None,
     }
+}
+
+/// The `enter` and `leave` texts of a frame that moved a point entity, for the connections with
+/// a viewport that receive it.
+pub fn add_views(frame: &mut Frame, p: &Projection, seq: u64) {
+    let subject = &frame.routes[0];
+    if !(frame.moved && subject.layer.is_point_layer()) {
+        return;
+    }
+    frame.enter = read::entity_json(&p.state, subject.layer, &subject.id).map(|v| {
+        ServerMessage::Enter {
+            seq,
+            layer: subject.layer,
+            entity: &v,
+        }
+        .to_text()
+        .into()
+    });
+    frame.leave = Some(
+        ServerMessage::Leave {
+            seq,
+            layer: subject.layer,
+            id: &subject.id,
+        }
+        .to_text()
+        .into(),
+    );
 }

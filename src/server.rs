@@ -22,7 +22,7 @@ pub struct Config {
     /// District map directory, imported at start.
     pub map: Option<PathBuf>,
     pub snapshot_every: u64,
-    /// Frames kept in the hub ring for connections that are behind.
+    /// Frames a connection that is behind may have waiting before it must resync.
     pub hub_capacity: usize,
     /// How often the token table is checked for revocations (open sessions of a revoked token
     /// are closed).

@@ -1,26 +1,25 @@
 //! What a subscription receives: the snapshot, or the events missed since `resume_from`; the
 //! entities entering and leaving when the viewport changes; then the live frames, filtered by
 //! layer and viewport, coalesced to the newest position per team for a client that falls behind,
-//! and a resync for one that fell out of the ring.
+//! and a resync for one whose mailbox overflowed.
 
 use super::{CLOSE_TRY_LATER, Session};
 use crate::domain::BBox;
 use crate::domain::events::Layer;
-use crate::hub::Frame;
+use crate::hub::{Frame, Interest, Lagged};
 use crate::protocol::{ErrorCode, ServerMessage, SnapshotReason, WireError};
 use crate::read;
 use crate::transport::subscription::Subscription;
 use axum::extract::ws::{Message, Utf8Bytes};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
-/// Frames read from the ring per loop turn at most.
+/// Frames read from the mailbox per loop turn at most.
 const MAX_DRAIN: usize = 1024;
 /// A backlog longer than this is coalesced: only the newest position per team is sent.
 const COALESCE_FROM: usize = 64;
-/// Frames behind in the ring beyond which a connection is coalesced even if its socket still
-/// takes writes: a quarter of the default ring, more than any one published batch.
+/// Frames waiting beyond which a connection is coalesced even if its socket still takes writes:
+/// a quarter of the default mailbox, more than any one published batch.
 const COALESCE_BACKLOG: usize = 2048;
 /// Events read from the log per page during a resume.
 const CATCHUP_PAGE: u32 = 1000;
@@ -51,11 +50,15 @@ impl Session {
             let _ = self.space.engine.caught_up().await;
         }
         let stale = self.stale();
+        let interest = Interest {
+            layers: layers.clone(),
+            viewport,
+        };
         let mut sub = Subscription::new(layers, viewport);
         let live = self.space.live.clone();
         // Decide, under the projection's read lock, between a snapshot and a catch-up, and take a
         // hub reader positioned exactly after the state we looked at.
-        let (plan, rx) = live.read_and_follow(|p| match resume_from {
+        let (plan, rx) = live.read_and_follow(interest, |p| match resume_from {
             Some(from)
                 if from <= p.seq
                     && p.seq - from <= max_catchup
@@ -165,23 +168,29 @@ impl Session {
         }
         let live = self.space.live.clone();
         let p = live.read();
-        // With the read lock held nothing new is published: deliver what is already in the ring
-        // under the old viewport, so the enter/leave diff below starts from exactly `p.seq`.
+        // With the read lock held nothing new is published: deliver what is already in the
+        // mailbox under the old viewport, so the enter/leave diff below starts from exactly
+        // `p.seq`; then the hub routes the frames after `p.seq` by the new viewport.
         let mut lagged = false;
         if let Some(rx) = self.rx.as_mut() {
-            loop {
-                match rx.try_recv() {
+            while let Some(next) = rx.try_recv() {
+                match next {
                     Ok(frame) => {
                         if let Some(bytes) = self.sub.as_mut().and_then(|s| s.select(&frame)) {
                             self.out.push(shared_text(bytes));
                         }
                     }
-                    Err(TryRecvError::Lagged(_)) => {
+                    Err(Lagged) => {
                         lagged = true;
                         break;
                     }
-                    Err(_) => break,
                 }
+            }
+            if let Some(sub) = &self.sub {
+                rx.set_interest(Interest {
+                    layers: sub.layers.iter().copied().collect(),
+                    viewport,
+                });
             }
         }
         let stale = self.stale();
@@ -202,18 +211,18 @@ impl Session {
         }
     }
 
-    pub(super) async fn on_frame(&mut self, first: Result<Arc<Frame>, RecvError>) {
+    pub(super) async fn on_frame(&mut self, first: Result<Arc<Frame>, Lagged>) {
         let mut frames = Vec::new();
-        let mut lagged = matches!(first, Err(RecvError::Lagged(_)));
+        let mut lagged = first.is_err();
         if let Ok(f) = first {
             frames.push(f);
         }
         if let Some(rx) = self.rx.as_mut() {
             while !lagged && frames.len() < MAX_DRAIN {
                 match rx.try_recv() {
-                    Ok(f) => frames.push(f),
-                    Err(TryRecvError::Lagged(_)) => lagged = true,
-                    Err(_) => break,
+                    Some(Ok(f)) => frames.push(f),
+                    Some(Err(Lagged)) => lagged = true,
+                    None => break,
                 }
             }
             self.app.metrics.note_lag(rx.len() as u64);
@@ -244,7 +253,7 @@ impl Session {
         }
     }
 
-    /// The client fell a whole ring behind: give it a fresh snapshot, or close it if this keeps
+    /// The client's mailbox overflowed: give it a fresh snapshot, or close it if this keeps
     /// happening.
     pub(super) fn resync(&mut self) {
         self.app.metrics.client_resyncs.inc();
@@ -265,7 +274,11 @@ impl Session {
         let live = self.space.live.clone();
         let stale = self.stale();
         let Some(sub) = self.sub.as_mut() else { return };
-        let (text, rx) = live.read_and_follow(|p| {
+        let interest = Interest {
+            layers: sub.layers.iter().copied().collect(),
+            viewport: sub.viewport,
+        };
+        let (text, rx) = live.read_and_follow(interest, |p| {
             sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Resync, stale)
         });
         self.rx = Some(rx);

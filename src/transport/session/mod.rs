@@ -19,7 +19,7 @@ use super::rate_limits::SharedBucket;
 use super::subscription::Subscription;
 use crate::domain::Actor;
 use crate::engine::{Outcome, SubmitError};
-use crate::hub::Frame;
+use crate::hub::{Feed, Frame, Lagged};
 use crate::protocol::{self, ErrorCode, ServerMessage, WireError};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::FuturesUnordered;
@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast;
 use tracing::Instrument;
 
 type InFlight = Pin<Box<dyn Future<Output = (String, Result<Outcome, SubmitError>)> + Send>>;
@@ -55,7 +55,8 @@ struct Session {
     token_id: Option<String>,
     auth_failures: u32,
     sub: Option<Subscription>,
-    rx: Option<broadcast::Receiver<Arc<Frame>>>,
+    /// The frames of the hub that concern the subscription.
+    rx: Option<Feed>,
     /// The connection's message rate limit.
     bucket: SharedBucket,
     resyncs: Vec<Instant>,
@@ -149,8 +150,29 @@ async fn serve(
     let mut last_heard = Instant::now();
     let auth_deadline = tokio::time::sleep(limits.auth_timeout);
     tokio::pin!(auth_deadline);
-    let mut stopping = s.app.shutdown.subscribe();
-    let mut revocations = s.app.revoked.subscribe();
+    // The rare signals — revocations, shutdown, the log's health — are each one wait kept across
+    // loop turns: a wait rebuilt every turn registers on (and leaves) a channel every connection
+    // shares, a lock taken twice per frame delivered.
+    let revocations = futures_util::stream::unfold(s.app.revoked.subscribe(), |mut rx| async {
+        match rx.recv().await {
+            Err(broadcast::error::RecvError::Closed) => None,
+            r => Some((r, rx)),
+        }
+    });
+    let mut revocations = std::pin::pin!(revocations);
+    let stopping = futures_util::stream::once({
+        let mut stopping = s.app.shutdown.subscribe();
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
+    });
+    let mut stopping = std::pin::pin!(stopping);
+    let health = futures_util::stream::unfold(health, |mut h| async {
+        h.changed().await.ok()?;
+        let now = *h.borrow_and_update();
+        Some((now, h))
+    });
+    let mut health = std::pin::pin!(health);
     // A token revoked between its check at the upgrade and this subscription would otherwise go
     // unnoticed: look once now that the notices are heard.
     s.close_if_revoked().await;
@@ -214,7 +236,7 @@ async fn serve(
             _ = &mut auth_deadline, if s.actor.is_none() => {
                 s.close = Some((CLOSE_POLICY, "not authenticated in time".into()));
             }
-            revoked = revocations.recv() => match revoked {
+            Some(revoked) = revocations.next() => match revoked {
                 Ok(id) if s.token_id.as_deref() == Some(id.as_str()) => {
                     s.close = Some((CLOSE_POLICY, "token revoked".into()));
                 }
@@ -222,11 +244,8 @@ async fn serve(
                 Err(broadcast::error::RecvError::Lagged(_)) => s.close_if_revoked().await,
                 _ => {}
             },
-            Ok(()) = health.changed() => {
-                let now = *health.borrow_and_update();
-                s.status(now);
-            }
-            () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+            Some(now) = health.next() => s.status(now),
+            Some(()) = stopping.next() => {
                 s.close = Some((CLOSE_GOING_AWAY, "server shutting down".into()));
             }
         }
@@ -240,7 +259,7 @@ async fn serve(
     }
 }
 
-async fn recv(rx: &mut Option<broadcast::Receiver<Arc<Frame>>>) -> Result<Arc<Frame>, RecvError> {
+async fn recv(rx: &mut Option<Feed>) -> Result<Arc<Frame>, Lagged> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -269,22 +288,29 @@ impl Session {
         }
         let n = self.out.len() as u64;
         let timeout = self.app.limits.write_timeout;
-        let (sink, out) = (&mut self.sink, &mut self.out);
-        let write = async {
-            for m in out.drain(..) {
-                sink.feed(m).await?;
+        let mut out = std::mem::take(&mut self.out);
+        let sink = &mut self.sink;
+        let (written, at_once) = {
+            let write = async {
+                for m in out.drain(..) {
+                    sink.feed(m).await?;
+                }
+                sink.flush().await
+            };
+            // Whether the socket took everything at once: a client that keeps up is judged by
+            // what it fails to take, not by how many frames one published batch happens to hold.
+            let mut write = std::pin::pin!(write);
+            match futures_util::poll!(write.as_mut()) {
+                std::task::Poll::Ready(r) => (Ok(r), true),
+                std::task::Poll::Pending => (tokio::time::timeout(timeout, write).await, false),
             }
-            sink.flush().await
         };
-        // Whether the socket took everything at once: a client that keeps up is judged by what
-        // it fails to take, not by how many frames one published batch happens to hold.
-        let mut write = std::pin::pin!(write);
-        let done_at_once = futures_util::poll!(write.as_mut());
-        self.socket_behind = done_at_once.is_pending();
-        let written = match done_at_once {
-            std::task::Poll::Ready(r) => Ok(r),
-            std::task::Poll::Pending => tokio::time::timeout(timeout, write).await,
-        };
+        self.socket_behind = !at_once;
+        // A burst's queue is not kept allocated by a connection that then sits idle.
+        if out.capacity() <= 64 {
+            out.clear();
+            self.out = out;
+        }
         match written {
             Ok(Ok(())) => {
                 self.app.metrics.frames_sent.inc_by(n);
