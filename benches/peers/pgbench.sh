@@ -72,6 +72,7 @@ others() { psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type =
 
 echo "pgbench: $(psql_q -c 'SELECT version()' | cut -d' ' -f1-2), postmaster pid ${postmaster:-?}; ${seconds}s" >&2
 psql_q >/dev/null <<SQL
+SET client_min_messages = warning;
 DROP SCHEMA IF EXISTS crest_peer_bench CASCADE;
 CREATE SCHEMA crest_peer_bench;
 CREATE TABLE crest_peer_bench.teams (
