@@ -15,7 +15,8 @@
 //! Choices, so the comparison with Crest is fair: a `current_thread` runtime (the server is pinned
 //! to one core; a multi-thread runtime would only add cross-thread wake-ups), `TCP_NODELAY`, one
 //! shared buffer per published message (`Utf8Bytes` is a reference-counted `Bytes`: a delivery
-//! clones a pointer, never the text), and a bounded queue per connection (1,024 frames): a
+//! clones a pointer, never the text), frames queued while a socket was busy written together (one
+//! flush per drained queue), and a bounded queue per connection (1,024 frames): a
 //! subscriber that does not keep up loses frames (counted, printed on stderr every 10 s when
 //! non-zero) instead of growing memory — the same policy as uWebSockets.js' `maxBackpressure`
 //! with `closeOnBackpressureLimit: false`.

@@ -3,7 +3,8 @@
 # tokio-tungstenite relay (benches/relay.rs, built with `cargo bench --no-run`), each pinned to
 # CPU 0, and runs uws/check.mjs (Node 20's built-in WebSocket client) against each. No timing
 # assertion. Ports: $CREST_PEER_UWS_PORT (6401), $CREST_PEER_RUST_PORT (6402).
-# Cargo's target directory: $CARGO_TARGET_DIR as usual.
+# Cargo's target directory: $CARGO_TARGET_DIR as usual; $CREST_PEER_RELAY_BIN, when set, is a
+# relay binary already built, and cargo is not run.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -33,8 +34,11 @@ wait_listening() { # name pid output-file
 }
 
 # The relay binary, built if needed (the `bench` profile: optimised, as `cargo build --release`).
-exe=$(cd "$here/../.." && cargo bench --bench relay --no-run --message-format=json 2>"$work/cargo.err" |
-  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+exe="${CREST_PEER_RELAY_BIN:-}"
+if [[ -z "$exe" ]]; then
+  exe=$(cd "$here/../.." && cargo bench --bench relay --no-run --message-format=json 2>"$work/cargo.err" |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+fi
 [[ -x "$exe" ]] || { cat "$work/cargo.err" >&2; echo "check: no relay binary" >&2; exit 1; }
 
 "$here/uws/start.sh" "$uws_port" >"$work/uws.out" 2>"$work/uws.out.err" &
