@@ -106,7 +106,8 @@ plan=$(psql_q -c "EXPLAIN SELECT id FROM crest_peer_bench.teams WHERE status = '
 grep -q "Index Scan using teams_position" <<<"$plan" || { echo "pgbench: the plan is not a GiST KNN scan:" >&2; echo "$plan" >&2; exit 1; }
 
 run() { # seconds output-file: pgbench in the background, our backends pinned to CPU 0 when they
-  # connect; once all are connected, the server's CPU ticks and the time go to output-file.start
+  # connect (how many: output-file.pinned); once all are connected, the server's CPU ticks and
+  # the time go to output-file.start
   # (so the cost of forking 50 backends is left out, as pgbench's tps leaves out connection time).
   # -l: one log line per transaction with its completion time, to count those in the window.
   PGAPPNAME=$app taskset -c 1 pgbench -n -M prepared -c "$clients" -j 1 -T "$1" -f "$work/knn.sql" \
@@ -142,15 +143,16 @@ run() { # seconds output-file: pgbench in the background, our backends pinned to
     [[ $alive == 0 ]] && break
     sleep 0.1
   done
-  echo "$pinned"
+  echo "$pinned" >"$2.pinned"
 }
 
 # Warm-up (not measured): caches, plans, and how long 50 clients take to connect on this machine.
-run 3 "$work/warmup.out" >/dev/null
+run 3 "$work/warmup.out"
 connect_ms=$(awk '/^initial connection time = / { print int($5) }' "$work/warmup.out")
 busy=$(others)
 # pgbench's -T includes connecting: run long enough that the window after it lasts ~$seconds.
-pinned=$(run "$((seconds + connect_ms / 1000 + 3))" "$work/run.out")
+run "$((seconds + connect_ms / 1000 + 3))" "$work/run.out"
+pinned=$(cat "$work/run.out.pinned")
 [[ -s "$work/run.out.start" ]] || { echo "pgbench: the $clients clients never all connected" >&2; exit 1; }
 read -r c0 t0 <"$work/run.out.start"
 c1=$(server_ticks)
