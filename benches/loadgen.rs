@@ -190,14 +190,14 @@ impl Rng {
     fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
-    fn next(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
     fn point(&mut self) -> [f64; 2] {
         [
@@ -553,7 +553,7 @@ async fn register_teams(crest: &Crest, positions: &[[f64; 2]], rng: &mut Rng) ->
         while sent < positions.len() && sent - acked < 32 {
             let caps: Vec<&str> = CAPABILITIES
                 .iter()
-                .filter(|_| rng.next() % 3 == 0)
+                .filter(|_| rng.next_u64() % 3 == 0)
                 .copied()
                 .collect();
             let [x, y] = positions[sent];
@@ -721,8 +721,8 @@ fn finish_row(
         unit: unit.to_string(),
         lat_ms: percentiles(lat),
         cpu_s: cpu,
-        cpu_us_per_op: (!per_million && n > 0.0).then(|| cpu * 1e6 / n),
-        cpu_s_per_million: (per_million && n > 0.0).then(|| cpu * 1e6 / n),
+        cpu_us_per_op: (!per_million && n > 0.0).then_some(cpu * 1e6 / n),
+        cpu_s_per_million: (per_million && n > 0.0).then_some(cpu * 1e6 / n),
         rss_mib: server.rss_kib() as f64 / 1024.0,
         hwm_mib: server.hwm_kib() as f64 / 1024.0,
         extra,
@@ -835,7 +835,7 @@ async fn nearest(args: &Args, crest: &Crest) -> R<Row> {
                 while shared.sending() {
                     n += 1;
                     let [x, y] = rng.point();
-                    let cap = CAPABILITIES[(rng.next() % 8) as usize];
+                    let cap = CAPABILITIES[(rng.next_u64() % 8) as usize];
                     let q = format!(
                         r#"{{"type":"query","id":"q{n}","query":{{"type":"nearest_teams","point":[{x:.6},{y:.6}],"capability":"{cap}","limit":5}}}}"#
                     );
@@ -880,7 +880,7 @@ enum Fan<'a> {
 }
 
 fn contains(b: &[f64; 4], p: [f64; 2]) -> bool {
-    p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]
+    (b[0]..=b[2]).contains(&p[0]) && (b[1]..=b[3]).contains(&p[1])
 }
 
 const GRID: usize = 20;
@@ -1250,14 +1250,14 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
     let mut lost = 0u64;
     let mut exp_total = 0u64;
     let mut kept_up = 0;
-    for i in 0..receivers {
-        if lagged[i].load(Relaxed) {
+    for ((lagged, expected), received) in lagged.iter().zip(expected.iter()).zip(received.iter()) {
+        if lagged.load(Relaxed) {
             continue;
         }
         kept_up += 1;
-        let e = expected[i].load(Relaxed);
+        let e = expected.load(Relaxed);
         exp_total += e;
-        lost += e.saturating_sub(received[i].load(Relaxed));
+        lost += e.saturating_sub(received.load(Relaxed));
     }
     let mut row = finish_row(name, "deliveries", &shared, cpu, dur, &measured, true);
     row.extra.insert("receivers".into(), json!(receivers));
@@ -1512,7 +1512,7 @@ fn row_json(args: &Args, r: &Row, store: &str, bin: &str) -> Value {
             m.insert(k.clone(), x.clone());
         }
         // NaN is not JSON: null instead.
-        for (_, x) in m.iter_mut() {
+        for x in m.values_mut() {
             if x.as_f64().is_some_and(|f| !f.is_finite()) {
                 *x = Value::Null;
             }
