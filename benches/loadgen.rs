@@ -553,7 +553,7 @@ async fn register_teams(crest: &Crest, positions: &[[f64; 2]], rng: &mut Rng) ->
         while sent < positions.len() && sent - acked < 32 {
             let caps: Vec<&str> = CAPABILITIES
                 .iter()
-                .filter(|_| rng.next_u64() % 3 == 0)
+                .filter(|_| rng.next_u64().is_multiple_of(3))
                 .copied()
                 .collect();
             let [x, y] = positions[sent];
