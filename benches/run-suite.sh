@@ -159,7 +159,7 @@ for line in open(sys.argv[1]):
     v = json.loads(line)
     key = tuple(sorted((k, json.dumps(x)) for k, x in v.items()
                        if not isinstance(x, (int, float)) or isinstance(x, bool)
-                       if k not in ("date", "machine", "rep")))
+                       if k not in ("date", "machine", "rep", "relay_url")))
     groups.setdefault(key, []).append(v)
 cols = ["rate_per_s", "ops_per_s", "p50_ms", "p99_ms", "p999_ms", "server_cpu_us_per_op",
         "server_cpu_s_per_million", "kib_per_connection", "ratio_to_plain", "lost", "coalesced"]
