@@ -140,7 +140,11 @@ impl Registry {
     fn entries(id: u64, interest: &Interest) -> (Vec<Layer>, Vec<ViewEntry>) {
         let mut whole = Vec::new();
         let mut mask = 0;
-        for &layer in &interest.layers {
+        // A layer named twice is one layer: the connection must not get its frames twice.
+        let mut layers = interest.layers.clone();
+        layers.sort_unstable();
+        layers.dedup();
+        for layer in layers {
             if interest.viewport.is_some() && layer.is_point_layer() {
                 mask |= bit(layer);
             } else {
@@ -441,6 +445,19 @@ mod tests {
         assert_eq!(seqs(&mut east), [3]);
         assert_eq!(seqs(&mut whole), [1, 2, 3, 4]);
         assert!(gauges.is_empty(), "never woken for teams");
+    }
+
+    #[test]
+    fn a_layer_named_twice_delivers_each_frame_once() {
+        let hub = Hub::new(64);
+        let mut feed = hub.follow(Interest {
+            layers: vec![Layer::Teams, Layer::Teams],
+            viewport: None,
+        });
+        publish(&hub, frame(1, Layer::Teams, None, at(0.5, 0.5)));
+        assert_eq!(seqs(&mut feed), [1]);
+        drop(feed);
+        assert!(hub.shared.lock().whole[Layer::Teams as usize].is_empty());
     }
 
     #[test]

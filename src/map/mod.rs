@@ -187,11 +187,42 @@ pub struct DistrictMap {
     /// Live features in import order.
     pub commands: Vec<MapCommand>,
     pub layers: Vec<StaticLayer>,
+    /// The `district` layer's id and name, read from its file once (every query's answer and
+    /// the CAP texts name the district: parsing the district's boundary each time cost ~90 % of
+    /// a `nearest_teams` query).
+    district: std::sync::OnceLock<(Option<String>, Option<String>)>,
 }
 
 impl DistrictMap {
     pub fn layer(&self, name: &str) -> Option<&StaticLayer> {
         self.layers.iter().find(|l| l.name == name)
+    }
+
+    /// The district's name, from the `district` layer's first feature.
+    pub fn district_name(&self) -> Option<&str> {
+        self.district_parts().1.as_deref()
+    }
+
+    /// The district's id and name; `None` unless the map's `district` layer has both.
+    pub fn district(&self) -> Option<(&str, &str)> {
+        match self.district_parts() {
+            (Some(id), Some(name)) => Some((id, name)),
+            _ => None,
+        }
+    }
+
+    fn district_parts(&self) -> &(Option<String>, Option<String>) {
+        self.district.get_or_init(|| {
+            let Some(collection) = self
+                .layer("district")
+                .and_then(|l| serde_json::from_slice::<Value>(&l.body).ok())
+            else {
+                return (None, None);
+            };
+            let properties = &collection["features"][0]["properties"];
+            let text = |key: &str| properties[key].as_str().map(str::to_string);
+            (text("id"), text("name"))
+        })
     }
 }
 

@@ -232,6 +232,13 @@ fn the_valid_map_loads_with_levees_first() {
     assert_eq!(map.layer("patrol_sections").unwrap().features, 2);
     assert_eq!(map.layer("protected_assets").unwrap().features, 2);
     assert!(map.layer("roads").is_none());
+    assert_eq!(map.district(), Some(("D", "d")));
+    assert_eq!(map.district_name(), Some("d"), "asked twice, the same");
+    assert_eq!(
+        DistrictMap::default().district_name(),
+        None,
+        "no map, no name"
+    );
 }
 
 #[test]

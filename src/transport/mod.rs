@@ -164,24 +164,18 @@ impl App {
     }
 
     /// The district's name from the map's `district` layer (its first feature's `name`), for the
-    /// title of the situation report; `None` without a map. Read from the layer as loaded, when
-    /// asked: a report is rare and the layer small.
+    /// title of the situation report and every query's answer; `None` without a map. Parsed once
+    /// (`DistrictMap::district_name`).
     pub fn district_name(&self) -> Option<String> {
-        let layer = self.map.layer("district")?;
-        let collection: serde_json::Value = serde_json::from_slice(&layer.body).ok()?;
-        let name = collection["features"][0]["properties"]["name"].as_str()?;
-        Some(name.to_string())
+        self.map.district_name().map(str::to_string)
     }
 
     /// The district's id and name from the map's `district` layer (its first feature's `id` and
     /// `name`), for the CAP sender and texts; `None` without a map that has both.
     pub fn district(&self) -> Option<(String, String)> {
-        let layer = self.map.layer("district")?;
-        let collection: serde_json::Value = serde_json::from_slice(&layer.body).ok()?;
-        let properties = &collection["features"][0]["properties"];
-        let id = properties["id"].as_str()?;
-        let name = properties["name"].as_str()?;
-        Some((id.to_string(), name.to_string()))
+        self.map
+            .district()
+            .map(|(id, name)| (id.to_string(), name.to_string()))
     }
 }
 

@@ -50,11 +50,11 @@ impl Session {
             let _ = self.space.engine.caught_up().await;
         }
         let stale = self.stale();
+        let mut sub = Subscription::new(layers, viewport);
         let interest = Interest {
-            layers: layers.clone(),
+            layers: sub.layers.iter().copied().collect(),
             viewport,
         };
-        let mut sub = Subscription::new(layers, viewport);
         let live = self.space.live.clone();
         // Decide, under the projection's read lock, between a snapshot and a catch-up, and take a
         // hub reader positioned exactly after the state we looked at.

@@ -153,25 +153,30 @@ async fn serve(
     // The rare signals — revocations, shutdown, the log's health — are each one wait kept across
     // loop turns: a wait rebuilt every turn registers on (and leaves) a channel every connection
     // shares, a lock taken twice per frame delivered.
+    // Fused: a stream that ended (its sender gone, e.g. a removed drill's engine) stays ended
+    // instead of panicking when `select!` polls it again on a later turn.
     let revocations = futures_util::stream::unfold(s.app.revoked.subscribe(), |mut rx| async {
         match rx.recv().await {
             Err(broadcast::error::RecvError::Closed) => None,
             r => Some((r, rx)),
         }
-    });
+    })
+    .fuse();
     let mut revocations = std::pin::pin!(revocations);
     let stopping = futures_util::stream::once({
         let mut stopping = s.app.shutdown.subscribe();
         async move {
             let _ = stopping.wait_for(|stop| *stop).await;
         }
-    });
+    })
+    .fuse();
     let mut stopping = std::pin::pin!(stopping);
     let health = futures_util::stream::unfold(health, |mut h| async {
         h.changed().await.ok()?;
         let now = *h.borrow_and_update();
         Some((now, h))
-    });
+    })
+    .fuse();
     let mut health = std::pin::pin!(health);
     // A token revoked between its check at the upgrade and this subscription would otherwise go
     // unnoticed: look once now that the notices are heard.
