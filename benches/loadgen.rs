@@ -590,6 +590,9 @@ struct Shared {
     lat: Mutex<Vec<u32>>,
     fatal: Mutex<Option<String>>,
     stop: AtomicBool,
+    /// The generator's own CPU seconds over the window (microseconds), to tell a saturated
+    /// generator from a slow server.
+    gen_cpu_us: AtomicU64,
 }
 
 impl Shared {
@@ -602,6 +605,7 @@ impl Shared {
             lat: Mutex::new(Vec::new()),
             fatal: Mutex::new(None),
             stop: AtomicBool::new(false),
+            gen_cpu_us: AtomicU64::new(0),
         })
     }
     fn in_window(&self, t: u64) -> bool {
@@ -651,7 +655,11 @@ async fn window(
         tick.tick().await;
         let t = now_us();
         if cpu0.is_none() && t >= start {
-            cpu0 = Some((server.cpu(), Instant::now()));
+            cpu0 = Some((
+                server.cpu(),
+                cpu_seconds(std::process::id()),
+                Instant::now(),
+            ));
         }
         if t >= start + seconds * 1_000_000 || shared.stop.load(Relaxed) {
             break;
@@ -668,8 +676,16 @@ async fn window(
             last = ops;
         }
     }
-    let (c0, t0) = cpu0.unwrap_or((server.cpu(), Instant::now()));
+    let (c0, g0, t0) = cpu0.unwrap_or_else(|| {
+        (
+            server.cpu(),
+            cpu_seconds(std::process::id()),
+            Instant::now(),
+        )
+    });
     let cpu = server.cpu() - c0;
+    let gen_cpu = cpu_seconds(std::process::id()) - g0;
+    shared.gen_cpu_us.store((gen_cpu * 1e6) as u64, Relaxed);
     let dur = t0.elapsed().as_secs_f64();
     eprintln!();
     (cpu, dur)
@@ -717,6 +733,10 @@ fn finish_row(
     extra.insert("samples".into(), json!(lat.len()));
     extra.insert("count".into(), json!(n));
     extra.insert("window_s".into(), json!(dur));
+    // The generator's CPU over the window as a fraction of one core (it is pinned to one): near
+    // 1.0 means the generator, not the server, may bound the rate and the latencies.
+    let gen_busy = shared.gen_cpu_us.load(Relaxed) as f64 / 1e6 / dur.max(1e-9);
+    extra.insert("generator_cpu_busy".into(), json!(gen_busy));
     Row {
         scenario: scenario.to_string(),
         rate: n / dur,
@@ -734,6 +754,50 @@ fn finish_row(
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
+/// Connects `clients` WebSocket clients with `token`, runs `client` for each in a task of its
+/// own (it answers the latencies it measured in the window, and how it ended), measures the
+/// window and answers the row: what every request/answer scenario shares.
+async fn request_clients<F, Fut>(
+    name: &str,
+    unit: &str,
+    args: &Args,
+    crest: &Crest,
+    clients: usize,
+    token: &str,
+    client: F,
+) -> R<Row>
+where
+    F: Fn(usize, Ws, Arc<Shared>) -> Fut,
+    Fut: std::future::Future<Output = (Vec<u32>, R<()>)> + Send + 'static,
+{
+    let shared = Shared::new();
+    let wss = batched(clients, 50, |c| {
+        let url = crest.url(c, token);
+        async move { connect_crest(&url).await }
+    })
+    .await?;
+    let mut handles = Vec::new();
+    for (c, ws) in wss.into_iter().enumerate() {
+        let run = client(c, ws, shared.clone());
+        let shared = shared.clone();
+        let name = name.to_string();
+        handles.push(tokio::spawn(async move {
+            let (mut local, result) = run.await;
+            shared.flush(&mut local);
+            if let Err(e) = result {
+                shared.fail(format!("{name} client {c}: {e}"));
+            }
+        }));
+    }
+    let server = crest.measured();
+    let (cpu, dur) = window(name, args, &shared, &server, unit).await;
+    for h in handles {
+        let _ = h.await;
+    }
+    shared.check()?;
+    Ok(finish_row(name, unit, &shared, cpu, dur, &server, false))
+}
+
 /// `ingest32`/`ingest1`: acknowledged `update_position` commands.
 async fn ingest(name: &str, args: &Args, crest: &Crest, window_n: usize, register: bool) -> R<Row> {
     let clients = args.pick(args.clients, 50, 10);
@@ -743,17 +807,10 @@ async fn ingest(name: &str, args: &Args, crest: &Crest, window_n: usize, registe
         let positions: Vec<[f64; 2]> = (0..teams).map(|_| rng.point()).collect();
         register_teams(crest, &positions, &mut rng).await?;
     }
-    let shared = Shared::new();
-    let wss = batched(clients, 50, |c| {
-        let url = crest.url(c, &crest.dispatcher);
-        async move { connect_crest(&url).await }
-    })
-    .await?;
-    let mut handles = Vec::new();
-    for (c, mut ws) in wss.into_iter().enumerate() {
-        let shared = shared.clone();
+    let token = crest.dispatcher.clone();
+    request_clients(name, "acks", args, crest, clients, &token, |c, mut ws, shared| {
         let prefix = format!("{name}-{}-{c}", now_us());
-        handles.push(tokio::spawn(async move {
+        async move {
             let mut rng = Rng::new(c as u64 + 7);
             let mut in_flight: HashMap<u64, u64> = HashMap::new();
             let mut n = 0u64;
@@ -798,19 +855,10 @@ async fn ingest(name: &str, args: &Args, crest: &Crest, window_n: usize, registe
                 Ok(())
             }
             .await;
-            shared.flush(&mut local);
-            if let Err(e) = result {
-                shared.fail(format!("ingest client {c}: {e}"));
-            }
-        }));
-    }
-    let server = crest.measured();
-    let (cpu, dur) = window(name, args, &shared, &server, "acks").await;
-    for h in handles {
-        let _ = h.await;
-    }
-    shared.check()?;
-    Ok(finish_row(name, "acks", &shared, cpu, dur, &server, false))
+            (local, result)
+        }
+    })
+    .await
 }
 
 /// `nearest`: `nearest_teams` with a capability, one in flight per client.
@@ -820,57 +868,39 @@ async fn nearest(args: &Args, crest: &Crest) -> R<Row> {
     let mut rng = Rng::new(2);
     let positions: Vec<[f64; 2]> = (0..teams).map(|_| rng.point()).collect();
     register_teams(crest, &positions, &mut rng).await?;
-    let shared = Shared::new();
-    let wss = batched(clients, 50, |c| {
-        let url = crest.url(c, &crest.observer);
-        async move { connect_crest(&url).await }
+    let token = crest.observer.clone();
+    let mut row = request_clients("nearest", "answers", args, crest, clients, &token, |c, mut ws, shared| async move {
+        let mut rng = Rng::new(c as u64 + 99);
+        let mut local = Vec::new();
+        let mut n = 0u64;
+        let result: R<()> = async {
+            while shared.sending() {
+                n += 1;
+                let [x, y] = rng.point();
+                let cap = CAPABILITIES[(rng.next_u64() % 8) as usize];
+                let q = format!(
+                    r#"{{"type":"query","id":"q{n}","query":{{"type":"nearest_teams","point":[{x:.6},{y:.6}],"capability":"{cap}","limit":5}}}}"#
+                );
+                let sent = now_us();
+                send(&mut ws, q).await?;
+                let t = tokio::time::timeout(Duration::from_secs(30), next_text(&mut ws))
+                    .await
+                    .map_err(|_| "no answer within 30 s".to_string())??;
+                if !t.starts_with(r#"{"type":"answer""#) && !t.contains(r#""type":"answer""#) {
+                    return Err(format!("expected an answer, got {t}"));
+                }
+                shared.ops.fetch_add(1, Relaxed);
+                if shared.in_window(sent) {
+                    shared.measured.fetch_add(1, Relaxed);
+                    local.push((now_us() - sent) as u32);
+                }
+            }
+            Ok(())
+        }
+        .await;
+        (local, result)
     })
     .await?;
-    let mut handles = Vec::new();
-    for (c, mut ws) in wss.into_iter().enumerate() {
-        let shared = shared.clone();
-        handles.push(tokio::spawn(async move {
-            let mut rng = Rng::new(c as u64 + 99);
-            let mut local = Vec::new();
-            let mut n = 0u64;
-            let result: R<()> = async {
-                while shared.sending() {
-                    n += 1;
-                    let [x, y] = rng.point();
-                    let cap = CAPABILITIES[(rng.next_u64() % 8) as usize];
-                    let q = format!(
-                        r#"{{"type":"query","id":"q{n}","query":{{"type":"nearest_teams","point":[{x:.6},{y:.6}],"capability":"{cap}","limit":5}}}}"#
-                    );
-                    let sent = now_us();
-                    send(&mut ws, q).await?;
-                    let t = tokio::time::timeout(Duration::from_secs(30), next_text(&mut ws))
-                        .await
-                        .map_err(|_| "no answer within 30 s".to_string())??;
-                    if !t.starts_with(r#"{"type":"answer""#) && !t.contains(r#""type":"answer""#) {
-                        return Err(format!("expected an answer, got {t}"));
-                    }
-                    shared.ops.fetch_add(1, Relaxed);
-                    if shared.in_window(sent) {
-                        shared.measured.fetch_add(1, Relaxed);
-                        local.push((now_us() - sent) as u32);
-                    }
-                }
-                Ok(())
-            }
-            .await;
-            shared.flush(&mut local);
-            if let Err(e) = result {
-                shared.fail(format!("nearest client {c}: {e}"));
-            }
-        }));
-    }
-    let server = crest.measured();
-    let (cpu, dur) = window("nearest", args, &shared, &server, "answers").await;
-    for h in handles {
-        let _ = h.await;
-    }
-    shared.check()?;
-    let mut row = finish_row("nearest", "answers", &shared, cpu, dur, &server, false);
     row.extra.insert("teams".into(), json!(teams));
     Ok(row)
 }
@@ -1468,6 +1498,10 @@ fn print_table(rows: &[Row]) {
                     .unwrap_or(f64::NAN)
             ),
             _ => String::new(),
+        };
+        let notes = match r.extra.get("generator_cpu_busy").and_then(Value::as_f64) {
+            Some(g) => format!("generator {:.0} % busy; {notes}", g * 100.0),
+            None => notes,
         };
         println!(
             "{:<10} {:>12} {:<10} {:>8} {:>8} {:>8} {:>10} {:>12} {:>9} {:>9}  {notes}",

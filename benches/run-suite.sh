@@ -48,13 +48,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The load generator, built once (release, like the measured binaries).
-loadgen="$(cargo bench --locked --bench loadgen --no-run --message-format=json 2>/dev/null \
-  | python3 -c 'import json,sys
+# The executable of bench $1, built (release, like the measured binaries) if it is not yet.
+bench_exe() {
+  cargo bench --locked --bench "$1" --no-run --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "loadgen" and m.get("executable"):
-        print(m["executable"])' | tail -n 1)"
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
+        print(m["executable"])' "$1" | tail -n 1
+}
+
+loadgen="$(bench_exe loadgen)"
 [[ -x "$loadgen" ]] || { echo "the loadgen bench did not build" >&2; exit 1; }
 
 # Appends the JSON lines of file $2 to $out with "rep": $1.
@@ -96,16 +100,8 @@ stop_relay() {
   kill "$relay_pid" 2>/dev/null || true; wait "$relay_pid" 2>/dev/null || true; relay_pid=""
 }
 
-# HOOK: the tokio-tungstenite relay (benches/relay.rs, branch `peers`), when it is in this tree.
-rust_relay=""
-if [[ -f benches/relay.rs ]]; then
-  rust_relay="$(cargo bench --locked --bench relay --no-run --message-format=json 2>/dev/null \
-    | python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "relay" and m.get("executable"):
-        print(m["executable"])' | tail -n 1)"
-fi
+# The tokio-tungstenite relay (benches/relay.rs).
+rust_relay="$(bench_exe relay)"
 
 for rep in $(seq 1 "$reps"); do
   echo "=== repetition $rep of $reps" >&2

@@ -18,14 +18,9 @@
 # Connection: $PGHOST (127.0.0.1), $PGPORT (5432), $PGUSER (postgres), $PGDATABASE (test).
 set -euo pipefail
 
-seconds=10
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --seconds) seconds="$2"; shift 2 ;;
-    *) echo "usage: $0 [--seconds N]" >&2; exit 2 ;;
-  esac
-done
-[[ "$seconds" =~ ^[0-9]+$ && "$seconds" -gt 0 ]] || { echo "--seconds wants a positive integer" >&2; exit 2; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+parse_seconds "$@"
 
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
 export PGDATABASE="${PGDATABASE:-test}"

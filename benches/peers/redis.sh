@@ -12,14 +12,9 @@
 # left alone).
 set -euo pipefail
 
-seconds=10
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --seconds) seconds="$2"; shift 2 ;;
-    *) echo "usage: $0 [--seconds N]" >&2; exit 2 ;;
-  esac
-done
-[[ "$seconds" =~ ^[0-9]+$ && "$seconds" -gt 0 ]] || { echo "--seconds wants a positive integer" >&2; exit 2; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+parse_seconds "$@"
 
 port="${CREST_PEER_REDIS_PORT:-6390}"
 clients=50

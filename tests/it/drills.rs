@@ -284,10 +284,16 @@ async fn the_controller_pauses_resumes_speeds_up_and_ends_a_drill() {
             .0,
         200
     );
+    // A tablet still connected to the drill when it is removed.
+    let mut tablet = Client::connect(&server.ws_url()).await;
+    tablet.auth(&drill_token).await;
     assert_eq!(
         delete(&server, &format!("/api/v1/drills/{id}"), &token).await,
         200
     );
+    // Its connection is closed, saying why, instead of idling on a space that stopped.
+    while tablet.try_next().await.is_some() {}
+    assert_eq!(tablet.closed, Some((1001, "drill removed".to_string())));
     assert_eq!(
         get_json(&server, "/api/v1/layers/hazards", &drill_token)
             .await

@@ -184,6 +184,7 @@ impl Session {
                 .to_text();
                 self.space = bound.space;
                 self.drill = bound.drill;
+                self.rebound = self.drill.is_some();
                 let span = tracing::Span::current();
                 span.record("token", token_id.as_str());
                 span.record("role", actor.role.name());

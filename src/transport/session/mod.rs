@@ -50,6 +50,9 @@ struct Session {
     space: crate::drill::Space,
     /// The drill of that space.
     drill: Option<Arc<crate::drill::registry::Drill>>,
+    /// Set when an `auth` message bound the connection to another space (a drill's): the loop
+    /// then follows that space's log health.
+    rebound: bool,
     actor: Option<Actor>,
     /// The token this connection authenticated with; its revocation closes the connection.
     token_id: Option<String>,
@@ -123,6 +126,7 @@ async fn serve(
             .as_ref()
             .map_or_else(|| app.live_space(), |a| a.space.clone()),
         drill: auth.as_ref().and_then(|a| a.drill.clone()),
+        rebound: false,
         token_id: auth.map(|a| a.auth.token_id),
         app,
         auth_failures: 0,
@@ -139,11 +143,7 @@ async fn serve(
         review: None,
     };
     s.hello();
-    let mut health = s.space.engine.watch_log_health();
-    let now = *health.borrow_and_update();
-    if now != crate::engine::LogHealth::Writable {
-        s.status(now);
-    }
+    let mut health = s.follow_health();
     let mut in_flight: FuturesUnordered<InFlight> = FuturesUnordered::new();
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.tick().await;
@@ -171,18 +171,16 @@ async fn serve(
     })
     .fuse();
     let mut stopping = std::pin::pin!(stopping);
-    let health = futures_util::stream::unfold(health, |mut h| async {
-        h.changed().await.ok()?;
-        let now = *h.borrow_and_update();
-        Some((now, h))
-    })
-    .fuse();
-    let mut health = std::pin::pin!(health);
     // A token revoked between its check at the upgrade and this subscription would otherwise go
     // unnoticed: look once now that the notices are heard.
     s.close_if_revoked().await;
 
     loop {
+        if s.rebound {
+            // Authenticated with a drill's token: its log's health, not the live space's.
+            s.rebound = false;
+            health = s.follow_health();
+        }
         if !s.flush().await {
             break;
         }
@@ -249,7 +247,17 @@ async fn serve(
                 Err(broadcast::error::RecvError::Lagged(_)) => s.close_if_revoked().await,
                 _ => {}
             },
-            Some(now) = health.next() => s.status(now),
+            now = health.next() => match now {
+                Some(now) => s.status(now),
+                // The space's engine has stopped and dropped its side: a drill removed
+                // (`DELETE /api/v1/drills/{id}`), or the server stopping (which says so too).
+                // Nothing more can happen in this space: close instead of idling forever.
+                None => {
+                    let stopping = *s.app.shutdown.borrow();
+                    let reason = if s.drill.is_some() && !stopping { "drill removed" } else { "server shutting down" };
+                    s.close = Some((CLOSE_GOING_AWAY, reason.into()));
+                }
+            },
             Some(()) = stopping.next() => {
                 s.close = Some((CLOSE_GOING_AWAY, "server shutting down".into()));
             }
@@ -271,7 +279,28 @@ async fn recv(rx: &mut Option<Feed>) -> Result<Arc<Frame>, Lagged> {
     }
 }
 
+/// The log health of a connection's space, each change once; ends when the space's engine
+/// stops (a removed drill), fused so that it stays ended.
+type HealthStream = Pin<Box<dyn futures_util::Stream<Item = crate::engine::LogHealth> + Send>>;
+
 impl Session {
+    /// Says the space's log health now if it is not writable, and follows it from here.
+    fn follow_health(&mut self) -> HealthStream {
+        let mut health = self.space.engine.watch_log_health();
+        let now = *health.borrow_and_update();
+        if now != crate::engine::LogHealth::Writable {
+            self.status(now);
+        }
+        Box::pin(
+            futures_util::stream::unfold(health, |mut h| async {
+                h.changed().await.ok()?;
+                let now = *h.borrow_and_update();
+                Some((now, h))
+            })
+            .fuse(),
+        )
+    }
+
     /// Closes the connection (1008) if its token is revoked, asking the store.
     async fn close_if_revoked(&mut self) {
         let Some(token) = &self.token_id else {
