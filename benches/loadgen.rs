@@ -27,6 +27,15 @@
 //!   area the teams move in (a random box 0.06° × 0.10° inside 113.00–113.30 E, 27.30–27.70 N)
 //!   while `--rate` (1,000) updates/s move 1,000 teams by a random walk over the whole area, so
 //!   some enter and leave views; `event`, `enter` and `leave` messages all count as deliveries.
+//! - `mixed`: `district` with the work of a flood night mixed in: `--dashboards` (300) dashboards
+//!   subscribed to `teams`, `hazards` and `assignments`, `--rate` (200) commands/s in total, of
+//!   which one in 20 starts a chain instead of a position update — `report_hazard` at the team's
+//!   position, then (each on the previous one's ack) `create_assignment` of that team to the
+//!   hazard, `cancel_assignment`, `mark_false_alarm` — so every dashboard receives hazard,
+//!   assignment and team-status events beside the positions. Latency and loss count the
+//!   `team_moved` deliveries; CPU per delivery counts every message; chains finished and
+//!   refused commands are reported (a refusal is counted, not fatal: a chain's command may meet
+//!   a state another chain changed).
 //! - `zones`: ingest32, then `--zones` (10,000) observer tablets connect, each subscribed to
 //!   `teams` with a viewport of one tile of a 100 × 100 grid over the area (the viewports of
 //!   subscribed connections are the server's zones; no polygon zones are created), then ingest32
@@ -97,8 +106,8 @@ const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 const AREA: [f64; 4] = [113.00, 27.30, 113.30, 27.70];
 /// Slots of the send-time table per team.
 const SLOTS: usize = 256;
-const ALL: [&str; 7] = [
-    "ingest32", "ingest1", "nearest", "district", "viewport", "zones", "idle",
+const ALL: [&str; 8] = [
+    "ingest32", "ingest1", "nearest", "district", "viewport", "mixed", "zones", "idle",
 ];
 const CAPABILITIES: [&str; 8] = [
     "boat",
@@ -956,14 +965,21 @@ fn slot_of(t: &str) -> Option<usize> {
 
 /// `district` and `viewport`: receivers (dashboards or tablets) and paced senders.
 async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row> {
+    let mix = name == "mixed";
     let receivers = if viewports {
         args.pick(args.tablets, 1000, 10)
     } else {
-        args.pick(args.dashboards, 1000, 10)
+        args.pick(args.dashboards, if mix { 300 } else { 1000 }, 10)
     };
     let rate = args
         .rate
-        .unwrap_or(if viewports { 1000 } else { 100 })
+        .unwrap_or(if viewports {
+            1000
+        } else if mix {
+            200
+        } else {
+            100
+        })
         .max(1);
     let rate = if args.smoke { rate.min(100) } else { rate };
     let teams = if viewports {
@@ -1013,6 +1029,14 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
     let lagged: Arc<Vec<AtomicBool>> =
         Arc::new((0..receivers).map(|_| AtomicBool::new(false)).collect());
     let relay = matches!(fan, Fan::Relay { .. });
+    if mix && relay {
+        return Err("mixed does not run against a relay".into());
+    }
+    // `mixed`: every message the dashboards receive within the window (CPU per delivery), chains
+    // finished and commands refused.
+    let all_deliveries = Arc::new(AtomicU64::new(0));
+    let chains_done = Arc::new(AtomicU64::new(0));
+    let mixed_refused = Arc::new(AtomicU64::new(0));
 
     // Receivers.
     let wss = batched(receivers, 50, |i| {
@@ -1029,6 +1053,9 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
                             r#"{{"type":"subscribe","layers":["teams"],"viewport":[{:.6},{:.6},{:.6},{:.6}]}}"#,
                             b[0], b[1], b[2], b[3]
                         )
+                    } else if mix {
+                        r#"{"type":"subscribe","layers":["teams","hazards","assignments"]}"#
+                            .to_string()
                     } else {
                         r#"{"type":"subscribe","layers":["teams"]}"#.to_string()
                     };
@@ -1064,11 +1091,12 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
     }
     let mut handles = Vec::new();
     for (i, mut ws) in wss.into_iter().enumerate() {
-        let (shared, table, received, lagged) = (
+        let (shared, table, received, lagged, all_deliveries) = (
             shared.clone(),
             table.clone(),
             received.clone(),
             lagged.clone(),
+            all_deliveries.clone(),
         );
         handles.push(tokio::spawn(async move {
             // Runs until aborted after the drain: samples go straight to the shared list.
@@ -1098,13 +1126,25 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
                     shared.fail(format!("receiver {i} got an error: {t}"));
                     break;
                 }
+                if mix {
+                    // Every message is a delivery (CPU per delivery); only positions are timed.
+                    shared.ops.fetch_add(1, Relaxed);
+                    if shared.in_window(now_us()) {
+                        all_deliveries.fetch_add(1, Relaxed);
+                    }
+                    if !t.contains(r#""team_moved""#) {
+                        continue;
+                    }
+                }
                 let Some(j) = team_of(t) else { continue };
                 if j >= table.latest.len() {
                     continue;
                 }
                 let slot = slot_of(t).unwrap_or_else(|| table.latest[j].load(Relaxed) as usize);
                 let sent = table.sent[j * SLOTS + slot % SLOTS].load(Relaxed);
-                shared.ops.fetch_add(1, Relaxed);
+                if !mix {
+                    shared.ops.fetch_add(1, Relaxed);
+                }
                 if sent > 0 && shared.in_window(sent) {
                     shared.measured.fetch_add(1, Relaxed);
                     received[i].fetch_add(1, Relaxed);
@@ -1123,13 +1163,15 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
             Fan::Crest(crest) => connect_crest(&crest.url(s, &crest.dispatcher)).await?,
             Fan::Relay { url, .. } => connect(url).await?,
         };
-        let (shared, table, expected, boxes, by_cell, positions) = (
+        let (shared, table, expected, boxes, by_cell, positions, chains_done, mixed_refused) = (
             shared.clone(),
             table.clone(),
             expected.clone(),
             boxes.clone(),
             by_cell.clone(),
             positions.clone(),
+            chains_done.clone(),
+            mixed_refused.clone(),
         );
         let mine: Vec<usize> = (s..teams).step_by(senders).collect();
         let per_sender = rate as f64 / senders as f64;
@@ -1170,6 +1212,8 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
                 let mut n = 0u64;
                 let mut acks_due = 0u64;
                 let mut draining_since: Option<Instant> = None;
+                // `mixed`: the chains under way, by their number: (team, hazard id).
+                let mut chains: HashMap<u64, (usize, String)> = HashMap::new();
                 loop {
                     let sending = shared.sending();
                     if !sending {
@@ -1182,6 +1226,16 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
                         _ = tick.tick(), if sending => {
                             n += 1;
                             let j = mine[(n as usize) % mine.len()];
+                            if mix && n.is_multiple_of(20) {
+                                let p = positions.lock().unwrap()[j];
+                                chains.insert(n, (j, String::new()));
+                                let text = format!(
+                                    r#"{{"type":"command","id":"m{s}-{n}-h","command":{{"type":"report_hazard","kind":"seepage","severity":"general","position":[{:.6},{:.6}],"description":"loadgen"}}}}"#,
+                                    p[0], p[1]
+                                );
+                                sink.send(Message::Text(text.into())).await.map_err(|e| e.to_string())?;
+                                continue;
+                            }
                             let (old, new) = {
                                 let mut p = positions.lock().unwrap();
                                 let old = p[j];
@@ -1229,6 +1283,36 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
                                 None => return Err("the sender's connection closed".into()),
                             };
                             let t = t.as_str();
+                            if mix && t.contains(r#""id":"m"#) {
+                                let v: Value = serde_json::from_str(t).map_err(|e| e.to_string())?;
+                                let id = v["id"].as_str().unwrap_or_default();
+                                let mut parts = id.rsplitn(3, '-');
+                                let (stage, k) = (parts.next(), parts.next().and_then(|k| k.parse::<u64>().ok()));
+                                let Some(k) = k else { continue };
+                                if v["type"] != "ack" {
+                                    mixed_refused.fetch_add(1, Relaxed);
+                                    chains.remove(&k);
+                                    continue;
+                                }
+                                let created = v["created"].as_str().unwrap_or_default().to_string();
+                                let Some((j, hazard)) = chains.get_mut(&k) else { continue };
+                                let next = match stage {
+                                    Some("h") => {
+                                        *hazard = created;
+                                        format!(r#""id":"m{s}-{k}-a","command":{{"type":"create_assignment","team_id":"LG-{j}","target":{{"kind":"hazard","hazard_id":"{hazard}"}}}}"#)
+                                    }
+                                    Some("a") => format!(r#""id":"m{s}-{k}-c","command":{{"type":"cancel_assignment","assignment_id":"{created}","reason":"loadgen"}}"#),
+                                    Some("c") => format!(r#""id":"m{s}-{k}-f","command":{{"type":"mark_false_alarm","hazard_id":"{hazard}"}}"#),
+                                    _ => {
+                                        chains.remove(&k);
+                                        chains_done.fetch_add(1, Relaxed);
+                                        continue;
+                                    }
+                                };
+                                let text = format!(r#"{{"type":"command",{next}}}"#);
+                                sink.send(Message::Text(text.into())).await.map_err(|e| e.to_string())?;
+                                continue;
+                            }
                             if t.contains(r#""type":"ack""#) {
                                 let v: Value = serde_json::from_str(t).map_err(|e| e.to_string())?;
                                 let k = v["id"].as_str().and_then(|id| id.rsplit('-').next()?.parse().ok());
@@ -1265,6 +1349,7 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
         ),
     };
     let (cpu, dur) = window(name, args, &shared, &measured, "deliveries").await;
+    let window_deliveries = all_deliveries.load(Relaxed);
     // Drain: deliveries of the window's last sends.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let coalesced = match &fan {
@@ -1300,6 +1385,20 @@ async fn fanout(name: &str, args: &Args, fan: Fan<'_>, viewports: bool) -> R<Row
     row.extra.insert("lost".into(), json!(lost));
     if !relay {
         row.extra.insert("coalesced".into(), json!(coalesced));
+    }
+    if mix {
+        row.extra
+            .insert("chains_done".into(), json!(chains_done.load(Relaxed)));
+        row.extra
+            .insert("refused".into(), json!(mixed_refused.load(Relaxed)));
+        row.extra
+            .insert("position_deliveries".into(), row.extra["count"].clone());
+        // Rate and CPU per delivery over every message received in the window (positions,
+        // hazards, assignments, team status).
+        let all = window_deliveries as f64;
+        row.extra.insert("count".into(), json!(all));
+        row.rate = all / dur;
+        row.cpu_s_per_million = (all > 0.0).then_some(cpu * 1e6 / all);
     }
     Ok(row)
 }
@@ -1470,7 +1569,7 @@ fn print_table(rows: &[Row]) {
     );
     for r in rows {
         let notes = match r.scenario.as_str() {
-            "district" | "viewport" => format!(
+            "district" | "viewport" | "mixed" => format!(
                 "lost {} of {}, coalesced {}, kept up {}/{}",
                 r.extra.get("lost").unwrap_or(&json!(0)),
                 r.extra.get("expected").unwrap_or(&json!(0)),
@@ -1500,6 +1599,7 @@ fn print_table(rows: &[Row]) {
             _ => String::new(),
         };
         let notes = match r.extra.get("generator_cpu_busy").and_then(Value::as_f64) {
+            Some(g) if notes.is_empty() => format!("generator {:.0} % busy", g * 100.0),
             Some(g) => format!("generator {:.0} % busy; {notes}", g * 100.0),
             None => notes,
         };
@@ -1583,6 +1683,7 @@ async fn run_one(args: &Args, name: &str, n: usize) -> R<(Row, String)> {
         "nearest" => nearest(args, &crest).await,
         "district" => fanout(name, args, Fan::Crest(&crest), false).await,
         "viewport" => fanout(name, args, Fan::Crest(&crest), true).await,
+        "mixed" => fanout(name, args, Fan::Crest(&crest), false).await,
         "zones" => zones(args, &crest).await,
         "idle" => idle(args, Fan::Crest(&crest)).await,
         other => Err(format!("unknown scenario {other}")),

@@ -237,13 +237,20 @@ async fn websocket(
     let limits = &app.limits;
     ws.max_message_size(limits.hard_frame_bytes)
         .max_frame_size(limits.hard_frame_bytes)
-        // Tablets are mostly idle: small buffers keep memory per connection low.
-        .read_buffer_size(8 * 1024)
+        // Tablets are mostly idle: small buffers keep memory per connection low. Small also
+        // because tungstenite zero-fills this much of its read buffer at every read attempt, and
+        // the session polls its socket at every turn (every frame delivered): 8 KiB cost ~7 % of
+        // the server's CPU in the district fan-out (docs/performance.md). A client's command is
+        // a few hundred bytes; a larger message takes several reads.
+        .read_buffer_size(READ_BUFFER_BYTES)
         // Writes wait for the socket once 16 KiB are buffered (backpressure). No cap on the
         // buffer itself: one message (a large snapshot) may exceed any fixed cap.
         .write_buffer_size(16 * 1024)
         .on_upgrade(move |socket| session::run(socket, app, authenticated, unauthenticated, peer))
 }
+
+/// Bytes tungstenite reads from a connection's socket at a time.
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 /// Closes a WebSocket beyond the unauthenticated cap with 1013 (try again later): an HTTP 503
 /// before the upgrade would reach a browser's WebSocket API only as a bare 1006.
