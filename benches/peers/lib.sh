@@ -1,4 +1,4 @@
-# Shared by the peer scripts (sourced, not run): the one option they take.
+# Shared by the peer scripts (sourced, not run): the one option they take, and stopping a child.
 
 # Reads `--seconds N` (default 10) from the script's arguments into $seconds; exits 2 on anything
 # else, with the usage line.
@@ -11,4 +11,12 @@ parse_seconds() {
     esac
   done
   [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -gt 0 ]] || { echo "--seconds wants a positive integer" >&2; exit 2; }
+}
+
+# Stops the child process $1 (if given and still running) and reaps it.
+stop_pid() {
+  if [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; then
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+  fi
 }

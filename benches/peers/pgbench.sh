@@ -33,10 +33,7 @@ psql_q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/crest-peer-pg.XXXXXX")
 bench_pid=""
 cleanup() {
-  if [[ -n "$bench_pid" ]] && kill -0 "$bench_pid" 2>/dev/null; then
-    kill "$bench_pid" 2>/dev/null || true
-    wait "$bench_pid" 2>/dev/null || true
-  fi
+  stop_pid "$bench_pid"
   psql_q -c "DROP SCHEMA IF EXISTS crest_peer_bench CASCADE" 2>/dev/null || true
   rm -rf "$work"
 }

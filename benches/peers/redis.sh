@@ -28,10 +28,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/crest-peer-redis.XXXXXX")
 server_pid=""
 stop_server() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_pid "$server_pid"
   server_pid=""
 }
 cleanup() {

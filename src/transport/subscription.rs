@@ -3,7 +3,7 @@
 
 use crate::domain::events::Layer;
 use crate::domain::{BBox, State};
-use crate::hub::Frame;
+use crate::hub::{Frame, Interest};
 use crate::protocol::{ServerMessage, SnapshotReason};
 use crate::read::{entity_view, layer_ids};
 use crate::spatial::Spatial;
@@ -20,6 +20,15 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// What the hub routes to this subscription with `viewport` (its own, or the one it is
+    /// moving to).
+    pub fn interest(&self, viewport: Option<BBox>) -> Interest {
+        Interest {
+            layers: self.layers.iter().copied().collect(),
+            viewport,
+        }
+    }
+
     pub fn new(layers: impl IntoIterator<Item = Layer>, viewport: Option<BBox>) -> Subscription {
         Subscription {
             layers: layers.into_iter().collect(),

@@ -6,7 +6,7 @@
 use super::{CLOSE_TRY_LATER, Session};
 use crate::domain::BBox;
 use crate::domain::events::Layer;
-use crate::hub::{Frame, Interest, Lagged};
+use crate::hub::{Frame, Lagged};
 use crate::protocol::{ErrorCode, ServerMessage, SnapshotReason, WireError};
 use crate::read;
 use crate::transport::subscription::Subscription;
@@ -51,10 +51,7 @@ impl Session {
         }
         let stale = self.stale();
         let mut sub = Subscription::new(layers, viewport);
-        let interest = Interest {
-            layers: sub.layers.iter().copied().collect(),
-            viewport,
-        };
+        let interest = sub.interest(viewport);
         let live = self.space.live.clone();
         // Decide, under the projection's read lock, between a snapshot and a catch-up, and take a
         // hub reader positioned exactly after the state we looked at.
@@ -187,10 +184,7 @@ impl Session {
                 }
             }
             if let Some(sub) = &self.sub {
-                rx.set_interest(Interest {
-                    layers: sub.layers.iter().copied().collect(),
-                    viewport,
-                });
+                rx.set_interest(sub.interest(viewport));
             }
         }
         let stale = self.stale();
@@ -274,10 +268,7 @@ impl Session {
         let live = self.space.live.clone();
         let stale = self.stale();
         let Some(sub) = self.sub.as_mut() else { return };
-        let interest = Interest {
-            layers: sub.layers.iter().copied().collect(),
-            viewport: sub.viewport,
-        };
+        let interest = sub.interest(sub.viewport);
         let (text, rx) = live.read_and_follow(interest, |p| {
             sub.snapshot(&p.state, &p.spatial, p.seq, SnapshotReason::Resync, stale)
         });
